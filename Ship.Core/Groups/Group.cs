@@ -1,0 +1,229 @@
+using Ship.Core.Errors;
+using Ship.Core.Networks;
+using Ship.Core.Parameters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Core.Groups;
+
+/// <summary>Whether a group holds neurons (size given by the user) or connections (sizes taken from its source and target).</summary>
+public enum GroupKind
+{
+    /// <summary>N components, N inputs, N outputs.</summary>
+    Neuron,
+    /// <summary>Ns × Nt connections between a source and a target group.</summary>
+    Synapse,
+}
+
+/// <summary>
+/// A group of N identical components (a compact device model). It declares parameters (set at initialization) and state
+/// variables (reset at the start of every run) and implements three hooks: <see cref="PrepareTimeStep"/> for what depends
+/// on dt, <see cref="OnReset"/> for extra initial state, and <see cref="Step"/> to advance one step
+/// (input [batch, InputSize] → output [batch, OutputSize]). A group can be bound to a context and stepped on its own,
+/// which is how models are unit-tested without a network.
+/// </summary>
+public abstract class Group
+{
+    private readonly List<Parameter> _parameters = new();
+    private readonly List<StateVariable> _states = new();
+    private SimulationContext? _ctx;
+    private int _n, _ns, _nt;
+
+    /// <summary>Creates a group of the given kind; neuron groups pass their size, synapse groups pass 0 and get sizes when wired.</summary>
+    protected Group(GroupKind kind, int n)
+    {
+        Kind = kind;
+        if (kind == GroupKind.Neuron)
+        {
+            if (n < 1) throw new ParameterException(GetType().Name, "N", $"a neuron group needs N >= 1, got {n}.");
+            _n = _ns = _nt = n;
+        }
+    }
+
+    /// <summary>Neuron or synapse group.</summary>
+    public GroupKind Kind { get; }
+    /// <summary>Unique tag within its network; empty until added.</summary>
+    public string Tag { get; internal set; } = "";
+    /// <summary>Tag if added, else the type name: used in every message about this group.</summary>
+    public string DisplayName => Tag.Length > 0 ? Tag : GetType().Name;
+    /// <summary>Number of components: neurons, or targets of a synapse group (the "per component" extent).</summary>
+    public int ComponentCount => Kind == GroupKind.Neuron ? _n : _nt;
+    /// <summary>Number of source components (Ns); equals N for neuron groups.</summary>
+    public int SourceCount => _ns;
+    /// <summary>Number of target components (Nt); equals N for neuron groups.</summary>
+    public int TargetCount => _nt;
+    /// <summary>Width of the input this group's <see cref="Step"/> expects.</summary>
+    public virtual int InputSize => Kind == GroupKind.Synapse ? _ns : _n;
+    /// <summary>Width of the output this group's <see cref="Step"/> returns.</summary>
+    public virtual int OutputSize => Kind == GroupKind.Synapse ? _nt : _n;
+    /// <summary>Steps by which the output lags the computation; ≥ 1 lets a back edge read it without an artefact.</summary>
+    public virtual int OutputDelaySteps => 0;
+
+    /// <summary>The declared parameters, in declaration order.</summary>
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+    /// <summary>The declared state variables, in declaration order.</summary>
+    public IReadOnlyList<StateVariable> States => _states;
+    /// <summary>Every variable of this group and of groups it wraps, so the engine can keep, monitor and save them all.</summary>
+    public virtual IEnumerable<Variable> AllVariables => _parameters.Cast<Variable>().Concat(_states);
+
+    /// <summary>The context this group runs in; an error names the group if it was never bound.</summary>
+    public SimulationContext Context => _ctx ?? throw new ShipException($"Group '{DisplayName}' is not bound: add it to a network and initialize, or call Bind.");
+    /// <summary>Whether a context is bound.</summary>
+    public bool IsBound => _ctx is not null;
+
+    /// <summary>Declares a parameter; call from the constructor so that the name is known before initialization.</summary>
+    protected Parameter Param(string name, Extent extent, Value @default, Constraint? constraint = null, ScalarType? type = null)
+    {
+        CheckNewName(name);
+        var p = new Parameter(this, name, extent, @default, constraint, type);
+        _parameters.Add(p);
+        return p;
+    }
+
+    /// <summary>Declares a state variable with its initial value; call from the constructor.</summary>
+    protected StateVariable State(string name, Extent extent, Value initial, Constraint? constraint = null, ScalarType? type = null)
+    {
+        CheckNewName(name);
+        var s = new StateVariable(this, name, extent, initial, constraint, type);
+        _states.Add(s);
+        return s;
+    }
+
+    private void CheckNewName(string name)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name == "output")
+            throw new ArgumentException($"'{name}' cannot name a variable of {GetType().Name}.", nameof(name));
+        if (_parameters.Any(p => p.Name == name) || _states.Any(s => s.Name == name))
+            throw new ArgumentException($"{GetType().Name} declares '{name}' twice.", nameof(name));
+    }
+
+    /// <summary>Finds a variable of this group (or a wrapped one) by name; the error lists the names that exist.</summary>
+    public Variable Variable(string name) =>
+        AllVariables.FirstOrDefault(v => v.Name == name)
+        ?? throw new ParameterException(DisplayName, name,
+            $"no such parameter or state; {GetType().Name} has: {string.Join(", ", AllVariables.Select(v => v.Name))}.");
+
+    /// <summary>Sets the value specification of a parameter or initial state; it takes effect at the next initialization (parameters) or run (states).</summary>
+    public Group Set(string name, Value value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var v = Variable(name);
+        if (v is Parameter p && _ctx is not null)
+        {
+            // Validate and draw first, so a bad value leaves the old one in place.
+            var previous = p.Spec;
+            p.Spec = value;
+            Tensor fresh;
+            try { fresh = p.Materialize(_ctx); }
+            catch { p.Spec = previous; throw; }
+            p.Tensor = Keep(fresh);
+            ParameterChanged(p);
+        }
+        else v.Spec = value;
+        return this;
+    }
+
+    /// <summary>Hook after a parameter of a bound group changed, for models that cache values derived from it.</summary>
+    protected virtual void ParameterChanged(Parameter parameter)
+    {
+        if (_ctx is not null) PrepareTimeStep(_ctx.Dt);
+    }
+
+    /// <summary>The current tensor of a parameter or state variable.</summary>
+    public Tensor Get(string name) => Variable(name).Value;
+
+    /// <summary>Sets source and target sizes of a synapse group; the network calls it when wiring.</summary>
+    internal void SetSynapseSizes(int ns, int nt)
+    {
+        if (Kind != GroupKind.Synapse) return;
+        _ns = ns;
+        _nt = nt;
+        _n = nt;
+    }
+
+    /// <summary>Lets a synapse model reject sizes it cannot serve (e.g. an identity link needs Ns = Nt).</summary>
+    public virtual void ValidateSizes() { }
+
+    /// <summary>
+    /// Binds the group to a context and materializes its parameters (generators are drawn now). Validates every
+    /// parameter before keeping any, so a failure leaves the previous values in place.
+    /// </summary>
+    public virtual void Bind(SimulationContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        var fresh = new List<Tensor>();
+        var parameters = AllVariables.OfType<Parameter>().ToList();
+        try
+        {
+            foreach (var p in parameters) fresh.Add(p.Materialize(ctx));
+        }
+        catch
+        {
+            foreach (var t in fresh) t.Dispose();
+            throw;
+        }
+        _ctx = ctx;
+        for (int i = 0; i < parameters.Count; i++) parameters[i].Tensor = Keep(fresh[i]);
+        OnBind();
+    }
+
+    /// <summary>Hook after parameters are materialized, for derived values that do not depend on dt.</summary>
+    protected virtual void OnBind() { }
+
+    /// <summary>Precomputes what depends on dt (decay factors, step counts); called before the first step and at every dt change.</summary>
+    public virtual void PrepareTimeStep(double dt) { }
+
+    /// <summary>Resets every state variable to its initial specification, then calls <see cref="OnReset"/>.</summary>
+    public virtual void ResetState()
+    {
+        var ctx = Context;
+        foreach (var s in _states) s.Tensor = Keep(s.MaterializeFull(ctx));
+        OnReset();
+    }
+
+    /// <summary>Hook for initial state beyond the declared variables.</summary>
+    protected virtual void OnReset() { }
+
+    /// <summary>Advances one step: input [batch, InputSize] (null for groups without sources) → output [batch, OutputSize]. The returned tensor must not be modified afterwards.</summary>
+    public abstract Tensor Step(Tensor? input);
+
+    /// <summary>The output the next <see cref="Step"/> will return, known in advance when <see cref="OutputDelaySteps"/> ≥ 1.</summary>
+    public virtual Tensor PeekDelayedOutput() =>
+        throw new NotSupportedException($"Group '{DisplayName}' has no output delay, so its next output is not known in advance.");
+
+    /// <summary>Takes a tensor out of any dispose scope, for values that must outlive the current step (derived terms, states).</summary>
+    protected static Tensor Keep(Tensor t) => t.DetachFromDisposeScope();
+}
+
+/// <summary>Base of neuron models: N components with N inputs and N outputs.</summary>
+public abstract class NeuronGroup : Group
+{
+    /// <summary>Creates a neuron group of <paramref name="n"/> components.</summary>
+    protected NeuronGroup(int n) : base(GroupKind.Neuron, n) { }
+}
+
+/// <summary>Base of synapse models: Ns × Nt connections whose sizes come from the source and target they are wired to.</summary>
+public abstract class SynapseGroup : Group
+{
+    /// <summary>Creates a synapse group; sizes are set when the network wires it.</summary>
+    protected SynapseGroup() : base(GroupKind.Synapse, 0) { }
+
+    /// <summary>Sets sizes directly, for testing a synapse model without a network.</summary>
+    public SynapseGroup WithSizes(int ns, int nt)
+    {
+        if (ns < 1 || nt < 1) throw new ParameterException(DisplayName, "Ns/Nt", $"sizes must be >= 1, got Ns={ns}, Nt={nt}.");
+        SetSynapseSizes(ns, nt);
+        return this;
+    }
+}
+
+/// <summary>A group fed from outside with a [batch, steps, N] tensor, one slice per step.</summary>
+public interface IInputGroup
+{
+    /// <summary>Throws an <see cref="Errors.InputException"/> naming the group if the data cannot feed the coming steps; changes nothing.</summary>
+    void CheckFeed(Tensor data, int stepsNeeded);
+    /// <summary>Stores data already accepted by <see cref="CheckFeed"/>; consumption starts at its first step.</summary>
+    void Feed(Tensor data, int stepsNeeded);
+    /// <summary>Steps of fed data not yet consumed, so a continued run can check it has enough.</summary>
+    int RemainingSteps { get; }
+}

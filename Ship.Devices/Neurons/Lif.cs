@@ -1,0 +1,65 @@
+using Ship.Core.Groups;
+using Ship.Core.Parameters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Neurons;
+
+/// <summary>
+/// Leaky integrate-and-fire neuron with rest and reset at 0 (SHIP's lifN).
+/// Each step: u ← integrate · max(0, u·β + x), β = exp(−dt/τ); spike = (u ≥ thr); integrate ← not spike.
+/// The spiking step keeps u; the following step holds u at 0 and drops that step's input (a one-step reset).
+/// Output: spikes as 0/1 in the network dtype, the same convention with or without training.
+/// </summary>
+public sealed class Lif : NeuronGroup
+{
+    private Tensor? _beta;
+
+    /// <summary>Creates N LIF neurons with τ = 10 ms and thr = 1 unless set otherwise.</summary>
+    public Lif(int n, double tau = 10e-3, double threshold = 1.0) : base(n)
+    {
+        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.Positive);
+        Threshold = Param("thr", Extent.Component | Extent.Batch, threshold, Constraint.Finite);
+        U = State("u", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
+        Integrate = State("integrate", Extent.Batch | Extent.Component, 1.0);
+    }
+
+    /// <summary>Membrane time constant τ in seconds.</summary>
+    public Parameter Tau { get; }
+    /// <summary>Firing threshold.</summary>
+    public Parameter Threshold { get; }
+    /// <summary>Membrane potential.</summary>
+    public StateVariable U { get; }
+    /// <summary>1 while integrating, 0 on the step after a spike.</summary>
+    public StateVariable Integrate { get; }
+
+    /// <inheritdoc />
+    public override void PrepareTimeStep(double dt) => _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
+
+    /// <inheritdoc />
+    public override Tensor Step(Tensor? input)
+    {
+        var (spikes, u, integrate) = LifFunctional.Step(U.Value, Integrate.Value, input, _beta!, Threshold.Value);
+        U.Tensor = u;
+        Integrate.Tensor = integrate;
+        return spikes;
+    }
+}
+
+/// <summary>The LIF update as a pure function of state, input and parameters, so it can be tested and reused without a group.</summary>
+public static class LifFunctional
+{
+    /// <summary>β = exp(−dt/τ), the per-step decay of a leaky integrator.</summary>
+    public static Tensor Decay(Tensor tau, double dt) => tau.reciprocal().mul_(-dt).exp_();
+
+    /// <summary>One LIF step: returns (spikes, new u, new integrate flag).</summary>
+    public static (Tensor Spikes, Tensor U, Tensor Integrate) Step(Tensor u, Tensor integrate, Tensor? x, Tensor beta, Tensor thr)
+    {
+        var v = u.mul(beta);
+        if (x is not null) v.add_(x);
+        v.clamp_min_(0).mul_(integrate);
+        var spikes = v.ge(thr).to_type(v.dtype);
+        var next = spikes.neg().add_(1);
+        return (spikes, v, next);
+    }
+}
