@@ -132,8 +132,11 @@ public abstract class Group
     /// <summary>The current tensor of a parameter or state variable.</summary>
     public Tensor Get(string name) => Variable(name).Value;
 
+    /// <summary>Called when the network tags the group, so wrappers can tag what they wrap (errors then name the user's tag).</summary>
+    internal virtual void OnTagged(string tag) { }
+
     /// <summary>Sets source and target sizes of a synapse group; the network calls it when wiring.</summary>
-    internal void SetSynapseSizes(int ns, int nt)
+    internal virtual void SetSynapseSizes(int ns, int nt)
     {
         if (Kind != GroupKind.Synapse) return;
         _ns = ns;

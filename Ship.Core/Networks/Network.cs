@@ -58,6 +58,14 @@ public sealed class Network
     public long Seed { get => _seed; set { _seed = value; _dirty = true; } }
     /// <summary>Whether runs record the autograd graph (training); off by default so inference runs under no_grad.</summary>
     public bool TrackGradients { get; set; }
+    /// <summary>How neurons fire; a surrogate-gradient function for training keeps the same forward convention (v ≥ thr).</summary>
+    public Spikes.ISpikeFunction SpikeFunction
+    {
+        get => _spikes;
+        set { _spikes = value ?? throw new ArgumentNullException(nameof(value)); if (_ctx is not null) _ctx.Spikes = value; }
+    }
+    private Spikes.ISpikeFunction _spikes = Ship.Core.Spikes.HeavisideSpikes.Instance;
+
     /// <summary>Steps computed under one dispose scope before intermediates are freed: bounds memory without per-op scopes.</summary>
     public int StepsPerDisposeScope { get; set; } = 256;
 
@@ -98,6 +106,7 @@ public sealed class Network
         if (_groups.Contains(group)) throw new NetworkConfigurationException($"Network '{Name}': this {group.GetType().Name} is already added as '{group.Tag}'.");
         if (group.Tag.Length > 0) throw new NetworkConfigurationException($"Group '{group.Tag}' already belongs to a network; create a new instance for '{tag}'.");
         group.Tag = tag;
+        group.OnTagged(tag);
         _groups.Add(group);
         _byTag[tag] = group;
         _dirty = true;
@@ -123,6 +132,7 @@ public sealed class Network
         _outputs.Remove(tag);
         _monitors.RemoveAll(m => m.Group == g);
         g.Tag = "";
+        g.OnTagged("");
         _dirty = true;
     }
 
@@ -253,7 +263,7 @@ public sealed class Network
                 throw new NetworkConfigurationException(
                     $"Network '{Name}': connection {_groups[s].Tag} -> {_groups[t].Tag}: source output has {_groups[s].OutputSize} components, target expects an input of {_groups[t].InputSize}.");
 
-        var ctx = new SimulationContext(_batch, _device, _dtype, _dt, _seed);
+        var ctx = new SimulationContext(_batch, _device, _dtype, _dt, _seed) { Spikes = _spikes };
         foreach (var g in _groups) g.Bind(ctx);
 
         _ctx = ctx;

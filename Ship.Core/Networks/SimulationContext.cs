@@ -34,6 +34,8 @@ public sealed class SimulationContext
     public long Seed { get; }
     /// <summary>The network's own random generator: every draw (weights, Poisson spikes, noise) comes from here.</summary>
     public torch.Generator Rng { get; }
+    /// <summary>How neurons turn membranes into spikes; a trainer swaps in a surrogate-gradient version (same forward).</summary>
+    public Spikes.ISpikeFunction Spikes { get; set; } = Ship.Core.Spikes.HeavisideSpikes.Instance;
     /// <summary>Index of the step being computed, counted from the last reset.</summary>
     public long StepIndex { get; internal set; }
     /// <summary>Time at the start of the step being computed, in seconds from the last reset.</summary>

@@ -1,5 +1,6 @@
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
+using Ship.Core.Spikes;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,7 +12,7 @@ namespace Ship.Devices.Neurons;
 /// The spiking step keeps u; the following step holds u at 0 and drops that step's input (a one-step reset).
 /// Output: spikes as 0/1 in the network dtype, the same convention with or without training.
 /// </summary>
-public sealed class Lif : NeuronGroup
+public sealed class Lif : NeuronGroup, IIntegrationGate
 {
     private Tensor? _beta;
 
@@ -39,7 +40,7 @@ public sealed class Lif : NeuronGroup
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (spikes, u, integrate) = LifFunctional.Step(U.Value, Integrate.Value, input, _beta!, Threshold.Value);
+        var (spikes, u, integrate) = LifFunctional.Step(U.Value, Integrate.Value, input, _beta!, Threshold.Value, Context.Spikes);
         U.Tensor = u;
         Integrate.Tensor = integrate;
         return spikes;
@@ -53,13 +54,14 @@ public static class LifFunctional
     public static Tensor Decay(Tensor tau, double dt) => tau.reciprocal().mul_(-dt).exp_();
 
     /// <summary>One LIF step: returns (spikes, new u, new integrate flag).</summary>
-    public static (Tensor Spikes, Tensor U, Tensor Integrate) Step(Tensor u, Tensor integrate, Tensor? x, Tensor beta, Tensor thr)
+    public static (Tensor Spikes, Tensor U, Tensor Integrate) Step(Tensor u, Tensor integrate, Tensor? x, Tensor beta, Tensor thr, ISpikeFunction? fire = null)
     {
         var v = u.mul(beta);
         if (x is not null) v.add_(x);
         v.clamp_min_(0).mul_(integrate);
-        var spikes = v.ge(thr).to_type(v.dtype);
-        var next = spikes.neg().add_(1);
+        var spikes = (fire ?? HeavisideSpikes.Instance).Fire(v, thr);
+        // The gate is a plain flag: gradients flow through the spikes, not through the reset decision.
+        var next = spikes.detach().neg().add_(1);
         return (spikes, v, next);
     }
 }

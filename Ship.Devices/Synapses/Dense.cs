@@ -9,20 +9,19 @@ namespace Ship.Devices.Synapses;
 /// Stateless dense synapse (SHIP's wireS): y = x·W + b, W of shape [Ns, Nt], b per target.
 /// W defaults to uniform draws on [0, 1) from the network's generator, as in SHIP.
 /// </summary>
-public sealed class Dense : SynapseGroup
+public sealed class Dense : WeightedSynapse
 {
     /// <summary>Creates a dense synapse; weights and bias may be set later with Set("w", …) and Set("bias", …).</summary>
-    public Dense(Value? weights = null, Value? bias = null)
+    public Dense(Value? weights = null, Value? bias = null) : base(weights)
     {
-        W = Param("w", Extent.Connection, weights ?? Init.Uniform(0, 1), Constraint.Finite);
         Bias = Param("bias", Extent.Component, bias ?? 0.0, Constraint.Finite);
     }
 
-    /// <summary>Weights [Ns, Nt].</summary>
-    public Parameter W { get; }
     /// <summary>Bias per target.</summary>
     public Parameter Bias { get; }
 
     /// <inheritdoc />
-    public override Tensor Step(Tensor? input) => torch.addmm(Bias.Value, input!, W.Value, 1, 1);
+    public override Tensor Step(Tensor? input) => Weights.dim() == 2
+        ? torch.addmm(Bias.Value, input!, Weights, 1, 1)
+        : torch.baddbmm(Bias.Value, input!.unsqueeze(1), Weights, 1, 1).squeeze(1);
 }

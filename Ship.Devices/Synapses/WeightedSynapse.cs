@@ -1,0 +1,83 @@
+using Ship.Core.Groups;
+using Ship.Core.Networks;
+using Ship.Core.Parameters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Synapses;
+
+/// <summary>
+/// Where the weights a synapse uses come from when they are physical devices (e.g. a memristive differential pair):
+/// the target weights are programmed once, and every read returns the effective weights with the device's
+/// non-idealities (quantization, faults, drift at the study's elapsed time, read noise).
+/// </summary>
+public interface IWeightDevice
+{
+    /// <summary>Programs the devices to represent <paramref name="weights"/> [Ns, Nt]; draws device-to-device variability from the network's generator.</summary>
+    void Program(Tensor weights, SimulationContext ctx);
+
+    /// <summary>The effective weights [Ns, Nt] (or [batch, Ns, Nt]) as read now.</summary>
+    Tensor Read(SimulationContext ctx);
+
+    /// <summary>Whether two reads differ (read noise): then the synapse reads every step instead of once per run.</summary>
+    bool ReadsVary { get; }
+}
+
+/// <summary>
+/// Base of synapse models with a weight matrix W [Ns, Nt]. The weights used in a step are W itself or, when a
+/// <see cref="IWeightDevice"/> is attached, what the device reads — so every weighted model works with devices.
+/// </summary>
+public abstract class WeightedSynapse : SynapseGroup
+{
+    private Tensor? _read;
+
+    /// <summary>Declares W (default: uniform on [0, 1), as in SHIP).</summary>
+    protected WeightedSynapse(Value? weights)
+    {
+        W = Param("w", Extent.Connection, weights ?? Init.Uniform(0, 1), Constraint.Finite);
+    }
+
+    /// <summary>Target weights [Ns, Nt].</summary>
+    public Parameter W { get; }
+
+    /// <summary>The device array holding the weights, or null for ideal weights.</summary>
+    public IWeightDevice? WeightDevice { get; private set; }
+
+    /// <summary>Attaches a device array; it is programmed from W at every initialization.</summary>
+    public WeightedSynapse WithDevice(IWeightDevice device)
+    {
+        WeightDevice = device ?? throw new ArgumentNullException(nameof(device));
+        return this;
+    }
+
+    /// <inheritdoc />
+    protected override void OnBind()
+    {
+        base.OnBind();
+        WeightDevice?.Program(W.Value, Context);
+        _read = null;
+    }
+
+    /// <inheritdoc />
+    protected override void ParameterChanged(Parameter parameter)
+    {
+        if (ReferenceEquals(parameter, W)) WeightDevice?.Program(W.Value, Context);
+        _read = null;
+        base.ParameterChanged(parameter);
+    }
+
+    /// <inheritdoc />
+    protected override void OnReset()
+    {
+        base.OnReset();
+        _read = WeightDevice is { ReadsVary: false } d ? Keep(d.Read(Context)) : null;
+    }
+
+    /// <summary>The weights to use in this step: W, the device read of this run, or a fresh read for noisy devices.</summary>
+    protected Tensor Weights => WeightDevice switch
+    {
+        null => W.Value,
+        { ReadsVary: true } d => d.Read(Context),
+        _ => _read ??= Keep(WeightDevice.Read(Context)),
+    };
+}
