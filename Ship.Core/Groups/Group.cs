@@ -154,19 +154,25 @@ public abstract class Group
     public virtual void Bind(SimulationContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        var fresh = new List<Tensor>();
-        var parameters = AllVariables.OfType<Parameter>().ToList();
+        var fresh = new List<Tensor?>();
+        var parameters = _parameters;
         try
         {
-            foreach (var p in parameters) fresh.Add(p.Materialize(ctx));
+            foreach (var p in parameters)
+            {
+                var t = p.Materialize(ctx); // drawn even when pinned, so the other parameters get the same draws as a fresh network
+                if (p.Pinned && p.Tensor is not null) { p.CheckPinned(ctx); t.Dispose(); fresh.Add(null); }
+                else fresh.Add(t);
+            }
         }
         catch
         {
-            foreach (var t in fresh) t.Dispose();
+            foreach (var t in fresh) t?.Dispose();
             throw;
         }
         _ctx = ctx;
-        for (int i = 0; i < parameters.Count; i++) parameters[i].Tensor = Keep(fresh[i]);
+        for (int i = 0; i < parameters.Count; i++)
+            if (fresh[i] is { } t) parameters[i].Tensor = Keep(t);
         OnBind();
     }
 

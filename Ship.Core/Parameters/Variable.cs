@@ -128,6 +128,24 @@ public sealed class Parameter : Variable
 {
     internal Parameter(Groups.Group owner, string name, Extent extent, Value initial, Constraint? constraint, ScalarType? fixedType)
         : base(owner, name, extent, initial, constraint, fixedType) { }
+
+    /// <summary>
+    /// A pinned parameter keeps its current tensor when the network is initialized again (trained weights stay trained
+    /// and stay attached to their optimizer); its shape is still checked against the new sizes.
+    /// </summary>
+    public bool Pinned { get; set; }
+
+    /// <summary>Checks that a pinned tensor still fits after re-initialization (sizes, batch or device may have changed).</summary>
+    internal void CheckPinned(SimulationContext ctx)
+    {
+        var t = Value;
+        var full = FullShape(ctx);
+        if (!Shapes.BroadcastsTo(t.shape, full))
+            throw new ParameterException(Owner.DisplayName, Name,
+                $"is pinned (trained) with shape {Shapes.Format(t.shape)}, which no longer fits {Shapes.Format(full)} ({DescribeExtent()}); unpin it to redraw.");
+        if (t.device.type != ctx.Device.type)
+            throw new ParameterException(Owner.DisplayName, Name, $"is pinned on {t.device}, the network now runs on {ctx.Device}; unpin it or move the network back.");
+    }
 }
 
 /// <summary>A value that evolves during a run and is reset to its initial specification at the start of every run.</summary>

@@ -1,0 +1,39 @@
+using Ship.Core.Groups;
+using Ship.Core.Parameters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Tests.CustomModels;
+
+/// <summary>
+/// Worked example of a user-written model (docs/custom-models.md): a leaky integrator without rectification,
+/// u ← β·u + x with β = exp(−dt/τ), output u. One file: parameters, state, dt-dependent term, step.
+/// </summary>
+public sealed class ExponentialIntegrator : NeuronGroup
+{
+    private Tensor? _beta;
+
+    /// <summary>N integrators with time constant τ (seconds).</summary>
+    public ExponentialIntegrator(int n, double tau = 20e-3) : base(n)
+    {
+        Tau = Param("tau", Extent.Batch | Extent.Component, tau, Constraint.Positive);
+        U = State("u", Extent.Batch | Extent.Component, 0.0);
+    }
+
+    /// <summary>Time constant τ in seconds.</summary>
+    public Parameter Tau { get; }
+    /// <summary>The integrated value.</summary>
+    public StateVariable U { get; }
+
+    /// <summary>β depends on dt: recomputed whenever dt changes.</summary>
+    public override void PrepareTimeStep(double dt) => _beta = Keep(Tau.Value.reciprocal().mul(-dt).exp());
+
+    /// <summary>u ← β·u + x; the new u is a new tensor, so returning it as output is safe.</summary>
+    public override Tensor Step(Tensor? input)
+    {
+        var u = U.Value.mul(_beta!);
+        if (input is not null) u = u.add(input);
+        U.Tensor = u;
+        return u;
+    }
+}

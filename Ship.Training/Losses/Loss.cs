@@ -1,0 +1,51 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Training.Losses;
+
+/// <summary>A scalar loss of scores [batch, N] against targets (class indices [batch] or values [batch, N]).</summary>
+public interface ILoss
+{
+    /// <summary>The mean loss over the batch.</summary>
+    Tensor Compute(Tensor scores, Tensor target);
+    /// <summary>Name for summaries.</summary>
+    string Name { get; }
+}
+
+/// <summary>Negative log-likelihood on log-softmax of the scores (SHIP's only loss), targets as class indices.</summary>
+public sealed class NllLoss : ILoss
+{
+    /// <inheritdoc />
+    public Tensor Compute(Tensor scores, Tensor target) =>
+        nn.functional.nll_loss(nn.functional.log_softmax(scores, 1), target.to_type(ScalarType.Int64));
+    /// <inheritdoc />
+    public string Name => "nll(log-softmax)";
+}
+
+/// <summary>Cross-entropy of logits with class-index targets, optionally label-smoothed.</summary>
+public sealed class CrossEntropyLoss(double labelSmoothing = 0) : ILoss
+{
+    /// <inheritdoc />
+    public Tensor Compute(Tensor scores, Tensor target) =>
+        nn.functional.cross_entropy(scores, target.to_type(ScalarType.Int64), label_smoothing: labelSmoothing);
+    /// <inheritdoc />
+    public string Name => labelSmoothing == 0 ? "cross-entropy" : $"cross-entropy(smoothing={labelSmoothing})";
+}
+
+/// <summary>Mean squared error between scores (e.g. spike counts) and target values of the same shape.</summary>
+public sealed class MseLoss : ILoss
+{
+    /// <inheritdoc />
+    public Tensor Compute(Tensor scores, Tensor target) => nn.functional.mse_loss(scores, target.to_type(scores.dtype));
+    /// <inheritdoc />
+    public string Name => "mse";
+}
+
+/// <summary>Any user function of (scores, target) returning a scalar tensor.</summary>
+public sealed class CustomLoss(string name, Func<Tensor, Tensor, Tensor> function) : ILoss
+{
+    /// <inheritdoc />
+    public Tensor Compute(Tensor scores, Tensor target) => function(scores, target);
+    /// <inheritdoc />
+    public string Name => name;
+}

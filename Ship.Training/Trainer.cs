@@ -1,0 +1,145 @@
+using Ship.Core.Errors;
+using Ship.Core.Groups;
+using Ship.Core.Networks;
+using Ship.Core.Spikes;
+using Ship.Training.Losses;
+using Ship.Training.Readouts;
+using TorchSharp;
+using static TorchSharp.torch;
+using CoreParameter = Ship.Core.Parameters.Parameter;
+
+namespace Ship.Training;
+
+/// <summary>
+/// Bridges a network to a TorchSharp optimizer: one call runs a batch with gradients (surrogate spikes, BPTT through
+/// the stepper), reads out, computes the loss, back-propagates and steps. The chosen parameters are turned into
+/// optimizer parameters and pinned, so re-initializing the network keeps them trained and attached.
+/// Attaching a trainer never changes forward results: spikes fire at v ≥ thr with or without it.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly List<double> _losses = new();
+    private readonly List<CoreParameter> _trainable;
+
+    /// <summary>
+    /// Creates a trainer. <paramref name="optimizer"/> receives the trainable tensors and returns any TorchSharp optimizer
+    /// with its settings (e.g. <c>ps =&gt; torch.optim.Adam(ps, lr: 1e-3)</c>). <paramref name="trainable"/> defaults to every
+    /// synapse weight "w".
+    /// </summary>
+    public Trainer(Network network, IReadout readout, ILoss loss,
+        Func<IEnumerable<TorchSharp.Modules.Parameter>, torch.optim.Optimizer> optimizer,
+        IEnumerable<CoreParameter>? trainable = null, ISurrogate? surrogate = null)
+    {
+        Network = network ?? throw new ArgumentNullException(nameof(network));
+        Readout = readout ?? throw new ArgumentNullException(nameof(readout));
+        Loss = loss ?? throw new ArgumentNullException(nameof(loss));
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (!network.IsInitialized) network.Initialize();
+        _trainable = (trainable ?? Trainables.Weights(network)).Distinct().ToList();
+        if (_trainable.Count == 0) throw new ShipException($"Network '{network.Name}': nothing to train (no parameter selected).");
+        var parameters = new List<TorchSharp.Modules.Parameter>();
+        foreach (var p in _trainable)
+        {
+            if (!p.Value.is_floating_point())
+                throw new ParameterException(p.Owner.DisplayName, p.Name, $"cannot be trained: dtype {p.Value.dtype} is not floating point.");
+            var np = p.Value is TorchSharp.Modules.Parameter existing ? existing : new TorchSharp.Modules.Parameter(p.Value.detach().clone(), requires_grad: true);
+            np.DetachFromDisposeScope();
+            p.Tensor = np;
+            p.Pinned = true;
+            parameters.Add(np);
+        }
+        Parameters = parameters;
+        Optimizer = optimizer(parameters) ?? throw new ArgumentException("The optimizer factory returned null.", nameof(optimizer));
+        Surrogate = surrogate ?? new FastSigmoid();
+        network.SpikeFunction = new SurrogateSpikes(Surrogate);
+    }
+
+    /// <summary>The trained network.</summary>
+    public Network Network { get; }
+    /// <summary>How scores are read from a run.</summary>
+    public IReadout Readout { get; }
+    /// <summary>The loss minimized.</summary>
+    public ILoss Loss { get; }
+    /// <summary>The optimizer built by the user's factory.</summary>
+    public torch.optim.Optimizer Optimizer { get; }
+    /// <summary>The surrogate derivative used backward through spikes.</summary>
+    public ISurrogate Surrogate { get; }
+    /// <summary>The optimizer's tensors, in the order of <see cref="Trainable"/>.</summary>
+    public IReadOnlyList<TorchSharp.Modules.Parameter> Parameters { get; }
+    /// <summary>The network parameters being trained.</summary>
+    public IReadOnlyList<CoreParameter> Trainable => _trainable;
+    /// <summary>Loss of every training batch, in order.</summary>
+    public IReadOnlyList<double> LossHistory => _losses;
+
+    /// <summary>Runs one batch with gradients, then loss, backward and an optimizer step; returns the batch loss.</summary>
+    public double TrainBatch(IReadOnlyDictionary<string, Tensor> inputs, Tensor target, Ship.Core.Clocks.Schedule? schedule = null)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        double value;
+        Optimizer.zero_grad();
+        Network.TrackGradients = true;
+        try
+        {
+            using var scope = torch.NewDisposeScope();
+            var result = Network.Run(inputs, schedule);
+            var loss = Loss.Compute(Readout.Read(result), target);
+            if (loss.numel() != 1) throw new ShipException($"Loss '{Loss.Name}' returned {loss.numel()} values; it must return a scalar.");
+            loss.backward();
+            Optimizer.step();
+            value = loss.detach().to_type(ScalarType.Float64).item<double>();
+            foreach (var t in result.Outputs.Values) t.Dispose();
+        }
+        finally
+        {
+            Network.TrackGradients = false;
+        }
+        // Drop the graph held by the final states, so memory does not grow across batches.
+        _losses.Add(value);
+        return value;
+    }
+
+    /// <summary>Trains on one input tensor for the network's only input group.</summary>
+    public double TrainBatch(Tensor input, Tensor target, Ship.Core.Clocks.Schedule? schedule = null) =>
+        TrainBatch(new Dictionary<string, Tensor> { [OnlyInput()] = input }, target, schedule);
+
+    /// <summary>Scores [batch, N] without gradients (inference).</summary>
+    public Tensor Predict(IReadOnlyDictionary<string, Tensor> inputs, Ship.Core.Clocks.Schedule? schedule = null)
+    {
+        using var _ = torch.no_grad();
+        var result = Network.Run(inputs, schedule);
+        return Readout.Read(result).DetachFromDisposeScope();
+    }
+
+    /// <summary>Scores for the network's only input group.</summary>
+    public Tensor Predict(Tensor input, Ship.Core.Clocks.Schedule? schedule = null) =>
+        Predict(new Dictionary<string, Tensor> { [OnlyInput()] = input }, schedule);
+
+    /// <summary>Fraction of samples whose highest score is the label.</summary>
+    public double Accuracy(Tensor input, Tensor labels, Ship.Core.Clocks.Schedule? schedule = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        var scores = Predict(input, schedule);
+        return scores.argmax(1).eq(labels.to_type(ScalarType.Int64)).to_type(ScalarType.Float64).mean().item<double>();
+    }
+
+    private string OnlyInput()
+    {
+        var ins = Network.Groups.Where(g => g is IInputGroup).ToList();
+        return ins.Count == 1 ? ins[0].Tag : throw new ShipException($"Network '{Network.Name}' has {ins.Count} input groups: pass inputs keyed by tag.");
+    }
+}
+
+/// <summary>Ways to pick what trains.</summary>
+public static class Trainables
+{
+    /// <summary>Every synapse weight "w" (the default).</summary>
+    public static IReadOnlyList<CoreParameter> Weights(Network network) =>
+        network.Groups.Where(g => g.Kind == GroupKind.Synapse)
+            .SelectMany(g => g.AllVariables.OfType<CoreParameter>().Where(p => p.Name == "w"))
+            .ToList();
+
+    /// <summary>Named parameters of one group (e.g. "tau", "thr"); an unknown name is an error listing the known ones.</summary>
+    public static IReadOnlyList<CoreParameter> Of(Network network, string tag, params string[] names) =>
+        names.Select(n => network[tag].Variable(n) as CoreParameter
+            ?? throw new ParameterException(tag, n, "is a state variable, not a parameter; only parameters train.")).ToList();
+}
