@@ -66,6 +66,15 @@ public sealed class Network
     }
     private Spikes.ISpikeFunction _spikes = Ship.Core.Spikes.HeavisideSpikes.Instance;
 
+    /// <summary>
+    /// Whether groups whose inputs are all known before the run (fed only by inputs or other such groups, no path back)
+    /// compute each schedule segment in one call (<see cref="ISequenceGroup"/>). Results are identical; on by default.
+    /// </summary>
+    public bool TimeBatching { get; set; } = true;
+
+    /// <summary>Tags of the groups that the last run computed in sequence form (for inspection and benchmarks).</summary>
+    public IReadOnlyList<string> SequenceGroups { get; private set; } = Array.Empty<string>();
+
     /// <summary>Steps computed under one dispose scope before intermediates are freed: bounds memory without per-op scopes.</summary>
     public int StepsPerDisposeScope { get; set; } = 256;
 
@@ -352,23 +361,30 @@ public sealed class Network
         using var gradGuard = TrackGradients ? null : torch.no_grad();
         if (reset) ResetAll(ctx);
         int firstStep = _timeline.Count;
+        var seq = PlanSequence(monitorsOf);
+        SequenceGroups = Enumerable.Range(0, _groups.Count).Where(i => seq[i]).Select(i => _groups[i].Tag).ToArray();
         var lists = _outputs.Select(_ => new List<Tensor>(total)).ToArray();
+        var seqOut = new Tensor?[_groups.Count];
+        var slices = new Tensor[_groups.Count][];
+        var temporaries = new List<Tensor>();
         bool first = true;
         foreach (var seg in schedule.Segments)
         {
             if (first || seg.Dt != ctx.Dt) Prepare(ctx, seg.Dt);
+            if (seq.Any(b => b)) ComputeSequences(seg.Steps, seq, seqOut, slices, temporaries);
             for (int done = 0; done < seg.Steps;)
             {
                 int block = Math.Min(Math.Max(1, StepsPerDisposeScope), seg.Steps - done);
                 using (torch.NewDisposeScope())
                 {
-                    int before = lists.Length > 0 ? lists[0].Count : 0;
-                    for (int k = 0; k < block; k++) StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0);
-                    KeepSurvivors(lists, before, block);
+                    for (int k = 0; k < block; k++) StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, slices, done + k);
+                    KeepSurvivors(lists, block);
                 }
                 done += block;
                 first = false;
             }
+            for (int i = 0; i < _groups.Count; i++)
+                if (seq[i]) _latest[i] = slices[i][^1];
         }
         _hasRun = true;
 
@@ -378,8 +394,55 @@ public sealed class Network
             outputs[_outputs[k]] = torch.stack(lists[k], 1).DetachFromDisposeScope();
             FreeUnlessLive(lists[k]);
         }
+        var live = LiveTensors();
+        foreach (var t in temporaries) if (!live.Contains(t)) t.Dispose();
         var times = _timeline.Times.Skip(firstStep).ToArray();
         return new RunResult(outputs, times, firstStep);
+    }
+
+    /// <summary>
+    /// Marks the groups that can run a whole segment at once: in call order, a group qualifies when it implements
+    /// <see cref="ISequenceGroup"/>, says it can, has no output delay, is only monitored for its output, and all its
+    /// sources qualify. A group on a cycle never qualifies (its earliest member reads a later group).
+    /// </summary>
+    private bool[] PlanSequence(StateMonitor[][] monitorsOf)
+    {
+        var seq = new bool[_groups.Count];
+        if (!TimeBatching) return seq;
+        foreach (var i in _order)
+        {
+            var g = _groups[i];
+            seq[i] = g is ISequenceGroup sg && sg.CanRunSequence && g.OutputDelaySteps == 0
+                     && !_prefetch.Contains(i)
+                     && monitorsOf[i].All(m => m.Variable == StateMonitor.Output)
+                     && _sources[i].All(s => seq[s]);
+        }
+        return seq;
+    }
+
+    private void ComputeSequences(int steps, bool[] seq, Tensor?[] seqOut, Tensor[][] slices, List<Tensor> temporaries)
+    {
+        foreach (var i in _order)
+        {
+            if (!seq[i]) continue;
+            var src = _sources[i];
+            Tensor? x = src.Length switch
+            {
+                0 => null,
+                1 => seqOut[src[0]],
+                _ => src.Skip(1).Aggregate(seqOut[src[0]]!.clone(), (acc, s) => acc.add_(seqOut[s]!)),
+            };
+            var g = _groups[i];
+            var y = ((ISequenceGroup)g).StepSequence(x, steps);
+            int batch = Context.BatchSize;
+            if (y.dim() != 3 || y.shape[0] != batch || y.shape[1] != steps || y.shape[2] != g.OutputSize)
+                throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(y.shape)} from StepSequence, expected [{batch}, {steps}, {g.OutputSize}].");
+            seqOut[i] = y.DetachFromDisposeScope();
+            temporaries.Add(seqOut[i]!);
+            slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
+            temporaries.AddRange(slices[i]);
+            if (src.Length > 1 && x is not null) temporaries.Add(x);
+        }
     }
 
     private void Prepare(SimulationContext ctx, double dt)
@@ -401,7 +464,8 @@ public sealed class Network
         foreach (var m in _monitors) m.Clear();
     }
 
-    private void StepOnce(SimulationContext ctx, double dt, List<Tensor>[] lists, StateMonitor[][] monitorsOf, bool checkShapes)
+    private void StepOnce(SimulationContext ctx, double dt, List<Tensor>[] lists, StateMonitor[][] monitorsOf, bool checkShapes,
+        bool[] seq, Tensor[][] slices, int stepInSegment)
     {
         ctx.Time = _timeline.Now;
         _timeline.Advance(dt);
@@ -411,15 +475,20 @@ public sealed class Network
         foreach (var i in _order)
         {
             var src = _sources[i];
-            Tensor? x = src.Length switch
+            Tensor? x = seq[i] ? null : src.Length switch
             {
                 0 => null,
                 1 => _latest[src[0]],
                 _ => SumOf(src),
             };
             var g = _groups[i];
-            var y = g.Step(x);
-            if (checkShapes) CheckOutput(g, y, ctx);
+            Tensor y;
+            if (seq[i]) y = slices[i][stepInSegment];
+            else
+            {
+                y = g.Step(x);
+                if (checkShapes) CheckOutput(g, y, ctx);
+            }
             _latest[i] = y;
             if (_outputSlot[i] >= 0) lists[_outputSlot[i]].Add(y);
             foreach (var m in monitorsOf[i]) m.Record(m.Variable == StateMonitor.Output ? y : g.Variable(m.Variable).Value, end);
@@ -441,7 +510,7 @@ public sealed class Network
                 $"Group '{g.DisplayName}' ({g.GetType().Name}) returned {(y is null ? "null" : Shapes.Format(y.shape))} from Step, expected [{ctx.BatchSize}, {g.OutputSize}].");
     }
 
-    private void KeepSurvivors(List<Tensor>[] lists, int before, int block)
+    private void KeepSurvivors(List<Tensor>[] lists, int block)
     {
         foreach (var g in _groups)
             foreach (var v in g.AllVariables)
@@ -451,12 +520,18 @@ public sealed class Network
             for (int k = Math.Max(0, l.Count - block); k < l.Count; k++) l[k].DetachFromDisposeScope();
     }
 
-    private void FreeUnlessLive(List<Tensor> list)
+    private HashSet<Tensor> LiveTensors()
     {
-        // Per-step outputs are no longer needed once stacked, except those still held as state or latest output.
         var live = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         foreach (var t in _latest) if (t is not null) live.Add(t);
         foreach (var g in _groups) foreach (var v in g.AllVariables) if (v.Tensor is not null) live.Add(v.Tensor);
+        return live;
+    }
+
+    private void FreeUnlessLive(List<Tensor> list)
+    {
+        // Per-step outputs are no longer needed once stacked, except those still held as state or latest output.
+        var live = LiveTensors();
         foreach (var t in list) if (!live.Contains(t)) t.Dispose();
         list.Clear();
     }

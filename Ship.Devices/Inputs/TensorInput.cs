@@ -10,16 +10,17 @@ namespace Ship.Devices.Inputs;
 /// Feeds a dense [batch, steps, N] tensor one step at a time (SHIP's inputN). Values are kept as given (analog values
 /// stay analog; bool spikes become 0/1 in the network dtype). The data is split once per run, so a step costs no native call.
 /// </summary>
-public sealed class TensorInput : NeuronGroup, IInputGroup
+public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup
 {
-    private Tensor[] _slices = Array.Empty<Tensor>();
-    private int _cursor;
+    private Tensor? _data;
+    private Tensor[]? _slices;
+    private int _cursor, _length;
 
     /// <summary>Creates an input group of N channels.</summary>
     public TensorInput(int n) : base(n) { }
 
     /// <inheritdoc />
-    public int RemainingSteps => _slices.Length - _cursor;
+    public int RemainingSteps => _length - _cursor;
 
     /// <inheritdoc />
     public void CheckFeed(Tensor data, int stepsNeeded)
@@ -42,16 +43,31 @@ public sealed class TensorInput : NeuronGroup, IInputGroup
     public void Feed(Tensor data, int stepsNeeded)
     {
         var ctx = Context;
-        using var converted = data.detach().to_type(ctx.DType).contiguous();
-        _slices = converted.unbind(1).Select(Keep).ToArray();
+        _data = Keep(data.detach().to_type(ctx.DType).contiguous());
+        _length = (int)_data.shape[1];
+        _slices = null; // split lazily: a run that takes whole segments never needs per-step slices
         _cursor = 0;
+    }
+
+    /// <inheritdoc />
+    public bool CanRunSequence => true;
+
+    /// <inheritdoc />
+    public Tensor StepSequence(Tensor? input, int steps)
+    {
+        if (_cursor + steps > _length)
+            throw new InputException(DisplayName, $"ran out of data: {_length - _cursor} steps left, {steps} needed.");
+        var y = _data!.narrow(1, _cursor, steps);
+        _cursor += steps;
+        return y;
     }
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        if (_cursor >= _slices.Length)
-            throw new InputException(DisplayName, $"ran out of data after {_slices.Length} steps.");
+        if (_cursor >= _length)
+            throw new InputException(DisplayName, $"ran out of data after {_length} steps.");
+        _slices ??= _data!.unbind(1).Select(Keep).ToArray();
         return _slices[_cursor++];
     }
 }

@@ -12,7 +12,7 @@ namespace Ship.Devices.Neurons;
 /// The spiking step keeps u; the following step holds u at 0 and drops that step's input (a one-step reset).
 /// Output: spikes as 0/1 in the network dtype, the same convention with or without training.
 /// </summary>
-public sealed class Lif : NeuronGroup, IIntegrationGate
+public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup
 {
     private Tensor? _beta;
 
@@ -36,6 +36,33 @@ public sealed class Lif : NeuronGroup, IIntegrationGate
 
     /// <inheritdoc />
     public override void PrepareTimeStep(double dt) => _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
+
+    /// <inheritdoc />
+    public bool CanRunSequence =>
+        Context.Device.type == DeviceType.CPU
+        && Context.DType is ScalarType.Float32 or ScalarType.Float64
+        && !Tau.Value.requires_grad && !Threshold.Value.requires_grad
+        && Context.Spikes is HeavisideSpikes or SurrogateSpikes;
+
+    /// <inheritdoc />
+    public Tensor StepSequence(Tensor? input, int steps)
+    {
+        var ctx = Context;
+        var shape = new long[] { ctx.BatchSize, ComponentCount };
+        var x = input ?? torch.zeros(new long[] { ctx.BatchSize, steps, ComponentCount }, dtype: ctx.DType, device: ctx.Device);
+        var args = new LifSequence.Args
+        {
+            U0 = U.Value.contiguous(),
+            G0 = Integrate.Value.contiguous(),
+            Beta = _beta!.expand(shape).contiguous(),
+            Thr = Threshold.Value.expand(shape).contiguous(),
+            Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
+        };
+        var spikes = LifSequence.Run(x, args);
+        U.Tensor = args.UFinal;
+        Integrate.Tensor = args.GFinal;
+        return spikes;
+    }
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)

@@ -9,7 +9,7 @@ namespace Ship.Devices.Synapses;
 /// Stateless dense synapse (SHIP's wireS): y = x·W + b, W of shape [Ns, Nt], b per target.
 /// W defaults to uniform draws on [0, 1) from the network's generator, as in SHIP.
 /// </summary>
-public sealed class Dense : WeightedSynapse
+public sealed class Dense : WeightedSynapse, ISequenceGroup
 {
     /// <summary>Creates a dense synapse; weights and bias may be set later with Set("w", …) and Set("bias", …).</summary>
     public Dense(Value? weights = null, Value? bias = null) : base(weights)
@@ -21,7 +21,13 @@ public sealed class Dense : WeightedSynapse
     public Parameter Bias { get; }
 
     /// <inheritdoc />
+    public bool CanRunSequence => !ChangesDuringRun;
+
+    /// <inheritdoc />
+    public Tensor StepSequence(Tensor? input, int steps) => input!.matmul(Weights).add_(Bias.Value);
+
+    /// <inheritdoc />
     public override Tensor Step(Tensor? input) => Weights.dim() == 2
-        ? torch.addmm(Bias.Value, input!, Weights, 1, 1)
-        : torch.baddbmm(Bias.Value, input!.unsqueeze(1), Weights, 1, 1).squeeze(1);
+        ? input!.matmul(Weights).add_(Bias.Value)
+        : input!.unsqueeze(1).matmul(Weights).squeeze(1).add_(Bias.Value);
 }

@@ -43,6 +43,15 @@ public abstract class WeightedSynapse : SynapseGroup
     /// <summary>The device array holding the weights, or null for ideal weights.</summary>
     public IWeightDevice? WeightDevice { get; private set; }
 
+    /// <summary>
+    /// Set by plasticity rules that change the weights during a run: the synapse then never computes a whole segment
+    /// in advance (its weights at step t depend on what happened before t).
+    /// </summary>
+    public bool Plastic { get; set; }
+
+    /// <summary>Whether the weights used may differ from step to step (plasticity or per-read noise).</summary>
+    protected bool ChangesDuringRun => Plastic || WeightDevice is { ReadsVary: true };
+
     /// <summary>Attaches a device array; it is programmed from W at every initialization.</summary>
     public WeightedSynapse WithDevice(IWeightDevice device)
     {

@@ -1,0 +1,40 @@
+using static TorchSharp.torch;
+
+namespace Ship.Bench;
+
+/// Command-line options of the benchmark program.
+internal sealed class Options
+{
+    public string Which = "A";
+    public int[] Ns = { 32, 64, 128, 256, 512, 1024, 2048, 4096 };
+    public int Batch = 10, Steps = 500, MinRuns = 5;
+    public double MinTime = 10;
+    public Device Device = CPU;
+    public bool Peer;
+    public string Out = Path.Combine("bench", "results");
+    public int Threads = Environment.ProcessorCount;
+
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "A" or "B" or "all": o.Which = args[i]; break;
+                case "--ns": o.Ns = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray(); break;
+                case "--batch": o.Batch = int.Parse(Next()); break;
+                case "--steps": o.Steps = int.Parse(Next()); break;
+                case "--min-runs": o.MinRuns = int.Parse(Next()); break;
+                case "--min-time": o.MinTime = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
+                case "--device": o.Device = Next() == "cuda" ? CUDA : CPU; break;
+                case "--peer": o.Peer = true; break;
+                case "--out": o.Out = Next(); break;
+                case "--threads": o.Threads = int.Parse(Next()); break;
+                default: throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+        return o;
+    }
+}
