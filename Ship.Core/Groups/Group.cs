@@ -235,4 +235,11 @@ public interface IInputGroup
     void Feed(Tensor data, int stepsNeeded);
     /// <summary>Steps of fed data not yet consumed, so a continued run can check it has enough.</summary>
     int RemainingSteps { get; }
+    /// <summary>
+    /// Steps this data asks for when a run is given no schedule (e.g. the longest of ragged spike trains), or null to
+    /// keep the network's Steps; asked before <see cref="CheckFeed"/>, so it must tolerate malformed data (return null).
+    /// </summary>
+    int? PreferredSteps(Tensor data) => null;
+    /// <summary>Data held by the group itself (e.g. ragged trains given to it), fed to every Run that passes none for it; null when none.</summary>
+    Tensor? StagedData => null;
 }

@@ -306,16 +306,20 @@ public sealed class Network
         return CallOrder.Describe(_groups.Select(g => g.Tag).ToArray());
     }
 
-    /// <summary>Resets every state and runs the default schedule (Steps at Dt) with the given inputs, keyed by input-group tag.</summary>
+    /// <summary>
+    /// Resets every state and runs with the given inputs, keyed by input-group tag (input groups holding staged data may
+    /// be left out). Without a schedule it runs at Dt for the steps the data asks for (the longest request of any input
+    /// group, e.g. the longest spike train), else for Steps; Steps itself is never changed.
+    /// </summary>
     public RunResult Run(IReadOnlyDictionary<string, Tensor>? inputs = null, Schedule? schedule = null) =>
-        Execute(schedule ?? Schedule.Fixed(_dt, _steps), inputs, reset: true);
+        Execute(schedule, inputs, reset: true);
 
     /// <summary>Resets and runs with one input tensor [batch, steps, N] for the network's only input group.</summary>
     public RunResult Run(Tensor input, Schedule? schedule = null) => Run(SingleInput(input), schedule);
 
-    /// <summary>Steps on from the current state (no reset); new inputs, if given, are consumed from their first step.</summary>
+    /// <summary>Steps on from the current state (no reset); new inputs, if given, are consumed from their first step (and may set the step count as in Run).</summary>
     public RunResult Continue(IReadOnlyDictionary<string, Tensor>? inputs = null, Schedule? schedule = null) =>
-        Execute(schedule ?? Schedule.Fixed(_dt, _steps), inputs, reset: false);
+        Execute(schedule, inputs, reset: false);
 
     /// <summary>Continues with one new input tensor for the network's only input group.</summary>
     public RunResult Continue(Tensor input, Schedule? schedule = null) => Continue(SingleInput(input), schedule);
@@ -329,13 +333,11 @@ public sealed class Network
         return new() { [ins[0].Tag] = input };
     }
 
-    private RunResult Execute(Schedule schedule, IReadOnlyDictionary<string, Tensor>? inputs, bool reset)
+    private RunResult Execute(Schedule? schedule, IReadOnlyDictionary<string, Tensor>? inputs, bool reset)
     {
-        ArgumentNullException.ThrowIfNull(schedule);
         if (_dirty) Initialize();
         if (!reset && !_hasRun) throw new ShipException($"Network '{Name}': nothing to continue; call Run first.");
         var ctx = _ctx!;
-        int total = schedule.TotalSteps;
 
         // Validate every input before touching any state, so a bad call leaves the network as it was.
         var feeds = new List<(IInputGroup Group, Tensor Data)>();
@@ -344,9 +346,17 @@ public sealed class Network
             {
                 var g = Find(tag, "feed input to");
                 if (g is not IInputGroup ig) throw new InputException(tag, $"is a {g.GetType().Name}, not an input group.");
-                ig.CheckFeed(data, total);
                 feeds.Add((ig, data));
             }
+        if (reset)
+            foreach (var g in _groups)
+                if (g is IInputGroup ig && !feeds.Any(f => ReferenceEquals(f.Group, ig)) && ig.StagedData is { } staged)
+                    feeds.Add((ig, staged));
+        // The step count the data asks for belongs to this call only: Steps is left as it was (SHIP changes a global).
+        int? preferred = feeds.Select(f => f.Group.PreferredSteps(f.Data)).Where(p => p is > 0).Max();
+        schedule ??= Schedule.Fixed(_dt, preferred ?? _steps);
+        int total = schedule.TotalSteps;
+        foreach (var (ig, data) in feeds) ig.CheckFeed(data, total);
         foreach (var g in _groups)
             if (g is IInputGroup ig && !feeds.Any(f => ReferenceEquals(f.Group, ig)))
             {

@@ -1,0 +1,140 @@
+using Ship.Core.Errors;
+using Ship.Core.Groups;
+using Ship.Core.Parameters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Inputs;
+
+/// <summary>
+/// Feeds spike trains of different lengths, one per batch row (SHIP's list_inputN). Give the trains with
+/// <see cref="Feed(IReadOnlyList{Tensor})"/> (each [steps_i, N]); every Run that passes no tensor for this group uses
+/// them, zero-padded to the run's length. Values are kept as given (analog values stay analog; bool becomes 0/1).
+/// With <see cref="AdaptSteps"/> (default) a run without a schedule lasts as many steps as the longest train; this
+/// applies to that run of this network only (SHIP changes a global step count for every network). A dense
+/// [batch, steps, N] tensor may also be passed to Run as for <see cref="TensorInput"/>; it too may be shorter than the
+/// run (zero-padded) and, with AdaptSteps, sets the run's length; <see cref="Pad"/> builds one from trains, e.g. to continue
+/// a run with new trains.
+/// </summary>
+public sealed class SpikeTrainInput : NeuronGroup, IInputGroup
+{
+    private Tensor[] _slices = Array.Empty<Tensor>();
+    private int _cursor;
+    private Tensor? _staged;
+    private int _trainCount;
+
+    /// <summary>Creates an input of N channels; <paramref name="adaptSteps"/> lets a run without a schedule last as long as the longest train.</summary>
+    public SpikeTrainInput(int n, bool adaptSteps = true) : base(n) => AdaptSteps = adaptSteps;
+
+    /// <summary>Whether a run without an explicit schedule takes its step count from the data (the longest train) instead of the network's Steps.</summary>
+    public bool AdaptSteps { get; set; }
+
+    /// <summary>Length of the longest train given to <see cref="Feed(IReadOnlyList{Tensor})"/>, or 0 if none was given.</summary>
+    public int LongestTrain => _staged is null ? 0 : (int)_staged.shape[1];
+
+    /// <inheritdoc />
+    public int RemainingSteps => _slices.Length - _cursor;
+
+    /// <summary>
+    /// Keeps a zero-padded copy of the trains (one per batch row, each [steps_i, N], any lengths, 0 allowed) for every
+    /// following Run. Checks N and finiteness now; the count against the batch size is checked when a run starts.
+    /// Continue does not restart them: it goes on with what is left, or with a tensor passed to it (see <see cref="Pad"/>).
+    /// </summary>
+    public void Feed(IReadOnlyList<Tensor> trains)
+    {
+        var padded = Pad(trains);
+        _staged?.Dispose();
+        _staged = Keep(padded);
+        _trainCount = trains.Count;
+    }
+
+    /// <summary>
+    /// The trains zero-padded to one [count, longest, N] tensor (float64 if any train is, else float32), validated as by
+    /// <see cref="Feed(IReadOnlyList{Tensor})"/>; pass it to Continue to go on with new trains.
+    /// </summary>
+    public Tensor Pad(IReadOnlyList<Tensor> trains)
+    {
+        if (trains is null || trains.Count == 0)
+            throw new InputException(DisplayName, "no spike trains given: pass one [steps_i, N] tensor per batch row.");
+        var device = trains[0] is { IsInvalid: false } t0 ? t0.device : CPU;
+        bool dbl = false;
+        long longest = 0;
+        for (int k = 0; k < trains.Count; k++)
+        {
+            var t = trains[k];
+            if (t is null || t.IsInvalid) throw new InputException(DisplayName, $"spike train {k} is null or disposed.");
+            if (t.dim() != 2 || t.shape[1] != ComponentCount)
+                throw new InputException(DisplayName, $"spike train {k}: expected shape [steps, {ComponentCount}] (steps, N), got {Shapes.Format(t.shape)}.");
+            if (t.device.type != device.type || t.device.index != device.index)
+                throw new InputException(DisplayName, $"spike train {k} is on {t.device}, train 0 is on {device}: put all trains on one device.");
+            if (t.dtype == ScalarType.ComplexFloat32 || t.dtype == ScalarType.ComplexFloat64)
+                throw new InputException(DisplayName, $"spike train {k}: complex values are not supported (got {t.dtype}).");
+            if (t.is_floating_point())
+            {
+                using var finite = t.isfinite().all();
+                if (!finite.item<bool>()) throw new InputException(DisplayName, $"spike train {k} contains NaN or infinite values.");
+            }
+            dbl |= t.dtype == ScalarType.Float64;
+            longest = Math.Max(longest, t.shape[0]);
+        }
+        var dtype = dbl ? ScalarType.Float64 : ScalarType.Float32;
+        var padded = torch.zeros(new long[] { trains.Count, longest, ComponentCount }, dtype: dtype, device: device);
+        using (torch.no_grad())
+            for (int k = 0; k < trains.Count; k++)
+                if (trains[k].shape[0] > 0)
+                    padded[k].narrow(0, 0, trains[k].shape[0]).copy_(trains[k].detach().to_type(dtype));
+        return padded;
+    }
+
+    /// <summary>Forgets the trains given to <see cref="Feed(IReadOnlyList{Tensor})"/>, so runs need data passed to them again.</summary>
+    public void ClearTrains()
+    {
+        _staged?.Dispose();
+        _staged = null;
+        _trainCount = 0;
+    }
+
+    Tensor? IInputGroup.StagedData => _staged;
+
+    int? IInputGroup.PreferredSteps(Tensor data) =>
+        AdaptSteps && data is { IsInvalid: false } && data.dim() == 3 && data.shape[1] > 0 && data.shape[1] <= int.MaxValue
+            ? (int)data.shape[1]
+            : null;
+
+    void IInputGroup.CheckFeed(Tensor data, int stepsNeeded)
+    {
+        if (data is null || data.IsInvalid) throw new InputException(DisplayName, "the input tensor is null or disposed.");
+        var ctx = Context;
+        if (ReferenceEquals(data, _staged) && _trainCount != ctx.BatchSize)
+            throw new InputException(DisplayName, $"got {_trainCount} spike trains for a batch of {ctx.BatchSize}: give one train per batch row.");
+        if (data.dim() != 3 || data.shape[0] != ctx.BatchSize || data.shape[2] != ComponentCount)
+            throw new InputException(DisplayName, $"expected shape [{ctx.BatchSize}, steps, {ComponentCount}] (batch, steps, N; shorter runs are zero-padded), got {Shapes.Format(data.shape)}.");
+        if (data.device.type != ctx.Device.type)
+            throw new InputException(DisplayName, $"the input is on {data.device}, the network runs on {ctx.Device}.");
+        if (data.is_floating_point())
+        {
+            using var finite = data.isfinite().all();
+            if (!finite.item<bool>()) throw new InputException(DisplayName, "the input contains NaN or infinite values.");
+        }
+    }
+
+    void IInputGroup.Feed(Tensor data, int stepsNeeded)
+    {
+        var ctx = Context;
+        using var converted = data.detach().to_type(ctx.DType).contiguous();
+        long missing = stepsNeeded - converted.shape[1];
+        using var full = missing > 0
+            ? torch.cat(new[] { converted, torch.zeros(new long[] { converted.shape[0], missing, converted.shape[2] }, dtype: ctx.DType, device: converted.device) }, 1)
+            : converted.alias();
+        _slices = full.unbind(1).Select(Keep).ToArray();
+        _cursor = 0;
+    }
+
+    /// <inheritdoc />
+    public override Tensor Step(Tensor? input)
+    {
+        if (_cursor >= _slices.Length)
+            throw new InputException(DisplayName, $"ran out of data after {_slices.Length} steps.");
+        return _slices[_cursor++];
+    }
+}

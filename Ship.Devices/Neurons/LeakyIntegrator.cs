@@ -1,0 +1,53 @@
+using Ship.Core.Groups;
+using Ship.Core.Parameters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Neurons;
+
+/// <summary>
+/// Leaky integrator without firing (SHIP's liN), e.g. a read-out layer whose membrane is the network's answer.
+/// Each step: u ← max(0, u·β + x), β = exp(−dt/τ); output: u itself (analog, in the network dtype).
+/// With a constant input x ≥ 0 the membrane converges to x / (1 − β). The floor at 0 is the original model's
+/// (a membrane referenced to ground cannot go negative).
+/// </summary>
+public sealed class LeakyIntegrator : NeuronGroup
+{
+    private Tensor? _beta;
+
+    /// <summary>Creates N leaky integrators with τ = 1 ms (SHIP's default) unless set otherwise.</summary>
+    public LeakyIntegrator(int n, double tau = 1e-3) : base(n)
+    {
+        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.Positive);
+        U = State("u", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
+    }
+
+    /// <summary>Membrane time constant τ in seconds.</summary>
+    public Parameter Tau { get; }
+    /// <summary>Membrane potential, also the output.</summary>
+    public StateVariable U { get; }
+
+    /// <inheritdoc />
+    public override void PrepareTimeStep(double dt) => _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
+
+    /// <inheritdoc />
+    public override Tensor Step(Tensor? input)
+    {
+        // The new membrane is a fresh tensor that is never modified in place later, so it can be both state and output.
+        var u = LeakyIntegratorFunctional.Step(U.Value, input, _beta!);
+        U.Tensor = u;
+        return u;
+    }
+}
+
+/// <summary>The leaky-integrator update as a pure function, testable and reusable without a group.</summary>
+public static class LeakyIntegratorFunctional
+{
+    /// <summary>One step: max(0, u·β + x), as a new tensor (u is not modified).</summary>
+    public static Tensor Step(Tensor u, Tensor? x, Tensor beta)
+    {
+        var v = u.mul(beta);
+        if (x is not null) v.add_(x);
+        return v.clamp_min_(0);
+    }
+}

@@ -1,0 +1,51 @@
+using Ship.Core.Errors;
+using Ship.Core.Groups;
+using Ship.Core.Parameters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Neurons;
+
+/// <summary>
+/// Autonomous Poisson spike source (SHIP's poissonN): each component spikes in a step with probability p = rate·dt,
+/// independently across components, batch rows and steps. Draws come from the network's generator, so a seed
+/// reproduces them. rate·dt must not exceed 1 (a step cannot hold more than one spike). Output: 0/1 in the network dtype.
+/// </summary>
+public sealed class PoissonSource : NeuronGroup
+{
+    private Tensor? _threshold;
+
+    /// <summary>Creates N sources firing at 100 Hz (SHIP's default) unless set otherwise.</summary>
+    public PoissonSource(int n, double rate = 100.0) : base(n)
+    {
+        Rate = Param("rate", Extent.Component | Extent.Batch, rate, Constraint.NonNegative);
+    }
+
+    /// <summary>Mean firing rate in Hz, scalar, per component or per batch row.</summary>
+    public Parameter Rate { get; }
+
+    /// <inheritdoc />
+    public override void PrepareTimeStep(double dt)
+    {
+        using var p = Rate.Value.to_type(ScalarType.Float64).mul(dt);
+        double max = p.max().item<double>();
+        if (max > 1)
+            throw new ParameterException(DisplayName, "rate",
+                $"rate·dt must be <= 1 (at most one spike per step); the highest rate gives {max} at dt = {dt} s: lower the rate or the time step.");
+        // u ~ U[0, 1) fires when u ≥ 1 − p, which has probability p, never fires for p = 0 and always for p = 1.
+        // Double precision: in float32, 1 − p and the draws are rounded to 2^-24, which biases the small p of low
+        // rates at small dt (e.g. 1 Hz at dt = 1 µs) by percents or suppresses them entirely.
+        _threshold = Keep(p.neg().add_(1));
+    }
+
+    /// <inheritdoc />
+    public override Tensor Step(Tensor? input)
+    {
+        if (input is not null)
+            throw new NetworkConfigurationException($"Poisson source '{DisplayName}' generates its own spikes and takes no input: remove the connections into it.");
+        var ctx = Context;
+        var u = torch.rand(new long[] { ctx.BatchSize, ComponentCount }, dtype: ScalarType.Float64, device: ctx.Device, generator: ctx.Rng);
+        var spikes = ctx.Spikes.Fire(u, _threshold!);
+        return spikes.dtype == ctx.DType ? spikes : spikes.to_type(ctx.DType);
+    }
+}

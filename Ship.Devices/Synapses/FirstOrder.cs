@@ -1,0 +1,72 @@
+using Ship.Core.Parameters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Synapses;
+
+/// <summary>
+/// First-order leaky synapse with a current per connection (SHIP's lS_1o): a source spike makes the current jump by
+/// w·w_scale, then it decays exponentially with τ. The output is the charge each target receives during the step.
+/// Each step: I ← A·I + x ⊗ (W·w_scale), A = exp(−dt/τ), I of shape [batch, Ns, Nt];
+/// output_t = Σ_sources B·I, B = τ·(1 − A), i.e. the exact integral over the step of a current decaying from I.
+/// One spike therefore delivers w·w_scale·τ in total, whatever dt (charge is conserved).
+/// </summary>
+public sealed class FirstOrder : WeightedSynapse
+{
+    private Tensor? _a, _b;
+
+    /// <summary>Creates the synapse with τ = 8 ms and w_scale = 1 (SHIP's defaults); W defaults to uniform [0, 1).</summary>
+    public FirstOrder(Value? weights = null, Value? tau = null, Value? weightScale = null) : base(weights)
+    {
+        Tau = Param("tau", Extent.Connection, tau ?? 8e-3, Constraint.Positive);
+        WeightScale = Param("w_scale", Extent.Component, weightScale ?? 1.0, Constraint.Finite);
+        I = State("I", Extent.Batch | Extent.Connection, 0.0, Constraint.Finite);
+    }
+
+    /// <summary>Time constant τ in seconds, scalar, per source [Ns, 1], per target [Nt] or per connection [Ns, Nt].</summary>
+    public Parameter Tau { get; }
+    /// <summary>Factor on every weight, scalar or per target (a gain that is not part of the trainable W).</summary>
+    public Parameter WeightScale { get; }
+    /// <summary>Synaptic current per connection, [batch, Ns, Nt].</summary>
+    public StateVariable I { get; }
+
+    /// <inheritdoc />
+    public override void PrepareTimeStep(double dt)
+    {
+        var (a, b) = FirstOrderFunctional.Decay(Tau.Value, dt);
+        (_a, _b) = (Keep(a), Keep(b));
+    }
+
+    /// <inheritdoc />
+    public override Tensor Step(Tensor? input)
+    {
+        var (y, i) = FirstOrderFunctional.Step(I.Value, input!, Weights.mul(WeightScale.Value), _a!, _b!);
+        I.Tensor = i;
+        return y;
+    }
+}
+
+/// <summary>The first-order synapse update as pure functions, shared by the second-order model.</summary>
+public static class FirstOrderFunctional
+{
+    /// <summary>
+    /// A = exp(−dt/τ) and B = τ·(1 − A). B uses the rounded A, so Σ_k B·A^k = τ exactly up to one rounding:
+    /// the total charge of a spike does not drift with dt or precision.
+    /// </summary>
+    public static (Tensor A, Tensor B) Decay(Tensor tau, double dt)
+    {
+        var a = tau.reciprocal().mul_(-dt).exp_();
+        var b = a.neg().add_(1).mul_(tau);
+        return (a, b);
+    }
+
+    /// <summary>x [batch, Ns] ⊗ w [Ns, Nt] or [batch, Ns, Nt] → [batch, Ns, Nt], the per-connection drive of one step.</summary>
+    public static Tensor Drive(Tensor x, Tensor w) => x.unsqueeze(-1).mul(w);
+
+    /// <summary>One step: I ← A·I + x ⊗ w; returns (Σ_sources B·I, new I). <paramref name="w"/> already includes w_scale.</summary>
+    public static (Tensor Output, Tensor I) Step(Tensor i, Tensor x, Tensor w, Tensor a, Tensor b)
+    {
+        var next = torch.addcmul(i.mul(a), x.unsqueeze(-1), w, 1);
+        return (next.mul(b).sum(1), next);
+    }
+}
