@@ -59,7 +59,7 @@ public sealed class Izhikevich : NeuronGroup
     public Parameter VPeak { get; }
     /// <summary>Membrane potential v in mV.</summary>
     public StateVariable V { get; }
-    /// <summary>Recovery variable u (same units as v per ms of I).</summary>
+    /// <summary>Recovery variable u, in the units of I (it enters dv/dt, mV/ms, with I).</summary>
     public StateVariable U { get; }
 
     /// <inheritdoc />
