@@ -122,9 +122,12 @@ public sealed class Network
         return group;
     }
 
-    /// <summary>Adds a synapse group and connects it from <paramref name="source"/> to <paramref name="target"/> (tags may name groups added later).</summary>
-    public T Add<T>(string tag, T synapse, string source, string target) where T : SynapseGroup
+    /// <summary>Adds a synapse group (or a wrapped one) and connects it from <paramref name="source"/> to <paramref name="target"/> (tags may name groups added later).</summary>
+    public T Add<T>(string tag, T synapse, string source, string target) where T : Group
     {
+        ArgumentNullException.ThrowIfNull(synapse);
+        if (synapse.Kind != GroupKind.Synapse)
+            throw new NetworkConfigurationException($"Network '{Name}': '{tag}' is a {synapse.GetType().Name} (a neuron group); only synapse groups take a source and a target.");
         Add(tag, synapse);
         Connect(source, tag);
         Connect(tag, target);

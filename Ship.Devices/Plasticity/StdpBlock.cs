@@ -45,6 +45,7 @@ public sealed class StdpBlock : NeuronGroup
         : base(postCount)
     {
         _synapse = synapse ?? throw new ArgumentNullException(nameof(synapse));
+        _synapse.Plastic = true; // its weights change within a run: never computed a segment ahead
         if (double.IsNaN(wMin) || double.IsNaN(wMax) || !(wMin < wMax))
             throw new ParameterException(GetType().Name, "w_min/w_max", $"needs w_min < w_max, got [{wMin}, {wMax}].");
         if (bounds == StdpBounds.Soft && !(double.IsFinite(wMin) && double.IsFinite(wMax)))
