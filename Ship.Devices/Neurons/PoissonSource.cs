@@ -11,7 +11,7 @@ namespace Ship.Devices.Neurons;
 /// independently across components, batch rows and steps. Draws come from the network's generator, so a seed
 /// reproduces them. rate·dt must not exceed 1 (a step cannot hold more than one spike). Output: 0/1 in the network dtype.
 /// </summary>
-public sealed class PoissonSource : NeuronGroup
+public sealed class PoissonSource : NeuronGroup, ISequenceGroup
 {
     private Tensor? _threshold;
 
@@ -36,6 +36,21 @@ public sealed class PoissonSource : NeuronGroup
         // Double precision: in float32, 1 − p and the draws are rounded to 2^-24, which biases the small p of low
         // rates at small dt (e.g. 1 Hz at dt = 1 µs) by percents or suppresses them entirely.
         _threshold = Keep(p.neg().add_(1));
+    }
+
+    /// <inheritdoc />
+    public bool CanRunSequence => true;
+
+    /// <summary>Draws all steps at once in step-major order, [T, B, N], so the stream of random numbers is the one per-step draws consume.</summary>
+    public Tensor StepSequence(Tensor? input, int steps)
+    {
+        if (input is not null)
+            throw new NetworkConfigurationException($"Poisson source '{DisplayName}' generates its own spikes and takes no input: remove the connections into it.");
+        var ctx = Context;
+        var u = torch.rand(new long[] { steps, ctx.BatchSize, ComponentCount }, dtype: ScalarType.Float64, device: ctx.Device, generator: ctx.Rng).permute(1, 0, 2);
+        var thr = _threshold!.dim() == 2 ? _threshold.unsqueeze(1) : _threshold;
+        var spikes = ctx.Spikes.Fire(u, thr);
+        return spikes.dtype == ctx.DType ? spikes : spikes.to_type(ctx.DType);
     }
 
     /// <inheritdoc />

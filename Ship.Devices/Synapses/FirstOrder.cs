@@ -1,3 +1,4 @@
+using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,7 +12,7 @@ namespace Ship.Devices.Synapses;
 /// output_t = Σ_sources B·I, B = τ·(1 − A), i.e. the exact integral over the step of a current decaying from I.
 /// One spike therefore delivers w·w_scale·τ in total, whatever dt (charge is conserved).
 /// </summary>
-public sealed class FirstOrder : WeightedSynapse
+public sealed class FirstOrder : WeightedSynapse, ISequenceGroup
 {
     private Tensor? _a, _b;
 
@@ -37,11 +38,53 @@ public sealed class FirstOrder : WeightedSynapse
         (_a, _b) = (Keep(a), Keep(b));
     }
 
+    /// <summary>
+    /// The whole-segment form applies when the decay does not vary along targets (τ scalar or per source) and the
+    /// weights are fixed during the run: then, by linearity, Σ_i B_i·I_ij(t) = Σ_i B_i·F_i(t)·W_ij·w_scale_j with F the
+    /// filtered presynaptic train (<see cref="LeakyFilter"/>), one matrix product instead of a per-connection state.
+    /// </summary>
+    public bool CanRunSequence =>
+        !ChangesDuringRun && Weights.dim() == 2 && (Tau.Value.dim() == 0 || Tau.Value.shape[^1] == 1)
+        && Context.Device.type == DeviceType.CPU && Context.DType is ScalarType.Float32 or ScalarType.Float64;
+
+    /// <inheritdoc />
+    public Tensor StepSequence(Tensor? input, int steps)
+    {
+        var ctx = Context;
+        int ns = SourceCount;
+        var a = _a!.expand(ns, 1).reshape(ns).contiguous();          // decay per source
+        var b = _b!.expand(ns, 1).reshape(ns);                        // per-step integral factor per source
+        var w = Weights.mul(WeightScale.Value);                       // [Ns, Nt]
+        var f = LeakyFilter.Apply(input!, a);                         // [B, T, Ns]
+        var y = f.mul(b).matmul(w);                                   // [B, T, Nt]
+        // What the per-connection state held before this segment keeps decaying: Σ_i B_i·A_i^(t+1)·I0_ij.
+        var i0 = I.Value;
+        var powers = a.unsqueeze(0).pow(torch.arange(1, steps + 1, dtype: a.dtype, device: a.device).unsqueeze(1)); // [T, Ns]
+        if (!_freshState) y = y.add(powers.mul(b).unsqueeze(0).matmul(i0));
+        // Final per-connection state, so a step-by-step continuation (or a monitor) sees exactly the state it would have.
+        var last = f.select(1, steps - 1);                            // [B, Ns]
+        var iT = last.unsqueeze(-1).mul(w);
+        if (!_freshState) iT = iT.add(i0.mul(powers[steps - 1].unsqueeze(-1)));
+        I.Tensor = iT;
+        _freshState = false;
+        return y;
+    }
+
+    private bool _freshState;
+
+    /// <inheritdoc />
+    protected override void OnReset()
+    {
+        base.OnReset();
+        _freshState = I.Spec is ConstantValue { Scalar: 0 };
+    }
+
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
         var (y, i) = FirstOrderFunctional.Step(I.Value, input!, Weights.mul(WeightScale.Value), _a!, _b!);
         I.Tensor = i;
+        _freshState = false;
         return y;
     }
 }
