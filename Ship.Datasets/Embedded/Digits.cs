@@ -48,7 +48,7 @@ public static class Digits
     /// <summary>
     /// A seeded STRATIFIED hold-out: each digit class sends round(testFraction·n_class) of its samples, drawn by a
     /// permutation from a generator seeded with <paramref name="seed"/>, to the test part (about 20 % of every class by
-    /// default, 360 samples in all). Both parts keep the file's order; the same seed gives the same split.
+    /// default, 359 samples in all). Both parts keep the file's order; the same seed gives the same split.
     /// </summary>
     public static (LabeledSet Train, LabeledSet Test) Split(double testFraction = 0.2, long seed = 0, bool normalize = false)
     {
