@@ -1,0 +1,41 @@
+using Ship.Core.Errors;
+using TorchSharp;
+using static TorchSharp.torch;
+using static Ship.Datasets.Encoders.EncoderChecks;
+
+namespace Ship.Datasets.Encoders;
+
+/// <summary>
+/// Rate (Bernoulli, "Poisson") coding: at every step each channel fires independently with probability
+/// p = x·r_max·dt, so its mean rate is x·r_max. p must not exceed 1 (a step cannot hold two spikes): the encoder
+/// refuses instead of silently saturating. Every draw comes from the generator the caller passes (a network's
+/// Context.Rng or a seeded torch.Generator), never from the global one, so encodings are reproducible.
+/// </summary>
+public static class RateEncoder
+{
+    /// <summary>Encodes intensities x [batch, N] (x ≥ 0; [N] or [batch, ...] accepted) into a 0/1 raster [batch, steps, N].</summary>
+    /// <param name="x">Intensities; the rate of a channel is x·maxRate.</param>
+    /// <param name="steps">Number of time steps.</param>
+    /// <param name="dt">Time step in seconds.</param>
+    /// <param name="maxRate">Rate in Hz of an input of 1.</param>
+    /// <param name="generator">Source of randomness (on the device of x).</param>
+    /// <param name="dtype">Floating dtype of the raster.</param>
+    public static Tensor Encode(Tensor x, int steps, double dt, double maxRate, torch.Generator generator, ScalarType dtype = ScalarType.Float32)
+    {
+        const string name = nameof(RateEncoder);
+        ArgumentNullException.ThrowIfNull(generator);
+        Steps(name, steps);
+        Positive(name, "dt", dt, " s");
+        Positive(name, "maxRate", maxRate, " Hz");
+        using var scope = torch.NewDisposeScope();
+        var xf = Intensities(name, x, 0, double.MaxValue, "");
+        var p = xf.mul(maxRate * dt);
+        double pMax;
+        using (var m = p.max()) pMax = m.item<double>();
+        if (pMax > 1)
+            throw new ParameterException(name, "maxRate",
+                $"the spike probability per step p = x·maxRate·dt reaches {pMax:g6} > 1 (x up to {pMax / (maxRate * dt):g6}, maxRate = {maxRate} Hz, dt = {dt} s); lower maxRate or dt, or normalize x.");
+        var u = torch.rand(new long[] { p.shape[0], steps, p.shape[1] }, ScalarType.Float64, p.device, generator: generator);
+        return u.lt_(p.unsqueeze(1)).to_type(dtype).MoveToOuterDisposeScope();
+    }
+}
