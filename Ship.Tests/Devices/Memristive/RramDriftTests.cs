@@ -68,6 +68,29 @@ public class RramDriftTests
     }
 
     [Test]
+    public void EachDeviceKeepsItsPlaceInTheDistributionAtEveryTime()
+    {
+        // G(t) = μ(t)·(1 + |σ/μ(t)|·ξ) with ξ fixed per device at programming: ξ recovered from a read at 10 s must
+        // predict every other read exactly, which pins both fitted formulas at every conductance.
+        var g = new torch.Generator(12);
+        var w = torch.rand(new long[] { 30, 40 }, generator: g).sub_(0.5f);
+        using var dev = MemristivePresets.ShipRram(10);
+        var ctx = Stat.Ctx(13);
+        dev.Program(w, ctx);
+        var g0 = Stat.D(dev.State.Programmed);
+        var at10 = Stat.D(dev.ReadConductances(ctx));
+        var xi = g0.Select((v, i) => (at10[i] / Mu(v, 10) - 1) / Math.Abs(SigmaOverMu(v, 10))).ToArray();
+        Stat.SdConsistent(xi, 1.0, "ξ");
+        foreach (var t in new[] { 0.9, 3.0, 60.0, 3800.0, 1e4, 1e6 })
+        {
+            dev.ElapsedTime = t;
+            var gt = Stat.D(dev.ReadConductances(ctx));
+            for (int i = 0; i < gt.Length; i++)
+                Assert.That(gt[i], Is.EqualTo(Mu(g0[i], t) * (1 + Math.Abs(SigmaOverMu(g0[i], t)) * xi[i])).Within(1e-9 * g0[i]), $"device {i} at t = {t}");
+        }
+    }
+
+    [Test]
     public void ElapsedTimeCanChangeBetweenReadsOfOneProgramming()
     {
         var w = torch.ones(50, 100);
