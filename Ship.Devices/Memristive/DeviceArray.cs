@@ -1,0 +1,166 @@
+using Ship.Core.Errors;
+using Ship.Core.Networks;
+using Ship.Devices.Synapses;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Memristive;
+
+/// <summary>
+/// A crossbar of memristive devices holding a synapse's weights (CrossSim/aihwkit style): a
+/// <see cref="ConductanceMapping"/> turns weights into device conductances, then the listed
+/// <see cref="INonIdeality"/> models act in order, once at programming and at every read. Attach with
+/// <c>synapse.WithDevice(array)</c>; any <see cref="WeightedSynapse"/> then computes with the read weights.
+/// Per-device properties (faults, range spread, pulse parameters) are drawn once, at the first programming
+/// ("fabrication"), and kept across reprogrammings of the same shape; <see cref="ElapsedTime"/> is the time since
+/// programming at which the study reads, independent of the simulation step.
+/// Reads are not differentiable with respect to W (programming is an offline step).
+/// </summary>
+public sealed class DeviceArray : IWeightDevice, IDisposable
+{
+    private readonly INonIdeality[] _effects;
+    private DeviceState? _state;
+    private WeightEncoding? _encoding;
+    private PulseDeviceParameters? _pulseDevices;
+    private double _elapsed;
+    private bool _refabricate;
+
+    /// <summary>Creates an array with the given mapping and non-idealities (applied in list order).</summary>
+    public DeviceArray(ConductanceMapping mapping, params INonIdeality[] nonIdealities)
+        : this(nameof(DeviceArray), mapping, nonIdealities) { }
+
+    /// <summary>Creates a named array (the name appears in every error about it).</summary>
+    public DeviceArray(string name, ConductanceMapping mapping, params INonIdeality[] nonIdealities)
+    {
+        Name = string.IsNullOrWhiteSpace(name) ? nameof(DeviceArray) : name;
+        Mapping = mapping ?? throw new ArgumentNullException(nameof(mapping));
+        ArgumentNullException.ThrowIfNull(nonIdealities);
+        if (nonIdealities.Any(e => e is null)) throw new ArgumentNullException(nameof(nonIdealities), "a non-ideality is null");
+        _effects = nonIdealities.ToArray();
+    }
+
+    /// <summary>Name used in messages.</summary>
+    public string Name { get; }
+    /// <summary>Weight ↔ conductance mapping.</summary>
+    public ConductanceMapping Mapping { get; }
+    /// <summary>The non-idealities, in the order they act.</summary>
+    public IReadOnlyList<INonIdeality> NonIdealities => _effects;
+    /// <summary>Response of a device to one programming pulse, for <see cref="ApplyPulses"/>; null if pulses are not modelled.</summary>
+    public PulseResponse? Pulses { get; init; }
+
+    /// <summary>Time since programming at which reads happen (s, ≥ 0); a property of the study, not of the simulation clock. Takes effect at the next read (next run).</summary>
+    public double ElapsedTime
+    {
+        get => _elapsed;
+        set => _elapsed = DeviceErrors.Time(Name, nameof(ElapsedTime), value);
+    }
+
+    /// <inheritdoc />
+    public bool ReadsVary => _effects.Any(e => e.ReadsVary);
+
+    /// <summary>Whether the array holds programmed conductances.</summary>
+    public bool IsProgrammed => _state?.IsProgrammed == true;
+
+    /// <summary>The shared device state (programmed conductances, stuck devices…), for inspection.</summary>
+    public DeviceState State => _state is { IsProgrammed: true } s
+        ? s
+        : throw new ShipException($"Device array '{Name}' is not programmed: attach it to a synapse and initialize the network, or call Program.");
+
+    /// <summary>A new array with the same mapping, pulses and elapsed time and more non-idealities appended (composition of presets).</summary>
+    public DeviceArray With(params INonIdeality[] more) =>
+        new(Name, Mapping, _effects.Concat(more).ToArray()) { Pulses = Pulses, ElapsedTime = ElapsedTime };
+
+    /// <summary>A new array with the same mapping and non-idealities whose devices respond to pulses as <paramref name="response"/>.</summary>
+    public DeviceArray WithPulses(PulseResponse response) =>
+        new(Name, Mapping, _effects) { Pulses = response ?? throw new ArgumentNullException(nameof(response)), ElapsedTime = ElapsedTime };
+
+    /// <summary>Makes the next programming draw new devices (a new chip) instead of reusing the fabricated ones.</summary>
+    public void Refabricate() => _refabricate = true;
+
+    /// <inheritdoc />
+    public void Program(Tensor weights, SimulationContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(ctx);
+        using var scope = torch.NewDisposeScope();
+        var w = weights.detach().to(ScalarType.Float64, ctx.Device);
+        if (!w.isfinite().all().item<bool>())
+            throw new ParameterException(Name, "weights", "weights to program must be finite.");
+        var shape = new[] { (long)Mapping.DevicesPerWeight }.Concat(w.shape).ToArray();
+        if (_refabricate || _state is null || !_state.Shape.SequenceEqual(shape)
+            || _state.Device.type != ctx.Device.type || _state.Device.index != ctx.Device.index)
+        {
+            _state?.Dispose();
+            _pulseDevices?.Dispose();
+            _pulseDevices = null;
+            _state = new DeviceState(Name, shape, ctx.Device, ctx.Rng);
+            _refabricate = false;
+        }
+        var s = _state;
+        s.Rng = ctx.Rng;
+        s.ElapsedTime = _elapsed;
+        var g = Mapping.Encode(w, out var encoding);
+        _encoding?.Dispose();
+        _encoding = encoding;
+        s.BeginProgramming(encoding.Range, g.clone());
+        foreach (var e in _effects) g = e.Program(g, s);
+        s.SetProgrammed(s.ApplyPins(g).clone());
+    }
+
+    /// <summary>Conductances of every device [D, …] as read now (at <see cref="ElapsedTime"/>), float64.</summary>
+    public Tensor ReadConductances(SimulationContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        using var scope = torch.NewDisposeScope();
+        return ReadCore(ctx).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public Tensor Read(SimulationContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        using var scope = torch.NewDisposeScope();
+        var w = Mapping.Decode(ReadCore(ctx), _encoding!).to(ctx.DType).contiguous();
+        return w.MoveToOuterDisposeScope();
+    }
+
+    private Tensor ReadCore(SimulationContext ctx)
+    {
+        var s = State;
+        s.Rng = ctx.Rng;
+        s.ElapsedTime = _elapsed;
+        var g = s.Programmed.alias();
+        foreach (var e in _effects) g = e.Read(g, s);
+        return s.ApplyPins(g);
+    }
+
+    /// <summary>
+    /// Applies <paramref name="count"/> identical pulses to every device (or to those where <paramref name="mask"/> is
+    /// true) and returns the programmed conductance after each: [count + 1, D, …] (row 0 = before the first pulse).
+    /// The devices keep the result (a later read starts from it); stuck devices do not move. For conductance-vs-pulse plots.
+    /// </summary>
+    public Tensor ApplyPulses(int count, PulseDirection direction, SimulationContext ctx, Tensor? mask = null)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        var response = Pulses ?? throw new ParameterException(Name, nameof(Pulses), "no pulse response: create the array with WithPulses(…) before applying pulses.");
+        if (count < 0) throw new ParameterException(Name, "count", $"the number of pulses must be >= 0, got {count}.");
+        var s = State;
+        using var scope = torch.NewDisposeScope();
+        _pulseDevices ??= response.DrawDevices(s.Shape, ctx.Rng, s.Device);
+        var trace = response.Train(s.Programmed, count, direction, _pulseDevices, ctx.Rng, mask, Name);
+        trace = s.ApplyPins(trace);
+        s.SetProgrammed(trace[count].clone());
+        return trace.MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _state?.Dispose();
+        _encoding?.Dispose();
+        _pulseDevices?.Dispose();
+        _state = null;
+        _encoding = null;
+        _pulseDevices = null;
+    }
+}

@@ -1,0 +1,28 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Memristive;
+
+/// <summary>
+/// One "device" per weight whose value is the weight itself, on the window [−M, M] (M = max|w|): for weight-space
+/// studies such as SHIP's quantization study (§4.2.1), and for the ideal device, whose read returns W exactly.
+/// </summary>
+public sealed class DirectMapping : ConductanceMapping
+{
+    /// <summary>Creates the mapping; <paramref name="scale"/> fixes M (default max|w|).</summary>
+    public DirectMapping(double? scale = null) : base(scale) { }
+
+    /// <inheritdoc />
+    public override int DevicesPerWeight => 1;
+
+    /// <inheritdoc />
+    public override Tensor Encode(Tensor weights, out WeightEncoding encoding)
+    {
+        double m = ScaleOf(weights);
+        encoding = new WeightEncoding(m, new ConductanceRange(-m, m, nameof(DirectMapping)));
+        return weights.unsqueeze(0).clone();
+    }
+
+    /// <inheritdoc />
+    public override Tensor Decode(Tensor conductances, WeightEncoding encoding) => conductances[0];
+}

@@ -1,0 +1,37 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Memristive;
+
+/// <summary>
+/// Differential pair where the sign chooses the device (aihwkit's single-pair converter): with M = max|w|,
+/// w ≥ 0 → G+ = w/M·(Gmax − Gmin) + Gmin, G− = Gmin; w &lt; 0 → G+ = Gmin, G− = |w|/M·(Gmax − Gmin) + Gmin;
+/// read back w = (G+ − G−)/(Gmax − Gmin)·M. No sign bit: a zero weight is two Gmin devices, so drift and noise
+/// can move it away from zero.
+/// </summary>
+public sealed class SymmetricDifferentialMapping : ConductanceMapping
+{
+    /// <summary>Creates the mapping on [gmin, gmax]; <paramref name="scale"/> fixes M (default max|w|).</summary>
+    public SymmetricDifferentialMapping(double gmin, double gmax, double? scale = null) : base(scale)
+        => Range = new ConductanceRange(gmin, gmax, nameof(SymmetricDifferentialMapping));
+
+    /// <summary>Window of both devices.</summary>
+    public ConductanceRange Range { get; }
+
+    /// <inheritdoc />
+    public override int DevicesPerWeight => 2;
+
+    /// <inheritdoc />
+    public override Tensor Encode(Tensor weights, out WeightEncoding encoding)
+    {
+        double m = ScaleOf(weights);
+        encoding = new WeightEncoding(m, Range);
+        var plus = weights.clamp(min: 0).mul_(Range.Width / m).add_(Range.Gmin);
+        var minus = weights.neg().clamp_(min: 0).mul_(Range.Width / m).add_(Range.Gmin);
+        return torch.stack(new[] { plus, minus });
+    }
+
+    /// <inheritdoc />
+    public override Tensor Decode(Tensor conductances, WeightEncoding encoding) =>
+        (conductances[0] - conductances[1]).mul_(encoding.Scale / encoding.Range.Width);
+}

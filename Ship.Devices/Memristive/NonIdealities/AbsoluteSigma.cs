@@ -1,0 +1,18 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Memristive;
+
+/// <summary>Noise of constant σ (conductance units), independent of the device's conductance.</summary>
+public sealed class AbsoluteSigma : INoiseSigma
+{
+    /// <summary>Creates the law σ = <paramref name="sigma"/>.</summary>
+    public AbsoluteSigma(double sigma) => Value = DeviceErrors.NonNegative(nameof(AbsoluteSigma), "sigma", sigma);
+
+    /// <summary>σ.</summary>
+    public double Value { get; }
+
+    /// <inheritdoc />
+    public Tensor Sigma(Tensor conductances, DeviceState state) =>
+        torch.tensor(Value, dtype: ScalarType.Float64, device: state.Device);
+}

@@ -1,0 +1,37 @@
+using Ship.Core.Errors;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Memristive;
+
+/// <summary>Clamps conductances to physical limits after programming and at every read (aihwkit clamps PCM at G ≥ 0).</summary>
+public sealed class ConductanceClip : INonIdeality
+{
+    /// <summary>Creates the clip; a null bound is open.</summary>
+    public ConductanceClip(double? min = 0, double? max = null)
+    {
+        if (min is { } a && max is { } b && !(a < b))
+            throw new ParameterException(nameof(ConductanceClip), "min/max", $"needs min < max, got min = {a}, max = {b}.");
+        Min = min;
+        Max = max;
+    }
+
+    /// <summary>Lower limit or null.</summary>
+    public double? Min { get; }
+    /// <summary>Upper limit or null.</summary>
+    public double? Max { get; }
+
+    private Tensor Clip(Tensor g) => (Min, Max) switch
+    {
+        (null, null) => g,
+        ({ } a, null) => g.clamp(min: a),
+        (null, { } b) => g.clamp(max: b),
+        ({ } a, { } b) => g.clamp(a, b),
+    };
+
+    /// <inheritdoc />
+    public Tensor Program(Tensor conductances, DeviceState state) => Clip(conductances);
+
+    /// <inheritdoc />
+    public Tensor Read(Tensor conductances, DeviceState state) => Clip(conductances);
+}

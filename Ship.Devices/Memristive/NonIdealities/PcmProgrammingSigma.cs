@@ -1,0 +1,37 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Memristive;
+
+/// <summary>
+/// aihwkit's PCM programming-noise law (Nandakumar et al. 2019): with x = G/Gmax,
+/// σ = (c0 + c1·x + c2·x²)·Gmax/Gref, c = (0.26348, 1.9650, −1.1731) µS fitted at Gref = 25 µS.
+/// </summary>
+public sealed class PcmProgrammingSigma : INoiseSigma
+{
+    /// <summary>Creates the law with aihwkit's coefficients by default.</summary>
+    public PcmProgrammingSigma(double c0 = 0.26348, double c1 = 1.9650, double c2 = -1.1731, double referenceGmax = 25)
+    {
+        C0 = c0;
+        C1 = c1;
+        C2 = c2;
+        ReferenceGmax = DeviceErrors.Positive(nameof(PcmProgrammingSigma), "referenceGmax", referenceGmax);
+    }
+
+    /// <summary>c0 (µS at Gref).</summary>
+    public double C0 { get; }
+    /// <summary>c1 (µS at Gref).</summary>
+    public double C1 { get; }
+    /// <summary>c2 (µS at Gref).</summary>
+    public double C2 { get; }
+    /// <summary>Gmax the coefficients were fitted at (25 µS).</summary>
+    public double ReferenceGmax { get; }
+
+    /// <inheritdoc />
+    public Tensor Sigma(Tensor conductances, DeviceState state)
+    {
+        double gmax = state.Range.Gmax;
+        var x = conductances / gmax;
+        return (x * C2).add_(C1).mul_(x).add_(C0).mul_(gmax / ReferenceGmax);
+    }
+}

@@ -1,0 +1,46 @@
+using Ship.Core.Errors;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Memristive;
+
+/// <summary>
+/// Stuck-at faults (MemTorch): each device is independently stuck at a low conductance (HRS) with probability p_low or at
+/// a high one (LRS) with probability p_high, drawn once per fabricated array. A stuck device ignores programming, pulses,
+/// drift and read noise: it always reads its stuck value (default Gmin for low, Gmax for high).
+/// </summary>
+public sealed class StuckAtFaults : INonIdeality
+{
+    /// <summary>Creates the model; the stuck conductances default to the window's bounds.</summary>
+    public StuckAtFaults(double lowProbability, double highProbability, double? lowConductance = null, double? highConductance = null)
+    {
+        LowProbability = DeviceErrors.Probability(nameof(StuckAtFaults), "lowProbability", lowProbability);
+        HighProbability = DeviceErrors.Probability(nameof(StuckAtFaults), "highProbability", highProbability);
+        if (lowProbability + highProbability > 1)
+            throw new ParameterException(nameof(StuckAtFaults), "lowProbability + highProbability", $"the two fault probabilities must sum to at most 1, got {lowProbability + highProbability}.");
+        if (lowConductance is { } l && !double.IsFinite(l)) throw new ParameterException(nameof(StuckAtFaults), "lowConductance", $"must be finite, got {l}.");
+        if (highConductance is { } h && !double.IsFinite(h)) throw new ParameterException(nameof(StuckAtFaults), "highConductance", $"must be finite, got {h}.");
+        LowConductance = lowConductance;
+        HighConductance = highConductance;
+    }
+
+    /// <summary>p_low.</summary>
+    public double LowProbability { get; }
+    /// <summary>p_high.</summary>
+    public double HighProbability { get; }
+    /// <summary>Stuck-low conductance, or null for Gmin.</summary>
+    public double? LowConductance { get; }
+    /// <summary>Stuck-high conductance, or null for Gmax.</summary>
+    public double? HighConductance { get; }
+
+    /// <inheritdoc />
+    public Tensor Program(Tensor conductances, DeviceState state)
+    {
+        var u = state.Fabricated(this, "u", state.Uniform);
+        var low = u.lt(LowProbability);
+        var high = u.ge(LowProbability).logical_and_(u.lt(LowProbability + HighProbability));
+        state.Pin(low, LowConductance ?? state.Range.Gmin);
+        state.Pin(high, HighConductance ?? state.Range.Gmax);
+        return conductances;
+    }
+}
