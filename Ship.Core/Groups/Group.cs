@@ -155,7 +155,8 @@ public abstract class Group
     {
         ArgumentNullException.ThrowIfNull(ctx);
         var fresh = new List<Tensor>();
-        var parameters = AllVariables.OfType<Parameter>().ToList();
+        // Only this group's own parameters: a wrapper binds its inner group first, so wrapped parameters are drawn once.
+        var parameters = _parameters.ToList();
         try
         {
             foreach (var p in parameters) fresh.Add(p.Materialize(ctx));

@@ -62,7 +62,7 @@ public class RefractoryTests
         // ending at ≤ 3 ms (steps 1, 2), next spike step 3 (4 ms), then 6 (7 ms), 9 (10 ms). Then steps of 0.5 ms end at
         // 10.5, 11, 11.5, 12 (blocked), 12.5 → spike step 14; blocked to 14.5 ms → spike step 19 (15 ms), 24, 29.
         var schedule = new[] { (1e-3, 10), (0.5e-3, 20) };
-        var (net, _) = Build(1, 1, 10e-3, 1.0, new Layer[] { new Layer.Refr(2e-3) });
+        var (net, _) = Build(1, 1, 10e-3, 1.0, new Layer[] { new Layer.Refr(2e-3) }, dtype: ScalarType.Float32);
         var spikes = FromTensor(net.Run(ToTensor(Constant(1, 30, 1, 2.0)), ToSchedule(schedule))["L"]);
         Assert.That(SpikeSteps(spikes, 0, 0), Is.EqualTo(new[] { 0, 3, 6, 9, 14, 19, 24, 29 }));
     }
@@ -85,7 +85,7 @@ public class RefractoryTests
     public void PeriodsMayDifferPerNeuron()
     {
         var periods = new[] { 0.0, 1e-3, 2e-3, 3e-3 };
-        var net = new Network { Dt = 1e-3, Steps = 24, DType = ScalarType.Float64 };
+        var net = new Network { Dt = 1e-3, Steps = 24 }; // float32 network, float64 times
         net.Add("I", new TensorInput(4));
         net.Add("S", new Identity(), "I", "L");
         net.Add("L", new Refractory(new Lif(4), torch.tensor(periods)));

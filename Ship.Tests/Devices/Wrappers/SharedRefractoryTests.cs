@@ -36,7 +36,7 @@ public class SharedRefractoryTests
         // with it, never accumulate the 1.0 they would need (0.3 per step, three steps at most).
         var x = new double[1, 20, 3];
         for (int t = 0; t < 20; t++) { x[0, t, 0] = 2; x[0, t, 1] = 0.3; x[0, t, 2] = 0.3; }
-        var (net, _) = Build(3, 1, 1e6, 1.0, new Layer[] { new Layer.Shared(3e-3) });
+        var (net, _) = Build(3, 1, 1e6, 1.0, new Layer[] { new Layer.Shared(3e-3) }, dtype: TorchSharp.torch.ScalarType.Float32);
         var s = FromTensor(net.Run(ToTensor(x), Schedule.Fixed(1e-3, 20))["L"]);
         Assert.That(SpikeSteps(s, 0, 0), Is.EqualTo(new[] { 0, 4, 8, 12, 16 }));
         Assert.That(SpikeSteps(s, 0, 1), Is.Empty);

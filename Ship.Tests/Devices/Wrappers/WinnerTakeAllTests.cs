@@ -14,7 +14,7 @@ public class WinnerTakeAllTests
         // neuron 1 never fires. Without winner-take-all neuron 1 would fire at step 2.
         var x = new double[1, 12, 2];
         for (int t = 0; t < 12; t++) { x[0, t, 0] = 0.6; x[0, t, 1] = 0.45; }
-        var (net, _) = Build(2, 1, 1e6, 1.0, new Layer[] { new Layer.Wta() });
+        var (net, _) = Build(2, 1, 1e6, 1.0, new Layer[] { new Layer.Wta() }, dtype: TorchSharp.torch.ScalarType.Float32);
         var s = FromTensor(net.Run(ToTensor(x), Schedule.Fixed(1e-3, 12))["L"]);
         Assert.That(SpikeSteps(s, 0, 0), Is.EqualTo(new[] { 1, 4, 7, 10 }));
         Assert.That(SpikeSteps(s, 0, 1), Is.Empty);

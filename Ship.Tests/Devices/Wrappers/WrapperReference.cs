@@ -124,9 +124,10 @@ public static class WrapperReference
     }
 
     /// <summary>Builds Input → Identity → stack(Lif) in a float64 network, with the layers outermost first.</summary>
-    public static (Network Net, Group Stack) Build(int n, int batch, double tau, double thr, IReadOnlyList<Layer> layers, Ship.Core.Parameters.Value? lifTau = null)
+    public static (Network Net, Group Stack) Build(int n, int batch, double tau, double thr, IReadOnlyList<Layer> layers, Ship.Core.Parameters.Value? lifTau = null,
+        ScalarType dtype = ScalarType.Float64)
     {
-        var net = new Network { BatchSize = batch, DType = ScalarType.Float64, Seed = 5 };
+        var net = new Network { BatchSize = batch, DType = dtype, Seed = 5 };
         Group g = lifTau is null ? new Lif(n, tau, thr) : new Lif(n, 1, thr).Set("tau", lifTau);
         for (int k = layers.Count - 1; k >= 0; k--)
             g = layers[k] switch
