@@ -155,6 +155,7 @@ public abstract class Group
     {
         ArgumentNullException.ThrowIfNull(ctx);
         var fresh = new List<Tensor?>();
+        // Only this group's own parameters: a wrapper binds its inner group first, so wrapped parameters are drawn once.
         var parameters = _parameters;
         try
         {

@@ -1,0 +1,154 @@
+using Ship.Core.Errors;
+using Ship.Core.Parameters;
+using Ship.Devices.Wrappers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Synapses;
+
+/// <summary>How the per-connection delays of a <see cref="HeterogeneousDelay"/> synapse are given.</summary>
+public enum DelayUnit
+{
+    /// <summary>Whole numbers of steps, whatever dt is.</summary>
+    Steps,
+    /// <summary>Seconds, converted to round(d / dt) steps (ties up) at every dt.</summary>
+    Seconds,
+}
+
+/// <summary>
+/// Dense synapse whose every connection has its own delay (SHIP has only a uniform delay per group):
+///   y_t[j] = Σ_i w_ij · x_{t − d_ij}[i],   d_ij ≥ 0 steps (given in steps, or in seconds as round(d_ij / dt)),
+/// with x = 0 before the first step. Each step the contributions x_t[i]·w_ij are added into a queue of future arrivals
+/// (state "arrivals", [batch, C, Nt], slot k = what target j receives k steps from now, C = max d + 1) at slot d_ij,
+/// and slot 0 is the output. With min d ≥ 1 the output depends only on past inputs: <see cref="OutputDelaySteps"/> and
+/// <see cref="PeekDelayedOutput"/> let the network run it anywhere in the call order without a lag. With delays in
+/// seconds, a dt change keeps each pending arrival's remaining flight time (as <see cref="Delay"/> does), so every
+/// contribution arrives exactly once. Works with weight devices (see <see cref="WeightedSynapse"/>).
+/// </summary>
+public sealed class HeterogeneousDelay : WeightedSynapse
+{
+    private Tensor? _index;
+    private Tensor? _pad;
+    private long _minSteps, _maxSteps;
+    private double _queueDt = double.NaN;
+
+    /// <summary>Creates the synapse from delays [Ns, Nt] (or broadcastable) in <paramref name="unit"/>; weights default to uniform on [0, 1).</summary>
+    public HeterogeneousDelay(Value delays, Value? weights = null, DelayUnit unit = DelayUnit.Steps) : base(weights)
+    {
+        ArgumentNullException.ThrowIfNull(delays);
+        Unit = unit;
+        Delays = Param("delay", Extent.Connection, delays, Constraint.NonNegative, ScalarType.Float64);
+        Arrivals = State("arrivals", Extent.Batch | Extent.Component, 0.0);
+    }
+
+    /// <summary>Unit of the "delay" parameter.</summary>
+    public DelayUnit Unit { get; }
+    /// <summary>Per-connection delays [Ns, Nt], in steps or seconds (see <see cref="Unit"/>).</summary>
+    public Parameter Delays { get; }
+    /// <summary>Pending arrivals [batch, C, Nt]; slot 0 is the next output.</summary>
+    public StateVariable Arrivals { get; }
+    /// <summary>Smallest per-connection delay in steps at the current dt.</summary>
+    public long MinSteps => _minSteps;
+    /// <summary>Largest per-connection delay in steps at the current dt.</summary>
+    public long MaxSteps => _maxSteps;
+
+    /// <inheritdoc />
+    public override int OutputDelaySteps => (int)Math.Min(_minSteps, int.MaxValue);
+
+    /// <inheritdoc />
+    protected override void OnBind()
+    {
+        base.OnBind();
+        Retime(Context.Dt, force: true);
+    }
+
+    /// <inheritdoc />
+    protected override void ParameterChanged(Parameter parameter)
+    {
+        if (ReferenceEquals(parameter, Delays)) Retime(Context.Dt, force: true);
+        base.ParameterChanged(parameter);
+    }
+
+    /// <inheritdoc />
+    public override void PrepareTimeStep(double dt) => Retime(dt, force: false);
+
+    private void Retime(double dt, bool force)
+    {
+        bool dtChanged = dt != _queueDt;
+        if (!force && !dtChanged) return;
+        var ctx = Context;
+        if (Unit == DelayUnit.Seconds && dtChanged && Arrivals.Tensor is { } q && q.dim() == 3)
+        {
+            Arrivals.Tensor = Keep(DelayFunctional.Remap(q, 1, _queueDt, dt, 0));
+            q.Dispose();
+        }
+        _queueDt = dt;
+        if (!force && Unit == DelayUnit.Steps) return;
+
+        using var scope = torch.NewDisposeScope();
+        var d = Delays.Value.expand(SourceCount, TargetCount);
+        Tensor steps;
+        if (Unit == DelayUnit.Steps)
+        {
+            steps = d.round();
+            double worst = d.sub(steps).abs().max().item<double>();
+            if (worst > 1e-9)
+                throw new ParameterException(DisplayName, "delay",
+                    $"delays in steps must be whole numbers (one is {worst:g3} away from the nearest); give DelayUnit.Seconds for delays in seconds.");
+        }
+        else steps = d.div(dt).add_(0.5 + 1e-9).floor_();
+        _minSteps = (long)steps.min().item<double>();
+        _maxSteps = (long)steps.max().item<double>();
+        long slots = (_maxSteps + 1) * ctx.BatchSize * TargetCount;
+        if (_maxSteps > int.MaxValue || slots > (1L << 31))
+            throw new ParameterException(DisplayName, "delay",
+                $"the longest delay is {_maxSteps} steps at dt = {dt} s, which needs a queue of {slots} values; shorten it or raise dt.");
+        var targets = torch.arange(TargetCount, dtype: ScalarType.Int64, device: ctx.Device);
+        var index = steps.to_type(ScalarType.Int64).to(ctx.Device).mul_(TargetCount).add_(targets).flatten();
+        _index?.Dispose();
+        _index = Keep(index.DetachFromDisposeScope());
+        if (Arrivals.Tensor is { } a && a.dim() == 3 && a.shape[1] < _maxSteps + 1)
+        {
+            var grown = torch.cat(new[] { a, torch.zeros(a.shape[0], _maxSteps + 1 - a.shape[1], a.shape[2], dtype: a.dtype, device: a.device) }, 1);
+            Arrivals.Tensor = Keep(grown.DetachFromDisposeScope());
+            a.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void OnReset()
+    {
+        base.OnReset();
+        var ctx = Context;
+        Arrivals.Tensor = Keep(torch.zeros(new long[] { ctx.BatchSize, _maxSteps + 1, TargetCount }, dtype: ctx.DType, device: ctx.Device));
+        _pad?.Dispose();
+        _pad = Keep(torch.zeros(new long[] { ctx.BatchSize, 1, TargetCount }, dtype: ctx.DType, device: ctx.Device));
+    }
+
+    /// <inheritdoc />
+    public override Tensor Step(Tensor? input)
+    {
+        var (output, arrivals) = HeterogeneousDelayFunctional.Step(Arrivals.Value, input!, Weights, _index!, _pad!);
+        Arrivals.Tensor = arrivals;
+        return output;
+    }
+
+    /// <inheritdoc />
+    public override Tensor PeekDelayedOutput() => _minSteps >= 1 ? Arrivals.Value.select(1, 0) : base.PeekDelayedOutput();
+}
+
+/// <summary>The heterogeneous-delay step as a pure function, so it can be tested and reused without a group.</summary>
+public static class HeterogeneousDelayFunctional
+{
+    /// <summary>
+    /// One step: adds x[b, i]·w[i, j] into arrivals[b, d_ij, j] (<paramref name="index"/> holds d_ij·Nt + j, flattened
+    /// [Ns·Nt]), returns slot 0 as the output and the queue moved on by one slot (<paramref name="pad"/> = zeros [B, 1, Nt]).
+    /// </summary>
+    public static (Tensor Output, Tensor Arrivals) Step(Tensor arrivals, Tensor x, Tensor weights, Tensor index, Tensor pad)
+    {
+        long b = arrivals.shape[0], c = arrivals.shape[1], nt = arrivals.shape[2];
+        var contributions = x.unsqueeze(2).mul(weights).reshape(b, -1);
+        var all = arrivals.reshape(b, c * nt).index_add(1, index, contributions, 1).view(b, c, nt);
+        return (all.select(1, 0), torch.cat(new[] { all.narrow(1, 1, c - 1), pad }, 1));
+    }
+}
