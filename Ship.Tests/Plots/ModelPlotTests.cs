@@ -36,6 +36,12 @@ internal sealed class DecayingSynapse : WeightedSynapse
     }
 }
 
+/// <summary>A do-nothing wrapper, to show the impulse response reaches a weight inside a wrapper stack.</summary>
+internal sealed class PassThroughWrapper : GroupWrapper
+{
+    public PassThroughWrapper(Group inner) : base(inner) { }
+}
+
 public class ModelPlotTests
 {
     [Test]
@@ -75,6 +81,14 @@ public class ModelPlotTests
         var y = Column(ReadCsv(f.Csv).Rows, 2);
         double beta = Math.Exp(-dt / tau);
         Assert.That(y, Is.EqualTo(Enumerable.Range(0, steps).Select(k => w * Math.Pow(beta, k))).Within(1e-12));
+    }
+
+    [Test]
+    public void WrappedSynapseGetsTheWeight()
+    {
+        var r = SynapsePlots.Measure(() => new PassThroughWrapper(new DecayingSynapse(2e-3)), 1e-3, 5, weight: 3);
+        double beta = Math.Exp(-0.5);
+        Assert.That(r.Output, Is.EqualTo(Enumerable.Range(0, 5).Select(k => 3 * Math.Pow(beta, k))).Within(1e-12));
     }
 
     [Test]
