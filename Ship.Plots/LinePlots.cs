@@ -1,0 +1,114 @@
+using OxyPlot;
+using OxyPlot.Axes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Plots;
+
+/// <summary>One named curve: y over x.</summary>
+/// <param name="Label">Legend entry and value of the CSV "series" column.</param>
+/// <param name="X">Abscissae.</param>
+/// <param name="Y">Ordinates, one per abscissa.</param>
+public sealed record LineData(string Label, IReadOnlyList<double> X, IReadOnlyList<double> Y)
+{
+    /// <summary>A curve from two 1-D tensors.</summary>
+    public static LineData From(string label, Tensor x, Tensor y) => new(label, PlotData.ToDoubles(x), PlotData.ToDoubles(y));
+}
+
+/// <summary>Samples of one quantity at each x (e.g. one value per device or per seed), drawn as mean ± spread.</summary>
+/// <param name="Label">Legend entry and value of the CSV "series" column.</param>
+/// <param name="X">Abscissae.</param>
+/// <param name="Samples">Samples[i] holds every sample taken at X[i]; the counts may differ between points.</param>
+public sealed record BandData(string Label, IReadOnlyList<double> X, IReadOnlyList<IReadOnlyList<double>> Samples)
+{
+    /// <summary>From runs[r][i] (one curve per run, e.g. per seed or device), which is how repeated experiments usually come.</summary>
+    public static BandData FromRuns(string label, IReadOnlyList<double> x, IReadOnlyList<IReadOnlyList<double>> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        if (runs.Count == 0) throw new ArgumentException($"Band '{label}': no runs.", nameof(runs));
+        foreach (var r in runs)
+            if (r.Count != x.Count) throw new ArgumentException($"Band '{label}': a run has {r.Count} points, x has {x.Count}.", nameof(runs));
+        var samples = Enumerable.Range(0, x.Count).Select(i => (IReadOnlyList<double>)runs.Select(r => r[i]).ToArray()).ToArray();
+        return new BandData(label, x, samples);
+    }
+
+    /// <summary>From a [runs, points] tensor.</summary>
+    public static BandData FromRuns(string label, IReadOnlyList<double> x, Tensor runs) =>
+        FromRuns(label, x, PlotData.ToRows(runs, $"Band '{label}' runs [runs, points]"));
+}
+
+/// <summary>Generic curves: several lines, or mean ± spread bands over x.</summary>
+public static class LinePlots
+{
+    /// <summary>
+    /// Draws several curves on shared axes. CSV columns: <c>series, x, y</c> (one row per point, in drawing order).
+    /// </summary>
+    public static FigureFiles Lines(string folder, string name, IReadOnlyList<LineData> series, string xTitle, string yTitle,
+        bool logX = false, PlotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        if (series.Count == 0) throw new ArgumentException("A line plot needs at least one series.", nameof(series));
+        var model = Figure.NewModel(options);
+        model.Axes.Add(Figure.Axis(AxisPosition.Bottom, xTitle, logX));
+        model.Axes.Add(Figure.Linear(AxisPosition.Left, yTitle));
+        var rows = new List<object[]>();
+        for (int k = 0; k < series.Count; k++)
+        {
+            var s = series[k];
+            PlotData.CheckFinite(s.X, $"Series '{s.Label}' x");
+            PlotData.CheckFinite(s.Y, $"Series '{s.Label}' y");
+            if (logX) PlotData.CheckPositive(s.X, $"Series '{s.Label}' x");
+            model.Series.Add(PlotData.Line(s.X, s.Y, Figure.Color(k), s.Label));
+            for (int i = 0; i < s.X.Count; i++) rows.Add(new object[] { s.Label, s.X[i], s.Y[i] });
+        }
+        Figure.LegendIfSeveral(model);
+        return Figure.Save(model, folder, name, new[] { "series", "x", "y" }, rows, options);
+    }
+
+    /// <summary>
+    /// Draws each set as its mean line with a shaded spread band (std, standard error, or min–max). CSV columns:
+    /// <c>series, x, mean, lower, upper, n</c>, where lower/upper are the band edges drawn and n the sample count.
+    /// </summary>
+    public static FigureFiles Bands(string folder, string name, IReadOnlyList<BandData> sets, string xTitle, string yTitle,
+        Spread spread = Spread.Std, bool logX = false, PlotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(sets);
+        if (sets.Count == 0) throw new ArgumentException("A band plot needs at least one set.", nameof(sets));
+        var model = Figure.NewModel(options);
+        model.Axes.Add(Figure.Axis(AxisPosition.Bottom, xTitle, logX));
+        model.Axes.Add(Figure.Linear(AxisPosition.Left, yTitle));
+        var rows = new List<object[]>();
+        AddBands(model, sets, spread, logX, rows, (set, i, b) => new object[] { set.Label, set.X[i], b.Mean, b.Lower, b.Upper, b.Count });
+        Figure.LegendIfSeveral(model);
+        return Figure.Save(model, folder, name, new[] { "series", "x", "mean", "lower", "upper", "n" }, rows, options);
+    }
+
+    /// <summary>One set drawn as mean ± spread: a shortcut for <see cref="Bands"/> from runs[r][i].</summary>
+    public static FigureFiles Band(string folder, string name, string label, IReadOnlyList<double> x, IReadOnlyList<IReadOnlyList<double>> runs,
+        string xTitle, string yTitle, Spread spread = Spread.Std, bool logX = false, PlotOptions? options = null) =>
+        Bands(folder, name, new[] { BandData.FromRuns(label, x, runs) }, xTitle, yTitle, spread, logX, options);
+
+    /// <summary>Adds a band and a mean line per set and collects one CSV row per point through <paramref name="row"/>.</summary>
+    internal static void AddBands(PlotModel model, IReadOnlyList<BandData> sets, Spread spread, bool logX, List<object[]> rows,
+        Func<BandData, int, BandPoint, object[]> row, int colorOffset = 0)
+    {
+        for (int k = 0; k < sets.Count; k++)
+        {
+            var set = sets[k];
+            if (set.X.Count != set.Samples.Count)
+                throw new ArgumentException($"Band '{set.Label}': {set.X.Count} x values but {set.Samples.Count} sample sets.");
+            PlotData.CheckFinite(set.X, $"Band '{set.Label}' x");
+            if (logX) PlotData.CheckPositive(set.X, $"Band '{set.Label}' x");
+            var band = new BandPoint[set.X.Count];
+            for (int i = 0; i < band.Length; i++)
+            {
+                PlotData.CheckFinite(set.Samples[i], $"Band '{set.Label}' samples at x = {set.X[i]}");
+                band[i] = PlotData.Band(set.Samples[i], spread);
+                rows.Add(row(set, i, band[i]));
+            }
+            var color = Figure.Color(k + colorOffset);
+            model.Series.Add(PlotData.BandSeries(set.X, band, color));
+            model.Series.Add(PlotData.Line(set.X, band.Select(b => b.Mean).ToArray(), color, set.Label));
+        }
+    }
+}
