@@ -117,7 +117,9 @@ public abstract class Group
             try { fresh = p.Materialize(_ctx); }
             catch { p.Spec = previous; throw; }
             p.Tensor = Keep(fresh);
-            ParameterChanged(p);
+            // The owner may be a group this one wraps: it is the one whose derived values (or device) depend on p.
+            p.Owner.ParameterChanged(p);
+            if (!ReferenceEquals(p.Owner, this)) ParameterChanged(p);
         }
         else v.Spec = value;
         return this;

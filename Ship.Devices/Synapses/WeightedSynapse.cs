@@ -63,6 +63,7 @@ public abstract class WeightedSynapse : SynapseGroup
     protected override void OnBind()
     {
         base.OnBind();
+        ExpandWeights();
         WeightDevice?.Program(W.Value, Context);
         _read = null;
     }
@@ -70,9 +71,24 @@ public abstract class WeightedSynapse : SynapseGroup
     /// <inheritdoc />
     protected override void ParameterChanged(Parameter parameter)
     {
-        if (ReferenceEquals(parameter, W)) WeightDevice?.Program(W.Value, Context);
+        if (ReferenceEquals(parameter, W))
+        {
+            ExpandWeights();
+            WeightDevice?.Program(W.Value, Context);
+        }
         _read = null;
         base.ParameterChanged(parameter);
+    }
+
+    /// <summary>
+    /// Gives W its full [Ns, Nt] shape when it was set as a scalar or a per-source/per-target vector: matrix products,
+    /// devices and training need one weight per connection. A trained (pinned) W is already full.
+    /// </summary>
+    private void ExpandWeights()
+    {
+        var w = W.Value;
+        if (w.dim() == 2 && w.shape[0] == SourceCount && w.shape[1] == TargetCount) return;
+        W.Tensor = Keep(w.expand(SourceCount, TargetCount).clone());
     }
 
     /// <inheritdoc />

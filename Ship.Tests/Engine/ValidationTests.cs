@@ -247,3 +247,24 @@ public class ValidationTests
         }
     }
 }
+
+/// Weights given as a scalar or a vector are expanded to one weight per connection, so every synapse model can use them.
+public class WeightShapeTests
+{
+    [Test]
+    public void ScalarAndVectorWeightsWorkInDenseSynapses()
+    {
+        var net = new Network { Steps = 3, BatchSize = 2 };
+        net.Add("I", new TensorInput(3));
+        net.Add("S", new Dense(0.25), "I", "L");
+        net.Add("L", new Ship.Tests.CustomModels.ExponentialIntegrator(2, tau: 1e-3));
+        net.MarkOutput("L");
+        var y = net.Run(torch.ones(2, 3, 3))["L"];
+        Assert.That(net["S"].Get("w").shape, Is.EqualTo(new long[] { 3, 2 }));
+        // First step: u = Σ_i 1·0.25 = 0.75.
+        Assert.That(y[0, 0, 0].item<float>(), Is.EqualTo(0.75f).Within(1e-6));
+        net.Set("S", "w", torch.tensor(new float[] { 1f, 2f }));  // per target
+        var y2 = net.Run(torch.ones(2, 3, 3))["L"];
+        Assert.That(y2[1, 0, 1].item<float>(), Is.EqualTo(6f).Within(1e-6));
+    }
+}
