@@ -376,7 +376,15 @@ public sealed class Network
         int firstStep = _timeline.Count;
         var seq = PlanSequence(monitorsOf);
         SequenceGroups = Enumerable.Range(0, _groups.Count).Where(i => seq[i]).Select(i => _groups[i].Tag).ToArray();
+        // Per-step slices of a whole-segment output are only made where something reads them step by step.
+        var needSlices = new bool[_groups.Count];
+        for (int i = 0; i < _groups.Count; i++)
+            if (!seq[i]) foreach (var s in _sources[i]) needSlices[s] |= seq[s];
+        for (int i = 0; i < _groups.Count; i++) needSlices[i] |= seq[i] && monitorsOf[i].Length > 0;
+        var stepped = _order.Where(i => !seq[i] || needSlices[i]).ToArray();
+        bool perStepWork = stepped.Length > 0 || _prefetch.Length > 0;
         var lists = _outputs.Select(_ => new List<Tensor>(total)).ToArray();
+        var seqSegments = _outputs.Select(_ => new List<Tensor>()).ToArray();
         var seqOut = new Tensor?[_groups.Count];
         var slices = new Tensor[_groups.Count][];
         var temporaries = new List<Tensor>();
@@ -384,27 +392,43 @@ public sealed class Network
         foreach (var seg in schedule.Segments)
         {
             if (first || seg.Dt != ctx.Dt) Prepare(ctx, seg.Dt);
-            if (seq.Any(b => b)) ComputeSequences(seg.Steps, seq, seqOut, slices, temporaries);
-            for (int done = 0; done < seg.Steps;)
+            if (seq.Any(b => b))
+            {
+                ComputeSequences(seg.Steps, seq, needSlices, seqOut, slices, temporaries);
+                for (int i = 0; i < _groups.Count; i++)
+                    if (seq[i] && _outputSlot[i] >= 0) seqSegments[_outputSlot[i]].Add(seqOut[i]!);
+            }
+            if (!perStepWork)
+            {
+                // Everything ran as whole segments: only the clock advances.
+                for (int k = 0; k < seg.Steps; k++) _timeline.Advance(seg.Dt);
+                ctx.StepIndex += seg.Steps;
+                ctx.Time = _timeline.Now;
+                first = false;
+            }
+            for (int done = 0; perStepWork && done < seg.Steps;)
             {
                 int block = Math.Min(Math.Max(1, StepsPerDisposeScope), seg.Steps - done);
                 using (torch.NewDisposeScope())
                 {
-                    for (int k = 0; k < block; k++) StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, slices, done + k);
+                    for (int k = 0; k < block; k++) StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, stepped, slices, done + k);
                     KeepSurvivors(lists, block);
                 }
                 done += block;
                 first = false;
             }
             for (int i = 0; i < _groups.Count; i++)
-                if (seq[i]) _latest[i] = slices[i][^1];
+                if (seq[i]) _latest[i] = seqOut[i]!.select(1, seg.Steps - 1).DetachFromDisposeScope();
         }
         _hasRun = true;
 
         var outputs = new Dictionary<string, Tensor>();
         for (int k = 0; k < _outputs.Count; k++)
         {
-            outputs[_outputs[k]] = torch.stack(lists[k], 1).DetachFromDisposeScope();
+            var segs = seqSegments[k];
+            outputs[_outputs[k]] = (segs.Count > 0
+                ? (segs.Count == 1 ? segs[0].alias() : torch.cat(segs, 1))
+                : torch.stack(lists[k], 1)).DetachFromDisposeScope();
             FreeUnlessLive(lists[k]);
         }
         var live = LiveTensors();
@@ -433,7 +457,7 @@ public sealed class Network
         return seq;
     }
 
-    private void ComputeSequences(int steps, bool[] seq, Tensor?[] seqOut, Tensor[][] slices, List<Tensor> temporaries)
+    private void ComputeSequences(int steps, bool[] seq, bool[] needSlices, Tensor?[] seqOut, Tensor[][] slices, List<Tensor> temporaries)
     {
         foreach (var i in _order)
         {
@@ -452,8 +476,11 @@ public sealed class Network
                 throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(y.shape)} from StepSequence, expected [{batch}, {steps}, {g.OutputSize}].");
             seqOut[i] = y.DetachFromDisposeScope();
             temporaries.Add(seqOut[i]!);
-            slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
-            temporaries.AddRange(slices[i]);
+            if (needSlices[i])
+            {
+                slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
+                temporaries.AddRange(slices[i]);
+            }
             if (src.Length > 1 && x is not null) temporaries.Add(x);
         }
     }
@@ -478,14 +505,14 @@ public sealed class Network
     }
 
     private void StepOnce(SimulationContext ctx, double dt, List<Tensor>[] lists, StateMonitor[][] monitorsOf, bool checkShapes,
-        bool[] seq, Tensor[][] slices, int stepInSegment)
+        bool[] seq, int[] stepped, Tensor[][] slices, int stepInSegment)
     {
         ctx.Time = _timeline.Now;
         _timeline.Advance(dt);
         double end = _timeline.Now;
         // A delayed output is known before its group runs, so a back edge from it reads this step's value (no artefact).
         foreach (var i in _prefetch) _latest[i] = _groups[i].PeekDelayedOutput();
-        foreach (var i in _order)
+        foreach (var i in stepped)
         {
             var src = _sources[i];
             Tensor? x = seq[i] ? null : src.Length switch
@@ -503,7 +530,7 @@ public sealed class Network
                 if (checkShapes) CheckOutput(g, y, ctx);
             }
             _latest[i] = y;
-            if (_outputSlot[i] >= 0) lists[_outputSlot[i]].Add(y);
+            if (_outputSlot[i] >= 0 && !seq[i]) lists[_outputSlot[i]].Add(y);
             foreach (var m in monitorsOf[i]) m.Record(m.Variable == StateMonitor.Output ? y : g.Variable(m.Variable).Value, end);
         }
         ctx.StepIndex++;
