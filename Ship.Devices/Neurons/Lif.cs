@@ -39,8 +39,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup
 
     /// <inheritdoc />
     public bool CanRunSequence =>
-        Context.Device.type == DeviceType.CPU
-        && Context.DType is ScalarType.Float32 or ScalarType.Float64
+        Context.DType is ScalarType.Float32 or ScalarType.Float64
         && !Tau.Value.requires_grad && !Threshold.Value.requires_grad
         && Context.Spikes is HeavisideSpikes or SurrogateSpikes;
 

@@ -45,7 +45,7 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup
     /// </summary>
     public bool CanRunSequence =>
         !ChangesDuringRun && Weights.dim() == 2 && (Tau.Value.dim() == 0 || Tau.Value.shape[^1] == 1)
-        && Context.Device.type == DeviceType.CPU && Context.DType is ScalarType.Float32 or ScalarType.Float64;
+        && Context.DType is ScalarType.Float32 or ScalarType.Float64;
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)

@@ -19,16 +19,23 @@ public static class LeakyFilter
 
     internal static Tensor Run(Tensor x, Tensor a, bool reverse)
     {
-        var xc = x.detach().contiguous();
+        // Host pass (also for GPU tensors): one copy each way instead of a kernel launch per step.
+        var device = x.device;
+        var xc = x.detach().to(CPU).contiguous();
+        var ac = a.to(CPU).contiguous();
         var f = torch.empty_like(xc);
         long b = xc.shape[0], t = xc.shape[1], n = xc.shape[2];
-        if (xc.dtype == ScalarType.Float32) Kernel<float>(xc, a, f, b, t, n, reverse);
-        else if (xc.dtype == ScalarType.Float64) Kernel<double>(xc, a, f, b, t, n, reverse);
-        else throw new NotSupportedException($"LeakyFilter supports float32 and float64, got {xc.dtype}.");
-        return f;
+        if (xc.dtype != ScalarType.Float32 && xc.dtype != ScalarType.Float64)
+            throw new NotSupportedException($"LeakyFilter supports float32 and float64, got {xc.dtype}.");
+        Ship.Devices.Neurons.LifSequence.ForEachBatchRow(b, t * n, bi =>
+        {
+            if (xc.dtype == ScalarType.Float32) Kernel<float>(xc, ac, f, bi, t, n, reverse);
+            else Kernel<double>(xc, ac, f, bi, t, n, reverse);
+        });
+        return f.to(device);
     }
 
-    private static void Kernel<T>(Tensor xt, Tensor at, Tensor ft, long b, long t, long n, bool reverse)
+    private static void Kernel<T>(Tensor xt, Tensor at, Tensor ft, long bi, long t, long n, bool reverse)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = MemoryMarshal.Cast<byte, T>(xt.bytes);
@@ -36,9 +43,7 @@ public static class LeakyFilter
         var f = MemoryMarshal.Cast<byte, T>(ft.bytes);
         var acc = new T[n];
         int w = Vector<T>.Count;
-        for (long bi = 0; bi < b; bi++)
         {
-            Array.Clear(acc);
             for (long s = 0; s < t; s++)
             {
                 long ti = reverse ? t - 1 - s : s;

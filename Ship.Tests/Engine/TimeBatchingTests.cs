@@ -56,6 +56,7 @@ public class TimeBatchingTests
 
     [TestCase(64)]
     [TestCase(300)]
+    [TestCase(600)]
     public void LargeDenseLayersAreIdenticalToo(int n)
     {
         Network Make(bool batching)
