@@ -19,7 +19,7 @@ public sealed class SimulationContext
         DType = dtype;
         Dt = dt;
         Seed = seed;
-        Rng = new torch.Generator((ulong)seed, Device);
+        Rng = new torch.Generator((ulong)seed, CPU); // host generator for every device: see Draw
     }
 
     /// <summary>Number of independent samples simulated side by side.</summary>
@@ -32,7 +32,7 @@ public sealed class SimulationContext
     public double Dt { get; internal set; }
     /// <summary>Seed the generator was created with.</summary>
     public long Seed { get; }
-    /// <summary>The network's own random generator: every draw (weights, Poisson spikes, noise) comes from here.</summary>
+    /// <summary>The network's own random generator (on the host; draw through <see cref="Draw"/>): every draw (weights, Poisson spikes, noise) comes from here.</summary>
     public torch.Generator Rng { get; }
     /// <summary>How neurons turn membranes into spikes; a trainer swaps in a surrogate-gradient version (same forward).</summary>
     public Spikes.ISpikeFunction Spikes { get; set; } = Ship.Core.Spikes.HeavisideSpikes.Instance;

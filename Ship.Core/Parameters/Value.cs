@@ -60,12 +60,12 @@ public static class Init
 {
     /// <summary>Uniform draws on [low, high).</summary>
     public static Value Uniform(double low = 0, double high = 1) => Value.Generated(
-        c => torch.rand(c.Shape, dtype: c.DType, device: c.Device, generator: c.Rng).mul_(high - low).add_(low),
+        c => Networks.Draw.Rand(c.Shape, c.DType, c.Device, c.Rng).mul_(high - low).add_(low),
         $"uniform({low}, {high})");
 
     /// <summary>Normal draws with the given mean and standard deviation.</summary>
     public static Value Normal(double mean = 0, double std = 1) => Value.Generated(
-        c => torch.randn(c.Shape, dtype: c.DType, device: c.Device, generator: c.Rng).mul_(std).add_(mean),
+        c => Networks.Draw.Randn(c.Shape, c.DType, c.Device, c.Rng).mul_(std).add_(mean),
         $"normal({mean}, {std})");
 
     /// <summary>A generator from a plain function of the shape, for values that need no randomness (e.g. a ramp).</summary>

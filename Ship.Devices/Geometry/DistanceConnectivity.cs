@@ -30,7 +30,7 @@ public static class DistanceConnectivity
         ArgumentNullException.ThrowIfNull(rng);
         using var scope = torch.NewDisposeScope();
         var p = Probability(squaredDistances, k, lambda);
-        var u = torch.rand(p.shape, dtype: p.dtype, device: p.device, generator: rng);
+        var u = Ship.Core.Networks.Draw.Rand(p.shape, p.dtype, p.device, rng);
         var mask = u.lt_(p);
         if (excludeSelf)
         {

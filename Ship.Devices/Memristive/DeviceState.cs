@@ -43,10 +43,10 @@ public sealed class DeviceState : IDisposable
     public bool IsProgrammed => _g0 is not null;
 
     /// <summary>Standard normal draws of the conductance shape.</summary>
-    public Tensor Normal() => torch.randn(Shape, dtype: ScalarType.Float64, device: Device, generator: Rng);
+    public Tensor Normal() => Ship.Core.Networks.Draw.Randn(Shape, ScalarType.Float64, Device, Rng);
 
     /// <summary>Uniform draws on [0, 1) of the conductance shape.</summary>
-    public Tensor Uniform() => torch.rand(Shape, dtype: ScalarType.Float64, device: Device, generator: Rng);
+    public Tensor Uniform() => Ship.Core.Networks.Draw.Rand(Shape, ScalarType.Float64, Device, Rng);
 
     /// <summary>A property drawn once per fabricated array (kept across programmings): drawn by <paramref name="draw"/> the first time it is asked for.</summary>
     public Tensor Fabricated(INonIdeality owner, string key, Func<Tensor> draw)

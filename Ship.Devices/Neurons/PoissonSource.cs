@@ -1,5 +1,6 @@
 using Ship.Core.Errors;
 using Ship.Core.Groups;
+using Ship.Core.Networks;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -47,7 +48,7 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup
         if (input is not null)
             throw new NetworkConfigurationException($"Poisson source '{DisplayName}' generates its own spikes and takes no input: remove the connections into it.");
         var ctx = Context;
-        var u = torch.rand(new long[] { steps, ctx.BatchSize, ComponentCount }, dtype: ScalarType.Float64, device: ctx.Device, generator: ctx.Rng).permute(1, 0, 2);
+        var u = Draw.Rand(new long[] { steps, ctx.BatchSize, ComponentCount }, ScalarType.Float64, ctx.Device, ctx.Rng).permute(1, 0, 2);
         var thr = _threshold!.dim() == 2 ? _threshold.unsqueeze(1) : _threshold;
         var spikes = ctx.Spikes.Fire(u, thr);
         return spikes.dtype == ctx.DType ? spikes : spikes.to_type(ctx.DType);
@@ -59,7 +60,7 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup
         if (input is not null)
             throw new NetworkConfigurationException($"Poisson source '{DisplayName}' generates its own spikes and takes no input: remove the connections into it.");
         var ctx = Context;
-        var u = torch.rand(new long[] { ctx.BatchSize, ComponentCount }, dtype: ScalarType.Float64, device: ctx.Device, generator: ctx.Rng);
+        var u = Draw.Rand(new long[] { ctx.BatchSize, ComponentCount }, ScalarType.Float64, ctx.Device, ctx.Rng);
         var spikes = ctx.Spikes.Fire(u, _threshold!);
         return spikes.dtype == ctx.DType ? spikes : spikes.to_type(ctx.DType);
     }

@@ -31,7 +31,7 @@ internal static class BenchmarkA
         ((Parameter)w).Pinned = true;
         net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(100));
         net.TrackGradients = true;
-        var x = torch.randn(new long[] { o.Batch, o.Steps, n }, device: device, generator: new torch.Generator(0, device));
+        var x = Ship.Core.Networks.Draw.Randn(new long[] { o.Batch, o.Steps, n }, ScalarType.Float32, device, new torch.Generator(0));
         Action sync = device.type == DeviceType.CUDA ? () => torch.cuda.synchronize() : () => { };
 
         Tensor? output = null;

@@ -16,7 +16,8 @@ internal static class Peers
     /// Runs a peer script and returns its CSV lines (comment lines are echoed with a prefix).
     public static List<string[]> Run(string script, string args, int timeoutS)
     {
-        var psi = new ProcessStartInfo("/usr/bin/python3", $"{Path.Combine(PeersDir(), script)} {args}")
+        var python = Environment.GetEnvironmentVariable("SHIP_PYTHON") ?? (File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
+        var psi = new ProcessStartInfo(python, $"{Path.Combine(PeersDir(), script)} {args}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -13,6 +13,9 @@ Console.WriteLine($"# Ship.NET bench, TorchSharp {typeof(torch).Assembly.GetName
 Directory.CreateDirectory(o.Out);
 string tag = o.Device.type == DeviceType.CUDA ? "gpu" : "cpu";
 
+if (o.Which == "diag") { Diag.Run(o.Device); return; }
+if (o.Which == "case") { Diag.Case(o.Device, o.Ns[0]); return; }
+
 if (o.Which is "A" or "all")
 {
     Console.WriteLine("framework,N,forward_s,backward_s,gemm_s,peak_rss_mib,spike_rate,others_load");

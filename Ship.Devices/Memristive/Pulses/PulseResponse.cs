@@ -94,7 +94,7 @@ public abstract class PulseResponse
         using var scope = torch.NewDisposeScope();
         var dev = device ?? CPU;
         Tensor Factor(double spread) => spread > 0
-            ? torch.randn(shape, dtype: ScalarType.Float64, device: dev, generator: rng).mul_(spread).add_(1)
+            ? Ship.Core.Networks.Draw.Randn(shape, ScalarType.Float64, dev, rng).mul_(spread).add_(1)
             : torch.ones(shape, dtype: ScalarType.Float64, device: dev);
         var dw = Factor(DwMinSpread).mul_(DwMin).clamp_(min: 0);
         var wMin = Factor(WMinSpread).abs_().mul_(WMin - Reference).add_(Reference);
@@ -117,7 +117,7 @@ public abstract class PulseResponse
     {
         var dw = Increment(w, direction, devices);
         if (CycleNoise > 0)
-            dw = dw.mul(torch.randn(w.shape, dtype: w.dtype, device: w.device, generator: rng).mul_(CycleNoise).add_(1));
+            dw = dw.mul(Ship.Core.Networks.Draw.Randn(w.shape, w.dtype, w.device, rng).mul_(CycleNoise).add_(1));
         return torch.minimum(torch.maximum(w + dw, devices.WMin), devices.WMax);
     }
 
