@@ -394,7 +394,13 @@ public sealed class Network
             if (first || seg.Dt != ctx.Dt) Prepare(ctx, seg.Dt);
             if (seq.Any(b => b))
             {
-                ComputeSequences(seg.Steps, seq, needSlices, seqOut, slices, temporaries);
+                // One scope per segment: intermediates of the whole-segment forms (host copies, sums) are freed at once.
+                using (torch.NewDisposeScope())
+                {
+                    ComputeSequences(seg.Steps, seq, needSlices, seqOut, slices, temporaries);
+                    foreach (var g in _groups)
+                        foreach (var v in g.AllVariables) v.Tensor?.DetachFromDisposeScope();
+                }
                 for (int i = 0; i < _groups.Count; i++)
                     if (seq[i] && _outputSlot[i] >= 0) seqSegments[_outputSlot[i]].Add(seqOut[i]!);
             }

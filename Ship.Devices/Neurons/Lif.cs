@@ -37,9 +37,14 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup
     /// <inheritdoc />
     public override void PrepareTimeStep(double dt) => _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
 
+    /// <summary>Largest batch × N for which a GPU network runs this group's recurrence on the host (measured crossover on an H100).</summary>
+    public const long HostRecurrenceLimit = 16384;
+
     /// <inheritdoc />
     public bool CanRunSequence =>
         Context.DType is ScalarType.Float32 or ScalarType.Float64
+        // On a GPU the recurrence runs on the host, which only pays off while the copies are small.
+        && (Context.Device.type == DeviceType.CPU || (long)Context.BatchSize * ComponentCount <= HostRecurrenceLimit)
         && !Tau.Value.requires_grad && !Threshold.Value.requires_grad
         && Context.Spikes is HeavisideSpikes or SurrogateSpikes;
 

@@ -192,6 +192,9 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var x = (Tensor)vars[0];
         var a = (LifSequence.Args)vars[1];
         var (spikes, u, mask) = LifSequence.Forward(x, a, save: true);
+        // Backward needs these after the caller's dispose scope has ended.
+        a.Beta.DetachFromDisposeScope();
+        a.Thr.DetachFromDisposeScope();
         ctx.save_for_backward(new List<Tensor> { u!, mask! });
         ctx.save_data("args", a);
         return spikes;

@@ -45,7 +45,8 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup
     /// </summary>
     public bool CanRunSequence =>
         !ChangesDuringRun && Weights.dim() == 2 && (Tau.Value.dim() == 0 || Tau.Value.shape[^1] == 1)
-        && Context.DType is ScalarType.Float32 or ScalarType.Float64;
+        && Context.DType is ScalarType.Float32 or ScalarType.Float64
+        && (Context.Device.type == DeviceType.CPU || (long)Context.BatchSize * SourceCount <= Ship.Devices.Neurons.Lif.HostRecurrenceLimit);
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)

@@ -14,15 +14,17 @@ internal static class Peers
     }
 
     /// Runs a peer script and returns its CSV lines (comment lines are echoed with a prefix).
-    public static List<string[]> Run(string script, string args, int timeoutS)
+    public static List<string[]> Run(string script, IEnumerable<string> args, int timeoutS)
     {
         var python = Environment.GetEnvironmentVariable("SHIP_PYTHON") ?? (File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
-        var psi = new ProcessStartInfo(python, $"{Path.Combine(PeersDir(), script)} {args}")
+        var psi = new ProcessStartInfo(python)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = Path.GetTempPath(),
         };
+        psi.ArgumentList.Add(Path.Combine(PeersDir(), script));
+        foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["SHIP_SRC"] = Environment.GetEnvironmentVariable("SHIP_SRC") ?? "/tmp/shipsrc";
         const string ob = "/usr/lib/x86_64-linux-gnu/openblas-pthread";
         if (Directory.Exists(ob)) psi.Environment["LD_LIBRARY_PATH"] = ob;
@@ -36,6 +38,8 @@ internal static class Peers
             lines.Add(line.Split(','));
         }
         if (!p.WaitForExit(timeoutS * 1000)) { p.Kill(true); Console.WriteLine($"# peer {script} timed out"); }
+        else if (p.ExitCode != 0)
+            foreach (var err in p.StandardError.ReadToEnd().Split('\n').TakeLast(8)) Console.WriteLine("# peer! " + err);
         return lines;
     }
 

@@ -30,7 +30,7 @@ if (o.Which is "A" or "all")
     if (o.Peer)
     {
         var dev = o.Device.type == DeviceType.CUDA ? "cuda" : "cpu";
-        foreach (var line in Peers.Run("ship_fwdbwd.py", $"--device {dev} --ns {string.Join(',', o.Ns)} --extra-ns '' --min-time {o.MinTime} --quiet-wait 0", 3600))
+        foreach (var line in Peers.Run("ship_fwdbwd.py", new[] { "--device", dev, "--ns", string.Join(',', o.Ns), "--extra-ns", "", "--min-time", o.MinTime.ToString(CultureInfo.InvariantCulture), "--quiet-wait", "0" }, 3600))
             if (line.Length >= 4 && int.TryParse(line[1], out var n)) peer[n] = (Peers.D(line[2]), Peers.D(line[3]));
         Console.WriteLine("N,ship_forward_s,ship_backward_s,forward_speedup,backward_speedup,gemm_ratio(forward/gemm)");
         foreach (var r in rows)
@@ -46,21 +46,21 @@ if (o.Which is "A" or "all")
 if (o.Which is "B" or "all")
 {
     int n = o.Ns.Length == 1 ? o.Ns[0] : 500;
-    var firing = BenchmarkB.FiringScale(n, o.Device);
-    var rowsB = new[] { BenchmarkB.Run("ship-settings", n, 1.0, 3, o.Device), BenchmarkB.Run("firing", n, firing, 3, o.Device) };
-    Console.WriteLine("variant,N,weight_scale,total_s,run_s,rate_N1_hz,rate_N2_hz,rate_N3_hz,rate_O_hz");
+    var firing = BenchmarkB.FiringScales(n, o.Device);
+    var rowsB = new[] { BenchmarkB.Run("ship-settings", n, new[] { 1.0, 1.0, 1.0, 1.0 }, 3, o.Device), BenchmarkB.Run("firing", n, firing, 3, o.Device) };
+    Console.WriteLine("variant,N,weight_scales,total_s,run_s,rate_N1_hz,rate_N2_hz,rate_N3_hz,rate_O_hz");
     foreach (var r in rowsB)
-        Console.WriteLine($"{r.Variant},{r.N},{r.WeightScale:G4},{r.TotalS:F4},{r.RunS:F4},{string.Join(',', r.RatesHz.Select(v => v.ToString("F1")))}");
+        Console.WriteLine($"{r.Variant},{r.N},{string.Join('/', r.WeightScales.Select(v => v.ToString("G4")))},{r.TotalS:F4},{r.RunS:F4},{string.Join(',', r.RatesHz.Select(v => v.ToString("F1")))}");
     var peerB = new Dictionary<string, double>();
     if (o.Peer)
     {
-        foreach (var line in Peers.Run("large_net.py", $"--ns {n} --reps 3 --engines ship,brian2-cython", 3600))
+        foreach (var line in Peers.Run("large_net.py", new[] { "--ns", n.ToString(), "--reps", "3", "--engines", "ship,brian2-cython" }, 3600))
             if (line.Length >= 5 && !line[0].StartsWith("engine")) peerB[line[0]] = Peers.D(line[3]);
         if (peerB.TryGetValue("ship", out var ship)) Console.WriteLine($"speedup vs SHIP (total, SHIP settings): {ship / rowsB[0].TotalS:F2}");
         if (peerB.TryGetValue("brian2-cython", out var brian)) Console.WriteLine($"speedup vs Brian2 cython (total, firing variant): {brian / rowsB[1].TotalS:F2}");
     }
     CsvTable.Write(Path.Combine(o.Out, $"benchmark-B-{tag}.csv"),
-        new[] { "variant", "N", "weight_scale", "total_s", "run_s", "rate_N1_hz", "rate_N2_hz", "rate_N3_hz", "rate_O_hz", "ship_total_s", "brian2_cython_total_s", "machine" },
-        rowsB.Select(r => (IReadOnlyList<object>)new object[] { r.Variant, r.N, r.WeightScale, r.TotalS, r.RunS, r.RatesHz[0], r.RatesHz[1], r.RatesHz[2], r.RatesHz[3],
+        new[] { "variant", "N", "weight_scales", "total_s", "run_s", "rate_N1_hz", "rate_N2_hz", "rate_N3_hz", "rate_O_hz", "ship_total_s", "brian2_cython_total_s", "machine" },
+        rowsB.Select(r => (IReadOnlyList<object>)new object[] { r.Variant, r.N, string.Join('/', r.WeightScales.Select(v => v.ToString("G4"))), r.TotalS, r.RunS, r.RatesHz[0], r.RatesHz[1], r.RatesHz[2], r.RatesHz[3],
             peerB.GetValueOrDefault("ship", double.NaN), peerB.GetValueOrDefault("brian2-cython", double.NaN), machine }));
 }
