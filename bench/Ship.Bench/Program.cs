@@ -37,6 +37,16 @@ if (o.Which is "A" or "all")
             if (peer.TryGetValue(r.N, out var p))
                 Console.WriteLine($"{r.N},{p.F:F6},{p.B:F6},{p.F / r.ForwardS:F2},{p.B / r.BackwardS:F2},{r.ForwardS / r.GemmS:F2}");
     }
+    var ns = rows.Select(r => (double)r.N).ToArray();
+    double[] Peer(Func<(double F, double B), double> f) => rows.Select(r => peer.TryGetValue(r.N, out var p) ? f(p) : double.NaN).ToArray();
+    BenchPlots.TimesVsN(o.Out, $"benchmark-A-{tag}-plot", $"Benchmark A ({machine}): input → dense → LIF, batch {o.Batch}, {o.Steps} steps", new[]
+    {
+        ("Ship.NET forward", ns, rows.Select(r => r.ForwardS).ToArray()),
+        ("Ship.NET backward", ns, rows.Select(r => r.BackwardS).ToArray()),
+        ("GEMM bound", ns, rows.Select(r => r.GemmS).ToArray()),
+        ("SHIP forward", ns, Peer(p => p.F)),
+        ("SHIP backward", ns, Peer(p => p.B)),
+    });
     CsvTable.Write(Path.Combine(o.Out, $"benchmark-A-{tag}.csv"),
         new[] { "N", "forward_s", "backward_s", "gemm_s", "peak_rss_mib", "spike_rate", "ship_forward_s", "ship_backward_s", "machine" },
         rows.Select(r => (IReadOnlyList<object>)new object[] { r.N, r.ForwardS, r.BackwardS, r.GemmS, r.PeakMiB, r.SpikeRate,
