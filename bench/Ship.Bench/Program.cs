@@ -8,12 +8,32 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var o = Options.Parse(args);
 if (o.Device.type == DeviceType.CUDA) torch.InitializeDeviceType(DeviceType.CUDA);
 torch.set_num_threads(o.Threads);
-var machine = $"{Environment.ProcessorCount} cores, {o.Device}";
+var machine = $"{Environment.ProcessorCount} cores; {o.Device}";
 Console.WriteLine($"# Ship.NET bench, TorchSharp {typeof(torch).Assembly.GetName().Version}, device {o.Device}, threads {torch.get_num_threads()}, batch {o.Batch}, steps {o.Steps}");
 Directory.CreateDirectory(o.Out);
 string tag = o.Device.type == DeviceType.CUDA ? "gpu" : "cpu";
 
 if (o.Which == "diag") { Diag.Run(o.Device); return; }
+if (o.Which == "replot")
+{
+    // Redraws benchmark-A-<tag>.csv files (e.g. figures taken on another machine) as PNG/SVG next to them.
+    foreach (var csv in Directory.GetFiles(o.Out, "benchmark-A-*.csv").Where(f => !f.EndsWith("-plot.csv")))
+    {
+        var lines = File.ReadAllLines(csv);
+        var head = lines[0].Split(',');
+        var data = lines.Skip(1).Select(l => l.Split(',')).ToArray();
+        double[] Col(string c) { int i = Array.IndexOf(head, c); return data.Select(r => i < 0 ? double.NaN : Peers.D(r[i])).ToArray(); }
+        var ns = Col("N");
+        var machineName = data.Length > 0 ? data[0][^1].Trim('"') : "";
+        BenchPlots.TimesVsN(o.Out, Path.GetFileNameWithoutExtension(csv) + "-plot", $"Benchmark A ({machineName})", new[]
+        {
+            ("Ship.NET forward", ns, Col("forward_s")), ("Ship.NET backward", ns, Col("backward_s")), ("GEMM bound", ns, Col("gemm_s")),
+            ("SHIP forward", ns, Col("ship_forward_s")), ("SHIP backward", ns, Col("ship_backward_s")),
+        });
+        Console.WriteLine($"replotted {csv}");
+    }
+    return;
+}
 if (o.Which == "case") { Diag.Case(o.Device, o.Ns[0]); return; }
 
 if (o.Which is "A" or "all")
