@@ -1,0 +1,146 @@
+using Ship.Core.Errors;
+using Ship.Core.Groups;
+using Ship.Devices.Synapses;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Plasticity;
+
+/// <summary>How a plasticity block keeps weights inside [w_min, w_max].</summary>
+public enum StdpBounds
+{
+    /// <summary>No bounds: purely additive updates.</summary>
+    None,
+    /// <summary>Additive updates, then a hard clip to [w_min, w_max] (either bound may be infinite).</summary>
+    Clip,
+    /// <summary>Weight-dependent (multiplicative) soft bounds: potentiation scales with (w_max − w), depression with (w − w_min); needs finite bounds.</summary>
+    Soft,
+}
+
+/// <summary>How spikes enter the traces of a plasticity rule (Pfister &amp; Gerstner 2006 fit both).</summary>
+public enum TraceInteraction
+{
+    /// <summary>Every spike adds 1 to its trace: all spike pairs (and triplets) interact.</summary>
+    AllToAll,
+    /// <summary>A spike sets its trace to 1: only the nearest earlier spike counts.</summary>
+    Nearest,
+}
+
+/// <summary>
+/// Common wiring of the learning-rule circuit blocks (<see cref="StdpBlock"/>, <see cref="TripletStdpBlock"/>,
+/// <see cref="RewardStdpBlock"/>): the block reads the synapse's presynaptic input through <see cref="Tap"/>, receives the
+/// postsynaptic spikes as its own input, and changes the synapse's weights in place (under no_grad) every step.
+/// Wiring: add <see cref="Tap"/> to the network in place of the synapse, add the block and connect the postsynaptic
+/// group to it. Weights persist across runs until the network is initialized again; traces restart at every run.
+/// Synapses with an attached weight device are not supported, and the same weights must not also train by gradient.
+/// </summary>
+public abstract class PlasticityBlock : NeuronGroup
+{
+    private long _seen;
+
+    /// <summary>Creates the block for <paramref name="synapse"/>, whose target has <paramref name="postCount"/> neurons.</summary>
+    protected PlasticityBlock(WeightedSynapse synapse, int postCount, StdpBounds bounds, double wMin, double wMax) : base(postCount)
+    {
+        Synapse = synapse ?? throw new ArgumentNullException(nameof(synapse));
+        Synapse.Plastic = true; // its weights change within a run: never computed a segment ahead
+        if (double.IsNaN(wMin) || double.IsNaN(wMax) || !(wMin < wMax))
+            throw new ParameterException(GetType().Name, "w_min/w_max", $"needs w_min < w_max, got [{wMin}, {wMax}].");
+        if (bounds == StdpBounds.Soft && !(double.IsFinite(wMin) && double.IsFinite(wMax)))
+            throw new ParameterException(GetType().Name, "w_min/w_max", $"soft bounds need finite w_min and w_max, got [{wMin}, {wMax}].");
+        Bounds = bounds;
+        WMin = wMin;
+        WMax = wMax;
+        Tap = new InputTap(synapse);
+    }
+
+    /// <summary>The synapse whose weights learn, wrapped so that the block sees its presynaptic input: add this to the network.</summary>
+    public InputTap Tap { get; }
+    /// <summary>The synapse whose weights learn.</summary>
+    public WeightedSynapse Synapse { get; }
+    /// <summary>How weights are bounded.</summary>
+    public StdpBounds Bounds { get; }
+    /// <summary>Lower weight bound (used by Clip and Soft).</summary>
+    public double WMin { get; }
+    /// <summary>Upper weight bound (used by Clip and Soft).</summary>
+    public double WMax { get; }
+
+    /// <inheritdoc />
+    protected sealed override void OnReset()
+    {
+        if (!Synapse.IsBound)
+            throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': its synapse is not bound; add the block's Tap to the network (or bind the synapse first).");
+        if (Synapse.WeightDevice is not null)
+            throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': synapse '{Synapse.DisplayName}' reads its weights from a device; online plasticity on device weights is not supported.");
+        if (Synapse.TargetCount != ComponentCount)
+            throw new NetworkConfigurationException(
+                $"{GetType().Name} '{DisplayName}' has {ComponentCount} postsynaptic neurons, synapse '{Synapse.DisplayName}' has {Synapse.TargetCount} targets.");
+        long ns = Synapse.SourceCount, nt = Synapse.TargetCount;
+        // The update is in place, so the weights must be a full [Ns, Nt] tensor of their own (a constant is stored as a scalar).
+        var w = Synapse.W.Value;
+        if (w.dim() != 2 || w.shape[0] != ns || w.shape[1] != nt)
+            Synapse.W.Tensor = w.detach().expand(ns, nt).clone().DetachFromDisposeScope();
+        ResetTraces(ns, nt);
+        _seen = Tap.StepCount;
+    }
+
+    /// <summary>Widens the per-source traces (declared per batch row) to [batch, Ns] and sets any other per-run state.</summary>
+    protected abstract void ResetTraces(long ns, long nt);
+
+    /// <inheritdoc />
+    public sealed override Tensor Step(Tensor? input)
+    {
+        if (input is null)
+            throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}' has no source: connect the postsynaptic group to it.");
+        if (Tap.StepCount != _seen + 1)
+            throw new NetworkConfigurationException(
+                $"{GetType().Name} '{DisplayName}': synapse '{Synapse.DisplayName}' took {Tap.StepCount - _seen} step(s) since the block's last step, expected 1. " +
+                "Add the block's Tap (not the bare synapse) to the network, and let the synapse run before the block (the block reads the postsynaptic group).");
+        _seen = Tap.StepCount;
+        using var noGrad = torch.no_grad();
+        return Learn(Synapse.W.Value, Tap.LastInput!.detach(), input.detach());
+    }
+
+    /// <summary>One step of the rule: updates <paramref name="w"/> [Ns, Nt] in place from pre [batch, Ns] and post [batch, Nt]; returns the block's output [batch, Nt].</summary>
+    protected abstract Tensor Learn(Tensor w, Tensor pre, Tensor post);
+
+    /// <summary>A per-source trace declared per batch row, widened to its own [batch, Ns] tensor.</summary>
+    protected Tensor PerSource(Tensor declared, long ns) =>
+        Keep(declared.unsqueeze(1).expand(Context.BatchSize, ns).clone());
+}
+
+/// <summary>Applies a rule's potentiation and depression to weights under the chosen bounds (shared by every plasticity block).</summary>
+public static class PlasticityBounds
+{
+    /// <summary>
+    /// w ← w + up − down (None), then clipped to [w_min, w_max] (Clip); or w ← w + up·(w_max − w) − down·(w − w_min),
+    /// then clipped (Soft, the weight-dependent rule). <paramref name="up"/> and <paramref name="down"/> are [Ns, Nt]
+    /// amounts ≥ 0 (either may be null); <paramref name="w"/> changes IN PLACE and is returned.
+    /// </summary>
+    public static Tensor Apply(Tensor w, Tensor? up, Tensor? down, StdpBounds bounds, double wMin, double wMax)
+    {
+        if (bounds == StdpBounds.Soft)
+        {
+            // Both factors use the weights before this update, so the order of potentiation and depression does not matter.
+            var gainUp = up is null ? null : up.mul(w.neg().add_(wMax));
+            var gainDown = down is null ? null : down.mul(w.sub(wMin));
+            if (gainUp is not null) w.add_(gainUp);
+            if (gainDown is not null) w.sub_(gainDown);
+            return w.clamp_(wMin, wMax);
+        }
+        if (up is not null) w.add_(up);
+        if (down is not null) w.sub_(down);
+        return bounds == StdpBounds.Clip ? w.clamp_(wMin, wMax) : w;
+    }
+
+    /// <summary>A signed change: its positive part bounded as potentiation, its negative part as depression.</summary>
+    public static Tensor ApplySigned(Tensor w, Tensor delta, StdpBounds bounds, double wMin, double wMax) =>
+        bounds == StdpBounds.Soft
+            ? Apply(w, delta.clamp_min(0), delta.neg().clamp_min_(0), bounds, wMin, wMax)
+            : Apply(w, delta, null, bounds, wMin, wMax);
+
+    /// <summary>A trace after this step's spikes: x̃ + s (all-to-all) or 1 where s fired, else x̃ (nearest); updates <paramref name="decayed"/> in place.</summary>
+    public static Tensor AddSpikes(Tensor decayed, Tensor spikes, TraceInteraction interaction) =>
+        interaction == TraceInteraction.AllToAll
+            ? decayed.add_(spikes)
+            : decayed.mul_(spikes.ne(0).logical_not()).add_(spikes.ne(0).to_type(decayed.dtype));
+}
