@@ -158,6 +158,45 @@ public static class Figure
     }
 
     /// <summary>
+    /// Marks positions on the x axis with dashed vertical lines (e.g. where a run's dt changes), each with an optional label
+    /// at the top. Decorations only: the plotted data, and so the CSV, stay the same; write the images again with <see cref="Redraw"/>.
+    /// </summary>
+    public static void MarkX(PlotModel model, IEnumerable<double> positions, IReadOnlyList<string>? labels = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(positions);
+        var xs = positions.ToArray();
+        if (labels is not null && labels.Count != xs.Length)
+            throw new ArgumentException($"{labels.Count} labels for {xs.Length} positions.", nameof(labels));
+        for (int i = 0; i < xs.Length; i++)
+        {
+            if (!double.IsFinite(xs[i])) throw new ArgumentException($"Marker position {i} is {xs[i]}; it must be finite.", nameof(positions));
+            model.Annotations.Add(new OxyPlot.Annotations.LineAnnotation
+            {
+                Type = OxyPlot.Annotations.LineAnnotationType.Vertical, X = xs[i], LineStyle = LineStyle.Dash,
+                Color = OxyColor.FromRgb(0x90, 0x90, 0x90), StrokeThickness = 1,
+                Text = labels?[i], TextColor = OxyColor.FromRgb(0x60, 0x60, 0x60), FontSize = 11,
+                TextOrientation = OxyPlot.Annotations.AnnotationTextOrientation.Horizontal,
+                TextHorizontalAlignment = HorizontalAlignment.Left, // text starts at the line and runs right, so a mark at the left edge stays readable
+            });
+        }
+    }
+
+    /// <summary>
+    /// Writes the PNG and SVG of <paramref name="files"/> again from its (changed) model, keeping its CSV: for decorations
+    /// such as titles, axis ranges or <see cref="MarkX"/> lines, which change the picture but not the plotted numbers.
+    /// </summary>
+    public static FigureFiles Redraw(FigureFiles files, PlotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var folder = Path.GetDirectoryName(files.Png);
+        var name = Path.GetFileNameWithoutExtension(files.Png);
+        if (string.IsNullOrEmpty(folder) || string.IsNullOrEmpty(name))
+            throw new ArgumentException($"'{files.Png}' does not name a figure file in a folder.", nameof(files));
+        return WriteImages(files.Model, folder, name, files.Csv, options);
+    }
+
+    /// <summary>
     /// Writes <c>name.png</c>, <c>name.svg</c> and <c>name.csv</c> into <paramref name="folder"/> (created if needed).
     /// The CSV rows must be the plotted numbers themselves; every plot of this library builds both from the same values.
     /// </summary>
@@ -173,12 +212,18 @@ public static class Figure
         var o = options ?? PlotOptions.Default;
         if (o.Width < 16 || o.Height < 16) throw new ArgumentException($"A figure needs at least 16 × 16 pixels, got {o.Width} × {o.Height}.", nameof(options));
         Directory.CreateDirectory(folder);
-        var png = Path.Combine(folder, name + ".png");
-        var svg = Path.Combine(folder, name + ".svg");
         var csv = Path.Combine(folder, name + ".csv");
 
         CsvTable.Write(csv, csvHeader, csvRows);
+        return WriteImages(model, folder, name, csv, o);
+    }
 
+    private static FigureFiles WriteImages(PlotModel model, string folder, string name, string csv, PlotOptions? options)
+    {
+        var o = options ?? PlotOptions.Default;
+        if (o.Width < 16 || o.Height < 16) throw new ArgumentException($"A figure needs at least 16 × 16 pixels, got {o.Width} × {o.Height}.", nameof(options));
+        var png = Path.Combine(folder, name + ".png");
+        var svg = Path.Combine(folder, name + ".svg");
         var font = model.DefaultFont;
         try
         {

@@ -267,4 +267,28 @@ public class GenericPlotTests
         Assert.Throws<ArgumentException>(() => Figure.Save(m, dir, "ok", new[] { "x" }, Array.Empty<object[]>(), new PlotOptions(0, 10)));
         Assert.Throws<ArgumentException>(() => Figure.Save(m, dir, "rows", new[] { "x", "y" }, new[] { new object[] { 1.0 } }));
     }
+
+    [Test]
+    public void MarkXAndRedrawChangeTheImagesButNotTheCsv()
+    {
+        var dir = NewFolder("redraw");
+        var x = new[] { 0.0, 10, 20, 30 };
+        var f = LinePlots.Lines(dir, "marked", new[] { new LineData("u", x, new[] { 0.0, 1, 0.5, 0.2 }) }, "Time (ms)", "u (a.u.)");
+        var csvBefore = File.ReadAllBytes(f.Csv);
+        var svgBefore = File.ReadAllText(f.Svg);
+
+        Figure.MarkX(f.Model, new[] { 12.5, 25.0 }, new[] { "dt = 0.1 ms", "dt = 1 ms" });
+        var g = Figure.Redraw(f);
+
+        FilesWritten(g, dir, "marked");
+        Assert.That(File.ReadAllBytes(g.Csv), Is.EqualTo(csvBefore), "decorations leave the plotted numbers alone");
+        var marks = f.Model.Annotations.OfType<OxyPlot.Annotations.LineAnnotation>().ToArray();
+        Assert.That(marks.Select(m => m.X), Is.EqualTo(new[] { 12.5, 25.0 }));
+        Assert.That(marks.All(m => m.Type == OxyPlot.Annotations.LineAnnotationType.Vertical));
+        var svg = File.ReadAllText(g.Svg);
+        Assert.That(svg, Is.Not.EqualTo(svgBefore));
+        Assert.That(svg, Does.Contain("dt = 0.1 ms").And.Contain("dt = 1 ms"), "labels are drawn");
+        Assert.Throws<ArgumentException>(() => Figure.MarkX(f.Model, new[] { 1.0 }, new[] { "a", "b" }));
+        Assert.Throws<ArgumentException>(() => Figure.MarkX(f.Model, new[] { double.NaN }));
+    }
 }
