@@ -1,6 +1,8 @@
+#:project ../Ship.Core/Ship.Core.csproj
 #:project ../Ship.Training/Ship.Training.csproj
 #:project ../Ship.Datasets/Ship.Datasets.csproj
 #:property GenerateDocumentationFile=false
+#:property PublishAot=false
 
 // STDP-trained convolutional features on the 8x8 digits, in SpykeTorch's setting (Kheradpisheh et al. 2018):
 // rank-order input, one spike per neuron, pointwise inhibition, k winners per image learn by simplified STDP.

@@ -22,6 +22,9 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup
     /// <inheritdoc />
     public int RemainingSteps => _length - _cursor;
 
+    /// <summary>A run without an explicit schedule lasts as long as the fed tensor (per run, per network).</summary>
+    public int? PreferredSteps(Tensor data) => data is { IsInvalid: false } && data.dim() == 3 ? (int)data.shape[1] : null;
+
     /// <inheritdoc />
     public void CheckFeed(Tensor data, int stepsNeeded)
     {

@@ -166,7 +166,8 @@ public class ValidationTests
         Assert.That(e!.Group, Is.EqualTo("I"));
         Assert.That(e.Message, Does.Contain("[2, >= 5, 3]").And.Contain("[2, 5, 4]"));
         Assert.Throws<InputException>(() => net.Run(torch.ones(3, 5, 3)), "wrong batch");
-        Assert.Throws<InputException>(() => net.Run(torch.ones(2, 4, 3)), "too few steps");
+        Assert.Throws<InputException>(() => net.Run(torch.ones(2, 4, 3), Schedule.Fixed(1e-3, 5)), "too few steps for the schedule");
+        Assert.That(net.Run(torch.ones(2, 4, 3))["L"].shape[1], Is.EqualTo(4), "without a schedule the run lasts as long as the data");
         Assert.Throws<InputException>(() => net.Run(new Dictionary<string, Tensor>()), "no data");
         var nan = torch.ones(2, 5, 3);
         nan[0, 1, 2] = torch.tensor(float.NaN);
