@@ -17,7 +17,8 @@ public enum NoiseDraw
 
 /// <summary>
 /// Settings of hardware-aware training: which device non-idealities the forward pass sees.
-/// Forward: w_c = clamp(w, −C, C) (when <see cref="Clip"/> is set), M = max|w_c| (detached), w_q = nearest of n levels on
+/// Forward: w_c = clamp(w, −C, C) (C = <see cref="Clip"/>, or k·std(w) detached for <see cref="ClipSigmas"/> k, as aihwkit's
+/// layer-Gaussian clipping), M = max|w_c| (detached), w_q = nearest of n levels on
 /// [−M, M] (when <see cref="Levels"/> is set), w_eff = w_q + σ·M·ξ (when <see cref="Noise"/> σ &gt; 0, ξ ~ N(0, 1) from the
 /// network's generator). Backward: identity through quantization and noise (straight-through), clamp's gradient through
 /// clipping.
@@ -28,6 +29,8 @@ public sealed record HardwareAwareOptions
     public int? Levels { get; init; }
     /// <summary>Device range C in weight units (weights are clipped to [−C, C]), or null for no clipping.</summary>
     public double? Clip { get; init; }
+    /// <summary>Device range as k standard deviations of the layer's weights (C = k·std(w), detached), or null; ignored when <see cref="Clip"/> is set.</summary>
+    public double? ClipSigmas { get; init; }
     /// <summary>Relative noise σ (fraction of the scale M); 0 for none.</summary>
     public double Noise { get; init; }
     /// <summary>When the noise is drawn (default once per run = once per training batch).</summary>
@@ -36,17 +39,20 @@ public sealed record HardwareAwareOptions
     /// <summary>
     /// Matches <c>MemristivePresets.ShipQuantized(levels)</c>: n levels on [−max|w|, max|w|] and Gaussian level variability
     /// σ = (2M/n)/6, i.e. a relative noise of 1/(3n), drawn afresh every batch.
+    /// With the default clipping at 2.5 standard deviations (and <see cref="HardwareAwareWeights.ProjectWeights"/> after each step)
+    /// a single large weight cannot stretch the grid so far that most weights share the levels next to zero.
     /// </summary>
-    public static HardwareAwareOptions ForQuantizedLevels(int levels, double? clip = null)
+    public static HardwareAwareOptions ForQuantizedLevels(int levels, double clipSigmas = 2.5)
     {
         HardwareAwareFunctional.CheckLevels(levels);
-        return new HardwareAwareOptions { Levels = levels, Clip = clip, Noise = 1.0 / (3 * levels) };
+        return new HardwareAwareOptions { Levels = levels, ClipSigmas = clipSigmas, Noise = 1.0 / (3 * levels) };
     }
 
     internal void Validate(string owner)
     {
         if (Levels is { } n && n < 2) throw new ParameterException(owner, "levels", $"needs at least 2 conductance levels, got {n}.");
         if (Clip is { } c && (!(c > 0) || !double.IsFinite(c))) throw new ParameterException(owner, "clip", $"the device range must be a finite limit > 0, got {c}.");
+        if (ClipSigmas is { } k && (!(k > 0) || !double.IsFinite(k))) throw new ParameterException(owner, "clipSigmas", $"the device range must be a finite number of standard deviations > 0, got {k}.");
         if (!(Noise >= 0) || !double.IsFinite(Noise)) throw new ParameterException(owner, "noise", $"the relative noise σ must be finite and ≥ 0, got {Noise}.");
     }
 }
@@ -93,7 +99,7 @@ public sealed class HardwareAwareWeights : IWeightDevice
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(options);
         using var scope = torch.NewDisposeScope();
-        var x = options.Clip is { } c ? HardwareAwareFunctional.Clip(w, c) : w;
+        var x = Limit(w, options) is { } c ? HardwareAwareFunctional.Clip(w, c) : w;
         var m = HardwareAwareFunctional.Scale(x);
         if (options.Levels is { } n) x = HardwareAwareFunctional.QuantizeStraightThrough(x, n, m);
         if (options.Noise > 0) x = HardwareAwareFunctional.AddNoise(x, options.Noise, m, rng);
@@ -101,12 +107,23 @@ public sealed class HardwareAwareWeights : IWeightDevice
         return x.MoveToOuterDisposeScope();
     }
 
+    /// <summary>The clipping limit C for weights w: the fixed <see cref="HardwareAwareOptions.Clip"/>, k·std(w) for <see cref="HardwareAwareOptions.ClipSigmas"/>, or null.</summary>
+    public static double? Limit(Tensor w, HardwareAwareOptions options)
+    {
+        if (options.Clip is { } c) return c;
+        if (options.ClipSigmas is not { } k || w.numel() < 2) return null;
+        using var scope = torch.NewDisposeScope();
+        double sd = w.detach().to_type(ScalarType.Float64).std().item<double>();
+        return sd > 0 ? k * sd : null;
+    }
+
     /// <summary>Projects the trained W back into the device range [−C, C] in place (no gradient); call after each optimizer step so no weight wanders where the clamp's gradient is zero.</summary>
     public void ProjectWeights()
     {
-        if (Options.Clip is not { } c) return;
+        var w = Synapse.W.Value;
+        if (Limit(w, Options) is not { } c) return;
         using var _ = torch.no_grad();
-        Synapse.W.Value.clamp_(-c, c);
+        w.clamp_(-c, c);
     }
 }
 
