@@ -105,7 +105,7 @@ internal sealed class CliOptions
     public Option<string?> Dataset { get; } = new("--dataset") { Description = "Data: digits (embedded 8x8 digits, default), idx:FOLDER (MNIST-style IDX files with train-/t10k- parts) or csv:FILE (one sample per row: non-negative features, integer label last).", HelpName = "digits|idx:FOLDER|csv:FILE" };
     public Option<int?> Hidden { get; } = new("--hidden") { Description = "Hidden LIF neurons (default 128; quick 64).", HelpName = "N" };
     public Option<int?> Steps { get; } = new("--steps") { Description = "Simulation steps of 1 ms per sample (default 25; quick 20).", HelpName = "N" };
-    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Training epochs (default 25; quick 3).", HelpName = "N" };
+    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Training epochs (default 15; quick 3).", HelpName = "N" };
     public Option<string?> Presets { get; } = new("--device-preset") { Description = "Device preset(s) for the drift study and device plots: rram (SHIP's HfO2 RRAM drift), pcm (aihwkit-like PCM: power-law drift, programming and read noise), ideal; comma-separated (default rram,pcm).", HelpName = "rram|pcm|ideal[,...]" };
     public Option<string?> Levels { get; } = new("--levels") { Description = "Conductance level counts for accuracy vs levels, each >= 2 (default 2,4,8,16,32,64; quick 2,4,16).", HelpName = "2,4,8,..." };
     public Option<string?> Times { get; } = new("--times") { Description = "Elapsed times since programming in seconds for accuracy vs time (default 1,3.16,10,...,1e4 log-spaced; quick 1,100,1e4).", HelpName = "1,10,...,1e4" };
@@ -115,13 +115,14 @@ internal sealed class CliOptions
     public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 3 epochs, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
     public Option<string?> Encoding { get; } = new("--encoding") { Description = "Input coding: rate (Bernoulli spikes, redrawn every epoch; default) or latency (time to first spike).", HelpName = "rate|latency" };
     public Option<int?> HwLevels { get; } = new("--hw-levels") { Description = "Levels seen by hardware-aware training (default 4; 0 = train only the plain network). In compare: the levels of the comparison.", HelpName = "N" };
-    public Option<double?> LearningRate { get; } = new("--lr") { Description = "Adam learning rate (default 0.004).", HelpName = "RATE" };
-    public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Training batch size (default 64).", HelpName = "N" };
+    public Option<double?> MaxRate { get; } = new("--max-rate") { Description = "Rate coding: spike rate of a full-intensity input in Hz (default 1000 = 1/dt: a full-intensity input fires every step).", HelpName = "HZ" };
+    public Option<double?> LearningRate { get; } = new("--lr") { Description = "Adam learning rate, cosine-annealed over the epochs (default 0.01).", HelpName = "RATE" };
+    public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Training batch size (default 32).", HelpName = "N" };
     public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of the split, initial weights, batch order and encoding (default 1).", HelpName = "N" };
 
     public void AddStudyOptions(Command c)
     {
-        foreach (var opt in new Option[] { Dataset, Hidden, Steps, Epochs, Presets, Levels, Times, Seeds, Device, Out, Quick, Encoding, HwLevels, LearningRate, BatchSize, Seed })
+        foreach (var opt in new Option[] { Dataset, Hidden, Steps, Epochs, Presets, Levels, Times, Seeds, Device, Out, Quick, Encoding, HwLevels, MaxRate, LearningRate, BatchSize, Seed })
             c.Options.Add(opt);
     }
 
@@ -153,11 +154,13 @@ internal sealed class CliOptions
             if (compare && hl == 0) throw new UsageException("compare needs --hw-levels >= 2.");
             s = s with { HwLevels = hl };
         }
+        if (p.GetValue(MaxRate) is { } mr)
+            s = s with { MaxRate = mr > 0 && double.IsFinite(mr) ? mr : throw new UsageException($"--max-rate must be a positive rate in Hz, got {mr.ToString(Inv)}.") };
         if (p.GetValue(LearningRate) is { } lr)
             s = s with { LearningRate = lr > 0 && double.IsFinite(lr) ? lr : throw new UsageException($"--lr must be a positive number, got {lr.ToString(Inv)}.") };
         if (p.GetValue(BatchSize) is { } bs) s = s with { BatchSize = Positive("--batch-size", bs, 100000) };
         if (p.GetValue(Seed) is { } seed) s = s with { Seed = seed >= 0 ? seed : throw new UsageException($"--seed must be >= 0, got {seed}.") };
-        if (s.Encoding == "rate" && s.MaxRate * s.Dt > 1) throw new UsageException("the rate encoding needs maxRate·dt <= 1.");
+        if (s.Encoding == "rate" && s.MaxRate * s.Dt > 1) throw new UsageException($"--max-rate: the rate coding needs max-rate × dt <= 1 (at most {1 / s.Dt:g4} Hz), got {s.MaxRate.ToString(Inv)} Hz.");
         return s;
     }
 

@@ -35,7 +35,7 @@ public sealed record StudySettings
     /// <summary>Time step (s).</summary>
     public double Dt { get; init; } = 1e-3;
     /// <summary>Rate of a full-intensity pixel under rate encoding (Hz).</summary>
-    public double MaxRate { get; init; } = 600;
+    public double MaxRate { get; init; } = 1000;
     /// <summary>Hidden LIF neurons.</summary>
     public int Hidden { get; init; } = 128;
     /// <summary>Hidden membrane time constant (s).</summary>
@@ -45,11 +45,11 @@ public sealed record StudySettings
     /// <summary>Hidden firing threshold.</summary>
     public double Threshold { get; init; } = 1.0;
     /// <summary>Training epochs.</summary>
-    public int Epochs { get; init; } = 25;
+    public int Epochs { get; init; } = 15;
     /// <summary>Samples per training batch.</summary>
-    public int BatchSize { get; init; } = 64;
+    public int BatchSize { get; init; } = 32;
     /// <summary>Adam learning rate.</summary>
-    public double LearningRate { get; init; } = 4e-3;
+    public double LearningRate { get; init; } = 1e-2;
     /// <summary>Fast-sigmoid surrogate slope.</summary>
     public double SurrogateSlope { get; init; } = 10;
     /// <summary>Levels of the hardware-aware training (0 = train only the plain network).</summary>
