@@ -112,12 +112,12 @@ internal sealed class CliOptions
     public Option<int?> Seeds { get; } = new("--seeds") { Description = "Seeds per hardware setting: device seeds in the study (default 5; quick 2), training seeds in compare (default 5).", HelpName = "N" };
     public Option<string?> Device { get; } = new("--device") { Description = "Torch device: cpu (default) or cuda (needs a CUDA build of TorchSharp).", HelpName = "cpu|cuda" };
     public Option<string?> Out { get; } = new("--out") { Description = "Output folder (default ./ship-output; compare: ./ship-compare).", HelpName = "FOLDER" };
-    public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 3 epochs, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
+    public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 3 epochs of batch 64, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
     public Option<string?> Encoding { get; } = new("--encoding") { Description = "Input coding: rate (Bernoulli spikes, redrawn every epoch; default) or latency (time to first spike).", HelpName = "rate|latency" };
     public Option<int?> HwLevels { get; } = new("--hw-levels") { Description = "Levels seen by hardware-aware training (default 4; 0 = train only the plain network). In compare: the levels of the comparison.", HelpName = "N" };
     public Option<double?> MaxRate { get; } = new("--max-rate") { Description = "Rate coding: spike rate of a full-intensity input in Hz (default 1000 = 1/dt: a full-intensity input fires every step).", HelpName = "HZ" };
     public Option<double?> LearningRate { get; } = new("--lr") { Description = "Adam learning rate, cosine-annealed over the epochs (default 0.01).", HelpName = "RATE" };
-    public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Training batch size (default 32).", HelpName = "N" };
+    public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Training batch size (default 32; quick 64).", HelpName = "N" };
     public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of the split, initial weights, batch order and encoding (default 1).", HelpName = "N" };
 
     public void AddStudyOptions(Command c)

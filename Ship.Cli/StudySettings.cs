@@ -76,6 +76,7 @@ public sealed record StudySettings
         Steps = 20,
         Hidden = 64,
         Epochs = 3,
+        BatchSize = 64,
         Levels = new[] { 2, 4, 16 },
         Times = new[] { 1.0, 100, 10000 },
         Seeds = 2,
