@@ -102,7 +102,7 @@ public sealed class Study
                     string label = $"{preset}{(comp is null ? "" : ", compensated")}";
                     var sweep = ev.Drift(label, s.Times, seeds, () => Preset(preset), comp);
                     list.Add(sweep);
-                    p.Report($"{label}: {Pct(sweep.Mean[0])} at {s.Times[0]:g3} s → {Pct(sweep.Mean[^1])} at {s.Times[^1]:g3} s");
+                    p.Report($"{label}: {Pct(sweep.Mean[0])} at {Seconds(s.Times[0])} s → {Pct(sweep.Mean[^1])} at {Seconds(s.Times[^1])} s");
                 }
             return list;
         });
@@ -288,20 +288,25 @@ public sealed class Study
         sb.AppendLine("# Ship.NET hardware-aware study").AppendLine();
         sb.AppendLine($"Data: {data.Description}.").AppendLine();
         sb.AppendLine($"**Test accuracy: {Pct(r.Plain.TestAccuracy)}** (plain network, ideal weights, {r.Plain.Seconds:F1} s of training)" +
-            (r.HardwareAware is { } hw0 ? $"; hardware-aware network ({hw0.Label}): {Pct(hw0.TestAccuracy)} with ideal weights ({hw0.Seconds:F1} s)." : "."));
-        sb.AppendLine().AppendLine($"Whole study: {r.Seconds:F0} s.").AppendLine();
+            (r.HardwareAware is { } hw0 ? $"; the hardware-aware network scores {Pct(hw0.TestAccuracy)} with its ideal (unquantized) weights ({hw0.Seconds:F1} s of training)." : "."));
+        sb.AppendLine();
+        if (r.HardwareAware is not null && r.Levels.Count == 2 && r.Levels[0].X.ToList().IndexOf(s.HwLevels) is var at and >= 0)
+            sb.AppendLine($"On {s.HwLevels}-level devices with level variability: plain {Pct(r.Levels[0].Mean[at])} ± {100 * r.Levels[0].Std[at]:F1}, " +
+                $"hardware-aware {Pct(r.Levels[1].Mean[at])} ± {100 * r.Levels[1].Std[at]:F1} (mean ± std over {s.Seeds} device seeds).").AppendLine();
+        sb.AppendLine($"Whole study: {r.Seconds:F0} s.").AppendLine();
 
         sb.AppendLine("## Settings").AppendLine().AppendLine("| setting | value |").AppendLine("|---|---|");
-        void Row(string k, object v) => sb.AppendLine($"| {k} | {Convert.ToString(v, inv)} |");
+        // A '|' inside a cell would end it: escape it.
+        void Row(string k, object v) => sb.AppendLine($"| {k} | {Convert.ToString(v, inv)!.Replace("|", "\\|")} |");
         Row("data set", s.Dataset);
         Row("test fraction / seed", $"{s.TestFraction} / {s.Seed}");
         Row("encoding", $"{s.Encoding}{(s.Encoding == "rate" ? $", {s.MaxRate} Hz at full intensity" : "")}");
         Row("steps × dt", $"{s.Steps} × {s.Dt * 1e3} ms");
         Row("network", $"{data.Inputs} → {s.Hidden} LIF (τ = {s.TauHidden * 1e3} ms, thr = {s.Threshold}) → {data.Classes} leaky integrators (τ = {s.TauOut * 1e3} ms), max over time");
         Row("training", $"{s.Epochs} epochs, batch {s.BatchSize}, Adam lr {s.LearningRate} (cosine), NLL, fast-sigmoid surrogate (slope {s.SurrogateSlope})");
-        Row("hardware-aware training", s.HwLevels > 0 ? $"{s.HwLevels} levels on [−max|w|, max|w|] (straight-through), level noise σ = M/(3n) drawn per batch" : "off");
+        Row("hardware-aware training", s.HwLevels > 0 ? $"{s.HwLevels} levels on [−M, M], M = max|w| after clipping at 2.5 std (straight-through gradient), level noise σ = M/(3n) drawn per batch" : "off");
         Row("levels evaluated", string.Join(", ", s.Levels));
-        Row("elapsed times (s)", string.Join(", ", s.Times.Select(t => t.ToString("g3", inv))));
+        Row("elapsed times (s)", string.Join(", ", s.Times.Select(Seconds)));
         Row("device presets", string.Join(", ", s.Presets));
         Row("device seeds", s.Seeds);
         Row("torch device", s.Device);
@@ -324,7 +329,7 @@ public sealed class Study
 
         sb.AppendLine("## Drift: accuracy vs elapsed time").AppendLine();
         sb.AppendLine($"The plain network programmed on each preset and read at each elapsed time, mean ± std over {s.Seeds} device seeds; \"compensated\" multiplies every read by a global α = mean|w(0)| / mean|w(t)| from a calibration read.").AppendLine();
-        Table(r.Drift, "time (s)", v => v.ToString("g3", inv));
+        Table(r.Drift, "time (s)", Seconds);
         Fig("accuracy-vs-time", "Accuracy vs elapsed time");
 
         sb.AppendLine("## Device characteristics").AppendLine();
@@ -351,6 +356,9 @@ public sealed class Study
             sb.AppendLine();
         }
     }
+
+    /// <summary>A time in seconds as people write it (1, 3.16, 10000).</summary>
+    public static string Seconds(double t) => t.ToString("0.###", CultureInfo.InvariantCulture);
 
     /// <summary>A fraction as a percentage with one decimal.</summary>
     public static string Pct(double v) => (100 * v).ToString("F1", CultureInfo.InvariantCulture) + " %";

@@ -154,7 +154,7 @@ public sealed class HardwareEvaluator
                     else if (d is DeviceArray a) a.ElapsedTime = times[i];
                 }
                 acc[i].Add(Accuracy(net));
-                Progress?.Invoke($"{label}: t = {times[i]:g3} s, seed {s}");
+                Progress?.Invoke($"{label}: t = {times[i].ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s, seed {s}");
             }
         }
         return new AccuracySweep(label, times.ToArray(), seeds.ToArray(), acc);
