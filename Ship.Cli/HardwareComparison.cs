@@ -19,7 +19,7 @@ public static class HardwareComparison
     public static int Run(StudySettings s, Reporter report, int levels)
     {
         Directory.CreateDirectory(s.Out);
-        torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
+        torch.set_num_threads(s.Threads);
         using var data = StudyData.Load(s.Dataset, s.TestFraction, s.Seed);
         report.Heading($"Hardware-aware vs plain training at {levels} levels, {s.Seeds} training seeds");
         report.Info(data.Description);

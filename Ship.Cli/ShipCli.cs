@@ -105,24 +105,25 @@ internal sealed class CliOptions
     public Option<string?> Dataset { get; } = new("--dataset") { Description = "Data: digits (embedded 8x8 digits, default), idx:FOLDER (MNIST-style IDX files with train-/t10k- parts) or csv:FILE (one sample per row: non-negative features, integer label last).", HelpName = "digits|idx:FOLDER|csv:FILE" };
     public Option<int?> Hidden { get; } = new("--hidden") { Description = "Hidden LIF neurons (default 128; quick 64).", HelpName = "N" };
     public Option<int?> Steps { get; } = new("--steps") { Description = "Simulation steps of 1 ms per sample (default 25; quick 20).", HelpName = "N" };
-    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Training epochs (default 15; quick 3).", HelpName = "N" };
+    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Training epochs (default 30; quick 5).", HelpName = "N" };
     public Option<string?> Presets { get; } = new("--device-preset") { Description = "Device preset(s) for the drift study and device plots: rram (SHIP's HfO2 RRAM drift), pcm (aihwkit-like PCM: power-law drift, programming and read noise), ideal; comma-separated (default rram,pcm).", HelpName = "rram|pcm|ideal[,...]" };
     public Option<string?> Levels { get; } = new("--levels") { Description = "Conductance level counts for accuracy vs levels, each >= 2 (default 2,4,8,16,32,64; quick 2,4,16).", HelpName = "2,4,8,..." };
     public Option<string?> Times { get; } = new("--times") { Description = "Elapsed times since programming in seconds for accuracy vs time (default 1,3.16,10,...,1e4 log-spaced; quick 1,100,1e4).", HelpName = "1,10,...,1e4" };
     public Option<int?> Seeds { get; } = new("--seeds") { Description = "Seeds per hardware setting: device seeds in the study (default 5; quick 2), training seeds in compare (default 5).", HelpName = "N" };
     public Option<string?> Device { get; } = new("--device") { Description = "Torch device: cpu (default) or cuda (needs a CUDA build of TorchSharp).", HelpName = "cpu|cuda" };
     public Option<string?> Out { get; } = new("--out") { Description = "Output folder (default ./ship-output; compare: ./ship-compare).", HelpName = "FOLDER" };
-    public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 3 epochs of batch 64, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
+    public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 5 epochs of batch 64, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
     public Option<string?> Encoding { get; } = new("--encoding") { Description = "Input coding: rate (Bernoulli spikes, redrawn every epoch; default) or latency (time to first spike).", HelpName = "rate|latency" };
     public Option<int?> HwLevels { get; } = new("--hw-levels") { Description = "Levels seen by hardware-aware training (default 4; 0 = train only the plain network). In compare: the levels of the comparison.", HelpName = "N" };
     public Option<double?> MaxRate { get; } = new("--max-rate") { Description = "Rate coding: spike rate of a full-intensity input in Hz (default 1000 = 1/dt: a full-intensity input fires every step).", HelpName = "HZ" };
-    public Option<double?> LearningRate { get; } = new("--lr") { Description = "Adam learning rate, cosine-annealed over the epochs (default 0.01).", HelpName = "RATE" };
+    public Option<double?> LearningRate { get; } = new("--lr") { Description = "Adam learning rate, cosine-annealed over the epochs (default 0.005).", HelpName = "RATE" };
     public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Training batch size (default 32; quick 64).", HelpName = "N" };
-    public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of the split, initial weights, batch order and encoding (default 1).", HelpName = "N" };
+    public Option<int?> Threads { get; } = new("--threads") { Description = "Torch CPU threads (default 1: the study's matrices are small, more threads mostly add overhead; raise it for large data sets).", HelpName = "N" };
+    public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of the split, initial weights, batch order and encoding (default 1; compare trains with seeds 1..--seeds on this split).", HelpName = "N" };
 
     public void AddStudyOptions(Command c)
     {
-        foreach (var opt in new Option[] { Dataset, Hidden, Steps, Epochs, Presets, Levels, Times, Seeds, Device, Out, Quick, Encoding, HwLevels, MaxRate, LearningRate, BatchSize, Seed })
+        foreach (var opt in new Option[] { Dataset, Hidden, Steps, Epochs, Presets, Levels, Times, Seeds, Device, Out, Quick, Encoding, HwLevels, MaxRate, LearningRate, BatchSize, Threads, Seed })
             c.Options.Add(opt);
     }
 
@@ -159,6 +160,7 @@ internal sealed class CliOptions
         if (p.GetValue(LearningRate) is { } lr)
             s = s with { LearningRate = lr > 0 && double.IsFinite(lr) ? lr : throw new UsageException($"--lr must be a positive number, got {lr.ToString(Inv)}.") };
         if (p.GetValue(BatchSize) is { } bs) s = s with { BatchSize = Positive("--batch-size", bs, 100000) };
+        if (p.GetValue(Threads) is { } th) s = s with { Threads = Positive("--threads", th, 1024) };
         if (p.GetValue(Seed) is { } seed) s = s with { Seed = seed >= 0 ? seed : throw new UsageException($"--seed must be >= 0, got {seed}.") };
         if (s.Encoding == "rate" && s.MaxRate * s.Dt > 1) throw new UsageException($"--max-rate: the rate coding needs max-rate × dt <= 1 (at most {1 / s.Dt:g4} Hz), got {s.MaxRate.ToString(Inv)} Hz.");
         return s;

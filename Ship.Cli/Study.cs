@@ -65,7 +65,7 @@ public sealed class Study
         var clock = Stopwatch.StartNew();
         var s = _s;
         Directory.CreateDirectory(s.Out);
-        torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
+        torch.set_num_threads(s.Threads);
 
         _report.Heading("Data");
         using var data = StudyData.Load(s.Dataset, s.TestFraction, s.Seed);

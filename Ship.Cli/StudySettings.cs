@@ -45,11 +45,11 @@ public sealed record StudySettings
     /// <summary>Hidden firing threshold.</summary>
     public double Threshold { get; init; } = 1.0;
     /// <summary>Training epochs.</summary>
-    public int Epochs { get; init; } = 15;
+    public int Epochs { get; init; } = 30;
     /// <summary>Samples per training batch.</summary>
     public int BatchSize { get; init; } = 32;
     /// <summary>Adam learning rate.</summary>
-    public double LearningRate { get; init; } = 1e-2;
+    public double LearningRate { get; init; } = 5e-3;
     /// <summary>Fast-sigmoid surrogate slope.</summary>
     public double SurrogateSlope { get; init; } = 10;
     /// <summary>Levels of the hardware-aware training (0 = train only the plain network).</summary>
@@ -64,6 +64,11 @@ public sealed record StudySettings
     public int Seeds { get; init; } = 5;
     /// <summary>Torch device: "cpu" or "cuda".</summary>
     public string Device { get; init; } = "cpu";
+    /// <summary>
+    /// Torch CPU threads (default 1: the study's matrices are tiny, so more threads only add synchronisation; on a busy
+    /// 2-core machine 2 threads made training 5× slower).
+    /// </summary>
+    public int Threads { get; init; } = 1;
     /// <summary>Output folder.</summary>
     public string Out { get; init; } = "ship-output";
     /// <summary>Whether this is the short CI setting.</summary>
@@ -75,7 +80,7 @@ public sealed record StudySettings
         Quick = true,
         Steps = 20,
         Hidden = 64,
-        Epochs = 3,
+        Epochs = 5,
         BatchSize = 64,
         Levels = new[] { 2, 4, 16 },
         Times = new[] { 1.0, 100, 10000 },
