@@ -74,7 +74,7 @@ public static class ShipCli
             ColorSystem = isLive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = isLive ? InteractionSupport.Yes : InteractionSupport.No,
         });
-        if (!isLive) console.Profile.Width = 120;
+        if (!isLive) console.Profile.Width = 240; // log lines stay whole instead of wrapping at 80 columns
         var reporter = new Reporter(console, isLive);
         try
         {
