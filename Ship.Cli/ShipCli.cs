@@ -1,0 +1,220 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using Spectre.Console;
+using TorchSharp;
+
+namespace Ship.Cli;
+
+/// <summary>
+/// The <c>ship</c> command line. With no arguments it runs the full hardware-aware study on the embedded digits and writes
+/// ./ship-output; <c>ship compare</c> runs the hardware-aware vs plain check over training seeds. Bad options print a
+/// message naming the option and exit with code 2; a failure during the run exits with 1.
+/// </summary>
+public static class ShipCli
+{
+    /// <summary>Exit code of a successful run.</summary>
+    public const int Ok = 0;
+    /// <summary>Exit code of a run that failed while working.</summary>
+    public const int Failed = 1;
+    /// <summary>Exit code of a bad command line.</summary>
+    public const int BadUsage = 2;
+
+    /// <summary>Runs the command line on the process console.</summary>
+    public static int Run(string[] args) => Run(args, Console.Out, Console.Error, live: null);
+
+    /// <summary>
+    /// Runs the command line writing to <paramref name="output"/> and <paramref name="error"/>; <paramref name="live"/> forces
+    /// (true) or forbids (false) the live progress display, null decides from the terminal (live only on an interactive
+    /// console whose output is not redirected).
+    /// </summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error, bool? live)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var o = new CliOptions();
+        var root = new RootCommand(
+            "Ship.NET: hardware-aware study of a spiking network. With no options: train a two-layer LIF network on the embedded " +
+            "8x8 digits, evaluate it as memristive hardware under quantization and drift, and write plots, CSVs, the trained " +
+            "network and summary.md to ./ship-output.");
+        o.AddStudyOptions(root);
+        root.SetAction(parse => Execute(parse, o, output, error, live, compare: false));
+
+        var compare = new Command("compare",
+            "Hardware-aware vs plain training, each over several training seeds, evaluated on hardware with few conductance " +
+            "levels (device variability on); prints mean ± std and whether the margin exceeds the seed spread, and writes compare.csv.");
+        o.AddStudyOptions(compare);
+        compare.SetAction(parse => Execute(parse, o, output, error, live, compare: true));
+        root.Subcommands.Add(compare);
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) error.WriteLine($"ship: {e.Message}");
+            error.WriteLine("Try 'ship --help' for the options.");
+            return BadUsage;
+        }
+        return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+    }
+
+    private static int Execute(ParseResult parse, CliOptions o, TextWriter output, TextWriter error, bool? live, bool compare)
+    {
+        StudySettings settings;
+        try { settings = o.Settings(parse, compare); }
+        catch (UsageException e)
+        {
+            error.WriteLine($"ship: {e.Message}");
+            error.WriteLine("Try 'ship --help' for the options.");
+            return BadUsage;
+        }
+        bool isLive = live ?? (ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = isLive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = isLive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = isLive ? InteractionSupport.Yes : InteractionSupport.No,
+        });
+        if (!isLive) console.Profile.Width = 240; // log lines stay whole instead of wrapping at 80 columns
+        var reporter = new Reporter(console, isLive);
+        try
+        {
+            if (compare) return HardwareComparison.Run(settings, reporter, o.CompareLevels(parse));
+            var result = new Study(settings, reporter).Run();
+            reporter.Heading("Done");
+            reporter.Info($"test accuracy {Study.Pct(result.Plain.TestAccuracy)} (plain, ideal weights)" +
+                (result.HardwareAware is { } h ? $"; hardware-aware {Study.Pct(h.TestAccuracy)}" : ""));
+            reporter.Info($"whole study {result.Seconds:F1} s; {result.Files.Count} files in {Path.GetFullPath(settings.Out)} (see summary.md)");
+            return Ok;
+        }
+        catch (Exception e) when (e is Ship.Core.Errors.ShipException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
+        {
+            error.WriteLine($"ship: {e.Message}");
+            return Failed;
+        }
+    }
+}
+
+/// <summary>A command-line value that is well-formed but not usable (reported with exit code 2).</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>The options of the study and compare commands, and their conversion to <see cref="StudySettings"/>.</summary>
+internal sealed class CliOptions
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public Option<string?> Dataset { get; } = new("--dataset") { Description = "Data: digits (embedded 8x8 digits, default), idx:FOLDER (MNIST-style IDX files with train-/t10k- parts) or csv:FILE (one sample per row: non-negative features, integer label last).", HelpName = "digits|idx:FOLDER|csv:FILE" };
+    public Option<int?> Hidden { get; } = new("--hidden") { Description = "Hidden LIF neurons (default 128; quick 64).", HelpName = "N" };
+    public Option<int?> Steps { get; } = new("--steps") { Description = "Simulation steps of 1 ms per sample (default 25; quick 20).", HelpName = "N" };
+    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Training epochs (default 30; quick 5).", HelpName = "N" };
+    public Option<string?> Presets { get; } = new("--device-preset") { Description = "Device preset(s) for the drift study and device plots: rram (SHIP's HfO2 RRAM drift), pcm (aihwkit-like PCM: power-law drift, programming and read noise), ideal; comma-separated (default rram,pcm).", HelpName = "rram|pcm|ideal[,...]" };
+    public Option<string?> Levels { get; } = new("--levels") { Description = "Conductance level counts for accuracy vs levels, each >= 2 (default 2,4,8,16,32,64; quick 2,4,16).", HelpName = "2,4,8,..." };
+    public Option<string?> Times { get; } = new("--times") { Description = "Elapsed times since programming in seconds for accuracy vs time (default 1,3.16,10,...,1e4 log-spaced; quick 1,100,1e4).", HelpName = "1,10,...,1e4" };
+    public Option<int?> Seeds { get; } = new("--seeds") { Description = "Seeds per hardware setting: device seeds in the study (default 5; quick 2), training seeds in compare (default 5).", HelpName = "N" };
+    public Option<string?> Device { get; } = new("--device") { Description = "Torch device: cpu (default) or cuda (needs a CUDA build of TorchSharp).", HelpName = "cpu|cuda" };
+    public Option<string?> Out { get; } = new("--out") { Description = "Output folder (default ./ship-output; compare: ./ship-compare).", HelpName = "FOLDER" };
+    public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 5 epochs of batch 64, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
+    public Option<string?> Encoding { get; } = new("--encoding") { Description = "Input coding: rate (Bernoulli spikes, redrawn every epoch; default) or latency (time to first spike).", HelpName = "rate|latency" };
+    public Option<int?> HwLevels { get; } = new("--hw-levels") { Description = "Levels seen by hardware-aware training (default 4; 0 = train only the plain network). In compare: the levels of the comparison.", HelpName = "N" };
+    public Option<double?> MaxRate { get; } = new("--max-rate") { Description = "Rate coding: spike rate of a full-intensity input in Hz (default 1000 = 1/dt: a full-intensity input fires every step).", HelpName = "HZ" };
+    public Option<double?> LearningRate { get; } = new("--lr") { Description = "Adam learning rate, cosine-annealed over the epochs (default 0.005).", HelpName = "RATE" };
+    public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Training batch size (default 32; quick 64).", HelpName = "N" };
+    public Option<int?> Threads { get; } = new("--threads") { Description = "Torch CPU threads (default 1: the study's matrices are small, more threads mostly add overhead; raise it for large data sets).", HelpName = "N" };
+    public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of the split, initial weights, batch order and encoding (default 1; compare trains with seeds 1..--seeds on this split).", HelpName = "N" };
+
+    public void AddStudyOptions(Command c)
+    {
+        foreach (var opt in new Option[] { Dataset, Hidden, Steps, Epochs, Presets, Levels, Times, Seeds, Device, Out, Quick, Encoding, HwLevels, MaxRate, LearningRate, BatchSize, Threads, Seed })
+            c.Options.Add(opt);
+    }
+
+    public int CompareLevels(ParseResult p) => p.GetValue(HwLevels) is { } n && n >= 2 ? n : 4;
+
+    public StudySettings Settings(ParseResult p, bool compare)
+    {
+        var s = p.GetValue(Quick) ? StudySettings.QuickDefaults : new StudySettings();
+        if (compare) s = s with { Out = "ship-compare" };
+        if (p.GetValue(Dataset) is { } d) s = s with { Dataset = ParseDataset(d) };
+        if (p.GetValue(Hidden) is { } h) s = s with { Hidden = Positive("--hidden", h, 100000) };
+        if (p.GetValue(Steps) is { } st) s = s with { Steps = Positive("--steps", st, 100000) };
+        if (p.GetValue(Epochs) is { } e) s = s with { Epochs = Positive("--epochs", e, 100000) };
+        if (p.GetValue(Presets) is { } pr) s = s with { Presets = ParsePresets(pr) };
+        if (p.GetValue(Levels) is { } lv) s = s with { Levels = ParseLevels(lv) };
+        if (p.GetValue(Times) is { } tm) s = s with { Times = ParseTimes(tm) };
+        if (p.GetValue(Seeds) is { } sd) s = s with { Seeds = Positive("--seeds", sd, 1000) };
+        if (p.GetValue(Device) is { } dv) s = s with { Device = ParseDevice(dv) };
+        if (p.GetValue(Out) is { } o)
+        {
+            if (string.IsNullOrWhiteSpace(o)) throw new UsageException("--out needs a folder name.");
+            s = s with { Out = o };
+        }
+        if (p.GetValue(Encoding) is { } enc)
+            s = s with { Encoding = enc is "rate" or "latency" ? enc : throw new UsageException($"--encoding must be rate or latency, got '{enc}'.") };
+        if (p.GetValue(HwLevels) is { } hl)
+        {
+            if (hl != 0 && hl < 2) throw new UsageException($"--hw-levels must be 0 (off) or at least 2, got {hl}.");
+            if (compare && hl == 0) throw new UsageException("compare needs --hw-levels >= 2.");
+            s = s with { HwLevels = hl };
+        }
+        if (p.GetValue(MaxRate) is { } mr)
+            s = s with { MaxRate = mr > 0 && double.IsFinite(mr) ? mr : throw new UsageException($"--max-rate must be a positive rate in Hz, got {mr.ToString(Inv)}.") };
+        if (p.GetValue(LearningRate) is { } lr)
+            s = s with { LearningRate = lr > 0 && double.IsFinite(lr) ? lr : throw new UsageException($"--lr must be a positive number, got {lr.ToString(Inv)}.") };
+        if (p.GetValue(BatchSize) is { } bs) s = s with { BatchSize = Positive("--batch-size", bs, 100000) };
+        if (p.GetValue(Threads) is { } th) s = s with { Threads = Positive("--threads", th, 1024) };
+        if (p.GetValue(Seed) is { } seed) s = s with { Seed = seed >= 0 ? seed : throw new UsageException($"--seed must be >= 0, got {seed}.") };
+        if (s.Encoding == "rate" && s.MaxRate * s.Dt > 1) throw new UsageException($"--max-rate: the rate coding needs max-rate × dt <= 1 (at most {1 / s.Dt:g4} Hz), got {s.MaxRate.ToString(Inv)} Hz.");
+        return s;
+    }
+
+    private static int Positive(string name, int v, int max) =>
+        v >= 1 && v <= max ? v : throw new UsageException($"{name} must be between 1 and {max}, got {v}.");
+
+    private static DatasetSpec ParseDataset(string d)
+    {
+        if (d == "digits") return DatasetSpec.Digits;
+        int colon = d.IndexOf(':');
+        string kind = colon > 0 ? d[..colon] : d, path = colon > 0 ? d[(colon + 1)..] : "";
+        switch (kind)
+        {
+            case "idx":
+                if (path.Length == 0 || !Directory.Exists(path)) throw new UsageException($"--dataset idx:FOLDER needs an existing folder, got '{path}'.");
+                return new DatasetSpec("idx", path);
+            case "csv":
+                if (path.Length == 0 || !File.Exists(path)) throw new UsageException($"--dataset csv:FILE needs an existing file, got '{path}'.");
+                return new DatasetSpec("csv", path);
+            default:
+                throw new UsageException($"--dataset must be digits, idx:FOLDER or csv:FILE, got '{d}'.");
+        }
+    }
+
+    private static IReadOnlyList<string> ParsePresets(string text)
+    {
+        var list = Split(text, "--device-preset");
+        foreach (var x in list)
+            if (!Study.KnownPresets.Contains(x)) throw new UsageException($"--device-preset: unknown preset '{x}'; choose from {string.Join(", ", Study.KnownPresets)}.");
+        return list.Distinct().ToArray();
+    }
+
+    private static IReadOnlyList<int> ParseLevels(string text) => Split(text, "--levels").Select(x =>
+        int.TryParse(x, NumberStyles.Integer, Inv, out var n) && n >= 2 && n <= 65536 ? n
+            : throw new UsageException($"--levels: '{x}' is not a level count (an integer from 2 to 65536).")).Distinct().OrderBy(n => n).ToArray();
+
+    private static IReadOnlyList<double> ParseTimes(string text) => Split(text, "--times").Select(x =>
+        double.TryParse(x, NumberStyles.Float, Inv, out var t) && t > 0 && double.IsFinite(t) ? t
+            : throw new UsageException($"--times: '{x}' is not a time in seconds > 0 (e.g. 1, 10, 1e4).")).Distinct().OrderBy(t => t).ToArray();
+
+    private static string ParseDevice(string d)
+    {
+        if (d == "cpu") return d;
+        if (d != "cuda") throw new UsageException($"--device must be cpu or cuda, got '{d}'.");
+        if (!torch.cuda.is_available()) throw new UsageException("--device cuda: CUDA is not available (this build uses TorchSharp-cpu, or no GPU was found).");
+        return d;
+    }
+
+    private static List<string> Split(string text, string name)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
+        if (parts.Count == 0) throw new UsageException($"{name} needs at least one value.");
+        return parts;
+    }
+}

@@ -1,0 +1,127 @@
+using System.Text;
+using NUnit.Framework;
+using Ship.Cli;
+using TorchSharp;
+
+namespace Ship.Tests.Cli;
+
+public class CliTests
+{
+    private static readonly byte[] PngSignature = { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A };
+
+    private static (int Code, string Out, string Err) Ship(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = ShipCli.Run(args, o, e, live: false);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [Test]
+    public void QuickStudyWritesEveryPromisedFile()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "ship-cli-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var (code, output, error) = Ship("--quick", "--out", dir);
+            clock.Stop();
+            Assert.That(code, Is.EqualTo(0), error + output);
+            Assert.That(clock.Elapsed.TotalSeconds, Is.LessThan(120), "the quick setting is meant for CI (< 60 s on an idle 2-core machine)");
+
+            var figures = new[]
+            {
+                "training-curve", "training-curve-hw", "spike-raster-input", "spike-raster-hidden", "membrane-hidden", "membrane-output",
+                "accuracy-vs-levels", "accuracy-vs-time", "device-rram-pulses", "device-rram-drift", "device-pcm-pulses", "device-pcm-drift",
+            };
+            foreach (var f in figures)
+            {
+                var png = File.ReadAllBytes(Path.Combine(dir, f + ".png"));
+                Assert.That(png.Length, Is.GreaterThan(PngSignature.Length + 100), f);
+                Assert.That(png.Take(8).ToArray(), Is.EqualTo(PngSignature), f + ".png signature");
+                var svg = File.ReadAllText(Path.Combine(dir, f + ".svg"));
+                Assert.That(svg, Does.Contain("<svg").And.Contain("</svg>"), f + ".svg");
+                var csv = File.ReadAllLines(Path.Combine(dir, f + ".csv"));
+                Assert.That(csv.Length, Is.GreaterThanOrEqualTo(2), f + ".csv has a header and data");
+                Assert.That(csv[0].Split(',').Length, Is.GreaterThanOrEqualTo(2), f + ".csv header");
+                Assert.That(csv[0].Any(char.IsLetter), Is.True, f + ".csv header names its columns");
+            }
+
+            // Levels CSV: a row per (network, level count) with the quick setting's counts.
+            var levels = File.ReadAllLines(Path.Combine(dir, "accuracy-vs-levels.csv"));
+            Assert.That(levels[0], Is.EqualTo("series,levels,mean,lower,upper,n"));
+            Assert.That(levels.Length - 1, Is.EqualTo(2 * 3));
+
+            var weights = SafeTensors.Read(Path.Combine(dir, "model.safetensors"));
+            Assert.That(weights["in_hidden.w"].shape, Is.EqualTo(new long[] { 64, 64 }));
+            Assert.That(weights["hidden_out.w"].shape, Is.EqualTo(new long[] { 64, 10 }));
+            Assert.That(new FileInfo(Path.Combine(dir, "model-hw.safetensors")).Length, Is.GreaterThan(8));
+            var settings = File.ReadAllText(Path.Combine(dir, "settings.json"));
+            Assert.That(settings, Does.Contain("\"Hidden\": 64").And.Contain("\"Quick\": true"));
+            Assert.That(new FileInfo(Path.Combine(dir, "results.json")).Length, Is.GreaterThan(0));
+
+            var summary = File.ReadAllText(Path.Combine(dir, "summary.md"));
+            var results = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));
+            double acc = results.RootElement.GetProperty("plain").GetProperty("TestAccuracy").GetDouble();
+            Assert.That(summary, Does.Contain("Test accuracy: " + Study.Pct(acc)), "summary.md states the test accuracy");
+            foreach (var f in figures) Assert.That(summary, Does.Contain($"]({f}.png)"), $"summary.md shows {f}");
+            Assert.That(output, Does.Contain("test accuracy"));
+            Assert.That(output, Does.Not.Contain("\u001b["), "no ANSI escapes when the output is not a terminal");
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [TestCase("--levels", "1,4")]
+    [TestCase("--levels", "four")]
+    [TestCase("--times", "0,10")]
+    [TestCase("--device-preset", "flash")]
+    [TestCase("--hidden", "0")]
+    [TestCase("--dataset", "idx:/no/such/folder")]
+    [TestCase("--device", "tpu")]
+    [TestCase("--no-such-option", "1")]
+    [TestCase("--epochs", "many")]
+    public void BadOptionsExitWithCodeTwoAndAClearMessage(string option, string value)
+    {
+        var (code, output, error) = Ship(option, value, "--out", Path.Combine(Path.GetTempPath(), "ship-never-" + Guid.NewGuid().ToString("N")));
+        Assert.That(code, Is.EqualTo(2), output + error);
+        Assert.That(error, Does.Contain(option.TrimStart('-').Split('-')[0]).IgnoreCase, "the message names the option");
+        Assert.That(error, Does.Contain("--help"));
+    }
+
+    [Test]
+    public void HelpExplainsEveryOption()
+    {
+        var (code, output, _) = Ship("--help");
+        Assert.That(code, Is.EqualTo(0));
+        foreach (var o in new[] { "--dataset", "--hidden", "--steps", "--epochs", "--device-preset", "--levels", "--times", "--seeds", "--device", "--out", "--quick" })
+            Assert.That(output, Does.Contain(o), o);
+        Assert.That(output, Does.Contain("compare"));
+    }
+
+    [Test]
+    public void SafetensorsRoundTripAndLayout()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            var a = torch.arange(6, dtype: torch.ScalarType.Float32).reshape(2, 3);
+            var b = torch.tensor(new[] { -1.5f });
+            SafeTensors.Write(path, new Dictionary<string, torch.Tensor> { ["b"] = b, ["a"] = a }, new Dictionary<string, string> { ["k"] = "v" });
+            var bytes = File.ReadAllBytes(path);
+            ulong n = BitConverter.ToUInt64(bytes, 0);
+            Assert.That(n % 8, Is.EqualTo(0UL), "header padded to 8 bytes");
+            Assert.That((long)(8 + n + 4 * 7), Is.EqualTo(bytes.LongLength), "header then 7 float32 values");
+            var header = Encoding.UTF8.GetString(bytes, 8, (int)n);
+            Assert.That(header, Does.Contain("\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}"));
+            Assert.That(header, Does.Contain("\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[24,28]}"));
+            Assert.That(BitConverter.ToSingle(bytes, (int)(8 + n + 24)), Is.EqualTo(-1.5f), "little-endian raw data in header order");
+            var back = SafeTensors.Read(path);
+            Assert.That(back["a"].data<float>().ToArray(), Is.EqualTo(new float[] { 0, 1, 2, 3, 4, 5 }));
+            Assert.That(back["b"].data<float>().ToArray(), Is.EqualTo(new[] { -1.5f }));
+        }
+        finally { File.Delete(path); }
+    }
+}
