@@ -14,7 +14,7 @@ namespace Ship.Core.Networks;
 /// and its own random generator, computes the call order at initialization, and steps all groups clock by clock.
 /// Nothing is static: any number of networks can live in one process without affecting each other.
 /// </summary>
-public sealed class Network
+public sealed partial class Network
 {
     private readonly List<Group> _groups = new();
     private readonly Dictionary<string, Group> _byTag = new(StringComparer.Ordinal);
@@ -71,6 +71,15 @@ public sealed class Network
     /// compute each schedule segment in one call (<see cref="ISequenceGroup"/>). Results are identical; on by default.
     /// </summary>
     public bool TimeBatching { get; set; } = true;
+
+    /// <summary>
+    /// Opt-in numerical guard: after every step, checks each group's output and states and stops the run at the first
+    /// NaN or infinity with a <see cref="NonFiniteValueException"/> naming the group, the variable and the step. States
+    /// declared without a range (e.g. a last-spike time that starts at −∞) are checked for NaN only. Groups computed a
+    /// whole segment at once (<see cref="TimeBatching"/>) have their outputs checked per step and their states at the
+    /// end of the segment. Off by default: it costs a few reductions and one host read per step (see docs/errors.md).
+    /// </summary>
+    public bool CheckFinite { get; set; }
 
     /// <summary>Tags of the groups that the last run computed in sequence form (for inspection and benchmarks).</summary>
     public IReadOnlyList<string> SequenceGroups { get; private set; } = Array.Empty<string>();
@@ -380,26 +389,42 @@ public sealed class Network
         var seqOut = new Tensor?[_groups.Count];
         var slices = new Tensor[_groups.Count][];
         var temporaries = new List<Tensor>();
+        var guard = CheckFinite ? new FiniteGuard(this, seq) : null;
         bool first = true;
-        foreach (var seg in schedule.Segments)
+        // A failure mid-run (a model error, the finite guard) leaves states part-way through a dispose scope: the
+        // network then needs a fresh Run, and Continue says so instead of reading freed tensors.
+        _hasRun = false;
+        try
         {
-            if (first || seg.Dt != ctx.Dt) Prepare(ctx, seg.Dt);
-            if (seq.Any(b => b)) ComputeSequences(seg.Steps, seq, seqOut, slices, temporaries);
-            for (int done = 0; done < seg.Steps;)
+            foreach (var seg in schedule.Segments)
             {
-                int block = Math.Min(Math.Max(1, StepsPerDisposeScope), seg.Steps - done);
-                using (torch.NewDisposeScope())
+                if (first || seg.Dt != ctx.Dt) Prepare(ctx, seg.Dt);
+                if (seq.Any(b => b)) ComputeSequences(seg.Steps, seq, seqOut, slices, temporaries);
+                for (int done = 0; done < seg.Steps;)
                 {
-                    for (int k = 0; k < block; k++) StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, slices, done + k);
-                    KeepSurvivors(lists, block);
+                    int block = Math.Min(Math.Max(1, StepsPerDisposeScope), seg.Steps - done);
+                    using (torch.NewDisposeScope())
+                    {
+                        for (int k = 0; k < block; k++)
+                            StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, slices, done + k, guard);
+                        KeepSurvivors(lists, block);
+                    }
+                    done += block;
+                    first = false;
                 }
-                done += block;
-                first = false;
+                for (int i = 0; i < _groups.Count; i++)
+                    if (seq[i]) _latest[i] = slices[i][^1];
+                guard?.CheckSequenceStates(ctx.StepIndex - 1);
             }
-            for (int i = 0; i < _groups.Count; i++)
-                if (seq[i]) _latest[i] = slices[i][^1];
+        }
+        catch
+        {
+            foreach (var l in lists) FreeUnlessLive(l);
+            foreach (var m in _monitors) m.EndOfCall();
+            throw;
         }
         _hasRun = true;
+        foreach (var m in _monitors) m.EndOfCall();
 
         var outputs = new Dictionary<string, Tensor>();
         for (int k = 0; k < _outputs.Count; k++)
@@ -409,7 +434,7 @@ public sealed class Network
         }
         var live = LiveTensors();
         foreach (var t in temporaries) if (!live.Contains(t)) t.Dispose();
-        var times = _timeline.Times.Skip(firstStep).ToArray();
+        var times = _timeline.TimesFrom(firstStep);
         return new RunResult(outputs, times, firstStep);
     }
 
@@ -478,7 +503,7 @@ public sealed class Network
     }
 
     private void StepOnce(SimulationContext ctx, double dt, List<Tensor>[] lists, StateMonitor[][] monitorsOf, bool checkShapes,
-        bool[] seq, Tensor[][] slices, int stepInSegment)
+        bool[] seq, Tensor[][] slices, int stepInSegment, FiniteGuard? guard)
     {
         ctx.Time = _timeline.Now;
         _timeline.Advance(dt);
@@ -505,7 +530,9 @@ public sealed class Network
             _latest[i] = y;
             if (_outputSlot[i] >= 0) lists[_outputSlot[i]].Add(y);
             foreach (var m in monitorsOf[i]) m.Record(m.Variable == StateMonitor.Output ? y : g.Variable(m.Variable).Value, end);
+            guard?.Add(i, y);
         }
+        guard?.Check(ctx.StepIndex, end);
         ctx.StepIndex++;
     }
 
