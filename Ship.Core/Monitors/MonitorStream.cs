@@ -112,7 +112,7 @@ internal sealed class MonitorStreamWriter
     private readonly string _group, _variable;
     private int _chunk;
 
-    public MonitorStreamWriter(string folder, int chunkSteps, MonitorFileFormat format, string group, string variable)
+    public MonitorStreamWriter(string folder, int chunkSteps, MonitorFileFormat format, string group, string variable, bool resume = false)
     {
         Folder = Path.GetFullPath(folder);
         ChunkSteps = chunkSteps;
@@ -120,14 +120,39 @@ internal sealed class MonitorStreamWriter
         _group = group;
         _variable = variable;
         Directory.CreateDirectory(Folder);
+        if (resume) return;
         // Files of an earlier stream into this folder would be read back as part of this one.
         foreach (var f in MonitorStream.ChunkFiles(Folder)) File.Delete(f);
         File.Delete(Path.Combine(Folder, MonitorStream.CsvFile));
     }
 
+    /// <summary>A writer that continues a stream whose <paramref name="chunks"/> first chunks (or CSV file) are already on disk.</summary>
+    public static MonitorStreamWriter Resume(string folder, int chunkSteps, MonitorFileFormat format, string group, string variable, int chunks)
+    {
+        var w = new MonitorStreamWriter(folder, chunkSteps, format, group, variable, resume: true);
+        if (format == MonitorFileFormat.SafeTensors)
+        {
+            var files = MonitorStream.ChunkFiles(w.Folder);
+            if (files.Count != chunks)
+                throw new Persistence.CheckpointException(Persistence.CheckpointProblem.TopologyMismatch,
+                    $"monitor {group}.{variable} streamed {chunks} chunk(s) to '{w.Folder}', which now holds {files.Count}: the stream cannot be resumed.");
+            w._written.AddRange(files);
+        }
+        else if (chunks > 0)
+        {
+            var csv = Path.Combine(w.Folder, MonitorStream.CsvFile);
+            if (!File.Exists(csv))
+                throw new Persistence.CheckpointException(Persistence.CheckpointProblem.TopologyMismatch, $"monitor {group}.{variable} streamed to '{csv}', which no longer exists.");
+            w._written.Add(csv);
+        }
+        w._chunk = chunks;
+        return w;
+    }
+
     public string Folder { get; }
     public int ChunkSteps { get; }
     public MonitorFileFormat Format { get; }
+    public int Chunks => _chunk;
 
     public void Restart()
     {
@@ -152,6 +177,7 @@ internal sealed class MonitorStreamWriter
         }
         var csv = Path.Combine(Folder, MonitorStream.CsvFile);
         bool fresh = !_written.Contains(csv);
+        _chunk++;
         using var d = values.detach().to_type(ScalarType.Float64).cpu().contiguous();
         long b = d.shape[0], steps = d.shape[1];
         long per = d.numel() / Math.Max(1, b * steps);

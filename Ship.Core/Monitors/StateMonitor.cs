@@ -140,6 +140,32 @@ public sealed class StateMonitor
         _stream?.Restart();
     }
 
+    /// <summary>The in-memory records (null if none or streaming) and their times, for checkpoints.</summary>
+    internal (Tensor? Values, double[] Times) Snapshot() =>
+        _stream is null && _records.Count > 0 ? (torch.stack(_records, 1), _times.ToArray()) : (null, _times.ToArray());
+
+    /// <summary>Replaces the records by saved ones [batch, steps, ...] (checkpoint loading).</summary>
+    internal void Restore(Tensor? values, IReadOnlyList<double> times)
+    {
+        Clear();
+        if (values is null) return;
+        foreach (var r in values.unbind(1)) _records.Add(r.clone().DetachFromDisposeScope());
+        _times.AddRange(times);
+        _count = _records.Count;
+    }
+
+    /// <summary>The stream settings and progress, for checkpoints: (folder, chunk steps, format, chunks written, records).</summary>
+    internal (string Folder, int ChunkSteps, MonitorFileFormat Format, int Chunks, int Count)? StreamState =>
+        _stream is null ? null : (_stream.Folder, _stream.ChunkSteps, _stream.Format, _stream.Chunks, _count);
+
+    /// <summary>Re-attaches a stream saved by a checkpoint, adopting the files already written (they must still be there).</summary>
+    internal void ResumeStream(string folder, int chunkSteps, MonitorFileFormat format, int chunks, int count)
+    {
+        Clear();
+        _stream = MonitorStreamWriter.Resume(folder, chunkSteps, format, Group.DisplayName, Variable, chunks);
+        _count = count;
+    }
+
     /// <summary>
     /// Writes the records in long format (one row per step, batch row and element: step, time, batch, index, value),
     /// which loads directly into pandas, R or a spreadsheet pivot. Multi-axis variables use the flattened element index.

@@ -35,6 +35,13 @@ public sealed class CheckpointReader
     /// <summary>The network being loaded; set once its groups are added (null while the groups are being constructed).</summary>
     public Network? Network => _session.Network;
 
+    /// <summary>The keys of this section, in file order.</summary>
+    public IEnumerable<string> Keys => _node.Select(kv => kv.Key).Where(k => k != "type");
+
+    /// <summary>A nested section written by <see cref="CheckpointWriter.Child"/>.</summary>
+    public CheckpointReader Child(string key) =>
+        new(_session, Need(key) as JsonObject ?? throw Bad(key, "a section (JSON object)"), $"{_path}.{key}");
+
     /// <summary>Whether the entry exists and is not null.</summary>
     public bool Has(string key) => _node[key] is not null;
 

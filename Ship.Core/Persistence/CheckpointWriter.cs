@@ -70,6 +70,14 @@ public sealed class CheckpointWriter
     /// <summary>Writes a value specification: a constant, a tensor, or the description of a generator (see <see cref="ModelRegistry.RegisterGenerator"/>).</summary>
     public void SetValue(string key, Value? value) => _node[Key(key)] = _session.WriteSpec(value, $"{_prefix}/{key}");
 
+    /// <summary>A nested section (a JSON object under <paramref name="key"/>) for structured state, e.g. a device's programmed arrays.</summary>
+    public CheckpointWriter Child(string key)
+    {
+        var node = new JsonObject();
+        _node[Key(key)] = node;
+        return new CheckpointWriter(_session, node, $"{_prefix}/{key}");
+    }
+
     /// <summary>The tag of the network group whose wrapper stack contains <paramref name="group"/>, for codecs that refer to another group.</summary>
     public string TagOf(Group group)
     {

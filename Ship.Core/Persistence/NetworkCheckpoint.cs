@@ -62,6 +62,7 @@ public sealed class NetworkCheckpoint
         finally
         {
             foreach (var t in temporaries) t.Dispose();
+            foreach (var (_, t) in session.Tensors) t.Dispose(); // detached handles: the network's own tensors live on
         }
     }
 
@@ -87,10 +88,7 @@ public sealed class NetworkCheckpoint
             ["groups"] = groups,
             ["connections"] = new JsonArray(network.Connections.Select(c => (JsonNode)new JsonObject { ["source"] = c.Source, ["target"] = c.Target }).ToArray()),
             ["outputs"] = new JsonArray(network.Outputs.Select(o => (JsonNode)JsonValue.Create(o)!).ToArray()),
-            ["monitors"] = new JsonArray(network.Monitors.Select(m => (JsonNode)new JsonObject
-            {
-                ["group"] = m.Group.Tag, ["variable"] = m.Variable, ["enabled"] = m.Enabled,
-            }).ToArray()),
+            ["monitors"] = new JsonArray(network.Monitors.Select((m, k) => (JsonNode)WriteMonitor(m, k, session, temporaries)).ToArray()),
         };
 
         JsonNode? run = null;
@@ -126,6 +124,26 @@ public sealed class NetworkCheckpoint
             ["run"] = run,
             ["rng"] = rngNode,
         };
+    }
+
+    private static JsonObject WriteMonitor(Monitors.StateMonitor m, int k, SaveSession session, List<Tensor> temporaries)
+    {
+        var o = new JsonObject { ["group"] = m.Group.Tag, ["variable"] = m.Variable, ["enabled"] = m.Enabled };
+        var (values, times) = m.Snapshot();
+        if (values is not null)
+        {
+            temporaries.Add(values);
+            var t = torch.tensor(times, ScalarType.Float64);
+            temporaries.Add(t);
+            o["records"] = new JsonObject { ["tensor"] = session.AddTensor($"monitors/{k}/values", values) };
+            o["times"] = new JsonObject { ["tensor"] = session.AddTensor($"monitors/{k}/times", t) };
+        }
+        if (m.StreamState is { } st)
+            o["stream"] = new JsonObject
+            {
+                ["folder"] = st.Folder, ["chunk_steps"] = st.ChunkSteps, ["format"] = st.Format.ToString(), ["chunks"] = st.Chunks, ["count"] = st.Count,
+            };
+        return o;
     }
 
     private static JsonObject WriteGroup(Group g, SaveSession session)
@@ -238,12 +256,15 @@ public sealed class NetworkCheckpoint
         var temporaries = new List<Tensor>();
         try
         {
-            var network = Build(net, session, manifestPath, temporaries);
+            var (network, specs) = Build(net, session, manifestPath, temporaries);
+            RestoreRest(network, root, net, session, manifestPath);
+            // Specifications last: resetting states above drew from the models' own defaults, never from a saved
+            // generator that may not be rebuildable.
+            foreach (var (v, node, fresh, path) in specs) v.Spec = RestoreSpec(node, fresh, session, path) ?? fresh;
             var unused = session.Available.Except(session.Used).ToList();
             if (unused.Count > 0)
                 throw new CheckpointException(CheckpointProblem.TopologyMismatch,
                     $"{manifestPath}: the tensor file holds tensors the topology does not use: {string.Join(", ", unused.Take(5))}{(unused.Count > 5 ? ", …" : "")}.");
-            RestoreRest(network, root, net, session, manifestPath);
             return network;
         }
         catch (Exception e) when (e is ShipException and not CheckpointException)
@@ -301,7 +322,7 @@ public sealed class NetworkCheckpoint
         return bytes;
     }
 
-    private Network Build(JsonObject net, LoadSession session, string src, List<Tensor> temporaries)
+    private (Network, List<(Variable, JsonNode?, Value, string)>) Build(JsonObject net, LoadSession session, string src, List<Tensor> temporaries)
     {
         var groupNodes = Need<JsonArray>(net, "groups", src).Select((n, k) => n as JsonObject ?? throw Corrupt(src, $"network.groups[{k}] is not an object")).ToList();
         var nodeByTag = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
@@ -385,13 +406,14 @@ public sealed class NetworkCheckpoint
 
         network.Initialize();
 
+        var specs = new List<(Variable, JsonNode?, Value, string)>();
         foreach (var n in groupNodes)
         {
             var g = built[Str(n, "tag", src)];
             foreach (var vn in Need<JsonArray>(n, "variables", src).Cast<JsonObject>())
             {
                 var v = g.Variable(Str(vn, "name", src));
-                v.Spec = RestoreSpec(vn["spec"], fresh[v], session, $"groups[{g.Tag}].{v.Name}.spec") ?? fresh[v];
+                specs.Add((v, vn["spec"], fresh[v], $"groups[{g.Tag}].{v.Name}.spec"));
                 if (v is not Parameter p) continue;
                 p.Pinned = Bool(vn, "pinned", src);
                 if (Bool(vn, "requires_grad", src))
@@ -404,7 +426,7 @@ public sealed class NetworkCheckpoint
                 }
             }
         }
-        return network;
+        return (network, specs);
     }
 
     /// <summary>A saved spec equal to the fresh model's own default keeps the model's object (models may test it by reference).</summary>
@@ -477,6 +499,7 @@ public sealed class NetworkCheckpoint
             });
         }
         foreach (var n in groupNodes) RestoreExtra(network[Str(n, "tag", src)], n, session, src);
+        RestoreMonitors(network, net, session, src);
 
         var rng = Need<JsonObject>(root, "rng", src);
         var state = session.Peek(Str(rng, "tensor", src), "rng");
@@ -484,6 +507,30 @@ public sealed class NetworkCheckpoint
         catch (Exception e) when (e is not ShipException)
         {
             throw new CheckpointException(CheckpointProblem.Corrupted, $"{src}: the random generator state does not fit a {network.Device} generator: {e.Message}", e);
+        }
+    }
+
+    private static void RestoreMonitors(Network network, JsonObject net, LoadSession session, string src)
+    {
+        var nodes = Need<JsonArray>(net, "monitors", src);
+        for (int k = 0; k < nodes.Count; k++)
+        {
+            var o = (JsonObject)nodes[k]!;
+            var m = network.Monitors[k];
+            if (o["records"] is JsonObject rec)
+            {
+                var values = session.Tensor(Str(rec, "tensor", src), $"monitors[{k}].records");
+                using var times = session.Tensor(Str(Need<JsonObject>(o, "times", src), "tensor", src), $"monitors[{k}].times");
+                if (values.dim() < 2 || values.shape[0] != network.BatchSize || times.dim() != 1 || times.shape[0] != values.shape[1])
+                    throw new CheckpointException(CheckpointProblem.TopologyMismatch,
+                        $"{src}: the records of monitor {m.Group.Tag}.{m.Variable} are {Shapes.Format(values.shape)} with {times.numel()} times.");
+                m.Restore(values, times.to_type(ScalarType.Float64).data<double>().ToArray());
+                values.Dispose();
+            }
+            if (o["stream"] is JsonObject st)
+                m.ResumeStream(Str(st, "folder", src), Int(st, "chunk_steps", src),
+                    Enum.TryParse<Monitors.MonitorFileFormat>(Str(st, "format", src), out var f) ? f : throw Corrupt(src, $"monitors[{k}].stream.format is unknown"),
+                    Int(st, "chunks", src), Int(st, "count", src));
         }
     }
 
