@@ -460,6 +460,9 @@ public sealed partial class Network
 
     private void ComputeSequences(int steps, bool[] seq, Tensor?[] seqOut, Tensor[][] slices, List<Tensor> temporaries)
     {
+        // One dispose scope for the whole segment: what the sequence forms create in between is freed here instead of
+        // waiting for the garbage collector; outputs, slices and the groups' new states are kept.
+        using var scope = torch.NewDisposeScope();
         foreach (var i in _order)
         {
             if (!seq[i]) continue;
@@ -479,7 +482,7 @@ public sealed partial class Network
             temporaries.Add(seqOut[i]!);
             slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
             temporaries.AddRange(slices[i]);
-            if (src.Length > 1 && x is not null) temporaries.Add(x);
+            foreach (var v in g.AllVariables) v.Tensor?.DetachFromDisposeScope();
         }
     }
 
