@@ -88,7 +88,7 @@ public class FiniteGuardTests
         // Refractory's t_spike starts at −∞ ("never"): declared without a range, it is checked for NaN only.
         var net = new Network { Dt = 1e-3, Steps = 30, BatchSize = 2, CheckFinite = true };
         net.Add("I", new TensorInput(2));
-        net.Add("S", new Dense(0.2), "I", "L");
+        net.Add("S", new Dense(0.1), "I", "L"); // u = 0.2 at step 0 (below 0.3), a first spike at step 1
         net.Add("L", new Refractory(new Lif(2, tau: 5e-3, threshold: 0.3), 3e-3));
         net.MarkOutput("L");
         var stamps = net.Monitor("L", "t_spike");
