@@ -84,6 +84,13 @@ public sealed partial class Network
     /// <summary>Tags of the groups that the last run computed in sequence form (for inspection and benchmarks).</summary>
     public IReadOnlyList<string> SequenceGroups { get; private set; } = Array.Empty<string>();
 
+    /// <summary>
+    /// Most steps a whole-segment group (<see cref="TimeBatching"/>) computes ahead; longer segments are computed in
+    /// blocks of this many steps, so memory does not grow with the length of a run. Results do not depend on it
+    /// beyond floating-point rounding of the sequence forms (spike draws are identical).
+    /// </summary>
+    public int SequenceBlockSteps { get; set; } = 2048;
+
     /// <summary>Steps computed under one dispose scope before intermediates are freed: bounds memory without per-op scopes.</summary>
     public int StepsPerDisposeScope { get; set; } = 256;
 
@@ -399,22 +406,34 @@ public sealed partial class Network
             foreach (var seg in schedule.Segments)
             {
                 if (first || seg.Dt != ctx.Dt) Prepare(ctx, seg.Dt);
-                if (seq.Any(b => b)) ComputeSequences(seg.Steps, seq, seqOut, slices, temporaries);
-                for (int done = 0; done < seg.Steps;)
+                // Whole-segment groups compute at most SequenceBlockSteps steps ahead, so a long segment needs memory
+                // for one block, not for the whole run.
+                int chunk = seq.Any(b => b) ? Math.Max(1, SequenceBlockSteps) : seg.Steps;
+                for (int start = 0; start < seg.Steps; start += chunk)
                 {
-                    int block = Math.Min(Math.Max(1, StepsPerDisposeScope), seg.Steps - done);
-                    using (torch.NewDisposeScope())
+                    int length = Math.Min(chunk, seg.Steps - start);
+                    if (seq.Any(b => b)) ComputeSequences(length, seq, seqOut, slices, temporaries);
+                    for (int done = 0; done < length;)
                     {
-                        for (int k = 0; k < block; k++)
-                            StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, slices, done + k, guard);
-                        KeepSurvivors(lists, block);
+                        int block = Math.Min(Math.Max(1, StepsPerDisposeScope), length - done);
+                        using (torch.NewDisposeScope())
+                        {
+                            for (int k = 0; k < block; k++)
+                                StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, slices, done + k, guard);
+                            KeepSurvivors(lists, block);
+                        }
+                        done += block;
+                        first = false;
                     }
-                    done += block;
-                    first = false;
+                    if (!seq.Any(b => b)) continue;
+                    for (int i = 0; i < _groups.Count; i++)
+                        if (seq[i]) _latest[i] = slices[i][^1];
+                    guard?.CheckSequenceStates(ctx.StepIndex - 1);
+                    // A downstream group may pass a slice on as its own output (an identity link): those stay.
+                    var listed = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+                    foreach (var l in lists) for (int k = Math.Max(0, l.Count - length); k < l.Count; k++) listed.Add(l[k]);
+                    FreeTemporaries(temporaries, listed);
                 }
-                for (int i = 0; i < _groups.Count; i++)
-                    if (seq[i]) _latest[i] = slices[i][^1];
-                guard?.CheckSequenceStates(ctx.StepIndex - 1);
             }
         }
         catch
@@ -432,8 +451,7 @@ public sealed partial class Network
             outputs[_outputs[k]] = torch.stack(lists[k], 1).DetachFromDisposeScope();
             FreeUnlessLive(lists[k]);
         }
-        var live = LiveTensors();
-        foreach (var t in temporaries) if (!live.Contains(t)) t.Dispose();
+        FreeTemporaries(temporaries);
         var times = _timeline.TimesFrom(firstStep);
         return new RunResult(outputs, times, firstStep);
     }
@@ -460,9 +478,10 @@ public sealed partial class Network
 
     private void ComputeSequences(int steps, bool[] seq, Tensor?[] seqOut, Tensor[][] slices, List<Tensor> temporaries)
     {
-        // One dispose scope for the whole segment: what the sequence forms create in between is freed here instead of
-        // waiting for the garbage collector; outputs, slices and the groups' new states are kept.
-        using var scope = torch.NewDisposeScope();
+        // One dispose scope for the whole block: what the sequence forms create in between is freed here instead of
+        // waiting for the garbage collector; outputs, slices and the groups' new states are kept. Not while recording
+        // gradients: custom autograd functions may hold tensors of the forward pass for their backward.
+        using var scope = TrackGradients ? null : torch.NewDisposeScope();
         foreach (var i in _order)
         {
             if (!seq[i]) continue;
@@ -481,7 +500,7 @@ public sealed partial class Network
             seqOut[i] = y.DetachFromDisposeScope();
             temporaries.Add(seqOut[i]!);
             slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
-            temporaries.AddRange(slices[i]);
+            if (_outputSlot[i] < 0) temporaries.AddRange(slices[i]); // an output's slices are freed with the output list
             foreach (var v in g.AllVariables) v.Tensor?.DetachFromDisposeScope();
         }
     }
@@ -561,6 +580,13 @@ public sealed partial class Network
         for (int i = 0; i < _latest.Length; i++) _latest[i]?.DetachFromDisposeScope();
         foreach (var l in lists)
             for (int k = Math.Max(0, l.Count - block); k < l.Count; k++) l[k].DetachFromDisposeScope();
+    }
+
+    private void FreeTemporaries(List<Tensor> temporaries, HashSet<Tensor>? keep = null)
+    {
+        var live = LiveTensors();
+        foreach (var t in temporaries) if (!live.Contains(t) && keep?.Contains(t) != true) t.Dispose();
+        temporaries.Clear();
     }
 
     private HashSet<Tensor> LiveTensors()

@@ -84,6 +84,7 @@ public sealed class NetworkCheckpoint
             ["time_batching"] = network.TimeBatching,
             ["check_finite"] = network.CheckFinite,
             ["steps_per_dispose_scope"] = network.StepsPerDisposeScope,
+            ["sequence_block_steps"] = network.SequenceBlockSteps,
             ["spike_function"] = session.WriteObject(network.SpikeFunction, "network/spike_function"),
             ["groups"] = groups,
             ["connections"] = new JsonArray(network.Connections.Select(c => (JsonNode)new JsonObject { ["source"] = c.Source, ["target"] = c.Target }).ToArray()),
@@ -359,6 +360,7 @@ public sealed class NetworkCheckpoint
             TimeBatching = Bool(net, "time_batching", src),
             CheckFinite = Bool(net, "check_finite", src),
             StepsPerDisposeScope = Int(net, "steps_per_dispose_scope", src),
+            SequenceBlockSteps = Int(net, "sequence_block_steps", src),
         };
         network.SpikeFunction = session.ReadObject<ISpikeFunction>(Need<JsonObject>(net, "spike_function", src), "network.spike_function");
         foreach (var n in groupNodes) network.Add(Str(n, "tag", src), built[Str(n, "tag", src)]);
