@@ -17,7 +17,7 @@ public sealed partial class Network
         private readonly Network _net;
         private readonly bool[] _seq;
         private readonly (StateVariable Variable, bool NanOnly)[][] _states;
-        private readonly List<Tensor> _flags = new();
+        private readonly List<Tensor> _sums = new(), _nans = new();
         private readonly List<(int Group, string Variable, Tensor Value, bool NanOnly)> _checked = new();
 
         public FiniteGuard(Network net, bool[] seq)
@@ -31,41 +31,52 @@ public sealed partial class Network
         public void Add(int group, Tensor output)
         {
             Flag(group, Ship.Core.Monitors.StateMonitor.Output, output, nanOnly: false);
-            if (_seq[group]) return; // its states are those at the end of the segment: checked by CheckSequenceStates
+            if (_seq[group]) return; // its states are those at the end of the block: checked by CheckSequenceStates
             foreach (var (v, nanOnly) in _states[group])
                 if (v.Tensor is { } t) Flag(group, v.Name, t, nanOnly);
         }
 
+        // One pass per tensor and no tensor-sized temporary: a float64 sum is NaN or infinite as soon as one element is
+        // (finite float32 values cannot overflow it); exact checks run only when a sum is not finite.
         private void Flag(int group, string name, Tensor t, bool nanOnly)
         {
             if (!t.is_floating_point()) return;
-            _flags.Add(nanOnly ? t.isnan().any().logical_not_() : t.isfinite().all());
+            if (nanOnly) _nans.Add(t.isnan().any());
+            else _sums.Add(t.sum(ScalarType.Float64));
             _checked.Add((group, name, t, nanOnly));
         }
 
         public void Check(long step, double time)
         {
-            if (_flags.Count == 0) return;
+            if (_checked.Count == 0) return;
             try
             {
                 bool ok;
-                using (var all = torch.stack(_flags)) using (var a = all.all()) ok = a.item<bool>();
+                using (var scope = torch.NewDisposeScope())
+                {
+                    var good = _sums.Count > 0 ? torch.stack(_sums).isfinite().all() : torch.tensor(true);
+                    if (_nans.Count > 0) good = good.logical_and(torch.stack(_nans).any().logical_not());
+                    ok = good.item<bool>();
+                }
                 if (ok) return;
-                bool[] each;
-                using (var all = torch.stack(_flags)) each = all.data<bool>().ToArray();
-                int k = Array.IndexOf(each, false);
-                var (g, name, value, nanOnly) = _checked[k];
-                throw new NonFiniteValueException(_net._groups[g].Tag, name, step, time, Describe(value, nanOnly));
+                foreach (var (g, name, value, nanOnly) in _checked)
+                {
+                    using var scope = torch.NewDisposeScope();
+                    bool bad = nanOnly ? value.isnan().any().item<bool>() : !value.isfinite().all().item<bool>();
+                    if (bad) throw new NonFiniteValueException(_net._groups[g].Tag, name, step, time, Describe(value, nanOnly));
+                }
             }
             finally
             {
-                foreach (var f in _flags) f.Dispose();
-                _flags.Clear();
+                foreach (var f in _sums) f.Dispose();
+                foreach (var f in _nans) f.Dispose();
+                _sums.Clear();
+                _nans.Clear();
                 _checked.Clear();
             }
         }
 
-        /// <summary>States of groups computed a whole segment at once, checked once the segment is done.</summary>
+        /// <summary>States of groups computed a whole block at once, checked once the block is done.</summary>
         public void CheckSequenceStates(long lastStep)
         {
             using var scope = torch.NewDisposeScope();
