@@ -91,8 +91,15 @@ public sealed partial class Network
     /// </summary>
     public int SequenceBlockSteps { get; set; } = 2048;
 
-    /// <summary>Steps computed under one dispose scope before intermediates are freed: bounds memory without per-op scopes.</summary>
+    /// <summary>Most steps computed under one dispose scope before intermediates are freed: bounds memory without per-op scopes.</summary>
     public int StepsPerDisposeScope { get; set; } = 256;
+
+    /// <summary>
+    /// About how many bytes of intermediates a dispose scope may gather before they are freed: each call measures its
+    /// first step and computes up to min(<see cref="StepsPerDisposeScope"/>, this / bytes per step) steps per scope, so a
+    /// network with megabytes of intermediates per step (per-connection currents) frees them often. 64 MiB by default.
+    /// </summary>
+    public long DisposeScopeBytes { get; set; } = 64L << 20;
 
     /// <summary>The groups in the order they were added.</summary>
     public IReadOnlyList<Group> Groups => _groups;
@@ -308,6 +315,7 @@ public sealed partial class Network
     }
 
     private (int S, int T)[] _edges = Array.Empty<(int, int)>();
+    private readonly HashSet<Tensor> _listed = new(ReferenceEqualityComparer.Instance); // per-step outputs of the current call
 
     private void ComputeOrder()
     {
@@ -397,6 +405,9 @@ public sealed partial class Network
         var slices = new Tensor[_groups.Count][];
         var temporaries = new List<Tensor>();
         var guard = CheckFinite ? new FiniteGuard(this, seq) : null;
+        int? stepsPerScope = null;
+        var survivors = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        _listed.Clear();
         bool first = true;
         // A failure mid-run (a model error, the finite guard) leaves states part-way through a dispose scope: the
         // network then needs a fresh Run, and Continue says so instead of reading freed tensors.
@@ -415,12 +426,18 @@ public sealed partial class Network
                     if (seq.Any(b => b)) ComputeSequences(length, seq, seqOut, slices, temporaries);
                     for (int done = 0; done < length;)
                     {
-                        int block = Math.Min(Math.Max(1, StepsPerDisposeScope), length - done);
-                        using (torch.NewDisposeScope())
+                        // The first block of a call is one step, measured: blocks then hold about DisposeScopeBytes of
+                        // intermediates (large per-connection states make a step's intermediates megabytes).
+                        int block = Math.Min(stepsPerScope ?? 1, length - done);
+                        using (var scope = torch.NewDisposeScope())
                         {
+                            // What the last block kept is freed with this one unless it is still current: a replaced
+                            // state would otherwise wait for the garbage collector, megabytes at a time.
+                            foreach (var t in survivors) if (!t.IsInvalid) scope.Attach(t);
                             for (int k = 0; k < block; k++)
                                 StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, slices, done + k, guard);
-                            KeepSurvivors(lists, block);
+                            stepsPerScope ??= StepsPerScope(scope, block);
+                            KeepSurvivors(lists, block, seq, survivors);
                         }
                         done += block;
                         first = false;
@@ -438,6 +455,7 @@ public sealed partial class Network
         }
         catch
         {
+            _listed.Clear();
             foreach (var l in lists) FreeUnlessLive(l);
             foreach (var m in _monitors) m.EndOfCall();
             throw;
@@ -452,6 +470,7 @@ public sealed partial class Network
             FreeUnlessLive(lists[k]);
         }
         FreeTemporaries(temporaries);
+        _listed.Clear();
         var times = _timeline.TimesFrom(firstStep);
         return new RunResult(outputs, times, firstStep);
     }
@@ -550,7 +569,11 @@ public sealed partial class Network
                 if (checkShapes) CheckOutput(g, y, ctx);
             }
             _latest[i] = y;
-            if (_outputSlot[i] >= 0) lists[_outputSlot[i]].Add(y);
+            if (_outputSlot[i] >= 0)
+            {
+                lists[_outputSlot[i]].Add(y);
+                _listed.Add(y);
+            }
             foreach (var m in monitorsOf[i]) m.Record(m.Variable == StateMonitor.Output ? y : g.Variable(m.Variable).Value, end);
             guard?.Add(i, y);
         }
@@ -572,14 +595,34 @@ public sealed partial class Network
                 $"Group '{g.DisplayName}' ({g.GetType().Name}) returned {(y is null ? "null" : Shapes.Format(y.shape))} from Step, expected [{ctx.BatchSize}, {g.OutputSize}].");
     }
 
-    private void KeepSurvivors(List<Tensor>[] lists, int block)
+    private void KeepSurvivors(List<Tensor>[] lists, int block, bool[] seq, HashSet<Tensor> survivors)
     {
+        survivors.Clear();
         foreach (var g in _groups)
             foreach (var v in g.AllVariables)
-                v.Tensor?.DetachFromDisposeScope();
-        for (int i = 0; i < _latest.Length; i++) _latest[i]?.DetachFromDisposeScope();
+                if (v.Tensor is { } t)
+                {
+                    t.DetachFromDisposeScope();
+                    if (v is StateVariable && !_listed.Contains(t)) survivors.Add(t);
+                }
+        for (int i = 0; i < _latest.Length; i++)
+            if (_latest[i] is { } y)
+            {
+                y.DetachFromDisposeScope();
+                // Outputs are kept by the output lists, sequence slices by their block: only the others are this stepper's.
+                if (!seq[i] && !_listed.Contains(y)) survivors.Add(y);
+            }
         foreach (var l in lists)
             for (int k = Math.Max(0, l.Count - block); k < l.Count; k++) l[k].DetachFromDisposeScope();
+    }
+
+    private int StepsPerScope(DisposeScope scope, int steps)
+    {
+        long bytes = 0;
+        foreach (var d in scope.DisposablesView)
+            if (d is Tensor { IsInvalid: false } t) bytes += t.NumberOfElements * t.ElementSize;
+        long perStep = Math.Max(1, bytes / Math.Max(1, steps));
+        return (int)Math.Clamp(DisposeScopeBytes / perStep, 1, Math.Max(1, StepsPerDisposeScope));
     }
 
     private void FreeTemporaries(List<Tensor> temporaries, HashSet<Tensor>? keep = null)

@@ -56,4 +56,36 @@ public class LongRunTests
         Assert.That(net.Timeline.Dts.Skip(1299), Is.EqualTo(new[] { 1e-3, 0.5e-3, 0.5e-3, 0.5e-3, 0.5e-3, 1e-3, 1e-3 }));
         Assert.That(net.Timeline.Now, Is.EqualTo(net.Timeline.Times[^1]));
     }
+
+    [Test]
+    public void ReplacedStatesAreFreedByTheStepperNotLeftToTheGarbageCollector()
+    {
+        // Per-connection currents: every step replaces 3 × [2, 30, 20] states. Blocks of 4 steps, 400 steps per call.
+        var net = new Network { Dt = 1e-3, Steps = 400, BatchSize = 2, Seed = 1, TimeBatching = false, StepsPerDisposeScope = 4 };
+        net.Add("P", new PoissonSource(30, rate: 200));
+        net.Add("S1", new FirstOrder(Init.Uniform(0, 1), weightScale: 50.0), "P", "L1");
+        net.Add("L1", new Lif(20));
+        net.Add("S2", new FirstOrder(Init.Uniform(0, 1), weightScale: 50.0), "L1", "L2");
+        net.Add("L2", new Lif(20));
+        net.Add("S3", new SecondOrder(Init.Uniform(0, 1), weightScale: 50.0), "L2", "L3");
+        net.Add("L3", new Lif(20));
+        net.MarkOutput("L3");
+        net.Run();
+        Assert.That(GC.TryStartNoGCRegion(16_000_000), Is.True, "no collection may free handles during the measurement");
+        long[] live;
+        try
+        {
+            live = Enumerable.Range(0, 4).Select(_ =>
+            {
+                foreach (var t in net.Continue().Outputs.Values) t.Dispose();
+                return torch.Tensor.TotalCount;
+            }).ToArray();
+        }
+        finally
+        {
+            if (System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
+        }
+        // Without a collection, only what a call leaves to the collector remains: a few handles per call, not per block.
+        Assert.That(live[3] - live[0], Is.LessThan(3 * 40), $"live tensors after each call: {string.Join(", ", live)} (100 blocks per call)");
+    }
 }

@@ -1,16 +1,16 @@
 using System.Diagnostics;
 using System.Globalization;
 using Ship.Core.Clocks;
-using Ship.Core.Monitors;
 using Ship.Core.Networks;
 using Ship.Core.Parameters;
 using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using TorchSharp;
 
-// Soak benchmark: the large network (Poisson 500 → 4 × [first-order synapse → LIF 500]) for a long unmonitored run,
-// then with one monitor (in memory, then streamed to disk). Prints process RSS and live native tensors along the way,
-// so growth per step shows; then the cost of the finite guard.
+// Soak benchmark: the large network (Poisson 500 → 4 × [first-order synapse → LIF 500]) run for a long time without
+// monitors (time-batched as by default, then step by step), as one long call, then with one monitor (in memory, then
+// streamed to disk). Samples process RSS and live native tensors (TorchSharp's Tensor.TotalCount, also after a full
+// garbage collection) so that any growth per step shows; then measures the cost of the finite guard.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var o = Options.Parse(args);
@@ -18,6 +18,7 @@ torch.set_num_threads(o.Threads);
 Directory.CreateDirectory(o.Out);
 var log = new StreamWriter(Path.Combine(o.Out, "soak.csv")) { AutoFlush = true };
 log.WriteLine("phase,step,rss_mib,live_tensors,live_tensors_after_gc,seconds");
+var clock = Stopwatch.StartNew();
 Console.WriteLine($"# Ship.NET soak: TorchSharp {typeof(torch).Assembly.GetName().Version}, threads {torch.get_num_threads()}, batch {o.Batch}, " +
                   $"{o.Steps} unmonitored + {o.Monitored} monitored steps, {o.Call} steps per call");
 
@@ -27,88 +28,79 @@ activity.MarkOutput("L1", "L2", "L3", "L4");
 var spikes = activity.Run(schedule: Schedule.Fixed(1e-3, 500));
 Console.WriteLine("# mean rates: " + string.Join(", ", Enumerable.Range(1, 4).Select(k => $"L{k} {spikes[$"L{k}"].mean().item<float>() / 1e-3:F1} Hz")));
 
-var net = Large(o.Batch);
-var clock = Stopwatch.StartNew();
-net.Run(schedule: Schedule.Fixed(1e-3, o.Warmup));
-Sample("warm-up", net, log, clock, gc: true);
+var results = new List<(string Phase, List<Row> Rows, double MsPerStep)>();
 
-// Phase 1: unmonitored, as Continue calls (the way a long study is driven), sampled after every call.
-var phase1 = new List<Row>();
-for (int done = 0; done < o.Steps; done += o.Call)
+// Unmonitored, driven by Continue calls (the way a long study is run), sampled after every call.
+foreach (var batching in o.StepwiseOnly ? new[] { false } : new[] { true, false })
 {
-    net.Continue(schedule: Schedule.Fixed(1e-3, Math.Min(o.Call, o.Steps - done)));
-    bool gc = (done / o.Call) % Math.Max(1, o.Steps / o.Call / 10) == 0 || done + o.Call >= o.Steps;
-    phase1.Add(Sample("unmonitored", net, log, clock, gc));
+    string phase = batching ? "unmonitored-batched" : "unmonitored-stepwise";
+    var net = Large(o.Batch, batching: batching);
+    net.Run(schedule: Schedule.Fixed(1e-3, o.Warmup));
+    var rows = Calls(phase, net, o.Steps);
+    results.Add((phase, rows, MsPerStep(rows)));
+    if (!batching)
+    {
+        // One monitor on the last layer's membrane: in memory (its records grow by design), then streamed to disk.
+        var inMemory = net.Monitor("L4", "u");
+        var mem = Calls("monitor-in-memory", net, o.Monitored);
+        results.Add(("monitor-in-memory", mem, MsPerStep(mem)));
+        net.RemoveMonitor(inMemory);
+        var streamDir = Path.Combine(o.Out, "soak-stream");
+        var streamed = net.Monitor("L4", "u").StreamTo(streamDir, chunkSteps: 1000);
+        var str = Calls("monitor-streamed", net, o.Monitored);
+        results.Add(("monitor-streamed", str, MsPerStep(str)));
+        Console.WriteLine($"# streamed {Directory.GetFiles(streamDir).Sum(f => new FileInfo(f).Length) / 1048576.0:F1} MiB to {streamDir}");
+        net.RemoveMonitor(streamed);
+    }
 }
-double perStep1 = phase1.Count > 1 ? (phase1[^1].Seconds - phase1[0].Seconds) / (net.Context.StepIndex - phase1[0].Step) : double.NaN;
 
-// Phase 1b: the same length as ONE call (whole-segment groups compute in blocks), sampled from another thread.
-var single = new List<Row>();
+// The same length as ONE call (whole-segment groups compute in blocks of SequenceBlockSteps), sampled from another thread.
 if (o.Single)
 {
-    var again = Large(o.Batch);
-    again.Run(schedule: Schedule.Fixed(1e-3, o.Warmup));
+    var net = Large(o.Batch);
+    net.Run(schedule: Schedule.Fixed(1e-3, o.Warmup));
+    var rows = new List<Row>();
     using var stop = new CancellationTokenSource();
     var sampler = Task.Run(async () =>
     {
         while (!stop.IsCancellationRequested)
         {
-            lock (single) single.Add(new Row("single-call", -1, Rss(), torch.Tensor.TotalCount, -1, clock.Elapsed.TotalSeconds));
+            lock (rows) rows.Add(new Row("single-call", (long)(clock.Elapsed.TotalSeconds * 1000), Rss(), torch.Tensor.TotalCount, -1, clock.Elapsed.TotalSeconds));
             try { await Task.Delay(TimeSpan.FromSeconds(o.SampleSeconds), stop.Token); } catch (TaskCanceledException) { }
         }
     });
-    again.Continue(schedule: Schedule.Fixed(1e-3, o.Steps));
+    net.Continue(schedule: Schedule.Fixed(1e-3, o.Steps));
     stop.Cancel();
     sampler.Wait();
-    foreach (var r in single) log.WriteLine(r.Csv());
-    Sample("single-call-end", again, log, clock, gc: true);
+    rows.Add(Sample("single-call", net, gc: true));
+    foreach (var r in rows) log.WriteLine(r.Csv());
+    results.Add(("single-call (step = ms)", rows, double.NaN));
 }
-
-// Phase 2: one in-memory monitor (its records grow by design: batch·500 floats a step), then the same streamed to disk.
-var inMemory = net.Monitor("L4", "u");
-var phase2 = new List<Row>();
-for (int done = 0; done < o.Monitored; done += o.Call)
-{
-    net.Continue(schedule: Schedule.Fixed(1e-3, Math.Min(o.Call, o.Monitored - done)));
-    phase2.Add(Sample("monitor-in-memory", net, log, clock, gc: done + o.Call >= o.Monitored || done == 0));
-}
-net.RemoveMonitor(inMemory);
-var streamDir = Path.Combine(o.Out, "soak-stream");
-var streamed = net.Monitor("L4", "u").StreamTo(streamDir, chunkSteps: 1000);
-var phase3 = new List<Row>();
-for (int done = 0; done < o.Monitored; done += o.Call)
-{
-    net.Continue(schedule: Schedule.Fixed(1e-3, Math.Min(o.Call, o.Monitored - done)));
-    phase3.Add(Sample("monitor-streamed", net, log, clock, gc: done + o.Call >= o.Monitored || done == 0));
-}
-long streamedBytes = Directory.GetFiles(streamDir).Sum(f => new FileInfo(f).Length);
-net.RemoveMonitor(streamed);
 
 Console.WriteLine();
 Console.WriteLine("phase,at,step,rss_mib,live_tensors,live_after_gc");
-void Report(string phase, IReadOnlyList<Row> rows)
+foreach (var (phase, rows, _) in results)
 {
-    if (rows.Count == 0) return;
+    var withGc = rows.Where(r => r.LiveAfterGc >= 0).ToList();
     foreach (var (label, r) in new[] { ("start", rows[0]), ("middle", rows[rows.Count / 2]), ("end", rows[^1]) })
         Console.WriteLine($"{phase},{label},{r.Step},{r.RssMiB:F1},{r.Live},{(r.LiveAfterGc >= 0 ? r.LiveAfterGc.ToString() : "")}");
 }
-Report("unmonitored", phase1);
-Report("single-call", single);
-Report("monitor-in-memory", phase2);
-Report("monitor-streamed", phase3);
-Console.WriteLine($"# unmonitored: {perStep1 * 1e3:F3} ms/step; RSS slope over the second half {Slope(phase1.Skip(phase1.Count / 2).ToList()) * 1e3:F3} KiB/step");
-Console.WriteLine($"# in-memory monitor: RSS slope {Slope(phase2) * 1024:F2} KiB/step (records: {o.Batch * 500 * 4 / 1024.0:F2} KiB/step)");
-Console.WriteLine($"# streamed monitor: RSS slope {Slope(phase3) * 1024:F2} KiB/step, {streamedBytes / 1048576.0:F1} MiB on disk");
+foreach (var (phase, rows, ms) in results.Where(r => !double.IsNaN(r.MsPerStep)))
+{
+    var second = rows.Skip(rows.Count / 2).ToList();
+    var gcs = rows.Where(r => r.LiveAfterGc >= 0).Select(r => r.LiveAfterGc).ToList();
+    Console.WriteLine($"# {phase}: {ms:F3} ms/step; RSS slope over the second half {Slope(second) * 1024:F3} KiB/step; " +
+                      $"live tensors after GC {gcs.Min()}..{gcs.Max()}");
+}
+Console.WriteLine($"# in-memory monitor records: {o.Batch * 500 * 4 / 1024.0:F2} KiB/step");
 
-// Finite guard cost: the same network, off and on; with per-connection currents (first-order synapses, 4 × 250,000
-// state values) and with dense synapses (states per neuron only).
+// Finite guard cost: off and on, interleaved repetitions (a load change on a shared machine hits both alike), medians.
 if (o.GuardSteps > 0)
 {
-    foreach (var dense in new[] { false, true })
+    foreach (var (dense, batching) in new[] { (false, true), (false, false), (true, false) })
     {
-        var g = Large(o.Batch, dense);
-        g.Run(schedule: Schedule.Fixed(1e-3, 500));
-        // Interleaved off/on repetitions, so a load change on a shared machine hits both alike; medians per setting.
+        var g = Large(o.Batch, dense, batching);
+        g.Run(schedule: Schedule.Fixed(1e-3, 200));
         var offTimes = new List<double>();
         var onTimes = new List<double>();
         for (int k = 0; k <= o.GuardRepeats; k++)
@@ -119,38 +111,30 @@ if (o.GuardSteps > 0)
                 g.Continue(schedule: Schedule.Fixed(1e-3, o.GuardSteps));
                 if (k > 0) (guarded ? onTimes : offTimes).Add(sw.Elapsed.TotalSeconds / o.GuardSteps); // k = 0 warms both paths up
             }
-        double baseline = Median(offTimes), on = Median(onTimes);
-        long checkedValues = g.Groups.Sum(x => (long)o.Batch * x.OutputSize + x.AllVariables.OfType<Ship.Core.Parameters.StateVariable>().Sum(v => v.Value.numel()));
-        string kind = dense ? "dense synapses" : "first-order synapses";
-        Console.WriteLine($"# finite guard, {kind}: off {baseline * 1e3:F3} ms/step, on {on * 1e3:F3} ms/step, +{(on / baseline - 1) * 100:F1} % " +
-                          $"({(on - baseline) * 1e6:F1} µs/step; {checkedValues} values checked per step)");
-        log.WriteLine($"guard-off-{(dense ? "dense" : "first-order")},{o.GuardSteps},,,,{baseline}");
-        log.WriteLine($"guard-on-{(dense ? "dense" : "first-order")},{o.GuardSteps},,,,{on}");
+        double off = Median(offTimes), on = Median(onTimes);
+        long values = g.Groups.Sum(x => (long)o.Batch * x.OutputSize + x.AllVariables.OfType<StateVariable>().Sum(v => v.Value.numel()));
+        string kind = $"{(dense ? "dense" : "first-order")} synapses, {(batching ? "time-batched" : "step by step")}";
+        Console.WriteLine($"# finite guard, {kind}: off {off * 1e3:F3} ms/step, on {on * 1e3:F3} ms/step, {(on / off - 1) * 100:+0.0;-0.0} % " +
+                          $"({(on - off) * 1e6:F1} µs/step; {values} output and state values)");
+        log.WriteLine($"guard-off {kind},{o.GuardSteps},,,,{off}");
+        log.WriteLine($"guard-on {kind},{o.GuardSteps},,,,{on}");
     }
 }
+Console.WriteLine($"# total {clock.Elapsed.TotalSeconds:F0} s");
 
-static double Median(List<double> x)
+List<Row> Calls(string phase, Network net, int steps)
 {
-    x.Sort();
-    return x[x.Count / 2];
-}
-
-static Network Large(int batch, bool dense = false)
-{
-    var net = new Network("soak") { Dt = 1e-3, Steps = 1000, BatchSize = batch, Seed = 0 };
-    net.Add("P", new PoissonSource(500, rate: 100));
-    string source = "P";
-    for (int k = 1; k <= 4; k++)
+    var rows = new List<Row> { Sample(phase, net, gc: true) };
+    int calls = (steps + o.Call - 1) / o.Call, every = Math.Max(1, calls / 10);
+    for (int c = 0; c < calls; c++)
     {
-        if (dense) net.Add($"S{k}", new Dense(Init.Uniform(0, 0.01)), source, $"L{k}");
-        else net.Add($"S{k}", new FirstOrder(Init.Uniform(0, 1), tau: 5e-3, weightScale: 1.5), source, $"L{k}");
-        net.Add($"L{k}", new Lif(500, tau: 10e-3));
-        source = $"L{k}";
+        net.Continue(schedule: Schedule.Fixed(1e-3, Math.Min(o.Call, steps - c * o.Call)));
+        rows.Add(Sample(phase, net, gc: (c + 1) % every == 0 || c == calls - 1));
     }
-    return net;
+    return rows;
 }
 
-static Row Sample(string phase, Network net, StreamWriter log, Stopwatch clock, bool gc)
+Row Sample(string phase, Network net, bool gc)
 {
     long live = torch.Tensor.TotalCount, afterGc = -1;
     if (gc)
@@ -161,6 +145,30 @@ static Row Sample(string phase, Network net, StreamWriter log, Stopwatch clock, 
     var row = new Row(phase, net.Context.StepIndex, Rss(), live, afterGc, clock.Elapsed.TotalSeconds);
     log.WriteLine(row.Csv());
     return row;
+}
+
+static double MsPerStep(List<Row> rows) =>
+    rows.Count > 1 ? (rows[^1].Seconds - rows[0].Seconds) / (rows[^1].Step - rows[0].Step) * 1e3 : double.NaN;
+
+static double Median(List<double> x)
+{
+    x.Sort();
+    return x[x.Count / 2];
+}
+
+static Network Large(int batch, bool dense = false, bool batching = true)
+{
+    var net = new Network("soak") { Dt = 1e-3, Steps = 1000, BatchSize = batch, Seed = 0, TimeBatching = batching };
+    net.Add("P", new PoissonSource(500, rate: 100));
+    string source = "P";
+    for (int k = 1; k <= 4; k++)
+    {
+        if (dense) net.Add($"S{k}", new Dense(Init.Uniform(0, 0.01)), source, $"L{k}");
+        else net.Add($"S{k}", new FirstOrder(Init.Uniform(0, 1), tau: 5e-3, weightScale: 1.5), source, $"L{k}");
+        net.Add($"L{k}", new Lif(500, tau: 10e-3));
+        source = $"L{k}";
+    }
+    return net;
 }
 
 static double Rss()
@@ -188,9 +196,9 @@ internal sealed record Row(string Phase, long Step, double RssMiB, long Live, lo
 internal sealed class Options
 {
     public int Steps = 100_000, Monitored = 10_000, Call = 1000, Warmup = 2000, Batch = 1, Threads = Environment.ProcessorCount;
-    public int GuardSteps = 1000, GuardRepeats = 7;
-    public double SampleSeconds = 1;
-    public bool Single = true;
+    public int GuardSteps = 500, GuardRepeats = 7;
+    public double SampleSeconds = 0.5;
+    public bool Single = true, StepwiseOnly;
     public string Out = Path.Combine("bench", "results");
 
     public static Options Parse(string[] args)
@@ -210,6 +218,7 @@ internal sealed class Options
                 case "--guard-steps": o.GuardSteps = int.Parse(Next()); break;
                 case "--guard-repeats": o.GuardRepeats = int.Parse(Next()); break;
                 case "--no-single": o.Single = false; break;
+                case "--stepwise-only": o.StepwiseOnly = true; break;
                 case "--out": o.Out = Next(); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
