@@ -335,4 +335,35 @@ public class CheckpointTests
         Assert.That(Checkpoint.Load(dir, Scenarios.Registry()).Timeline.Count, Is.EqualTo(5));
         Assert.That(Directory.GetDirectories(Path.GetDirectoryName(dir)!).Where(d => d.EndsWith(".shiptmp")), Is.Empty, "no temporary folder left");
     }
+
+    [Test]
+    public void AConsistentFileWhoseWeightsDoNotFitTheTopologyIsRefused()
+    {
+        // The tensor file and the manifest agree with each other (hash, shapes), but the weights are [3, 3] where the
+        // topology (3 inputs → 2 neurons) needs [3, 2]: the load fails and names the group and parameter.
+        var dir = TempFolder("mismatch");
+        var net = new Network { Dt = 1e-3, Steps = 5, BatchSize = 1, Seed = 1 };
+        net.Add("I", new TensorInput(3));
+        net.Add("S", new Dense(0.5), "I", "L");
+        net.Add("L", new Lif(2));
+        net.Initialize();
+        Checkpoint.Save(net, dir);
+        var tensorPath = Path.Combine(dir, NetworkCheckpoint.TensorFile);
+        Dictionary<string, Tensor> tensors;
+        using (var c = SafeTensors.Read(tensorPath)) tensors = c.Names.ToDictionary(n => n, n => c.Tensors[n].clone());
+        tensors["groups/S/w"] = torch.ones(3, 3);
+        SafeTensors.Write(tensorPath, tensors.ToList(), new Dictionary<string, string> { ["format"] = NetworkCheckpoint.FormatName });
+        var manifestPath = Path.Combine(dir, NetworkCheckpoint.ManifestFile);
+        var root = JsonNode.Parse(File.ReadAllText(manifestPath))!.AsObject();
+        var bytes = File.ReadAllBytes(tensorPath);
+        root["tensor_file"]!["bytes"] = bytes.Length;
+        root["tensor_file"]!["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+        var w = root["network"]!["groups"]![1]!["variables"]!.AsArray().Single(v => (string)v!["name"]! == "w")!;
+        w["shape"] = new JsonArray(3, 3);
+        File.WriteAllText(manifestPath, root.ToJsonString());
+
+        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(dir));
+        Assert.That(e!.Problem, Is.EqualTo(CheckpointProblem.TopologyMismatch));
+        Assert.That(e.Message, Does.Contain("Group 'S', parameter 'w'").And.Contain("[3, 2]").And.Contain("[3, 3]"));
+    }
 }
