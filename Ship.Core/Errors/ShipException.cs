@@ -40,3 +40,26 @@ public sealed class InputException : ShipException
     /// <summary>Creates the exception naming the input group and the shape problem.</summary>
     public InputException(string group, string problem) : base($"Input group '{group}': {problem}") => Group = group;
 }
+
+/// <summary>The numerical guard (<c>Network.CheckFinite</c>) found a NaN or an infinity; names where and when it first appeared.</summary>
+public sealed class NonFiniteValueException : ShipException
+{
+    /// <summary>Creates the exception for the first non-finite value found.</summary>
+    public NonFiniteValueException(string group, string variable, long step, double time, string what)
+        : base($"Group '{group}', {(variable == "output" ? "output" : $"variable '{variable}'")}: {what} at step {step} (t = {time.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} s); the run was stopped there.")
+    {
+        Group = group;
+        Variable = variable;
+        Step = step;
+        Time = time;
+    }
+
+    /// <summary>Tag of the group holding the value.</summary>
+    public string Group { get; }
+    /// <summary>Name of the state variable, or "output".</summary>
+    public string Variable { get; }
+    /// <summary>Index of the step (since the last reset) whose result held the value.</summary>
+    public long Step { get; }
+    /// <summary>Time at the end of that step, in seconds.</summary>
+    public double Time { get; }
+}

@@ -116,13 +116,30 @@ public abstract class Group
             Tensor fresh;
             try { fresh = p.Materialize(_ctx); }
             catch { p.Spec = previous; throw; }
+            var old = p.Tensor;
             p.Tensor = Keep(fresh);
-            // The owner may be a group this one wraps: it is the one whose derived values (or device) depend on p.
-            p.Owner.ParameterChanged(p);
-            if (!ReferenceEquals(p.Owner, this)) ParameterChanged(p);
+            try { Changed(p); }
+            catch
+            {
+                // A value valid on its own may still be refused by what depends on it (e.g. a rate with rate·dt > 1):
+                // put the old value back and derive from it again, so the group is as it was before the call.
+                p.Spec = previous;
+                p.Tensor = old;
+                fresh.Dispose();
+                try { Changed(p); }
+                catch (ShipException) { /* the old value was accepted before; nothing better to restore */ }
+                throw;
+            }
         }
         else v.Spec = value;
         return this;
+    }
+
+    // The owner may be a group this one wraps: it is the one whose derived values (or device) depend on p.
+    private void Changed(Parameter p)
+    {
+        p.Owner.ParameterChanged(p);
+        if (!ReferenceEquals(p.Owner, this)) ParameterChanged(p);
     }
 
     /// <summary>Hook after a parameter of a bound group changed, for models that cache values derived from it.</summary>

@@ -9,6 +9,8 @@ namespace Ship.Core.Monitors;
 /// Records one variable (a state, a parameter, or "output") of one group at every step. Each record is a detached copy,
 /// never an alias of a state that later changes in place, and recording never changes results.
 /// Values accumulate over a run and its continuations and are cleared when a new run resets the network.
+/// With <see cref="StreamTo"/> the records go to disk in chunks instead, so a long monitored run holds at most one
+/// chunk in memory.
 /// </summary>
 public sealed class StateMonitor
 {
@@ -18,6 +20,9 @@ public sealed class StateMonitor
     private readonly List<Tensor> _records = new();
     private readonly List<double> _times = new();
     private Tensor? _stacked;
+    private MonitorStreamWriter? _stream;
+    private double[]? _streamTimes;
+    private int _count;
 
     internal StateMonitor(Group group, string variable)
     {
@@ -31,20 +36,59 @@ public sealed class StateMonitor
     public string Variable { get; }
     /// <summary>Whether the monitor records; a disabled monitor costs nothing in the step loop.</summary>
     public bool Enabled { get; set; } = true;
-    /// <summary>Number of recorded steps.</summary>
-    public int Count => _records.Count;
-    /// <summary>Time (end of step, see <see cref="Clocks.Timeline"/>) of every record.</summary>
-    public IReadOnlyList<double> Times => _times;
+    /// <summary>Number of recorded steps (streamed ones included).</summary>
+    public int Count => _count;
+    /// <summary>Whether records go to disk (<see cref="StreamTo"/>).</summary>
+    public bool IsStreaming => _stream is not null;
+    /// <summary>The folder records stream to, or null for an in-memory monitor.</summary>
+    public string? StreamFolder => _stream?.Folder;
 
-    /// <summary>The records stacked as [batch, steps, ...]; variables without a batch axis are broadcast over the batch.</summary>
+    /// <summary>Time (end of step, see <see cref="Clocks.Timeline"/>) of every record; read back from disk when streaming.</summary>
+    public IReadOnlyList<double> Times
+    {
+        get
+        {
+            if (_stream is null) return _times;
+            Flush();
+            return _streamTimes ??= MonitorStream.ReadTimes(_stream.Folder);
+        }
+    }
+
+    /// <summary>
+    /// The records stacked as [batch, steps, ...]; variables without a batch axis are broadcast over the batch.
+    /// When streaming, this reads every chunk back from disk (the whole run in memory: use <see cref="MonitorStream.Read"/> per file for less).
+    /// </summary>
     public Tensor Values
     {
         get
         {
-            if (_records.Count == 0)
+            if (_count == 0)
                 throw new Errors.ShipException($"Monitor {Group.DisplayName}.{Variable} has no records: run the network first.");
+            if (_stream is not null)
+            {
+                Flush();
+                return _stacked ??= MonitorStream.Read(_stream.Folder).Values.DetachFromDisposeScope();
+            }
             return _stacked ??= torch.stack(_records, 1).DetachFromDisposeScope();
         }
+    }
+
+    /// <summary>
+    /// Sends the records of the following runs to <paramref name="folder"/> in chunks of <paramref name="chunkSteps"/>
+    /// steps (and at the end of every Run or Continue call), so memory stays bounded however long the run. SafeTensors
+    /// chunks (<c>chunk-000000.safetensors</c>: "values" [batch, steps, ...], "times", "steps") load in Python with the
+    /// safetensors library; CSV appends to <c>records.csv</c> in long format (step, time_s, batch, index, value), step by
+    /// step. Read back with <see cref="MonitorStream.Read"/>. A new Run (a reset) starts the stream over: the chunk files
+    /// this monitor wrote are replaced. Call before the run: the monitor must hold no records.
+    /// </summary>
+    public StateMonitor StreamTo(string folder, int chunkSteps = 1024, MonitorFileFormat format = MonitorFileFormat.SafeTensors)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        if (chunkSteps < 1) throw new ArgumentOutOfRangeException(nameof(chunkSteps), chunkSteps, "a chunk holds at least one step.");
+        if (_count > 0)
+            throw new Errors.ShipException($"Monitor {Group.DisplayName}.{Variable} already holds {_count} records: switch it to streaming before running.");
+        _stream = new MonitorStreamWriter(folder, chunkSteps, format, Group.DisplayName, Variable);
+        return this;
     }
 
     internal void Record(Tensor value, double time)
@@ -60,8 +104,28 @@ public sealed class StateMonitor
         }
         _records.Add(v.clone().DetachFromDisposeScope());
         _times.Add(time);
+        _count++;
         _stacked?.Dispose();
         _stacked = null;
+        _streamTimes = null;
+        if (_stream is not null && _records.Count >= _stream.ChunkSteps) Flush();
+    }
+
+    /// <summary>Called by the network at the end of every Run/Continue call (and when one fails): writes a streamed partial chunk.</summary>
+    internal void EndOfCall()
+    {
+        if (_stream is not null) Flush();
+    }
+
+    private void Flush()
+    {
+        if (_stream is null || _records.Count == 0) return;
+        using (var chunk = torch.stack(_records, 1))
+            _stream.Append(chunk, _times, _count - _records.Count);
+        foreach (var r in _records) r.Dispose();
+        _records.Clear();
+        _times.Clear();
+        _streamTimes = null;
     }
 
     internal void Clear()
@@ -69,8 +133,37 @@ public sealed class StateMonitor
         foreach (var r in _records) r.Dispose();
         _records.Clear();
         _times.Clear();
+        _count = 0;
         _stacked?.Dispose();
         _stacked = null;
+        _streamTimes = null;
+        _stream?.Restart();
+    }
+
+    /// <summary>The in-memory records (null if none or streaming) and their times, for checkpoints.</summary>
+    internal (Tensor? Values, double[] Times) Snapshot() =>
+        _stream is null && _records.Count > 0 ? (torch.stack(_records, 1), _times.ToArray()) : (null, _times.ToArray());
+
+    /// <summary>Replaces the records by saved ones [batch, steps, ...] (checkpoint loading).</summary>
+    internal void Restore(Tensor? values, IReadOnlyList<double> times)
+    {
+        Clear();
+        if (values is null) return;
+        foreach (var r in values.unbind(1)) _records.Add(r.clone().DetachFromDisposeScope());
+        _times.AddRange(times);
+        _count = _records.Count;
+    }
+
+    /// <summary>The stream settings and progress, for checkpoints: (folder, chunk steps, format, chunks written, records).</summary>
+    internal (string Folder, int ChunkSteps, MonitorFileFormat Format, int Chunks, int Count)? StreamState =>
+        _stream is null ? null : (_stream.Folder, _stream.ChunkSteps, _stream.Format, _stream.Chunks, _count);
+
+    /// <summary>Re-attaches a stream saved by a checkpoint, adopting the files already written (they must still be there).</summary>
+    internal void ResumeStream(string folder, int chunkSteps, MonitorFileFormat format, int chunks, int count)
+    {
+        Clear();
+        _stream = MonitorStreamWriter.Resume(folder, chunkSteps, format, Group.DisplayName, Variable, chunks);
+        _count = count;
     }
 
     /// <summary>
@@ -80,6 +173,7 @@ public sealed class StateMonitor
     public void ToCsv(string path)
     {
         using var values = Values.to_type(ScalarType.Float64).cpu();
+        var times = Times;
         long b = values.shape[0], t = values.shape[1];
         long per = values.numel() / Math.Max(1, b * t);
         var flat = values.reshape(b, t, per).data<double>().ToArray();
@@ -88,7 +182,7 @@ public sealed class StateMonitor
             for (long bi = 0; bi < b; bi++)
                 for (long ti = 0; ti < t; ti++)
                     for (long k = 0; k < per; k++)
-                        yield return new object[] { ti, _times[(int)ti], bi, k, flat[(bi * t + ti) * per + k] };
+                        yield return new object[] { ti, times[(int)ti], bi, k, flat[(bi * t + ti) * per + k] };
         }
         CsvTable.Write(path, new[] { "step", "time_s", "batch", "index", "value" }, Rows());
     }

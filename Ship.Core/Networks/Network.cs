@@ -14,7 +14,7 @@ namespace Ship.Core.Networks;
 /// and its own random generator, computes the call order at initialization, and steps all groups clock by clock.
 /// Nothing is static: any number of networks can live in one process without affecting each other.
 /// </summary>
-public sealed class Network
+public sealed partial class Network
 {
     private readonly List<Group> _groups = new();
     private readonly Dictionary<string, Group> _byTag = new(StringComparer.Ordinal);
@@ -72,11 +72,34 @@ public sealed class Network
     /// </summary>
     public bool TimeBatching { get; set; } = true;
 
+    /// <summary>
+    /// Opt-in numerical guard: after every step, checks each group's output and states and stops the run at the first
+    /// NaN or infinity with a <see cref="NonFiniteValueException"/> naming the group, the variable and the step. States
+    /// declared without a range (e.g. a last-spike time that starts at −∞) are checked for NaN only. Groups computed a
+    /// whole segment at once (<see cref="TimeBatching"/>) have their outputs checked per step and their states at the
+    /// end of the segment. Off by default: it costs a few reductions and one host read per step (see docs/errors.md).
+    /// </summary>
+    public bool CheckFinite { get; set; }
+
     /// <summary>Tags of the groups that the last run computed in sequence form (for inspection and benchmarks).</summary>
     public IReadOnlyList<string> SequenceGroups { get; private set; } = Array.Empty<string>();
 
-    /// <summary>Steps computed under one dispose scope before intermediates are freed: bounds memory without per-op scopes.</summary>
+    /// <summary>
+    /// Most steps a whole-segment group (<see cref="TimeBatching"/>) computes ahead; longer segments are computed in
+    /// blocks of this many steps, so memory does not grow with the length of a run. Results do not depend on it
+    /// beyond floating-point rounding of the sequence forms (spike draws are identical).
+    /// </summary>
+    public int SequenceBlockSteps { get; set; } = 2048;
+
+    /// <summary>Most steps computed under one dispose scope before intermediates are freed: bounds memory without per-op scopes.</summary>
     public int StepsPerDisposeScope { get; set; } = 256;
+
+    /// <summary>
+    /// About how many bytes of intermediates a dispose scope may gather before they are freed: each call measures its
+    /// first step and computes up to min(<see cref="StepsPerDisposeScope"/>, this / bytes per step) steps per scope, so a
+    /// network with megabytes of intermediates per step (per-connection currents) frees them often. 64 MiB by default.
+    /// </summary>
+    public long DisposeScopeBytes { get; set; } = 64L << 20;
 
     /// <summary>The groups in the order they were added.</summary>
     public IReadOnlyList<Group> Groups => _groups;
@@ -292,6 +315,7 @@ public sealed class Network
     }
 
     private (int S, int T)[] _edges = Array.Empty<(int, int)>();
+    private readonly HashSet<Tensor> _listed = new(ReferenceEqualityComparer.Instance); // per-step outputs of the current call
 
     private void ComputeOrder()
     {
@@ -340,6 +364,9 @@ public sealed class Network
     {
         if (_dirty) Initialize();
         if (!reset && !_hasRun) throw new ShipException($"Network '{Name}': nothing to continue; call Run first.");
+        // Settings changed after initialization are checked here too, even when the data sets the run's length.
+        if (_steps < 1) throw new NetworkConfigurationException($"Network '{Name}': steps must be >= 1, got {_steps}.");
+        if (!(_dt > 0) || double.IsInfinity(_dt)) throw new NetworkConfigurationException($"Network '{Name}': dt must be a finite value > 0 seconds, got {_dt}.");
         var ctx = _ctx!;
 
         // Validate every input before touching any state, so a bad call leaves the network as it was.
@@ -376,70 +403,78 @@ public sealed class Network
         int firstStep = _timeline.Count;
         var seq = PlanSequence(monitorsOf);
         SequenceGroups = Enumerable.Range(0, _groups.Count).Where(i => seq[i]).Select(i => _groups[i].Tag).ToArray();
-        // Per-step slices of a whole-segment output are only made where something reads them step by step.
-        var needSlices = new bool[_groups.Count];
-        for (int i = 0; i < _groups.Count; i++)
-            if (!seq[i]) foreach (var s in _sources[i]) needSlices[s] |= seq[s];
-        for (int i = 0; i < _groups.Count; i++) needSlices[i] |= seq[i] && monitorsOf[i].Length > 0;
-        var stepped = _order.Where(i => !seq[i] || needSlices[i]).ToArray();
-        bool perStepWork = stepped.Length > 0 || _prefetch.Length > 0;
         var lists = _outputs.Select(_ => new List<Tensor>(total)).ToArray();
-        var seqSegments = _outputs.Select(_ => new List<Tensor>()).ToArray();
         var seqOut = new Tensor?[_groups.Count];
         var slices = new Tensor[_groups.Count][];
         var temporaries = new List<Tensor>();
+        var guard = CheckFinite ? new FiniteGuard(this, seq) : null;
+        int? stepsPerScope = null;
+        var survivors = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        _listed.Clear();
         bool first = true;
-        foreach (var seg in schedule.Segments)
+        // A failure mid-run (a model error, the finite guard) leaves states part-way through a dispose scope: the
+        // network then needs a fresh Run, and Continue says so instead of reading freed tensors.
+        _hasRun = false;
+        try
         {
-            if (first || seg.Dt != ctx.Dt) Prepare(ctx, seg.Dt);
-            if (seq.Any(b => b))
+            foreach (var seg in schedule.Segments)
             {
-                // One scope per segment: intermediates of the whole-segment forms (host copies, sums) are freed at once.
-                using (torch.NewDisposeScope())
+                if (first || seg.Dt != ctx.Dt) Prepare(ctx, seg.Dt);
+                // Whole-segment groups compute at most SequenceBlockSteps steps ahead, so a long segment needs memory
+                // for one block, not for the whole run.
+                int chunk = seq.Any(b => b) ? Math.Max(1, SequenceBlockSteps) : seg.Steps;
+                for (int start = 0; start < seg.Steps; start += chunk)
                 {
-                    ComputeSequences(seg.Steps, seq, needSlices, seqOut, slices, temporaries);
-                    foreach (var g in _groups)
-                        foreach (var v in g.AllVariables) v.Tensor?.DetachFromDisposeScope();
+                    int length = Math.Min(chunk, seg.Steps - start);
+                    if (seq.Any(b => b)) ComputeSequences(length, seq, seqOut, slices, temporaries);
+                    for (int done = 0; done < length;)
+                    {
+                        // The first block of a call is one step, measured: blocks then hold about DisposeScopeBytes of
+                        // intermediates (large per-connection states make a step's intermediates megabytes).
+                        int block = Math.Min(stepsPerScope ?? 1, length - done);
+                        using (var scope = torch.NewDisposeScope())
+                        {
+                            // What the last block kept is freed with this one unless it is still current: a replaced
+                            // state would otherwise wait for the garbage collector, megabytes at a time.
+                            foreach (var t in survivors) if (!t.IsInvalid) scope.Attach(t);
+                            for (int k = 0; k < block; k++)
+                                StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, slices, done + k, guard);
+                            stepsPerScope ??= StepsPerScope(scope, block);
+                            KeepSurvivors(lists, block, seq, survivors);
+                        }
+                        done += block;
+                        first = false;
+                    }
+                    if (!seq.Any(b => b)) continue;
+                    for (int i = 0; i < _groups.Count; i++)
+                        if (seq[i]) _latest[i] = slices[i][^1];
+                    guard?.CheckSequenceStates(ctx.StepIndex - 1);
+                    // A downstream group may pass a slice on as its own output (an identity link): those stay.
+                    var listed = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+                    foreach (var l in lists) for (int k = Math.Max(0, l.Count - length); k < l.Count; k++) listed.Add(l[k]);
+                    FreeTemporaries(temporaries, listed);
                 }
-                for (int i = 0; i < _groups.Count; i++)
-                    if (seq[i] && _outputSlot[i] >= 0) seqSegments[_outputSlot[i]].Add(seqOut[i]!);
             }
-            if (!perStepWork)
-            {
-                // Everything ran as whole segments: only the clock advances.
-                for (int k = 0; k < seg.Steps; k++) _timeline.Advance(seg.Dt);
-                ctx.StepIndex += seg.Steps;
-                ctx.Time = _timeline.Now;
-                first = false;
-            }
-            for (int done = 0; perStepWork && done < seg.Steps;)
-            {
-                int block = Math.Min(Math.Max(1, StepsPerDisposeScope), seg.Steps - done);
-                using (torch.NewDisposeScope())
-                {
-                    for (int k = 0; k < block; k++) StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, stepped, slices, done + k);
-                    KeepSurvivors(lists, block);
-                }
-                done += block;
-                first = false;
-            }
-            for (int i = 0; i < _groups.Count; i++)
-                if (seq[i]) _latest[i] = seqOut[i]!.select(1, seg.Steps - 1).DetachFromDisposeScope();
+        }
+        catch
+        {
+            _listed.Clear();
+            foreach (var l in lists) FreeUnlessLive(l);
+            foreach (var m in _monitors) m.EndOfCall();
+            throw;
         }
         _hasRun = true;
+        foreach (var m in _monitors) m.EndOfCall();
 
         var outputs = new Dictionary<string, Tensor>();
         for (int k = 0; k < _outputs.Count; k++)
         {
-            var segs = seqSegments[k];
-            outputs[_outputs[k]] = (segs.Count > 0
-                ? (segs.Count == 1 ? segs[0].alias() : torch.cat(segs, 1))
-                : torch.stack(lists[k], 1)).DetachFromDisposeScope();
+            outputs[_outputs[k]] = torch.stack(lists[k], 1).DetachFromDisposeScope();
             FreeUnlessLive(lists[k]);
         }
-        var live = LiveTensors();
-        foreach (var t in temporaries) if (!live.Contains(t)) t.Dispose();
-        var times = _timeline.Times.Skip(firstStep).ToArray();
+        FreeTemporaries(temporaries);
+        _listed.Clear();
+        var times = _timeline.TimesFrom(firstStep);
         return new RunResult(outputs, times, firstStep);
     }
 
@@ -463,8 +498,12 @@ public sealed class Network
         return seq;
     }
 
-    private void ComputeSequences(int steps, bool[] seq, bool[] needSlices, Tensor?[] seqOut, Tensor[][] slices, List<Tensor> temporaries)
+    private void ComputeSequences(int steps, bool[] seq, Tensor?[] seqOut, Tensor[][] slices, List<Tensor> temporaries)
     {
+        // One dispose scope for the whole block: what the sequence forms create in between is freed here instead of
+        // waiting for the garbage collector; outputs, slices and the groups' new states are kept. Not while recording
+        // gradients: custom autograd functions may hold tensors of the forward pass for their backward.
+        using var scope = TrackGradients ? null : torch.NewDisposeScope();
         foreach (var i in _order)
         {
             if (!seq[i]) continue;
@@ -482,12 +521,9 @@ public sealed class Network
                 throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(y.shape)} from StepSequence, expected [{batch}, {steps}, {g.OutputSize}].");
             seqOut[i] = y.DetachFromDisposeScope();
             temporaries.Add(seqOut[i]!);
-            if (needSlices[i])
-            {
-                slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
-                temporaries.AddRange(slices[i]);
-            }
-            if (src.Length > 1 && x is not null) temporaries.Add(x);
+            slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
+            if (_outputSlot[i] < 0) temporaries.AddRange(slices[i]); // an output's slices are freed with the output list
+            foreach (var v in g.AllVariables) v.Tensor?.DetachFromDisposeScope();
         }
     }
 
@@ -511,14 +547,14 @@ public sealed class Network
     }
 
     private void StepOnce(SimulationContext ctx, double dt, List<Tensor>[] lists, StateMonitor[][] monitorsOf, bool checkShapes,
-        bool[] seq, int[] stepped, Tensor[][] slices, int stepInSegment)
+        bool[] seq, Tensor[][] slices, int stepInSegment, FiniteGuard? guard)
     {
         ctx.Time = _timeline.Now;
         _timeline.Advance(dt);
         double end = _timeline.Now;
         // A delayed output is known before its group runs, so a back edge from it reads this step's value (no artefact).
         foreach (var i in _prefetch) _latest[i] = _groups[i].PeekDelayedOutput();
-        foreach (var i in stepped)
+        foreach (var i in _order)
         {
             var src = _sources[i];
             Tensor? x = seq[i] ? null : src.Length switch
@@ -536,9 +572,15 @@ public sealed class Network
                 if (checkShapes) CheckOutput(g, y, ctx);
             }
             _latest[i] = y;
-            if (_outputSlot[i] >= 0 && !seq[i]) lists[_outputSlot[i]].Add(y);
+            if (_outputSlot[i] >= 0)
+            {
+                lists[_outputSlot[i]].Add(y);
+                _listed.Add(y);
+            }
             foreach (var m in monitorsOf[i]) m.Record(m.Variable == StateMonitor.Output ? y : g.Variable(m.Variable).Value, end);
+            guard?.Add(i, y);
         }
+        guard?.Check(ctx.StepIndex, end);
         ctx.StepIndex++;
     }
 
@@ -556,14 +598,41 @@ public sealed class Network
                 $"Group '{g.DisplayName}' ({g.GetType().Name}) returned {(y is null ? "null" : Shapes.Format(y.shape))} from Step, expected [{ctx.BatchSize}, {g.OutputSize}].");
     }
 
-    private void KeepSurvivors(List<Tensor>[] lists, int block)
+    private void KeepSurvivors(List<Tensor>[] lists, int block, bool[] seq, HashSet<Tensor> survivors)
     {
+        survivors.Clear();
         foreach (var g in _groups)
             foreach (var v in g.AllVariables)
-                v.Tensor?.DetachFromDisposeScope();
-        for (int i = 0; i < _latest.Length; i++) _latest[i]?.DetachFromDisposeScope();
+                if (v.Tensor is { } t)
+                {
+                    t.DetachFromDisposeScope();
+                    if (v is StateVariable && !_listed.Contains(t)) survivors.Add(t);
+                }
+        for (int i = 0; i < _latest.Length; i++)
+            if (_latest[i] is { } y)
+            {
+                y.DetachFromDisposeScope();
+                // Outputs are kept by the output lists, sequence slices by their block: only the others are this stepper's.
+                if (!seq[i] && !_listed.Contains(y)) survivors.Add(y);
+            }
         foreach (var l in lists)
             for (int k = Math.Max(0, l.Count - block); k < l.Count; k++) l[k].DetachFromDisposeScope();
+    }
+
+    private int StepsPerScope(DisposeScope scope, int steps)
+    {
+        long bytes = 0;
+        foreach (var d in scope.DisposablesView)
+            if (d is Tensor { IsInvalid: false } t) bytes += t.NumberOfElements * t.ElementSize;
+        long perStep = Math.Max(1, bytes / Math.Max(1, steps));
+        return (int)Math.Clamp(DisposeScopeBytes / perStep, 1, Math.Max(1, StepsPerDisposeScope));
+    }
+
+    private void FreeTemporaries(List<Tensor> temporaries, HashSet<Tensor>? keep = null)
+    {
+        var live = LiveTensors();
+        foreach (var t in temporaries) if (!live.Contains(t) && keep?.Contains(t) != true) t.Dispose();
+        temporaries.Clear();
     }
 
     private HashSet<Tensor> LiveTensors()

@@ -58,15 +58,15 @@ public sealed record GenerateContext(long[] Shape, torch.Generator Rng, Device D
 /// <summary>Common generators, so that random initial values are one call and always use the network's RNG.</summary>
 public static class Init
 {
-    /// <summary>Uniform draws on [low, high).</summary>
+    /// <summary>Uniform draws on [low, high); described as "uniform(low, high)" in invariant round-trip form, which checkpoints parse back.</summary>
     public static Value Uniform(double low = 0, double high = 1) => Value.Generated(
         c => Networks.Draw.Rand(c.Shape, c.DType, c.Device, c.Rng).mul_(high - low).add_(low),
-        $"uniform({low}, {high})");
+        FormattableString.Invariant($"uniform({low:R}, {high:R})"));
 
-    /// <summary>Normal draws with the given mean and standard deviation.</summary>
+    /// <summary>Normal draws with the given mean and standard deviation; described as "normal(mean, std)" (invariant, round-trip).</summary>
     public static Value Normal(double mean = 0, double std = 1) => Value.Generated(
         c => Networks.Draw.Randn(c.Shape, c.DType, c.Device, c.Rng).mul_(std).add_(mean),
-        $"normal({mean}, {std})");
+        FormattableString.Invariant($"normal({mean:R}, {std:R})"));
 
     /// <summary>A generator from a plain function of the shape, for values that need no randomness (e.g. a ramp).</summary>
     public static Value From(Func<long[], Tensor> f, string description) => Value.Generated(c => f(c.Shape), description);

@@ -1,6 +1,7 @@
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +17,7 @@ namespace Ship.Devices.Inputs;
 /// run (zero-padded) and, with AdaptSteps, sets the run's length; <see cref="Pad"/> builds one from trains, e.g. to continue
 /// a run with new trains.
 /// </summary>
-public sealed class SpikeTrainInput : NeuronGroup, IInputGroup
+public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
 {
     private Tensor[] _slices = Array.Empty<Tensor>();
     private int _cursor;
@@ -136,5 +137,31 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup
         if (_cursor >= _slices.Length)
             throw new InputException(DisplayName, $"ran out of data after {_slices.Length} steps.");
         return _slices[_cursor++];
+    }
+
+    void ICheckpointState.SaveState(CheckpointWriter writer)
+    {
+        writer.SetTensor("staged", _staged);
+        writer.Set("train_count", (long)_trainCount);
+        writer.SetTensor("remaining", RemainingSteps > 0 ? torch.stack(_slices[_cursor..], 1) : null);
+    }
+
+    void ICheckpointState.LoadState(CheckpointReader reader)
+    {
+        var ctx = Context;
+        var staged = reader.GetNullableTensor("staged");
+        var remaining = reader.GetNullableTensor("remaining");
+        int count = reader.GetInt("train_count");
+        if (staged is not null && (staged.dim() != 3 || staged.shape[0] != count || staged.shape[2] != ComponentCount))
+            throw new CheckpointException(CheckpointProblem.TopologyMismatch,
+                $"Input group '{DisplayName}': its saved trains are {Shapes.Format(staged.shape)}, expected [{count}, steps, {ComponentCount}].");
+        if (remaining is not null && (remaining.dim() != 3 || remaining.shape[0] != ctx.BatchSize || remaining.shape[2] != ComponentCount || remaining.dtype != ctx.DType))
+            throw new CheckpointException(CheckpointProblem.TopologyMismatch,
+                $"Input group '{DisplayName}': its saved data is {remaining.dtype} {Shapes.Format(remaining.shape)}, expected {ctx.DType} [{ctx.BatchSize}, steps, {ComponentCount}].");
+        _staged?.Dispose();
+        _staged = staged;
+        _trainCount = count;
+        _slices = remaining is null ? Array.Empty<Tensor>() : remaining.unbind(1).Select(Keep).ToArray();
+        _cursor = 0;
     }
 }

@@ -1,6 +1,7 @@
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,8 +10,9 @@ namespace Ship.Devices.Inputs;
 /// <summary>
 /// Feeds a dense [batch, steps, N] tensor one step at a time (SHIP's inputN). Values are kept as given (analog values
 /// stay analog; bool spikes become 0/1 in the network dtype). The data is split once per run, so a step costs no native call.
+/// A checkpoint keeps the data not yet consumed, so a loaded network continues with it as the saved one would.
 /// </summary>
-public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup
+public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, ICheckpointState
 {
     private Tensor? _data;
     private Tensor[]? _slices;
@@ -72,5 +74,21 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup
             throw new InputException(DisplayName, $"ran out of data after {_length} steps.");
         _slices ??= _data!.unbind(1).Select(Keep).ToArray();
         return _slices[_cursor++];
+    }
+
+    void ICheckpointState.SaveState(CheckpointWriter writer) =>
+        writer.SetTensor("remaining", _data?.narrow(1, _cursor, _length - _cursor));
+
+    void ICheckpointState.LoadState(CheckpointReader reader)
+    {
+        var data = reader.GetNullableTensor("remaining");
+        var ctx = Context;
+        if (data is not null && (data.dim() != 3 || data.shape[0] != ctx.BatchSize || data.shape[2] != ComponentCount || data.dtype != ctx.DType))
+            throw new CheckpointException(CheckpointProblem.TopologyMismatch,
+                $"Input group '{DisplayName}': its saved data is {data.dtype} {Shapes.Format(data.shape)}, expected {ctx.DType} [{ctx.BatchSize}, steps, {ComponentCount}].");
+        _data = data;
+        _length = (int)(data?.shape[1] ?? 0);
+        _cursor = 0;
+        _slices = null;
     }
 }

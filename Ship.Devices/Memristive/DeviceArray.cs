@@ -1,5 +1,6 @@
 using Ship.Core.Errors;
 using Ship.Core.Networks;
+using Ship.Core.Persistence;
 using Ship.Devices.Synapses;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,7 +17,7 @@ namespace Ship.Devices.Memristive;
 /// programming at which the study reads, independent of the simulation step.
 /// Reads are not differentiable with respect to W (programming is an offline step).
 /// </summary>
-public sealed class DeviceArray : IWeightDevice, IDisposable
+public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState
 {
     private readonly INonIdeality[] _effects;
     private DeviceState? _state;
@@ -151,6 +152,58 @@ public sealed class DeviceArray : IWeightDevice, IDisposable
         trace = s.ApplyPins(trace);
         s.SetProgrammed(trace[count].clone());
         return trace.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Saves the fabricated and programmed devices: conductances, device-to-device draws, stuck masks, the encoding
+    /// and pulse parameters, so a loaded array reads exactly what this one reads without redrawing anything.
+    /// </summary>
+    void ICheckpointState.SaveState(CheckpointWriter writer)
+    {
+        writer.Set("refabricate", _refabricate);
+        if (_state is null) writer.Set("state", (string?)null);
+        else _state.Save(writer.Child("state"), _effects);
+        if (_encoding is null) writer.Set("encoding", (string?)null);
+        else
+        {
+            var e = writer.Child("encoding");
+            e.Set("scale", _encoding.Scale);
+            e.Set("gmin", _encoding.Range.Gmin);
+            e.Set("gmax", _encoding.Range.Gmax);
+            e.SetTensor("sign", _encoding.Sign);
+        }
+        if (_pulseDevices is null) writer.Set("pulse_devices", (string?)null);
+        else
+        {
+            var p = writer.Child("pulse_devices");
+            p.SetTensor("dw_min", _pulseDevices.DwMin);
+            p.SetTensor("w_min", _pulseDevices.WMin);
+            p.SetTensor("w_max", _pulseDevices.WMax);
+        }
+    }
+
+    void ICheckpointState.LoadState(CheckpointReader reader)
+    {
+        // Built completely before anything is replaced, so a bad entry leaves the array as it was.
+        var ctx = reader.Network?.Context ?? throw new CheckpointException(CheckpointProblem.Corrupted, $"Device array '{Name}': no network to restore into.");
+        var state = reader.Has("state") ? DeviceState.Load(reader.Child("state"), Name, _effects, ctx.Device, ctx.Rng) : null;
+        WeightEncoding? encoding = null;
+        if (reader.Has("encoding"))
+        {
+            var e = reader.Child("encoding");
+            encoding = new WeightEncoding(e.GetDouble("scale"), new ConductanceRange(e.GetDouble("gmin"), e.GetDouble("gmax"), Name), e.GetNullableTensor("sign"));
+        }
+        PulseDeviceParameters? pulses = null;
+        if (reader.Has("pulse_devices"))
+        {
+            var p = reader.Child("pulse_devices");
+            pulses = new PulseDeviceParameters(p.GetTensor("dw_min"), p.GetTensor("w_min"), p.GetTensor("w_max"));
+        }
+        Dispose();
+        _state = state;
+        _encoding = encoding;
+        _pulseDevices = pulses;
+        _refabricate = reader.GetBool("refabricate");
     }
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using Ship.Core.Errors;
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -112,6 +113,71 @@ public sealed class DeviceState : IDisposable
         var old = _g0;
         _g0 = g.DetachFromDisposeScope();
         if (!ReferenceEquals(old, _g0)) old?.Dispose();
+    }
+
+    /// <summary>Writes everything a later read or programming depends on; draws are keyed by the position of their non-ideality in the array.</summary>
+    internal void Save(CheckpointWriter w, IReadOnlyList<INonIdeality> effects)
+    {
+        w.Set("shape", string.Join(",", Shape));
+        w.Set("gmin", Range.Gmin);
+        w.Set("gmax", Range.Gmax);
+        w.Set("elapsed_time", ElapsedTime);
+        w.SetTensor("target", _target);
+        w.SetTensor("programmed", _g0);
+        w.SetTensor("pin_mask", _pinMask);
+        w.SetTensor("pin_value", _pinValue);
+        SaveDraws(w.Child("fabricated"), _fabricated, effects);
+        SaveDraws(w.Child("programming_draws"), _programmed, effects);
+    }
+
+    private void SaveDraws(CheckpointWriter w, Dictionary<(INonIdeality, string), Tensor> draws, IReadOnlyList<INonIdeality> effects)
+    {
+        foreach (var ((owner, key), t) in draws)
+        {
+            int index = -1;
+            for (int k = 0; k < effects.Count; k++) if (ReferenceEquals(effects[k], owner)) index = k;
+            if (index < 0)
+                throw new CheckpointException(CheckpointProblem.NotSaveable, $"Device array '{Owner}': a draw '{key}' belongs to a {owner.GetType().Name} that is not in the array's list.");
+            w.SetTensor($"{index}.{key}", t);
+        }
+    }
+
+    /// <summary>Rebuilds a state saved by <see cref="Save"/>, checking every tensor against the saved shape.</summary>
+    internal static DeviceState Load(CheckpointReader r, string owner, IReadOnlyList<INonIdeality> effects, Device device, torch.Generator rng)
+    {
+        long[] shape;
+        try { shape = r.GetString("shape").Split(',').Select(long.Parse).ToArray(); }
+        catch (FormatException) { throw new CheckpointException(CheckpointProblem.Corrupted, $"Device array '{owner}': the saved shape is not a list of sizes."); }
+        var s = new DeviceState(owner, shape, device, rng)
+        {
+            Range = new ConductanceRange(r.GetDouble("gmin"), r.GetDouble("gmax"), owner),
+            ElapsedTime = r.GetDouble("elapsed_time"),
+        };
+        Tensor? Checked(Tensor? t, string what)
+        {
+            if (t is not null && !t.shape.SequenceEqual(shape))
+                throw new CheckpointException(CheckpointProblem.TopologyMismatch,
+                    $"Device array '{owner}': saved {what} is [{string.Join(", ", t.shape)}], the devices are [{string.Join(", ", shape)}].");
+            return t;
+        }
+        s._target = Checked(r.GetNullableTensor("target"), "target");
+        s._g0 = Checked(r.GetNullableTensor("programmed"), "programmed conductances");
+        s._pinMask = Checked(r.GetNullableTensor("pin_mask"), "stuck-device mask");
+        s._pinValue = Checked(r.GetNullableTensor("pin_value"), "stuck-device values");
+        LoadDraws(r.Child("fabricated"), s._fabricated, effects, owner);
+        LoadDraws(r.Child("programming_draws"), s._programmed, effects, owner);
+        return s;
+    }
+
+    private static void LoadDraws(CheckpointReader r, Dictionary<(INonIdeality, string), Tensor> draws, IReadOnlyList<INonIdeality> effects, string owner)
+    {
+        foreach (var name in r.Keys.ToList())
+        {
+            int dot = name.IndexOf('.');
+            if (dot < 1 || !int.TryParse(name[..dot], out int index) || index < 0 || index >= effects.Count)
+                throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"Device array '{owner}': saved draw '{name}' names no non-ideality of the array (it has {effects.Count}).");
+            draws[(effects[index], name[(dot + 1)..])] = r.GetTensor(name);
+        }
     }
 
     private ShipException NotProgrammed() => new($"Device array '{Owner}' is not programmed yet.");

@@ -1,5 +1,6 @@
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -72,6 +73,20 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup
     }
 
     private bool _freshState;
+
+    /// <inheritdoc />
+    protected override void SaveCheckpoint(CheckpointWriter writer)
+    {
+        base.SaveCheckpoint(writer);
+        writer.Set("fresh_state", _freshState); // lets the whole-segment form skip the decay of a state known to be zero
+    }
+
+    /// <inheritdoc />
+    protected override void LoadCheckpoint(CheckpointReader reader)
+    {
+        base.LoadCheckpoint(reader);
+        _freshState = reader.GetBool("fresh_state");
+    }
 
     /// <inheritdoc />
     protected override void OnReset()

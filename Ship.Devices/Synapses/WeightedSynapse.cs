@@ -1,6 +1,7 @@
 using Ship.Core.Groups;
 using Ship.Core.Networks;
 using Ship.Core.Parameters;
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,7 +28,7 @@ public interface IWeightDevice
 /// Base of synapse models with a weight matrix W [Ns, Nt]. The weights used in a step are W itself or, when a
 /// <see cref="IWeightDevice"/> is attached, what the device reads — so every weighted model works with devices.
 /// </summary>
-public abstract class WeightedSynapse : SynapseGroup
+public abstract class WeightedSynapse : SynapseGroup, ICheckpointState
 {
     private Tensor? _read;
 
@@ -96,6 +97,24 @@ public abstract class WeightedSynapse : SynapseGroup
     {
         base.OnReset();
         _read = WeightDevice is { ReadsVary: false } d ? Keep(d.Read(Context)) : null;
+    }
+
+    void ICheckpointState.SaveState(CheckpointWriter writer) => SaveCheckpoint(writer);
+
+    void ICheckpointState.LoadState(CheckpointReader reader) => LoadCheckpoint(reader);
+
+    /// <summary>Saves run state beyond the declared variables: the attached device's programmed state. Overrides call the base.</summary>
+    protected virtual void SaveCheckpoint(CheckpointWriter writer)
+    {
+        if (WeightDevice is ICheckpointState device) device.SaveState(writer.Child("device"));
+    }
+
+    /// <summary>Restores what <see cref="SaveCheckpoint"/> wrote; the device read of the run is redone from the restored device.</summary>
+    protected virtual void LoadCheckpoint(CheckpointReader reader)
+    {
+        if (WeightDevice is ICheckpointState device) device.LoadState(reader.Child("device"));
+        _read?.Dispose();
+        _read = null;
     }
 
     /// <summary>The weights to use in this step: W, the device read of this run, or a fresh read for noisy devices.</summary>
