@@ -440,7 +440,7 @@ public sealed partial class Network
                             for (int k = 0; k < block; k++)
                                 StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, slices, done + k, guard);
                             stepsPerScope ??= StepsPerScope(scope, block);
-                            KeepSurvivors(lists, block, seq, survivors);
+                            KeepSurvivors(scope, lists, block, seq, survivors);
                         }
                         done += block;
                         first = false;
@@ -598,22 +598,26 @@ public sealed partial class Network
                 $"Group '{g.DisplayName}' ({g.GetType().Name}) returned {(y is null ? "null" : Shapes.Format(y.shape))} from Step, expected [{ctx.BatchSize}, {g.OutputSize}].");
     }
 
-    private void KeepSurvivors(List<Tensor>[] lists, int block, bool[] seq, HashSet<Tensor> survivors)
+    /// <summary>
+    /// Detaches what must outlive the block (states, latest outputs, recorded outputs) and collects in
+    /// <paramref name="survivors"/> the states and latest outputs that this block computed (not tensors a model keeps
+    /// itself, not recorded outputs, not sequence slices): the next block frees them once they are replaced.
+    /// </summary>
+    private void KeepSurvivors(DisposeScope scope, List<Tensor>[] lists, int block, bool[] seq, HashSet<Tensor> survivors)
     {
         survivors.Clear();
         foreach (var g in _groups)
             foreach (var v in g.AllVariables)
                 if (v.Tensor is { } t)
                 {
+                    if (v is StateVariable && scope.Contains(t) && !_listed.Contains(t)) survivors.Add(t);
                     t.DetachFromDisposeScope();
-                    if (v is StateVariable && !_listed.Contains(t)) survivors.Add(t);
                 }
         for (int i = 0; i < _latest.Length; i++)
             if (_latest[i] is { } y)
             {
+                if (!seq[i] && scope.Contains(y) && !_listed.Contains(y)) survivors.Add(y);
                 y.DetachFromDisposeScope();
-                // Outputs are kept by the output lists, sequence slices by their block: only the others are this stepper's.
-                if (!seq[i] && !_listed.Contains(y)) survivors.Add(y);
             }
         foreach (var l in lists)
             for (int k = Math.Max(0, l.Count - block); k < l.Count; k++) l[k].DetachFromDisposeScope();

@@ -12,6 +12,33 @@ namespace Ship.Tests.Reliability;
 
 public class LongRunTests
 {
+    /// <summary>Returns one of two tensors it keeps, alternately: the stepper must never free what a model keeps itself.</summary>
+    private sealed class Alternating : Ship.Core.Groups.NeuronGroup
+    {
+        private Tensor? _zeros, _ones;
+        public Alternating(int n) : base(n) { }
+        protected override void OnBind()
+        {
+            _zeros = Keep(torch.zeros(Context.BatchSize, ComponentCount));
+            _ones = Keep(torch.ones(Context.BatchSize, ComponentCount));
+        }
+        public override Tensor Step(Tensor? input) => Context.StepIndex % 3 == 0 ? _ones! : _zeros!;
+    }
+
+    [Test]
+    public void TensorsAModelKeepsItselfAreNeverFreedByTheStepper()
+    {
+        var net = new Network { Dt = 1e-3, Steps = 30, BatchSize = 2, TimeBatching = false, StepsPerDisposeScope = 1 };
+        net.Add("A", new Alternating(3));
+        net.Add("S", new Dense(1.0), "A", "L");
+        net.Add("L", new LeakyIntegrator(3, tau: 1e-3));
+        net.MarkOutput("S");
+        var r = net.Run();
+        r = net.Continue();
+        var expected = Enumerable.Range(30, 30).Select(k => k % 3 == 0 ? 3f : 0f).ToArray(); // Dense(1): sum of 3 inputs
+        Assert.That(r["S"][0].select(1, 0).data<float>().ToArray(), Is.EqualTo(expected));
+    }
+
     private static Network Net(int block)
     {
         var net = new Network { Dt = 1e-3, Steps = 300, BatchSize = 2, Seed = 3, SequenceBlockSteps = block };
