@@ -207,7 +207,13 @@ internal sealed class CliOptions
     {
         if (d == "cpu") return d;
         if (d != "cuda") throw new UsageException($"--device must be cpu or cuda, got '{d}'.");
-        if (!torch.cuda.is_available()) throw new UsageException("--device cuda: CUDA is not available (this build uses TorchSharp-cpu, or no GPU was found).");
+        // TorchSharp loads its CUDA backend only on request; with a CPU-only libtorch the request throws or finds no device.
+        try { torch.InitializeDeviceType(DeviceType.CUDA); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new UsageException($"--device cuda: CUDA could not be initialized ({e.Message.Split('\n')[0]}); this build uses TorchSharp-cpu unless run against a CUDA libtorch (docs/gpu.md).");
+        }
+        if (!torch.cuda.is_available()) throw new UsageException("--device cuda: CUDA is not available (this build uses TorchSharp-cpu unless run against a CUDA libtorch, see docs/gpu.md; or no GPU was found).");
         return d;
     }
 
