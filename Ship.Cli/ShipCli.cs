@@ -91,6 +91,12 @@ public static class ShipCli
             error.WriteLine($"ship: {e.Message}");
             return Failed;
         }
+        catch (System.Runtime.InteropServices.ExternalException e)
+        {
+            // libtorch errors carry a C++ stack after the first line; the first line is the message a person can act on.
+            error.WriteLine($"ship: torch failed: {e.Message.Split('\n')[0]}");
+            return Failed;
+        }
     }
 }
 

@@ -60,7 +60,8 @@ public static class HardwareAwareFunctional
             throw new ParameterException(nameof(HardwareAwareFunctional), "noise", $"the relative noise σ must be finite and ≥ 0, got {sigma}.");
         if (sigma == 0) return w.alias();
         using var scope = torch.NewDisposeScope();
-        var xi = torch.randn(w.shape, dtype: w.dtype, device: w.device, generator: rng);
+        // Drawn on the host generator and moved: CUDA-side draws with a CPU generator fail (Draw explains why).
+        var xi = Ship.Core.Networks.Draw.Randn(w.shape, w.dtype, w.device, rng);
         return w.add(xi.mul_(scale.detach().to_type(w.dtype)).mul_(sigma)).MoveToOuterDisposeScope();
     }
 
