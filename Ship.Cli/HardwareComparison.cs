@@ -1,41 +1,84 @@
 using System.Globalization;
+using System.Text.Json;
 using Ship.Core.IO;
 using Ship.Devices.Memristive;
+using Ship.Plots;
 using Ship.Training.Hardware;
+using Ship.Training.Sweeps;
 using Spectre.Console;
 using TorchSharp;
 
 namespace Ship.Cli;
 
+/// <summary>One row of compare.csv: one trained network of one training seed, measured on n-level devices.</summary>
+/// <param name="Seed">Training seed (seeds 1..--seeds; sweep point k is seed k + 1).</param>
+/// <param name="Training">"plain" or "hardware-aware".</param>
+/// <param name="IdealAccuracy">Test accuracy with the ideal (unquantized) trained weights.</param>
+/// <param name="HardwareAccuracy">Mean test accuracy over the device seeds on n-level devices.</param>
+/// <param name="HardwareStd">Sample std of that accuracy over the device seeds.</param>
+public sealed record CompareRow(long Seed, string Training, double IdealAccuracy, double HardwareAccuracy, double HardwareStd)
+{
+    /// <summary>The columns of compare.csv. Nothing timing-dependent: the file is the same on every machine and for every sharding.</summary>
+    public static IReadOnlyList<string> Columns { get; } = new[] { "seed", "training", "ideal_accuracy", "hardware_accuracy", "hardware_std_over_devices" };
+
+    /// <summary>The row's values in column order.</summary>
+    public object[] Values => new object[] { Seed, Training, IdealAccuracy, HardwareAccuracy, HardwareStd };
+
+    /// <summary>
+    /// Reads a row back from the text of its fields (as a shard wrote them). Doubles were written in round-trip form, so
+    /// the parsed values are bit-identical to the computed ones and everything derived from them is too.
+    /// </summary>
+    public static CompareRow Parse(IReadOnlyList<string> f, string file)
+    {
+        if (f.Count != Columns.Count) throw new ShardException($"a row has {f.Count} fields, compare needs {Columns.Count}.", file);
+        var inv = CultureInfo.InvariantCulture;
+        if (!long.TryParse(f[0], NumberStyles.Integer, inv, out long seed)
+            || !double.TryParse(f[2], NumberStyles.Float, inv, out double ideal)
+            || !double.TryParse(f[3], NumberStyles.Float, inv, out double hw)
+            || !double.TryParse(f[4], NumberStyles.Float, inv, out double sd)
+            || f[1] is not ("plain" or "hardware-aware"))
+            throw new ShardException($"the row [{string.Join(", ", f)}] is not a compare row.", file);
+        return new CompareRow(seed, f[1], ideal, hw, sd);
+    }
+}
+
 /// <summary>
 /// The hardware-aware vs plain check (a runnable check, not a unit test): for each training seed, train a plain and a
 /// hardware-aware network from the same initial weights and data order, program both on n-level devices with level
-/// variability (the same device seed for both), and compare test accuracies. Prints mean ± std over seeds, the paired
-/// difference, and whether the margin exceeds the seed spread; writes compare.csv.
+/// variability (the same device seeds for both), and compare test accuracies. Prints mean ± std over seeds, the paired
+/// difference, and whether the margin exceeds the seed spread; writes compare.csv and the compare-per-seed plot. The
+/// training seeds are the sweep's points, so the check can be cut into shards (<c>--shard i/n</c>) and merged.
 /// </summary>
 public static class HardwareComparison
 {
-    /// <summary>Runs the check; returns the process exit code (0 whatever the verdict: the numbers are the result).</summary>
-    public static int Run(StudySettings s, Reporter report, int levels)
+    /// <summary>The sweep name: results are compare.csv, shards compare-shard-i-of-n.{csv,json}.</summary>
+    public const string SweepName = "compare";
+
+    /// <summary>Device seeds per trained network (1000·seed + 1…3).</summary>
+    public const int DeviceSeeds = 3;
+
+    /// <summary>Runs the check, or only shard <paramref name="shard"/> of its training seeds; returns the exit code (0 whatever the verdict: the numbers are the result).</summary>
+    public static int Run(StudySettings s, Reporter report, int levels, ShardSpec? shard = null)
     {
+        s = s with { HwLevels = levels };
         Directory.CreateDirectory(s.Out);
         torch.set_num_threads(s.Threads);
+        var points = shard?.Points(s.Seeds) ?? Enumerable.Range(0, s.Seeds).ToArray();
         using var data = StudyData.Load(s.Dataset, s.TestFraction, s.Seed);
-        report.Heading($"Hardware-aware vs plain training at {levels} levels, {s.Seeds} training seeds");
+        report.Heading($"Hardware-aware vs plain training at {levels} levels, {s.Seeds} training seeds" +
+            (shard is null ? "" : $": shard {shard} (seed{(points.Length == 1 ? "" : "s")} {(points.Length == 0 ? "none" : string.Join(", ", points.Select(k => k + 1)))})"));
         report.Info(data.Description);
-        var model = new StudyModel(s with { HwLevels = levels }, data.Inputs, data.Classes);
+        var model = new StudyModel(s, data.Inputs, data.Classes);
         var x = StudyData.Encode(data.Test.Inputs, s, new torch.Generator((ulong)(s.Seed + 1000))).to(model.TorchDevice);
         var y = data.Test.Labels.to(model.TorchDevice);
-        const int deviceSeeds = 3;
-        var rows = new List<object[]>();
-        var plainAcc = new List<double>();
-        var hwAcc = new List<double>();
+        var rows = new List<SweepRow>();
+        var timings = new List<object[]>();
         int batches = (int)(data.Train.Count / s.BatchSize);
-        report.Stage("Training and evaluating", s.Seeds * 2 * s.Epochs * batches, p =>
+        report.Stage("Training and evaluating", points.Length * 2 * s.Epochs * batches, p =>
         {
-            for (long seed = 1; seed <= s.Seeds; seed++)
+            foreach (int point in points)
             {
-                double[] acc = new double[2];
+                long seed = point + 1;
                 for (int k = 0; k < 2; k++)
                 {
                     var hw = k == 1 ? HardwareAwareOptions.ForQuantizedLevels(levels) : null;
@@ -43,25 +86,99 @@ public static class HardwareComparison
                     var m = model.Train(data, x, label, hw, seed, batchDone: (e, b, l) => p.Advance(1, $"seed {seed} {label}, epoch {e + 1}"));
                     var ev = new HardwareEvaluator(() => model.Build((int)Math.Min(x.shape[0], 512), m.Weights), model.Readout, x, y);
                     // Each trained network is measured on the same chips (device seeds 1..3) and averaged.
-                    var hwRun = ev.Levels(label, new[] { levels }, Enumerable.Range(1, deviceSeeds).Select(i => 1000 * seed + i).ToArray(),
+                    var hwRun = ev.Levels(label, new[] { levels }, Enumerable.Range(1, DeviceSeeds).Select(i => 1000 * seed + i).ToArray(),
                         n => MemristivePresets.ShipQuantized(n));
-                    acc[k] = hwRun.Mean[0];
-                    rows.Add(new object[] { seed, label, m.TestAccuracy, acc[k], HardwareEvaluator.SampleStd(hwRun.Accuracies[0]), m.Seconds });
-                    p.Report($"seed {seed}: {label,-15} ideal {Study.Pct(m.TestAccuracy)}   on {levels}-level devices {Study.Pct(acc[k])}   ({m.Seconds:F0} s)");
+                    var row = new CompareRow(seed, label, m.TestAccuracy, hwRun.Mean[0], HardwareEvaluator.SampleStd(hwRun.Accuracies[0]));
+                    rows.Add(new SweepRow(point, row.Values));
+                    timings.Add(new object[] { seed, label, m.Seconds });
+                    p.Report($"seed {seed}: {label,-15} ideal {Study.Pct(m.TestAccuracy)}   on {levels}-level devices {Study.Pct(row.HardwareAccuracy)}   ({m.Seconds:F0} s)");
                 }
-                plainAcc.Add(acc[0]);
-                hwAcc.Add(acc[1]);
             }
             return 0;
         });
-        CsvTable.Write(Path.Combine(s.Out, "compare.csv"), new[] { "seed", "training", "ideal_accuracy", "hardware_accuracy", "hardware_std_over_devices", "train_seconds" }, rows);
+        string timingFile = Path.Combine(s.Out, shard is null ? "compare-timings.csv" : $"compare-timings-{shard.FileTag}.csv");
+        CsvTable.Write(timingFile, new[] { "seed", "training", "train_seconds" }, timings);
 
+        if (shard is not null)
+        {
+            var manifest = SweepShards.Write(s.Out, SweepName, shard, s.Seeds, Fingerprinted(s), CompareRow.Columns, rows);
+            report.Info($"shard {shard}: {rows.Count} rows in {Path.GetFullPath(Path.ChangeExtension(manifest, ".csv"))} (manifest {Path.GetFileName(manifest)}); " +
+                $"when all {shard.Count} shards are done: ship merge {Path.GetFullPath(s.Out)}");
+            return ShipCli.Ok;
+        }
+        WriteResults(s.Out, levels, rows.Select(r => ToRow(r.Values)).ToList(), report);
+        return ShipCli.Ok;
+    }
+
+    /// <summary>
+    /// Merges the shards of a sharded run found in <paramref name="folders"/> into <paramref name="outDir"/>: exactly the
+    /// compare.csv, plot and verdict of the unsharded run. Throws <see cref="ShardException"/> when the shards do not fit.
+    /// </summary>
+    public static int Merge(IReadOnlyList<string> folders, string outDir, Reporter report)
+    {
+        var merged = SweepShards.Merge(folders, SweepName);
+        if (!merged.Columns.SequenceEqual(CompareRow.Columns))
+            throw new ShardException($"the shards have columns [{string.Join(", ", merged.Columns)}]; this version of compare writes [{string.Join(", ", CompareRow.Columns)}].", merged.Manifests[0]);
+        if (!merged.Settings.TryGetValue(nameof(StudySettings.HwLevels), out var lv) || !int.TryParse(lv, NumberStyles.Integer, CultureInfo.InvariantCulture, out int levels) || levels < 2)
+            throw new ShardException($"the manifest's settings give no usable {nameof(StudySettings.HwLevels)}.", merged.Manifests[0]);
+        var rows = merged.Rows.Select(r => CompareRow.Parse(r.Fields, merged.Manifests[ShardSpec.ShardOf(r.Point, merged.Shards) - 1])).ToList();
+        report.Heading($"Hardware-aware vs plain training at {levels} levels, {merged.TotalPoints} training seeds: {merged.Shards} shards merged");
+        WriteResults(outDir, levels, rows, report);
+        return ShipCli.Ok;
+    }
+
+    /// <summary>
+    /// Every setting that decides compare's numbers, as name → value text (JSON for lists): all of settings.json except the
+    /// output folder, the quick flag (it only picks defaults, which are listed themselves) and the study-only sweeps
+    /// (levels, times, presets), which compare does not use. Shards merge only when these are equal.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Fingerprinted(StudySettings s)
+    {
+        using var doc = JsonDocument.Parse(JsonSerializer.Serialize(s));
+        var d = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var p in doc.RootElement.EnumerateObject())
+            if (p.Name is not (nameof(StudySettings.Out) or nameof(StudySettings.Quick) or nameof(StudySettings.Levels)
+                or nameof(StudySettings.Times) or nameof(StudySettings.Presets)))
+                d[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
+        d["DeviceSeeds"] = DeviceSeeds.ToString(CultureInfo.InvariantCulture);
+        return d;
+    }
+
+    private static CompareRow ToRow(IReadOnlyList<object> v) => new((long)v[0], (string)v[1], (double)v[2], (double)v[3], (double)v[4]);
+
+    /// <summary>compare.csv, the per-seed plot and the verdict, from the rows in seed order (the unsharded run and the merge both come here).</summary>
+    private static void WriteResults(string outDir, int levels, IReadOnlyList<CompareRow> rows, Reporter report)
+    {
+        Directory.CreateDirectory(outDir);
+        var csv = Path.Combine(outDir, "compare.csv");
+        CsvTable.Write(csv, CompareRow.Columns, rows.Select(r => r.Values));
+        var plain = rows.Where(r => r.Training == "plain").ToList();
+        var aware = rows.Where(r => r.Training == "hardware-aware").ToList();
+        if (plain.Count == 0 || plain.Count != aware.Count || !plain.Select(r => r.Seed).SequenceEqual(aware.Select(r => r.Seed)))
+            throw new InvalidDataException($"compare needs a plain and a hardware-aware row for every seed; got {plain.Count} plain and {aware.Count} hardware-aware rows.");
+
+        var fig = LinePlots.Lines(outDir, "compare-per-seed", new[]
+            {
+                new LineData("plain", plain.Select(r => (double)r.Seed).ToArray(), plain.Select(r => r.HardwareAccuracy).ToArray()),
+                new LineData("hardware-aware", aware.Select(r => (double)r.Seed).ToArray(), aware.Select(r => r.HardwareAccuracy).ToArray()),
+            }, "Training seed", $"Accuracy on {levels}-level devices",
+            options: new PlotOptions(Title: $"Plain vs hardware-aware training on {levels}-level devices (mean of {DeviceSeeds} device seeds)"));
+        // Markers, so a single seed still shows as a point.
+        foreach (var series in fig.Model.Series.OfType<OxyPlot.Series.LineSeries>())
+        {
+            series.MarkerType = OxyPlot.MarkerType.Circle;
+            series.MarkerSize = 4;
+        }
+        Figure.Redraw(fig, new PlotOptions(Title: $"Plain vs hardware-aware training on {levels}-level devices (mean of {DeviceSeeds} device seeds)"));
+
+        var plainAcc = plain.Select(r => r.HardwareAccuracy).ToArray();
+        var hwAcc = aware.Select(r => r.HardwareAccuracy).ToArray();
         double mp = plainAcc.Average(), sp = HardwareEvaluator.SampleStd(plainAcc);
         double mh = hwAcc.Average(), sh = HardwareEvaluator.SampleStd(hwAcc);
         var diff = hwAcc.Zip(plainAcc, (a, b) => a - b).ToArray();
         double md = diff.Average(), sdd = HardwareEvaluator.SampleStd(diff);
         double spread = Math.Max(sp, sh);
-        var table = new Table().AddColumns("training", $"accuracy on {levels}-level devices (mean ± std over {s.Seeds} seeds)");
+        var table = new Table().AddColumns("training", $"accuracy on {levels}-level devices (mean ± std over {plain.Count} seeds)");
         table.AddRow("plain", $"{Study.Pct(mp)} ± {100 * sp:F1}");
         table.AddRow("hardware-aware", $"{Study.Pct(mh)} ± {100 * sh:F1}");
         table.AddRow("difference (paired)", $"{100 * md:+0.0;-0.0} ± {100 * sdd:F1} points");
@@ -70,7 +187,6 @@ public static class HardwareComparison
         report.Info(string.Format(CultureInfo.InvariantCulture,
             "margin {0:F1} points {1} the seed spread (largest std {2:F1} points): hardware-aware training {3} plain training at {4} levels.",
             100 * md, beats ? ">" : "<=", 100 * spread, beats ? "BEATS" : "does not clearly beat", levels));
-        report.Info($"per-seed numbers: {Path.GetFullPath(Path.Combine(s.Out, "compare.csv"))}");
-        return ShipCli.Ok;
+        report.Info($"per-seed numbers: {Path.GetFullPath(csv)}; plot: {Path.GetFileName(fig.Png)} (+ .svg, .csv)");
     }
 }

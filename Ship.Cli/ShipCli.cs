@@ -8,7 +8,8 @@ namespace Ship.Cli;
 
 /// <summary>
 /// The <c>ship</c> command line. With no arguments it runs the full hardware-aware study on the embedded digits and writes
-/// ./ship-output; <c>ship compare</c> runs the hardware-aware vs plain check over training seeds. Bad options print a
+/// ./ship-output; <c>ship compare</c> runs the hardware-aware vs plain check over training seeds (whole, or one shard of
+/// them with <c>--shard i/n</c>), and <c>ship merge</c> combines the shards. Bad options print a
 /// message naming the option and exit with code 2; a failure during the run exits with 1.
 /// </summary>
 public static class ShipCli
@@ -43,8 +44,24 @@ public static class ShipCli
             "Hardware-aware vs plain training, each over several training seeds, evaluated on hardware with few conductance " +
             "levels (device variability on); prints mean ± std and whether the margin exceeds the seed spread, and writes compare.csv.");
         o.AddStudyOptions(compare);
+        compare.Options.Add(o.Shard);
         compare.SetAction(parse => Execute(parse, o, output, error, live, compare: true));
         root.Subcommands.Add(compare);
+
+        var folders = new Argument<string[]>("FOLDER")
+        {
+            Description = "Folders holding the shards' compare-shard-i-of-n.csv/.json files (the --out of each shard; several when the shards wrote to different folders).",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var mergeOut = new Option<string?>("--out") { Description = "Where to write the merged results (default: the first FOLDER).", HelpName = "FOLDER" };
+        var merge = new Command("merge",
+            "Combines the shards of a sharded 'ship compare --shard i/n' run into exactly the outputs of the unsharded run " +
+            "(compare.csv, the compare-per-seed plot and the printed verdict), after checking that all n shards are present once, " +
+            "were run with the same settings and cover every training seed exactly once. See docs/sweeps.md.");
+        merge.Arguments.Add(folders);
+        merge.Options.Add(mergeOut);
+        merge.SetAction(parse => ExecuteMerge(parse.GetValue(folders) ?? Array.Empty<string>(), parse.GetValue(mergeOut), output, error, live));
+        root.Subcommands.Add(merge);
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -59,26 +76,22 @@ public static class ShipCli
     private static int Execute(ParseResult parse, CliOptions o, TextWriter output, TextWriter error, bool? live, bool compare)
     {
         StudySettings settings;
-        try { settings = o.Settings(parse, compare); }
+        Ship.Training.Sweeps.ShardSpec? shard = null;
+        try
+        {
+            settings = o.Settings(parse, compare);
+            if (compare) shard = o.ShardOf(parse);
+        }
         catch (UsageException e)
         {
             error.WriteLine($"ship: {e.Message}");
             error.WriteLine("Try 'ship --help' for the options.");
             return BadUsage;
         }
-        bool isLive = live ?? (ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive);
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(output),
-            Ansi = isLive ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = isLive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = isLive ? InteractionSupport.Yes : InteractionSupport.No,
-        });
-        if (!isLive) console.Profile.Width = 240; // log lines stay whole instead of wrapping at 80 columns
-        var reporter = new Reporter(console, isLive);
+        var reporter = MakeReporter(output, live);
         try
         {
-            if (compare) return HardwareComparison.Run(settings, reporter, o.CompareLevels(parse));
+            if (compare) return HardwareComparison.Run(settings, reporter, o.CompareLevels(parse), shard);
             var result = new Study(settings, reporter).Run();
             reporter.Heading("Done");
             reporter.Info($"test accuracy {Study.Pct(result.Plain.TestAccuracy)} (plain, ideal weights)" +
@@ -97,6 +110,46 @@ public static class ShipCli
             error.WriteLine($"ship: torch failed: {e.Message.Split('\n')[0]}");
             return Failed;
         }
+    }
+
+    private static int ExecuteMerge(string[] folders, string? outDir, TextWriter output, TextWriter error, bool? live)
+    {
+        if (outDir is not null && string.IsNullOrWhiteSpace(outDir))
+        {
+            error.WriteLine("ship: merge --out needs a folder name.");
+            error.WriteLine("Try 'ship merge --help' for the options.");
+            return BadUsage;
+        }
+        try
+        {
+            return HardwareComparison.Merge(folders, outDir ?? folders[0], MakeReporter(output, live));
+        }
+        catch (Ship.Training.Sweeps.ShardException e)
+        {
+            // The folders given do not hold one complete, consistent sharded run: a usage problem, fixed by rerunning shards.
+            error.WriteLine($"ship: merge: {e.Message}");
+            error.WriteLine("Try 'ship merge --help'; docs/sweeps.md explains the checks.");
+            return BadUsage;
+        }
+        catch (Exception e) when (e is Ship.Core.Errors.ShipException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
+        {
+            error.WriteLine($"ship: merge: {e.Message}");
+            return Failed;
+        }
+    }
+
+    private static Reporter MakeReporter(TextWriter output, bool? live)
+    {
+        bool isLive = live ?? (ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = isLive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = isLive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = isLive ? InteractionSupport.Yes : InteractionSupport.No,
+        });
+        if (!isLive) console.Profile.Width = 240; // log lines stay whole instead of wrapping at 80 columns
+        return new Reporter(console, isLive);
     }
 }
 
@@ -126,6 +179,15 @@ internal sealed class CliOptions
     public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Training batch size (default 32; quick 64).", HelpName = "N" };
     public Option<int?> Threads { get; } = new("--threads") { Description = "Torch CPU threads (default 1: the study's matrices are small, more threads mostly add overhead; raise it for large data sets).", HelpName = "N" };
     public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of the split, initial weights, batch order and encoding (default 1; compare trains with seeds 1..--seeds on this split).", HelpName = "N" };
+
+    public Option<string?> Shard { get; } = new("--shard") { Description = "Run only shard i of n of the training seeds (1 <= i <= n; seed k goes to shard ((k - 1) mod n) + 1) and write compare-shard-i-of-n.csv/.json into --out; combine the shards with 'ship merge'. For Slurm job arrays: --shard ${SLURM_ARRAY_TASK_ID}/${SLURM_ARRAY_TASK_COUNT} (docs/sweeps.md).", HelpName = "i/n" };
+
+    public Ship.Training.Sweeps.ShardSpec? ShardOf(ParseResult p)
+    {
+        if (p.GetValue(Shard) is not { } text) return null;
+        try { return Ship.Training.Sweeps.ShardSpec.Parse(text); }
+        catch (Ship.Training.Sweeps.ShardException e) { throw new UsageException($"--shard: {e.Message}"); }
+    }
 
     public void AddStudyOptions(Command c)
     {
