@@ -92,6 +92,17 @@ public class CliTests
     }
 
     [Test]
+    public void CudaOnTheCpuBuildIsRefusedWithTheReasonNotACrash()
+    {
+        // The tests run on TorchSharp-cpu: initializing CUDA must fail, and the CLI must say so as a usage error.
+        var (code, output, error) = Ship("--device", "cuda", "--quick", "--out", Path.Combine(Path.GetTempPath(), "ship-never-" + Guid.NewGuid().ToString("N")));
+        Assert.That(code, Is.EqualTo(2), output + error);
+        Assert.That(error, Does.Contain("--device cuda"));
+        Assert.That(error, Does.Contain("CUDA"));
+        Assert.That(error.Split('\n').Length, Is.LessThan(5), "one line of reason, not a native stack trace");
+    }
+
+    [Test]
     public void HelpExplainsEveryOption()
     {
         var (code, output, _) = Ship("--help");
