@@ -43,8 +43,9 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup
     /// <inheritdoc />
     public bool CanRunSequence =>
         Context.DType is ScalarType.Float32 or ScalarType.Float64
-        // On a GPU the recurrence runs on the host, which only pays off while the copies are small.
-        && (Context.Device.type == DeviceType.CPU || (long)Context.BatchSize * ComponentCount <= HostRecurrenceLimit)
+        // On a GPU the recurrence is a fused kernel where NVRTC is found; else it runs on the host, which only pays off
+        // while the copies are small.
+        && (Context.Device.type == DeviceType.CPU || (long)Context.BatchSize * ComponentCount <= HostRecurrenceLimit || LifCuda.IsAvailable(Context.Device))
         && !Tau.Value.requires_grad && !Threshold.Value.requires_grad
         && Context.Spikes is HeavisideSpikes or SurrogateSpikes;
 

@@ -14,6 +14,7 @@ Directory.CreateDirectory(o.Out);
 string tag = o.Device.type == DeviceType.CUDA ? "gpu" : "cpu";
 
 if (o.Which == "diag") { Diag.Run(o.Device); return; }
+if (o.Which == "gpucheck") { Environment.ExitCode = GpuCheck.Run(o); return; }
 if (o.Which == "replot")
 {
     // Redraws benchmark-A-<tag>.csv files (e.g. figures taken on another machine) as PNG/SVG next to them.
