@@ -13,7 +13,8 @@ net.Add("L", new Lif(4, tau: 10e-3, threshold: 1.0));
 net.MarkOutput("L");
 var u = net.Monitor("L", "u");                        // record the membrane at every step
 
-var input = torch.rand(2, 100, 8).lt(0.2).to_type(torch.ScalarType.Float32);
+var rng = new torch.Generator(42);                   // a seeded generator of its own, not torch's process-wide one
+var input = torch.rand(new long[] { 2, 100, 8 }, generator: rng).lt(0.2).to_type(torch.ScalarType.Float32);
 var result = net.Run(input);                         // spikes [2, 100, 4]
 Console.WriteLine($"spikes: {result["L"].sum().item<float>()}");
 Console.Write(net.DescribeCallOrder());
