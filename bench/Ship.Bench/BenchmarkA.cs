@@ -35,6 +35,8 @@ internal static class BenchmarkA
         return (net, w.Value, x);
     }
 
+    public static (Network Net, Tensor W, Tensor X) BuildForProfile(int n, Options o) => Build(n, o);
+
     public static Row Run(int n, Options o)
     {
         var device = o.Device;
