@@ -188,6 +188,28 @@ public class TimeBatchingTests
     }
 
     [Test]
+    public void GradientOfAPlainSumMatchesStepByStep()
+    {
+        // The gradient of a sum reaches the fused LIF as one broadcast value (zero strides), read without a full copy.
+        double[] Grad(bool batching)
+        {
+            var net = Build(batching, ScalarType.Float64);
+            net.Initialize();
+            var w = net["HO"].Variable("w");
+            w.Tensor = new TorchSharp.Modules.Parameter(w.Value.detach().clone(), requires_grad: true);
+            net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(5));
+            net.TrackGradients = true;
+            net.Run(Input(40, ScalarType.Float64))["O"].sum().backward();
+            return w.Value.grad!.data<double>().ToArray();
+        }
+        var batched = Grad(true);
+        var stepped = Grad(false);
+        Assert.That(stepped.Count(v => v != 0), Is.GreaterThan(stepped.Length / 2), "most weights get a gradient");
+        for (int i = 0; i < stepped.Length; i++)
+            Assert.That(batched[i], Is.EqualTo(stepped[i]).Within(1e-9 + 1e-9 * Math.Abs(stepped[i])), $"element {i}");
+    }
+
+    [Test]
     public void GradientsMatchStepByStep()
     {
         double[] Grad(bool batching)
