@@ -28,6 +28,7 @@ public sealed partial class Network
         {
             _latest[i]?.Dispose();
             _latest[i] = latest[i].DetachFromDisposeScope();
+            _latestOwned[i] = false;
         }
         _timeline.Restore(stretches);
         ctx.StepIndex = stepIndex;

@@ -33,6 +33,7 @@ public sealed partial class Network
     private int[] _prefetch = Array.Empty<int>();
     private int[] _delays = Array.Empty<int>();
     private Tensor?[] _latest = Array.Empty<Tensor?>();
+    private bool[] _latestOwned = Array.Empty<bool>(); // latest outputs that only the stepper holds (copies), freed when replaced
     private double _dt = 1e-3;
     private int _steps = 100, _batch = 1;
     private Device _device = CPU;
@@ -308,6 +309,7 @@ public sealed partial class Network
         _edges = edges.ToArray();
         ComputeOrder();
         _latest = new Tensor?[_groups.Count];
+        _latestOwned = new bool[_groups.Count];
         _timeline.Reset();
         foreach (var m in _monitors) m.Clear();
         _hasRun = false;
@@ -403,11 +405,23 @@ public sealed partial class Network
         int firstStep = _timeline.Count;
         var seq = PlanSequence(monitorsOf);
         SequenceGroups = Enumerable.Range(0, _groups.Count).Where(i => seq[i]).Select(i => _groups[i].Tag).ToArray();
+        var guard = CheckFinite ? new FiniteGuard(this, seq) : null;
+        // Per-step slices of a whole-segment output are only made where something reads them step by step: a group
+        // stepped one step at a time, a monitor, the finite guard. Outputs are taken from the whole-segment tensors.
+        var needSlices = new bool[_groups.Count];
+        for (int i = 0; i < _groups.Count; i++)
+        {
+            if (!seq[i]) foreach (var s in _sources[i]) needSlices[s] |= seq[s];
+            needSlices[i] |= seq[i] && (monitorsOf[i].Length > 0 || guard is not null);
+        }
+        var stepped = _order.Where(i => !seq[i] || needSlices[i]).ToArray();
+        // A fully time-batched run has nothing to do per step but advance the clock.
+        bool perStepWork = stepped.Length > 0 || _prefetch.Length > 0;
         var lists = _outputs.Select(_ => new List<Tensor>(total)).ToArray();
+        var seqSegments = _outputs.Select(_ => new List<Tensor>()).ToArray();
         var seqOut = new Tensor?[_groups.Count];
         var slices = new Tensor[_groups.Count][];
         var temporaries = new List<Tensor>();
-        var guard = CheckFinite ? new FiniteGuard(this, seq) : null;
         int? stepsPerScope = null;
         var survivors = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         _listed.Clear();
@@ -426,8 +440,18 @@ public sealed partial class Network
                 for (int start = 0; start < seg.Steps; start += chunk)
                 {
                     int length = Math.Min(chunk, seg.Steps - start);
-                    if (seq.Any(b => b)) ComputeSequences(length, seq, seqOut, slices, temporaries);
-                    for (int done = 0; done < length;)
+                    if (seq.Any(b => b)) ComputeSequences(length, seq, needSlices, seqOut, slices, temporaries, seqSegments);
+                    if (!perStepWork)
+                    {
+                        for (int k = 0; k < length; k++)
+                        {
+                            ctx.Time = _timeline.Now;
+                            _timeline.Advance(seg.Dt);
+                            ctx.StepIndex++;
+                        }
+                        first = false;
+                    }
+                    for (int done = 0; perStepWork && done < length;)
                     {
                         // The first block of a call is one step, measured: blocks then hold about DisposeScopeBytes of
                         // intermediates (large per-connection states make a step's intermediates megabytes).
@@ -438,7 +462,7 @@ public sealed partial class Network
                             // state would otherwise wait for the garbage collector, megabytes at a time.
                             foreach (var t in survivors) if (!t.IsInvalid) scope.Attach(t);
                             for (int k = 0; k < block; k++)
-                                StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, slices, done + k, guard);
+                                StepOnce(ctx, seg.Dt, lists, monitorsOf, first && k == 0 && done == 0, seq, stepped, slices, done + k, guard);
                             stepsPerScope ??= StepsPerScope(scope, block);
                             KeepSurvivors(scope, lists, block, seq, survivors);
                         }
@@ -446,12 +470,25 @@ public sealed partial class Network
                         first = false;
                     }
                     if (!seq.Any(b => b)) continue;
+                    // The last step of a whole-segment output, as a small copy of its own: a view would keep the whole
+                    // [batch, steps, N] block (and, when training, its autograd graph) alive until the garbage collector
+                    // runs. Nothing computes from it (readers of a whole-segment group run after it in the same step);
+                    // it is what a checkpoint saves.
                     for (int i = 0; i < _groups.Count; i++)
-                        if (seq[i]) _latest[i] = slices[i][^1];
+                        if (seq[i])
+                        {
+                            using var last = seqOut[i]!.select(1, length - 1);
+                            using var plain = last.detach();
+                            var copy = plain.clone().DetachFromDisposeScope();
+                            if (_latestOwned[i]) _latest[i]?.Dispose();
+                            _latest[i] = copy;
+                            _latestOwned[i] = true;
+                        }
                     guard?.CheckSequenceStates(ctx.StepIndex - 1);
                     // A downstream group may pass a slice on as its own output (an identity link): those stay.
                     var listed = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
                     foreach (var l in lists) for (int k = Math.Max(0, l.Count - length); k < l.Count; k++) listed.Add(l[k]);
+                    foreach (var l in seqSegments) foreach (var t in l) listed.Add(t);
                     FreeTemporaries(temporaries, listed);
                 }
             }
@@ -460,6 +497,7 @@ public sealed partial class Network
         {
             _listed.Clear();
             foreach (var l in lists) FreeUnlessLive(l);
+            foreach (var l in seqSegments) { foreach (var t in l) t.Dispose(); l.Clear(); }
             foreach (var m in _monitors) m.EndOfCall();
             throw;
         }
@@ -467,12 +505,19 @@ public sealed partial class Network
         foreach (var m in _monitors) m.EndOfCall();
 
         var outputs = new Dictionary<string, Tensor>();
+        var handed = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         for (int k = 0; k < _outputs.Count; k++)
         {
-            outputs[_outputs[k]] = torch.stack(lists[k], 1).DetachFromDisposeScope();
+            var segs = seqSegments[k];
+            if (segs.Count == 0) outputs[_outputs[k]] = torch.stack(lists[k], 1).DetachFromDisposeScope();
+            // The whole-segment tensor itself, no copy; an input group's is a view of the data fed in, so it is copied
+            // (as is one already handed out under another tag, so each output is a tensor of its own).
+            else if (segs.Count == 1 && _byTag[_outputs[k]] is not IInputGroup && handed.Add(segs[0])) outputs[_outputs[k]] = segs[0];
+            else outputs[_outputs[k]] = (segs.Count == 1 ? segs[0].clone() : torch.cat(segs, 1)).DetachFromDisposeScope();
             FreeUnlessLive(lists[k]);
         }
-        FreeTemporaries(temporaries);
+        foreach (var l in seqSegments) temporaries.AddRange(l);
+        FreeTemporaries(temporaries, handed);
         _listed.Clear();
         var times = _timeline.TimesFrom(firstStep);
         return new RunResult(outputs, times, firstStep);
@@ -498,12 +543,14 @@ public sealed partial class Network
         return seq;
     }
 
-    private void ComputeSequences(int steps, bool[] seq, Tensor?[] seqOut, Tensor[][] slices, List<Tensor> temporaries)
+    private void ComputeSequences(int steps, bool[] seq, bool[] needSlices, Tensor?[] seqOut, Tensor[][] slices, List<Tensor> temporaries, List<Tensor>[] seqSegments)
     {
         // One dispose scope for the whole block: what the sequence forms create in between is freed here instead of
-        // waiting for the garbage collector; outputs, slices and the groups' new states are kept. Not while recording
-        // gradients: custom autograd functions may hold tensors of the forward pass for their backward.
-        using var scope = TrackGradients ? null : torch.NewDisposeScope();
+        // waiting for the garbage collector (the handles of a [batch, steps, N] intermediate would otherwise keep it
+        // alive for several runs); outputs, slices and the groups' new states are kept. While recording gradients the
+        // autograd graph holds its own references to what the backward needs; a custom autograd function detaches
+        // the managed tensors it keeps for its backward from the scope.
+        using var scope = torch.NewDisposeScope();
         foreach (var i in _order)
         {
             if (!seq[i]) continue;
@@ -520,9 +567,14 @@ public sealed partial class Network
             if (y.dim() != 3 || y.shape[0] != batch || y.shape[1] != steps || y.shape[2] != g.OutputSize)
                 throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(y.shape)} from StepSequence, expected [{batch}, {steps}, {g.OutputSize}].");
             seqOut[i] = y.DetachFromDisposeScope();
-            temporaries.Add(seqOut[i]!);
-            slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
-            if (_outputSlot[i] < 0) temporaries.AddRange(slices[i]); // an output's slices are freed with the output list
+            // An output's segments become the run's output; everything else is freed after the block.
+            if (_outputSlot[i] >= 0) seqSegments[_outputSlot[i]].Add(seqOut[i]!);
+            else temporaries.Add(seqOut[i]!);
+            if (needSlices[i])
+            {
+                slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
+                temporaries.AddRange(slices[i]);
+            }
             foreach (var v in g.AllVariables) v.Tensor?.DetachFromDisposeScope();
         }
     }
@@ -539,7 +591,11 @@ public sealed partial class Network
     {
         foreach (var g in _groups) g.ResetState();
         for (int i = 0; i < _groups.Count; i++)
+        {
+            if (_latestOwned[i]) _latest[i]?.Dispose();
+            _latestOwned[i] = false;
             _latest[i] = torch.zeros(new long[] { ctx.BatchSize, _groups[i].OutputSize }, dtype: ctx.DType, device: ctx.Device).DetachFromDisposeScope();
+        }
         _timeline.Reset();
         ctx.StepIndex = 0;
         ctx.Time = 0;
@@ -547,14 +603,14 @@ public sealed partial class Network
     }
 
     private void StepOnce(SimulationContext ctx, double dt, List<Tensor>[] lists, StateMonitor[][] monitorsOf, bool checkShapes,
-        bool[] seq, Tensor[][] slices, int stepInSegment, FiniteGuard? guard)
+        bool[] seq, int[] stepped, Tensor[][] slices, int stepInSegment, FiniteGuard? guard)
     {
         ctx.Time = _timeline.Now;
         _timeline.Advance(dt);
         double end = _timeline.Now;
         // A delayed output is known before its group runs, so a back edge from it reads this step's value (no artefact).
-        foreach (var i in _prefetch) _latest[i] = _groups[i].PeekDelayedOutput();
-        foreach (var i in _order)
+        foreach (var i in _prefetch) { _latest[i] = _groups[i].PeekDelayedOutput(); _latestOwned[i] = false; }
+        foreach (var i in stepped)
         {
             var src = _sources[i];
             Tensor? x = seq[i] ? null : src.Length switch
@@ -572,7 +628,8 @@ public sealed partial class Network
                 if (checkShapes) CheckOutput(g, y, ctx);
             }
             _latest[i] = y;
-            if (_outputSlot[i] >= 0)
+            _latestOwned[i] = false;
+            if (_outputSlot[i] >= 0 && !seq[i])
             {
                 lists[_outputSlot[i]].Add(y);
                 _listed.Add(y);

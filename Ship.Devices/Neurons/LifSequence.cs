@@ -134,23 +134,29 @@ public static class LifSequence
     {
         if (LifCuda.IsAvailable(mask.device)) return LifCuda.Backward(gradOut, sg, mask, beta);
         var device = gradOut.device;
-        var go = gradOut.to(CPU).contiguous();
+        // The gradient of a sum (the usual loss) is one value broadcast with zero strides: read that value instead of
+        // materializing a [B, T, N] copy, whose first touch costs more than the whole recurrence.
+        bool broadcast = gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
+        using var first = broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
+        var go = broadcast ? first!.to(CPU).contiguous() : gradOut.to(CPU).contiguous();
         var sgc = sg.to(CPU).contiguous();
         var betac = beta.to(CPU).contiguous();
         var dx = torch.empty_like(mask);
         long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
         ForEachBatchRow(b, t * n, bi =>
         {
-            if (mask.dtype == ScalarType.Float32) BackwardKernel<float>(go, sgc, mask, betac, dx, bi, t, n);
-            else BackwardKernel<double>(go, sgc, mask, betac, dx, bi, t, n);
+            if (mask.dtype == ScalarType.Float32) BackwardKernel<float>(go, broadcast, sgc, mask, betac, dx, bi, t, n);
+            else BackwardKernel<double>(go, broadcast, sgc, mask, betac, dx, bi, t, n);
         });
         return dx.to(device);
     }
 
-    private static void BackwardKernel<T>(Tensor got, Tensor sgt, Tensor maskt, Tensor betat, Tensor dxt, long bi, long t, long n)
+    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor sgt, Tensor maskt, Tensor betat, Tensor dxt, long bi, long t, long n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var go = MemoryMarshal.Cast<byte, T>(got.bytes);
+        T go0 = go[0];
+        var vgo0 = new Vector<T>(go0);
         var sg = MemoryMarshal.Cast<byte, T>(sgt.bytes);
         var mk = MemoryMarshal.Cast<byte, T>(maskt.bytes);
         var beta = MemoryMarshal.Cast<byte, T>(betat.bytes);
@@ -166,14 +172,14 @@ public static class LifSequence
                 // δu_t = ∂L/∂s_t · g(u_t − thr) + carry;  ∂L/∂x_t = δu_t · m_t;  carry ← δu_t · m_t · β  (m_t = gate · 1[v_t ≥ 0]).
                 for (; j + w <= n; j += w)
                 {
-                    var d = new Vector<T>(go.Slice(off + j)) * new Vector<T>(sg.Slice(off + j)) + new Vector<T>(carry, j);
+                    var d = (broadcast ? vgo0 : new Vector<T>(go.Slice(off + j))) * new Vector<T>(sg.Slice(off + j)) + new Vector<T>(carry, j);
                     var dm = d * new Vector<T>(mk.Slice(off + j));
                     dm.CopyTo(dx.Slice(off + j));
                     (dm * new Vector<T>(beta.Slice(row + j))).CopyTo(carry, j);
                 }
                 for (; j < n; j++)
                 {
-                    T d = go[off + j] * sg[off + j] + carry[j];
+                    T d = (broadcast ? go0 : go[off + j]) * sg[off + j] + carry[j];
                     T dm = d * mk[off + j];
                     dx[off + j] = dm;
                     carry[j] = dm * beta[row + j];

@@ -99,6 +99,64 @@ public class TimeBatchingTests
     }
 
     [Test]
+    public void FullyBatchedRunKeepsTheClockAndOutputsOfStepByStep()
+    {
+        // Every group runs whole segments: nothing is stepped, yet clock, times and outputs are those of the step form,
+        // also when a segment is split into blocks (outputs concatenated) and under a variable dt.
+        var schedule = new Schedule((1e-3, 15), (0.5e-3, 15), (2e-3, 10));
+        var x = Input(40);
+        var a = Build(true);
+        a.SequenceBlockSteps = 6;
+        var b = Build(false);
+        var ra = a.Run(x, schedule);
+        var rb = b.Run(x, schedule);
+        Assert.That(a.SequenceGroups, Has.Count.EqualTo(5));
+        Assert.That(ra.Times, Is.EqualTo(rb.Times));
+        Assert.That(a.Context.StepIndex, Is.EqualTo(40));
+        Assert.That(a.Context.Time, Is.EqualTo(b.Context.Time), "start of the last step");
+        Assert.That(a.Timeline.Now, Is.EqualTo(15 * 1e-3 + 15 * 0.5e-3 + 10 * 2e-3).Within(1e-12));
+        Assert.That(a.Timeline.Now, Is.EqualTo(b.Timeline.Now));
+        foreach (var tag in new[] { "H", "O" })
+        {
+            Assert.That(ra[tag].shape, Is.EqualTo(new long[] { 3, 40, tag == "H" ? 7 : 4 }));
+            Assert.That(F(ra[tag]), Is.EqualTo(F(rb[tag])), tag);
+        }
+        // A continuation reads the state and latest outputs the batched run left.
+        Assert.That(F(a.Continue(x.narrow(1, 0, 10))["O"]), Is.EqualTo(F(b.Continue(x.narrow(1, 0, 10))["O"])));
+    }
+
+    [Test]
+    public void OutputMonitorOfABatchedGroupRecordsEveryStep()
+    {
+        var x = Input(40);
+        var a = Build(true);
+        var ma = a.Monitor("H");
+        var b = Build(false);
+        var mb = b.Monitor("H");
+        var ra = a.Run(x);
+        b.Run(x);
+        Assert.That(a.SequenceGroups, Does.Contain("H"), "an output monitor does not force stepping");
+        Assert.That(ma.Count, Is.EqualTo(40));
+        Assert.That(F(ma.Values), Is.EqualTo(F(mb.Values)));
+        Assert.That(ma.Times, Is.EqualTo(mb.Times));
+        Assert.That(F(ra["H"]), Is.EqualTo(F(b.Run(x)["H"])));
+    }
+
+    [Test]
+    public void BatchedInputGroupOutputIsACopyOfTheData()
+    {
+        var x = Input(40);
+        var net = Build(true);
+        net.MarkOutput("I");
+        var r = net.Run(x);
+        Assert.That(net.SequenceGroups, Does.Contain("I"));
+        Assert.That(F(r["I"]), Is.EqualTo(F(x)));
+        r["I"].fill_(-1);
+        Assert.That(F(x).Min(), Is.GreaterThanOrEqualTo(0), "the caller's input is untouched by writes to the output");
+        Assert.That(F(net.Run(x)["O"]), Is.EqualTo(F(Build(false).Run(x)["O"])));
+    }
+
+    [Test]
     public void ContinueAfterBatchedRunEqualsOneRun()
     {
         var x = Input(40);
@@ -127,6 +185,28 @@ public class TimeBatchingTests
         var rs = Build(false);
         rs.Add("OH", new Dense(Init.Uniform(0, 0.1)), "O", "H");
         Assert.That(F(rr["O"]), Is.EqualTo(F(rs.Run(x)["O"])));
+    }
+
+    [Test]
+    public void GradientOfAPlainSumMatchesStepByStep()
+    {
+        // The gradient of a sum reaches the fused LIF as one broadcast value (zero strides), read without a full copy.
+        double[] Grad(bool batching)
+        {
+            var net = Build(batching, ScalarType.Float64);
+            net.Initialize();
+            var w = net["HO"].Variable("w");
+            w.Tensor = new TorchSharp.Modules.Parameter(w.Value.detach().clone(), requires_grad: true);
+            net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(5));
+            net.TrackGradients = true;
+            net.Run(Input(40, ScalarType.Float64))["O"].sum().backward();
+            return w.Value.grad!.data<double>().ToArray();
+        }
+        var batched = Grad(true);
+        var stepped = Grad(false);
+        Assert.That(stepped.Count(v => v != 0), Is.GreaterThan(stepped.Length / 2), "most weights get a gradient");
+        for (int i = 0; i < stepped.Length; i++)
+            Assert.That(batched[i], Is.EqualTo(stepped[i]).Within(1e-9 + 1e-9 * Math.Abs(stepped[i])), $"element {i}");
     }
 
     [Test]

@@ -14,7 +14,36 @@ internal static class Peers
     }
 
     /// Runs a peer script and returns its CSV lines (comment lines are echoed with a prefix).
-    public static List<string[]> Run(string script, IEnumerable<string> args, int timeoutS)
+    public static List<string[]> Run(string script, IEnumerable<string> args, int timeoutS) =>
+        RunPython(new[] { Path.Combine(PeersDir(), script) }.Concat(args), script, timeoutS);
+
+    /// Peak resident memory (MiB) of SHIP for one forward + backward of benchmark A at size n, in a fresh Python process
+    /// (the same count as Ship.NET's: VmHWM reset after building, read after the backward), and the resident memory before.
+    public static (double Peak, double Base) ShipPeakA(int n, int batch, int steps, int threads, string device)
+    {
+        string code = string.Join("\n", new[]
+        {
+            "import sys, torch",
+            $"sys.path.insert(0, {Py(PeersDir())})",
+            "import ship_fwdbwd as m",
+            "def status(key):",
+            "    for l in open('/proc/self/status'):",
+            "        if l.startswith(key): return int(l.split()[1]) / 1024.0",
+            $"torch.set_num_threads({threads}); m.set_device({Py(device)}); torch.manual_seed(0)",
+            $"snn = m.build({n}, {batch}, {steps}, {Py(device)}); x = torch.randn({batch}, {steps}, {n}, device={Py(device)})",
+            "before = status('VmRSS:')",
+            "open('/proc/self/clear_refs', 'w').write('5')",
+            "snn.run(x); snn.output.sum().backward(); m.sync(" + Py(device) + ")",
+            $"print('peak,{n},%.1f,%.1f' % (status('VmHWM:'), before))",
+        });
+        foreach (var line in RunPython(new[] { "-c", code }, "ship peak memory", 1200))
+            if (line.Length >= 4 && line[0] == "peak") return (D(line[2]), D(line[3]));
+        return (double.NaN, double.NaN);
+    }
+
+    private static string Py(string s) => "'" + s.Replace("\\", "\\\\").Replace("'", "\\'") + "'";
+
+    private static List<string[]> RunPython(IEnumerable<string> args, string script, int timeoutS)
     {
         var python = Environment.GetEnvironmentVariable("SHIP_PYTHON") ?? (File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
         var psi = new ProcessStartInfo(python)
@@ -23,7 +52,6 @@ internal static class Peers
             RedirectStandardError = true,
             WorkingDirectory = Path.GetTempPath(),
         };
-        psi.ArgumentList.Add(Path.Combine(PeersDir(), script));
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["SHIP_SRC"] = Environment.GetEnvironmentVariable("SHIP_SRC") ?? "/tmp/shipsrc";
         const string ob = "/usr/lib/x86_64-linux-gnu/openblas-pthread";

@@ -36,27 +36,37 @@ if (o.Which == "replot")
     return;
 }
 if (o.Which == "case") { Diag.Case(o.Device, o.Ns[0]); return; }
+if (o.Which is "profile" or "profileB") { foreach (var n in o.Ns) Profile.Run(n, o); return; }
+if (o.Which == "memA") { BenchmarkA.PeakOnce(o.Ns[0], o); return; }
 
 if (o.Which is "A" or "all")
 {
-    Console.WriteLine("framework,N,forward_s,backward_s,gemm_s,peak_rss_mib,spike_rate,others_load");
+    // peak_rss_mib: peak resident memory of a fresh process running one forward + backward; base_rss_mib: resident
+    // memory of that process just before the forward (runtime, libtorch, weights and input).
+    Console.WriteLine("framework,N,forward_s,backward_s,gemm_s,peak_rss_mib,base_rss_mib,spike_rate,others_load");
     var rows = new List<BenchmarkA.Row>();
     foreach (var n in o.Ns)
     {
         var r = BenchmarkA.Run(n, o);
         rows.Add(r);
-        Console.WriteLine($"Ship.NET,{r.N},{r.ForwardS:F6},{r.BackwardS:F6},{r.GemmS:F6},{r.PeakMiB:F1},{r.SpikeRate:F4},{r.OthersLoad:F2}");
+        Console.WriteLine($"Ship.NET,{r.N},{r.ForwardS:F6},{r.BackwardS:F6},{r.GemmS:F6},{r.PeakMiB:F1},{r.BaseMiB:F1},{r.SpikeRate:F4},{r.OthersLoad:F2}");
     }
     var peer = new Dictionary<int, (double F, double B)>();
+    var peerMem = new Dictionary<int, (double Peak, double Base)>();
     if (o.Peer)
     {
         var dev = o.Device.type == DeviceType.CUDA ? "cuda" : "cpu";
+        // SHIP's memory is measured like Ship.NET's: one forward + backward in a fresh process per N.
+        foreach (var r in rows) peerMem[r.N] = Peers.ShipPeakA(r.N, o.Batch, o.Steps, o.Threads, dev);
         foreach (var line in Peers.Run("ship_fwdbwd.py", new[] { "--device", dev, "--ns", string.Join(',', o.Ns), "--extra-ns", "", "--min-time", o.MinTime.ToString(CultureInfo.InvariantCulture), "--quiet-wait", "0" }, 3600))
             if (line.Length >= 4 && int.TryParse(line[1], out var n)) peer[n] = (Peers.D(line[2]), Peers.D(line[3]));
-        Console.WriteLine("N,ship_forward_s,ship_backward_s,forward_speedup,backward_speedup,gemm_ratio(forward/gemm)");
+        Console.WriteLine("N,ship_forward_s,ship_backward_s,forward_speedup,backward_speedup,gemm_ratio(forward/gemm),peak_rss_mib,ship_peak_rss_mib,ship_base_rss_mib");
         foreach (var r in rows)
             if (peer.TryGetValue(r.N, out var p))
-                Console.WriteLine($"{r.N},{p.F:F6},{p.B:F6},{p.F / r.ForwardS:F2},{p.B / r.BackwardS:F2},{r.ForwardS / r.GemmS:F2}");
+            {
+                var m = peerMem.TryGetValue(r.N, out var pm) ? pm : (Peak: double.NaN, Base: double.NaN);
+                Console.WriteLine($"{r.N},{p.F:F6},{p.B:F6},{p.F / r.ForwardS:F2},{p.B / r.BackwardS:F2},{r.ForwardS / r.GemmS:F2},{r.PeakMiB:F1},{m.Peak:F1},{m.Base:F1}");
+            }
     }
     var ns = rows.Select(r => (double)r.N).ToArray();
     double[] Peer(Func<(double F, double B), double> f) => rows.Select(r => peer.TryGetValue(r.N, out var p) ? f(p) : double.NaN).ToArray();
@@ -69,9 +79,10 @@ if (o.Which is "A" or "all")
         ("SHIP backward", ns, Peer(p => p.B)),
     });
     CsvTable.Write(Path.Combine(o.Out, $"benchmark-A-{tag}.csv"),
-        new[] { "N", "forward_s", "backward_s", "gemm_s", "peak_rss_mib", "spike_rate", "ship_forward_s", "ship_backward_s", "machine" },
-        rows.Select(r => (IReadOnlyList<object>)new object[] { r.N, r.ForwardS, r.BackwardS, r.GemmS, r.PeakMiB, r.SpikeRate,
-            peer.TryGetValue(r.N, out var p) ? p.F : double.NaN, peer.TryGetValue(r.N, out var q) ? q.B : double.NaN, machine }));
+        new[] { "N", "forward_s", "backward_s", "gemm_s", "peak_rss_mib", "base_rss_mib", "spike_rate", "ship_forward_s", "ship_backward_s", "ship_peak_rss_mib", "ship_base_rss_mib", "others_load", "machine" },
+        rows.Select(r => (IReadOnlyList<object>)new object[] { r.N, r.ForwardS, r.BackwardS, r.GemmS, r.PeakMiB, r.BaseMiB, r.SpikeRate,
+            peer.TryGetValue(r.N, out var p) ? p.F : double.NaN, peer.TryGetValue(r.N, out var q) ? q.B : double.NaN,
+            peerMem.TryGetValue(r.N, out var m) ? m.Peak : double.NaN, peerMem.TryGetValue(r.N, out var mb) ? mb.Base : double.NaN, r.OthersLoad, machine }));
 }
 
 if (o.Which is "B" or "all")
