@@ -86,8 +86,9 @@ public sealed class SurrogateStep : torch.autograd.SingleTensorFunction<Surrogat
     /// <inheritdoc />
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
     {
+        using var b = Ship.Core.Autograd.BackwardScope.Begin(gradOutput);
         var x = ctx.get_saved_variables()[0];
         var s = (ISurrogate)ctx.get_data("surrogate");
-        return new List<Tensor> { gradOutput.mul(s.Derivative(x)), null! };
+        return new List<Tensor> { b.Return(gradOutput.mul(s.Derivative(x))), null! };
     }
 }

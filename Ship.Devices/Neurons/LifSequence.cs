@@ -201,21 +201,22 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var x = (Tensor)vars[0];
         var a = (LifSequence.Args)vars[1];
         var (spikes, u, mask) = LifSequence.Forward(x, a, save: true);
-        // Backward needs these after the caller's dispose scope has ended.
-        a.Beta.DetachFromDisposeScope();
-        a.Thr.DetachFromDisposeScope();
-        ctx.save_for_backward(new List<Tensor> { u!, mask! });
-        ctx.save_data("args", a);
+        // Saved in the graph (not held by the managed Args), so they live exactly as long as the graph does.
+        ctx.save_for_backward(new List<Tensor> { u!, mask!, a.Beta, a.Thr });
+        ctx.save_data("surrogate", a.Surrogate!);
         return spikes;
     }
 
     /// <inheritdoc />
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
     {
+        // Backward runs on libtorch's autograd thread, outside every scope of the caller: free what is made here.
+        using var b = Ship.Core.Autograd.BackwardScope.Begin(gradOutput);
         var saved = ctx.get_saved_variables();
-        var a = (LifSequence.Args)ctx.get_data("args");
-        var u = saved[0];
-        var sg = a.Surrogate!.Derivative(u.sub(a.Thr.to(u.device).unsqueeze(1)));
-        return new List<Tensor> { LifSequence.Backward(gradOutput, sg, saved[1], a.Beta), null! };
+        var surrogate = (ISurrogate)ctx.get_data("surrogate");
+        Tensor u = saved[0], mask = saved[1], beta = saved[2], thr = saved[3];
+        var sg = surrogate.Derivative(u.sub(thr.to(u.device).unsqueeze(1)));
+        var dx = LifSequence.Backward(gradOutput, sg, mask, beta);
+        return new List<Tensor> { b.Return(dx), null! };
     }
 }

@@ -82,7 +82,8 @@ public sealed class LeakyFilterFunction : torch.autograd.SingleTensorFunction<Le
     /// <inheritdoc />
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
     {
+        using var b = Ship.Core.Autograd.BackwardScope.Begin(gradOutput);
         var a = ctx.get_saved_variables()[0];
-        return new List<Tensor> { LeakyFilter.Run(gradOutput, a, reverse: true), null! };
+        return new List<Tensor> { b.Return(LeakyFilter.Run(gradOutput, a, reverse: true)), null! };
     }
 }
