@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using Ship.Core.Memory;
 using Ship.Core.Spikes;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -50,12 +51,12 @@ public static class LifSequence
         var device = x.device;
         x = x.detach().to(CPU).contiguous();
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
-        var spikes = torch.empty_like(x);
+        var spikes = HostBuffers.EmptyLike(x);
         var u = a.U0.detach().to(CPU).clone();
         var g = a.G0.detach().to(CPU).clone();
         var beta = a.Beta.detach().to(CPU).contiguous();
         var thr = a.Thr.detach().to(CPU).contiguous();
-        Tensor? us = save ? torch.empty_like(x) : null, mask = save ? torch.empty_like(x) : null;
+        Tensor? us = save ? HostBuffers.EmptyLike(x) : null, mask = save ? HostBuffers.EmptyLike(x) : null;
         ForEachBatchRow(b, t * n, bi =>
         {
             if (x.dtype == ScalarType.Float32) ForwardKernel<float>(x, spikes, u, g, beta, thr, us, mask, bi, t, n);
@@ -141,7 +142,7 @@ public static class LifSequence
         var go = broadcast ? first!.to(CPU).contiguous() : gradOut.to(CPU).contiguous();
         var sgc = sg.to(CPU).contiguous();
         var betac = beta.to(CPU).contiguous();
-        var dx = torch.empty_like(mask);
+        var dx = HostBuffers.EmptyLike(mask);
         long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
         ForEachBatchRow(b, t * n, bi =>
         {
