@@ -85,7 +85,7 @@ public sealed class CudaModule
                     case Tensor t:
                         if (t.device.type != DeviceType.CUDA || !t.is_contiguous())
                             throw new ArgumentException($"kernel {function}: argument {i} must be a contiguous CUDA tensor, got {t.device} {(t.is_contiguous() ? "" : "non-contiguous")}");
-                        Marshal.WriteIntPtr(cell, TensorData(t.Handle));
+                        Marshal.WriteIntPtr(cell, Memory.NativeTensor.DataPointer(t));
                         break;
                     case int v: Marshal.WriteInt32(cell, v); break;
                     case long v: Marshal.WriteInt64(cell, v); break;
@@ -103,9 +103,6 @@ public sealed class CudaModule
             Marshal.FreeHGlobal(cells);
         }
     }
-
-    [DllImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
-    private static extern IntPtr TensorData(IntPtr tensor);
 
     /// <summary>The few driver entry points needed, resolved from libcuda at run time.</summary>
     private sealed class Driver

@@ -39,7 +39,7 @@ public static class HostBuffers
         if (!OperatingSystem.IsLinux() || t.device.type != DeviceType.CPU || !t.is_contiguous()) return false;
         long bytes = t.numel() * t.ElementSize;
         if (bytes < AdviseFromBytes) return false;
-        long start = (long)TensorData(t.Handle);
+        long start = (long)NativeTensor.DataPointer(t);
         if (start == 0) return false;
         // madvise wants a page-aligned start; the few bytes before the block belong to the same mapping.
         long aligned = start & ~4095L;
@@ -47,9 +47,6 @@ public static class HostBuffers
         catch (DllNotFoundException) { return false; }
         catch (EntryPointNotFoundException) { return false; }
     }
-
-    [DllImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
-    private static extern IntPtr TensorData(IntPtr tensor);
 
     [DllImport("libc", EntryPoint = "madvise", SetLastError = true)]
     private static extern int Madvise(IntPtr addr, UIntPtr length, int advice);

@@ -82,7 +82,7 @@ public static class LifCuda
         device.type == DeviceType.CUDA && Environment.GetEnvironmentVariable("SHIP_CUDA_KERNELS") != "0" && Compiled.Value.Module is not null;
 
     /// <summary>Why the kernels are or are not available (the NVRTC/driver outcome), for diagnostics and benchmark logs.</summary>
-    public static string Status => Compiled.IsValueCreated || torch.cuda.is_available() ? Compiled.Value.Why : "no CUDA device";
+    public static string Status => Compiled.Value.Why;
 
     /// <summary>Forward over x [B, T, N] on the GPU: spikes, and (when <paramref name="save"/>) the membrane and gradient mask per step.</summary>
     internal static (Tensor Spikes, Tensor? U, Tensor? Mask) Forward(Tensor x, LifSequence.Args a, bool save)

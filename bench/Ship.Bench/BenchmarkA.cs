@@ -19,7 +19,14 @@ internal static class BenchmarkA
     /// The benchmark network with trainable weights and the surrogate spike function, and its input.
     private static (Network Net, Tensor W, Tensor X) Build(int n, Options o)
     {
-        var net = new Network("bench-A") { Dt = 1e-3, Steps = o.Steps, BatchSize = o.Batch, Seed = 0, Device = o.Device };
+        var (net, w) = BuildNetwork(n, o);
+        return (net, w, Input(n, o));
+    }
+
+    /// The network alone; timeBatching off steps every group one step at a time (the reference for identity checks).
+    public static (Network Net, Tensor W) BuildNetwork(int n, Options o, bool timeBatching = true)
+    {
+        var net = new Network("bench-A") { Dt = 1e-3, Steps = o.Steps, BatchSize = o.Batch, Seed = 0, Device = o.Device, TimeBatching = timeBatching };
         net.Add("I", new TensorInput(n));
         net.Add("IL", new Dense(Init.Uniform(0, 1)), "I", "L");
         net.Add("L", new Lif(n));
@@ -31,9 +38,12 @@ internal static class BenchmarkA
         ((Parameter)w).Pinned = true;
         net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(100));
         net.TrackGradients = true;
-        var x = Ship.Core.Networks.Draw.Randn(new long[] { o.Batch, o.Steps, n }, ScalarType.Float32, o.Device, new torch.Generator(0));
-        return (net, w.Value, x);
+        return (net, w.Value);
     }
+
+    /// The benchmark's random normal input [batch, steps, N], the same for every call.
+    public static Tensor Input(int n, Options o) =>
+        Ship.Core.Networks.Draw.Randn(new long[] { o.Batch, o.Steps, n }, ScalarType.Float32, o.Device, new torch.Generator(0));
 
     public static (Network Net, Tensor W, Tensor X) BuildForProfile(int n, Options o) => Build(n, o);
 

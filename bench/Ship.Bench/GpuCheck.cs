@@ -1,10 +1,5 @@
 using System.Diagnostics;
-using Ship.Core.Networks;
-using Ship.Core.Parameters;
-using Ship.Core.Spikes;
-using Ship.Devices.Inputs;
 using Ship.Devices.Neurons;
-using Ship.Devices.Synapses;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,7 +19,7 @@ internal static class GpuCheck
         foreach (var n in o.Ns)
         {
             using var scope = torch.NewDisposeScope();
-            var x = Draw.Randn(new long[] { o.Batch, o.Steps, n }, ScalarType.Float32, o.Device, new torch.Generator(0));
+            var x = BenchmarkA.Input(n, o);
             var (s1, g1, t1) = RunOnce(n, x, o, timeBatching: true);
             var (s2, g2, t2) = RunOnce(n, x, o, timeBatching: false);
             // The same network time-batched without the kernels (host recurrence or device steps), for the speed-up.
@@ -46,21 +41,11 @@ internal static class GpuCheck
 
     private static (Tensor Spikes, Tensor Grad, double Seconds) RunOnce(int n, Tensor x, Options o, bool timeBatching)
     {
-        var net = new Network("gpu-check") { Dt = 1e-3, Steps = o.Steps, BatchSize = o.Batch, Seed = 0, Device = o.Device, TimeBatching = timeBatching };
-        net.Add("I", new TensorInput(n));
-        net.Add("IL", new Dense(Init.Uniform(0, 1)), "I", "L");
-        net.Add("L", new Lif(n));
-        net.MarkOutput("L");
-        net.Initialize();
-        var w = net["IL"].Variable("w");
-        w.Tensor = new TorchSharp.Modules.Parameter(w.Value.detach().clone(), requires_grad: true).DetachFromDisposeScope();
-        ((Parameter)w).Pinned = true;
-        net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(100));
-        net.TrackGradients = true;
+        var (net, w) = BenchmarkA.BuildNetwork(n, o, timeBatching);
         Tensor spikes = null!;
         void Once()
         {
-            w.Value.grad?.zero_();
+            w.grad?.zero_();
             spikes = net.Run(x)["L"];
             spikes.sum().backward();
         }
@@ -75,6 +60,6 @@ internal static class GpuCheck
             times.Add(sw.Elapsed.TotalSeconds);
         }
         times.Sort();
-        return (spikes.detach().clone(), w.Value.grad!.clone(), times[2]);
+        return (spikes.detach().clone(), w.grad!.clone(), times[2]);
     }
 }
