@@ -115,6 +115,17 @@ public sealed class NetworkCheckpoint
         var rng = ctx.Rng.get_state();
         temporaries.Add(rng);
         var rngNode = new JsonObject { ["tensor"] = session.AddTensor("rng/state", rng), ["device"] = ctx.Device.ToString() };
+        // The per-group streams (seeded from seed, tag and purpose): saved so that a loaded network draws on exactly as
+        // the saved one would.
+        var streams = new JsonArray();
+        int si = 0;
+        foreach (var (owner, purpose, generator) in ctx.Streams.All)
+        {
+            var st = generator.get_state();
+            temporaries.Add(st);
+            streams.Add(new JsonObject { ["owner"] = owner, ["purpose"] = purpose, ["tensor"] = session.AddTensor($"rng/streams/{si++}", st) });
+        }
+        rngNode["streams"] = streams;
 
         return new JsonObject
         {
@@ -505,7 +516,13 @@ public sealed class NetworkCheckpoint
 
         var rng = Need<JsonObject>(root, "rng", src);
         var state = session.Peek(Str(rng, "tensor", src), "rng");
-        try { network.Context.Rng.set_state(state); }
+        try
+        {
+            network.Context.Rng.set_state(state);
+            if (rng["streams"] is JsonArray streams)
+                foreach (var node in streams.OfType<JsonObject>())
+                    network.Context.Streams.SetState(Str(node, "owner", src), Str(node, "purpose", src), session.Peek(Str(node, "tensor", src), "rng stream"));
+        }
         catch (Exception e) when (e is not ShipException)
         {
             throw new CheckpointException(CheckpointProblem.Corrupted, $"{src}: the random generator state does not fit a {network.Device} generator: {e.Message}", e);

@@ -63,9 +63,9 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup
             Thr = Threshold.Value.expand(shape).contiguous(),
             Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
         };
-        var spikes = LifSequence.Run(x, args);
-        U.Tensor = args.UFinal;
-        Integrate.Tensor = args.GFinal;
+        var (spikes, u, gate) = LifSequence.Run(x, args);
+        U.Tensor = u;
+        Integrate.Tensor = gate;
         return spikes;
     }
 

@@ -90,7 +90,7 @@ public sealed class HardwareAwareWeights : IWeightDevice
     public Tensor Read(SimulationContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        return Transform(Synapse.W.Value.to(ctx.DType), Options, ctx.Rng);
+        return Transform(Synapse.W.Value.to(ctx.DType), Options, ctx.Stream("hardware-noise"));
     }
 
     /// <summary>The forward transform of <paramref name="options"/> applied to weights w (differentiable, straight-through).</summary>
