@@ -78,6 +78,8 @@ public static class TrainingPlots
             if (logX) PlotData.CheckPositive(set.X, $"Set '{set.Label}' levels");
             var color = Figure.Color(k);
             // The error bar is centred on the middle of [lower, upper] so asymmetric spreads (min–max) draw exactly.
+            // OxyPlot draws a ScatterErrorPoint's ErrorY as ±ErrorY/2 around Y (ScatterErrorSeries.Render), so the full
+            // width upper − lower is passed to span exactly [lower, upper].
             var bars = new ScatterErrorSeries { MarkerType = MarkerType.None, ErrorBarColor = color, ErrorBarStrokeThickness = 1.5, ErrorBarStopWidth = 4 };
             var mean = new double[set.X.Count];
             for (int i = 0; i < set.X.Count; i++)
@@ -85,7 +87,7 @@ public static class TrainingPlots
                 PlotData.CheckFinite(set.Samples[i], $"Set '{set.Label}' accuracies at {set.X[i]} levels");
                 var b = PlotData.Band(set.Samples[i], spread);
                 mean[i] = b.Mean;
-                bars.Points.Add(new ScatterErrorPoint(set.X[i], (b.Lower + b.Upper) / 2, 0, (b.Upper - b.Lower) / 2));
+                bars.Points.Add(new ScatterErrorPoint(set.X[i], (b.Lower + b.Upper) / 2, 0, b.Upper - b.Lower));
                 rows.Add(new object[] { set.Label, set.X[i], b.Mean, b.Lower, b.Upper, b.Count });
             }
             model.Series.Add(bars);
