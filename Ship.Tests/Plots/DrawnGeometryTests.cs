@@ -27,6 +27,7 @@ public class DrawnGeometryTests
         var polygons = svg.FilledPolygons();
         Assert.That(polygons, Has.Count.EqualTo(sets.Count), "one band per set");
         var rows = ReadCsv(f.Csv).Rows;
+        AllInsideTheAxis(f, rows.SelectMany(r => new[] { D(r[lowerColumn]) * csvToAxis, D(r[upperColumn]) * csvToAxis }));
         for (int k = 0; k < sets.Count; k++)
         {
             var mine = rows.Where(r => setColumn < 0 || r[setColumn] == sets[k]).ToList();
@@ -38,6 +39,14 @@ public class DrawnGeometryTests
                 Assert.That(columns[i].High, Is.EqualTo(D(mine[i][upperColumn]) * csvToAxis).Within(PixelTolerance * perPixel), $"{sets[k]} row {i}: band top = upper");
             }
         }
+    }
+
+    /// <summary>The plot area shows every band and bar end: none is clipped by the axis range.</summary>
+    private static void AllInsideTheAxis(FigureFiles f, IEnumerable<double> values)
+    {
+        var axis = f.Model.Axes.Single(a => a.Position == OxyPlot.Axes.AxisPosition.Left);
+        foreach (var v in values)
+            Assert.That(v, Is.InRange(axis.ActualMinimum, axis.ActualMaximum), $"{v} is inside the drawn axis [{axis.ActualMinimum}, {axis.ActualMaximum}]");
     }
 
     [TestCase(Spread.Std)]
@@ -58,6 +67,7 @@ public class DrawnGeometryTests
         var bars = svg.VerticalBarsByColour(1.5);
         Assert.That(bars, Has.Count.EqualTo(2), "one colour of error bars per set");
         var rows = ReadCsv(f.Csv).Rows;
+        AllInsideTheAxis(f, rows.SelectMany(r => new[] { D(r[3]), D(r[4]) }));
         for (int k = 0; k < sets.Length; k++)
         {
             var mine = rows.Where(r => r[0] == sets[k].Label).ToList();
@@ -119,5 +129,33 @@ public class DrawnGeometryTests
         var input = new[] { -1.0, -0.5, 0, 0.5, 1 };
         var f = DevicePlots.QuantizationTransfer(dir, "transfer", input, Samples(5, 6, -1, 0.6, 8), Spread.MinMax);
         BandsMatch(f, new[] { "quantized" }, -1, 2, 3);
+    }
+}
+
+/// <summary>Categorical x (seeds): markers only, every category labelled, nothing drawn from one category to the next.</summary>
+public class PerCategoryPlotTests
+{
+    [Test]
+    public void SeedsAreCategoriesWithMarkersOnlyAndEveryOneLabelled()
+    {
+        var dir = NewFolder("per-category");
+        var seeds = new[] { "1", "2", "3", "4", "5", "6", "7" };
+        var plain = new[] { 0.5, 0.52, 0.48, 0.55, 0.51, 0.49, 0.53 };
+        var aware = new[] { 0.9, 0.91, 0.88, 0.92, 0.9, 0.89, 0.93 };
+        var f = TrainingPlots.PerCategory(dir, "seeds", seeds, new (string, IReadOnlyList<double>)[] { ("plain", plain), ("hardware-aware", aware) },
+            "seed", "Training seed", "Accuracy");
+        FilesWritten(f, dir, "seeds");
+        Assert.That(f.Model.Series.OfType<OxyPlot.Series.LineSeries>(), Is.Empty, "no line joins one seed to the next");
+        var (header, rows) = ReadCsv(f.Csv);
+        Assert.That(header, Is.EqualTo(new[] { "series", "seed", "value" }));
+        Assert.That(rows.Select(r => r[1]), Is.EqualTo(seeds.Concat(seeds)));
+        Assert.That(Column(rows, 2), Is.EqualTo(plain.Concat(aware).ToArray()));
+        var svg = SvgGeometry.Read(f.Svg);
+        // No polyline in a series colour: only axes, ticks and grid lines are lines.
+        var seriesColours = new[] { Figure.Color(0), Figure.Color(1) }.Select(c => $"rgb({c.R},{c.G},{c.B})").ToArray();
+        Assert.That(svg.Polylines.Where(p => seriesColours.Contains(p.Stroke)), Is.Empty, "markers only");
+        var bottomLabels = svg.Texts.Where(t => t.Anchor == "middle" && t.Baseline == "hanging").Select(t => t.Text).ToList();
+        Assert.That(bottomLabels, Is.SupersetOf(seeds), "every seed has its own tick label");
+        Assert.That(bottomLabels.Where(t => double.TryParse(t, out _)), Is.EquivalentTo(seeds), "and no fractional seed ticks");
     }
 }
