@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,8 +13,18 @@ namespace Ship.Devices.Memristive;
 /// distribution at every t, as SHIP's fixed seed did). No change for t ≤ 0.83 s (the fit's validity limit); fitted on
 /// 10 s … 10^4 s, extrapolated beyond. Conductances must be in µS (use a 50–120 µS mapping, as SHIP).
 /// </summary>
-public sealed class RramDrift : INonIdeality
+[ShipModel("RramDrift")]
+public sealed class RramDrift : INonIdeality, IShipModel<RramDrift, RramDrift.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double ValidFrom);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ValidFrom);
+
+    /// <inheritdoc />
+    public static RramDrift FromSettings(Settings settings) => new(settings.ValidFrom);
+
     /// <summary>Creates the drift; reads at t ≤ <paramref name="validFrom"/> seconds see no change.</summary>
     public RramDrift(double validFrom = 0.83) => ValidFrom = DeviceErrors.Time(nameof(RramDrift), "validFrom", validFrom);
 
