@@ -62,6 +62,8 @@ public sealed partial class Network
     public bool CheckFinite { get; set; }
     /// <summary>Tags of the groups the last call computed a block at a time, in the order they were added.</summary>
     public IReadOnlyList<string> SequenceGroups { get; private set; } = Array.Empty<string>();
+    /// <summary>Which fused kernels the network's models may use; null: the default with the SHIP_CUDA_KERNELS override, read at initialization.</summary>
+    public KernelPolicy? Kernels { get; set; }
     /// <summary>Most steps a whole-block group computes ahead, so memory does not grow with the run; results do not depend on it.</summary>
     public int SequenceBlockSteps { get; set; } = 2048;
     /// <summary>Most steps computed under one dispose scope before intermediates are freed.</summary>
@@ -197,7 +199,7 @@ public sealed partial class Network
         CheckSettings();
         if (_batch < 1) throw new NetworkConfigurationException($"Network '{Name}': batch size must be >= 1, got {_batch}.");
         var graph = CompiledGraph.Compile(Name, _groups, _byTag, _connections, _outputs);
-        var ctx = new SimulationContext(_batch, _device, _dtype, _dt, _seed) { Spikes = _spikes };
+        var ctx = new SimulationContext(_batch, _device, _dtype, _dt, _seed) { Spikes = _spikes, Kernels = Kernels ?? KernelPolicy.FromEnvironment() };
         foreach (var g in graph.Groups) g.Bind(ctx.ForGroup(g.Tag));
         _state = new RunState(graph, ctx, _timeline);
         _plans.Clear();

@@ -28,6 +28,8 @@ public static class LifSequence
         public required Tensor Thr { get; init; }
         /// <summary>Surrogate derivative used backward (null: no gradient is needed).</summary>
         public ISurrogate? Surrogate { get; init; }
+        /// <summary>Whether the kernel policy allows the fused CUDA kernel (used on a CUDA device where it compiled).</summary>
+        public bool CudaKernel { get; init; } = true;
     }
 
     /// <summary>
@@ -57,7 +59,7 @@ public static class LifSequence
     {
         // On a GPU with NVRTC the recurrence is one fused kernel; otherwise it runs on the host, which on a GPU replaces
         // ~10 kernel launches per step by two copies per segment.
-        if (LifCuda.IsAvailable(x.device)) return LifCuda.Forward(x, a, save);
+        if (a.CudaKernel && LifCuda.IsAvailable(x.device)) return LifCuda.Forward(x, a, save);
         var device = x.device;
         x = x.detach().to(CPU).contiguous();
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
@@ -142,7 +144,8 @@ public static class LifSequence
     /// <summary>∂L/∂x and ∂L/∂U0 from ∂L/∂spikes and ∂L/∂U_final (<paramref name="gradU"/>, null for none): the carry starts from ∂L/∂U_final.</summary>
     internal static (Tensor Dx, Tensor DU0) Backward(Tensor gradOut, Tensor? gradU, Tensor sg, Tensor mask, Tensor beta)
     {
-        if (LifCuda.IsAvailable(mask.device)) return LifCuda.Backward(gradOut, gradU, sg, mask, beta);
+        // The forward's choice decides: its saved mask is on the GPU only when the CUDA kernel ran.
+        if (mask.device.type == DeviceType.CUDA && LifCuda.IsAvailable(mask.device)) return LifCuda.Backward(gradOut, gradU, sg, mask, beta);
         var device = gradOut.device;
         // The gradient of a sum (the usual loss) is one value broadcast with zero strides: read that value instead of
         // materializing a [B, T, N] copy, whose first touch costs more than the whole recurrence.

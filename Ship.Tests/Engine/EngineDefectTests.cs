@@ -137,13 +137,13 @@ public class EngineDefectTests
     [Test]
     public void ADtChangeThatMovesADelayAcrossZeroStepsRunsTheNewPlan()
     {
-        var schedule = new Schedule((1e-3, 12), (4e-3, 12));
+        var schedule = new Schedule((4e-3, 12), (1e-3, 12)); // the network's Dt is 1 ms: initialization plans 1 ms first
         var x = Currents(1, 24, 3, seed: 6);
         var whole = DelayLoop().Run(x, schedule);
         // Reference: the same two segments as two calls, each of which plans its own dt from the start.
         var split = DelayLoop();
-        var p1 = split.Run(new Dictionary<string, Tensor> { ["I"] = x.narrow(1, 0, 12) }, Schedule.Fixed(1e-3, 12));
-        var p2 = split.Continue(new Dictionary<string, Tensor> { ["I"] = x.narrow(1, 12, 12) }, Schedule.Fixed(4e-3, 12));
+        var p1 = split.Run(new Dictionary<string, Tensor> { ["I"] = x.narrow(1, 0, 12) }, Schedule.Fixed(4e-3, 12));
+        var p2 = split.Continue(new Dictionary<string, Tensor> { ["I"] = x.narrow(1, 12, 12) }, Schedule.Fixed(1e-3, 12));
         foreach (var tag in new[] { "A", "D" })
             Assert.That(D(whole[tag]), Is.EqualTo(D(torch.cat(new[] { p1[tag], p2[tag] }, 1))), tag);
         var plan = DelayLoop().DescribePlan(schedule);
