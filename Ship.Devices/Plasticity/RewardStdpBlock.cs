@@ -84,6 +84,8 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
     /// </summary>
     public void SetReward(Tensor? reward)
     {
+        if (reward is not null && reward.is_complex())
+            throw new InputException(DisplayName, $"the reward is complex ({reward.dtype}); rewards are real.");
         if (reward is not null && (reward.dim() is < 1 or > 2))
             throw new InputException(DisplayName, $"reward must be [batch] or [batch, steps], got {Shapes.Format(reward.shape)}.");
         _reward?.Dispose();

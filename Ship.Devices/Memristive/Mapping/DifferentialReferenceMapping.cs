@@ -24,7 +24,7 @@ public sealed class DifferentialReferenceMapping : ConductanceMapping, IShipMode
 
     /// <summary>Creates the mapping on [gmin, gmax] (SHIP: 50–120 µS); <paramref name="scale"/> fixes M (default max|w|).</summary>
     public DifferentialReferenceMapping(double gmin = 50, double gmax = 120, double? scale = null) : base(scale)
-        => Range = new ConductanceRange(gmin, gmax, nameof(DifferentialReferenceMapping));
+        => Range = new ConductanceRange(DeviceErrors.Conductance(nameof(DifferentialReferenceMapping), "gmin", gmin), gmax, nameof(DifferentialReferenceMapping));
 
     /// <summary>Window of the programmed device; the reference sits at Gmin.</summary>
     public ConductanceRange Range { get; }

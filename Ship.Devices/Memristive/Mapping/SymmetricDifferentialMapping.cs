@@ -24,7 +24,7 @@ public sealed class SymmetricDifferentialMapping : ConductanceMapping, IShipMode
 
     /// <summary>Creates the mapping on [gmin, gmax]; <paramref name="scale"/> fixes M (default max|w|).</summary>
     public SymmetricDifferentialMapping(double gmin, double gmax, double? scale = null) : base(scale)
-        => Range = new ConductanceRange(gmin, gmax, nameof(SymmetricDifferentialMapping));
+        => Range = new ConductanceRange(DeviceErrors.Conductance(nameof(SymmetricDifferentialMapping), "gmin", gmin), gmax, nameof(SymmetricDifferentialMapping));
 
     /// <summary>Window of both devices.</summary>
     public ConductanceRange Range { get; }

@@ -25,6 +25,17 @@ public sealed class RramDrift : INonIdeality, IShipModel<RramDrift, RramDrift.Se
     /// <inheritdoc />
     public static RramDrift FromSettings(Settings settings) => new(settings.ValidFrom);
 
+    /// <summary>
+    /// The standard-normal deviation z of every device of <paramref name="array"/> drawn at its last programming (each
+    /// device keeps its place in the drift distribution at every time), [devices, Ns, Nt] (a copy). This drift must be
+    /// in the array's list and the array programmed.
+    /// </summary>
+    public Tensor Deviations(DeviceArray array)
+    {
+        ArgumentNullException.ThrowIfNull(array);
+        return array.State.Recall(this, "z").clone();
+    }
+
     /// <summary>Creates the drift; reads at t ≤ <paramref name="validFrom"/> seconds see no change.</summary>
     public RramDrift(double validFrom = 0.83) => ValidFrom = DeviceErrors.Time(nameof(RramDrift), "validFrom", validFrom);
 
