@@ -138,11 +138,11 @@ public static class ModelCatalog
             Synapse("SecondOrder+Quantized", () => new SecondOrder(Init.Uniform(0, 1), weightScale: 400.0).WithDevice(MemristivePresets.ShipQuantized(8).With(new StuckAtFaults(0.05, 0.05))), typeof(DeviceArray)),
             // Added by the models branch (#12): device arrays that reach the pulse responses, pulse programming, range
             // variability and the absolute/relative noise laws, so every model's settings round-trip in some entry.
-            Synapse("Dense+PulsedSoftBounds", () => new Dense(Init.Uniform(0, 1)).WithDevice(new DeviceArray("pulsed", new DifferentialReferenceMapping(50, 120),
-                new RangeVariability(0.02, 0.05), new PulseProgramming(new SoftBoundsPulses(0.5, 50, 120, 85, dwMinSpread: 0.2), maxPulses: 500),
-                ProgrammingNoise.Absolute(0.3), ReadNoise.Relative(0.01)) { Pulses = new ExponentialStepPulses(dwMin: 0.4, wMin: 50, wMax: 120, reference: 85) }), typeof(DeviceArray)),
+            Synapse("Dense+PulsedSoftBounds", () => new Dense(Init.Uniform(0, 1)).WithDevice(new DeviceArray("pulsed", new DifferentialReferenceMapping(50e-6, 120e-6),
+                new RangeVariability(0.02, 0.05), new PulseProgramming(new SoftBoundsPulses(0.5e-6, 50e-6, 120e-6, 85e-6, dwMinSpread: 0.2), maxPulses: 500),
+                ProgrammingNoise.Absolute(0.3e-6), ReadNoise.Relative(0.01)) { Pulses = new ExponentialStepPulses(dwMin: 0.4e-6, wMin: 50e-6, wMax: 120e-6, reference: 85e-6) }), typeof(DeviceArray)),
             Synapse("FirstOrder+LinearPulses", () => new FirstOrder(Init.Uniform(0, 1), tau: 3e-3, weightScale: 150.0).WithDevice(new DeviceArray("linear",
-                new DifferentialReferenceMapping(40, 110), new PulseProgramming(new LinearStepPulses(dwMin: 0.6, wMin: 40, wMax: 110, gammaUp: 0.1, gammaDown: 0.2, reference: 75), maxPulses: 300))),
+                new DifferentialReferenceMapping(40e-6, 110e-6), new PulseProgramming(new LinearStepPulses(dwMin: 0.6e-6, wMin: 40e-6, wMax: 110e-6, gammaUp: 0.1, gammaDown: 0.2, reference: 75e-6), maxPulses: 300))),
                 typeof(DeviceArray)),
             Synapse("Dense+HardwareAware", () => HardwareAwareDense(NoiseDraw.PerStep), typeof(HardwareAwareWeights)),
             Synapse("Dense+HardwareAwarePerRun", () => HardwareAwareDense(NoiseDraw.PerRun), typeof(HardwareAwareWeights)),

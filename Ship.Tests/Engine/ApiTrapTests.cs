@@ -90,7 +90,7 @@ public class ApiTrapTests
     public void QuantizedLevelsExposeLevelsAndBinEdges()
     {
         var q = new QuantizedLevels(5, levelSigma: 0);
-        var range = new ConductanceRange(10, 30);
+        var range = new ConductanceRange(10, 30); // the arithmetic is the same in any unit; round numbers keep it exact
         // Δ = (30 − 10)/4 = 5: levels 10, 15, 20, 25, 30; edges halfway.
         Assert.That(q.LevelValues(range), Is.EqualTo(new[] { 10.0, 15, 20, 25, 30 }));
         Assert.That(q.BinEdges(range), Is.EqualTo(new[] { 12.5, 17.5, 22.5, 27.5 }));
@@ -105,7 +105,7 @@ public class ApiTrapTests
     {
         var drift = new PowerLawDrift(20, PowerLawClock.OffsetByT0);
         var rram = new RramDrift();
-        using var array = new DeviceArray(new SymmetricDifferentialMapping(0, 25), drift);
+        using var array = new DeviceArray(new SymmetricDifferentialMapping(0, 25e-6), drift);
         var ctx = Stat.Ctx(3);
         var w = torch.rand(new long[] { 6, 5 }, ScalarType.Float64, generator: new torch.Generator(2));
         array.Program(w, ctx);
@@ -119,7 +119,7 @@ public class ApiTrapTests
         Assert.That(Stat.D(array.ReadConductances(ctx)), Is.EqualTo(Stat.D(expected)).Within(1e-9));
         Assert.That(Assert.Throws<Ship.Core.Errors.ShipException>(() => rram.Deviations(array))!.Message, Does.Contain("RramDrift"), "a drift not in the array");
 
-        using var rramArray = new DeviceArray(new DifferentialReferenceMapping(50, 120), rram);
+        using var rramArray = new DeviceArray(new DifferentialReferenceMapping(50e-6, 120e-6), rram);
         rramArray.Program(torch.rand(new long[] { 40, 50 }, ScalarType.Float64, generator: new torch.Generator(4)), ctx);
         var z = Stat.D(rram.Deviations(rramArray));
         Assert.That(z.Average(), Is.EqualTo(0).Within(0.1), "standard-normal deviations");

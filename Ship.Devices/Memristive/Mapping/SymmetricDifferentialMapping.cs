@@ -22,11 +22,11 @@ public sealed class SymmetricDifferentialMapping : ConductanceMapping, IShipMode
     /// <inheritdoc />
     public static SymmetricDifferentialMapping FromSettings(Settings settings) => new(settings.Gmin, settings.Gmax, settings.Scale);
 
-    /// <summary>Creates the mapping on [gmin, gmax]; <paramref name="scale"/> fixes M (default max|w|).</summary>
+    /// <summary>Creates the mapping on [gmin, gmax] (S, e.g. 0 and 25e-6 for aihwkit's PCM); <paramref name="scale"/> fixes M (default max|w|).</summary>
     public SymmetricDifferentialMapping(double gmin, double gmax, double? scale = null) : base(scale)
         => Range = new ConductanceRange(DeviceErrors.Conductance(nameof(SymmetricDifferentialMapping), "gmin", gmin), gmax, nameof(SymmetricDifferentialMapping));
 
-    /// <summary>Window of both devices.</summary>
+    /// <summary>Window of both devices (S).</summary>
     public ConductanceRange Range { get; }
 
     /// <inheritdoc />

@@ -18,7 +18,7 @@ public sealed class ConductanceClip : INonIdeality, IShipModel<ConductanceClip, 
     /// <inheritdoc />
     public static ConductanceClip FromSettings(Settings settings) => new(settings.Min, settings.Max);
 
-    /// <summary>Creates the clip; a null bound is open.</summary>
+    /// <summary>Creates the clip at conductances <paramref name="min"/> and <paramref name="max"/> (S); a null bound is open.</summary>
     public ConductanceClip(double? min = 0, double? max = null)
     {
         if (min is { } lo && double.IsNaN(lo)) throw new ParameterException(nameof(ConductanceClip), "min", "is NaN, which clips nothing; give a number or null for no lower bound.");
@@ -29,9 +29,9 @@ public sealed class ConductanceClip : INonIdeality, IShipModel<ConductanceClip, 
         Max = max;
     }
 
-    /// <summary>Lower limit or null.</summary>
+    /// <summary>Lower limit (S) or null.</summary>
     public double? Min { get; }
-    /// <summary>Upper limit or null.</summary>
+    /// <summary>Upper limit (S) or null.</summary>
     public double? Max { get; }
 
     private Tensor Clip(Tensor g) => (Min, Max) switch
