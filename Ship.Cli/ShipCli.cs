@@ -66,11 +66,48 @@ public static class ShipCli
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var e in parsed.Errors) error.WriteLine($"ship: {e.Message}");
+            foreach (var e in parsed.Errors) error.WriteLine($"ship: {Readable(e.Message)}");
             error.WriteLine("Try 'ship --help' for the options.");
             return BadUsage;
         }
         return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+    }
+
+    /// <summary>
+    /// A parser message as a person reads it: "Cannot parse argument 'abc' for option '--hidden' as expected type
+    /// 'System.Nullable`1[System.Int32]'" becomes "--hidden: 'abc' is not a whole number"; other messages pass unchanged.
+    /// </summary>
+    public static string Readable(string message)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(message, @"^Cannot parse argument '(.*)' for option '(.*)' as expected type '(.*)'\.?$");
+        if (!m.Success) return message;
+        string type = m.Groups[3].Value;
+        string expected = type.Contains("Int32") || type.Contains("Int64") ? "a whole number"
+            : type.Contains("Double") || type.Contains("Single") ? "a number (e.g. 0.005 or 1e-3)"
+            : type.Contains("Boolean") ? "true or false"
+            : "a valid value";
+        return $"{m.Groups[2].Value}: '{m.Groups[1].Value}' is not {expected}.";
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="path"/> can be an output folder: neither it nor any folder above it may be an existing
+    /// file (creating it would fail later with a message that does not name the option).
+    /// </summary>
+    internal static string OutFolder(string option, string? path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option} needs a folder name.");
+        string full;
+        try { full = Path.GetFullPath(path); }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new UsageException($"{option}: '{path}' is not a usable folder path ({e.Message}).");
+        }
+        for (var p = full; !string.IsNullOrEmpty(p); p = Path.GetDirectoryName(p))
+            if (File.Exists(p))
+                throw new UsageException(p == full
+                    ? $"{option}: '{path}' is a file; give a folder (it is created if missing)."
+                    : $"{option}: '{path}' cannot be a folder because '{p}' is a file.");
+        return path;
     }
 
     private static int Execute(ParseResult parse, CliOptions o, TextWriter output, TextWriter error, bool? live, bool compare)
@@ -114,9 +151,13 @@ public static class ShipCli
 
     private static int ExecuteMerge(string[] folders, string? outDir, TextWriter output, TextWriter error, bool? live)
     {
-        if (outDir is not null && string.IsNullOrWhiteSpace(outDir))
+        try
         {
-            error.WriteLine("ship: merge --out needs a folder name.");
+            if (outDir is not null) OutFolder("merge --out", outDir);
+        }
+        catch (UsageException e)
+        {
+            error.WriteLine($"ship: {e.Message}");
             error.WriteLine("Try 'ship merge --help' for the options.");
             return BadUsage;
         }
@@ -210,11 +251,8 @@ internal sealed class CliOptions
         if (p.GetValue(Times) is { } tm) s = s with { Times = ParseTimes(tm) };
         if (p.GetValue(Seeds) is { } sd) s = s with { Seeds = Positive("--seeds", sd, 1000) };
         if (p.GetValue(Device) is { } dv) s = s with { Device = ParseDevice(dv) };
-        if (p.GetValue(Out) is { } o)
-        {
-            if (string.IsNullOrWhiteSpace(o)) throw new UsageException("--out needs a folder name.");
-            s = s with { Out = o };
-        }
+        if (p.GetValue(Out) is { } o) s = s with { Out = o };
+        ShipCli.OutFolder("--out", s.Out);
         if (p.GetValue(Encoding) is { } enc)
             s = s with { Encoding = enc is "rate" or "latency" ? enc : throw new UsageException($"--encoding must be rate or latency, got '{enc}'.") };
         if (p.GetValue(HwLevels) is { } hl)
