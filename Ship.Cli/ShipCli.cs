@@ -132,7 +132,8 @@ public static class ShipCli
             var result = new Study(settings, reporter).Run();
             reporter.Heading("Done");
             reporter.Info($"test accuracy {Study.Pct(result.Plain.TestAccuracy)} (plain, ideal weights)" +
-                (result.HardwareAware is { } h ? $"; hardware-aware {Study.Pct(h.TestAccuracy)}" : ""));
+                (result.HardwareAware is { } h ? $"; hardware-aware {Study.Pct(h.TestAccuracy)} (its ideal weights; it is trained for {settings.HwLevels}-level devices, not for them)" : ""));
+            if (Study.FewLevelsLine(result, settings) is { } few) reporter.Info(few);
             reporter.Info($"whole study {result.Seconds:F1} s; {result.Files.Count} files in {Path.GetFullPath(settings.Out)} (see summary.md)");
             return Ok;
         }
@@ -205,14 +206,14 @@ internal sealed class CliOptions
     public Option<string?> Dataset { get; } = new("--dataset") { Description = "Data: digits (embedded 8x8 digits, default), idx:FOLDER (MNIST-style IDX files with train-/t10k- parts) or csv:FILE (one sample per row: non-negative features, integer label last).", HelpName = "digits|idx:FOLDER|csv:FILE" };
     public Option<int?> Hidden { get; } = new("--hidden") { Description = "Hidden LIF neurons (default 128; quick 64).", HelpName = "N" };
     public Option<int?> Steps { get; } = new("--steps") { Description = "Simulation steps of 1 ms per sample (default 25; quick 20).", HelpName = "N" };
-    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Training epochs (default 30; quick 5).", HelpName = "N" };
+    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Training epochs (default 30; quick 15).", HelpName = "N" };
     public Option<string?> Presets { get; } = new("--device-preset") { Description = "Device preset(s) for the drift study and device plots: rram (SHIP's HfO2 RRAM drift), pcm (aihwkit-like PCM: power-law drift, programming and read noise), ideal; comma-separated (default rram,pcm).", HelpName = "rram|pcm|ideal[,...]" };
     public Option<string?> Levels { get; } = new("--levels") { Description = "Conductance level counts for accuracy vs levels, each >= 2 (default 2,4,8,16,32,64; quick 2,4,16).", HelpName = "2,4,8,..." };
     public Option<string?> Times { get; } = new("--times") { Description = "Elapsed times since programming in seconds for accuracy vs time (default 1,3.16,10,...,1e4 log-spaced; quick 1,100,1e4).", HelpName = "1,10,...,1e4" };
     public Option<int?> Seeds { get; } = new("--seeds") { Description = "Seeds per hardware setting: device seeds in the study (default 5; quick 2), training seeds in compare (default 5).", HelpName = "N" };
     public Option<string?> Device { get; } = new("--device") { Description = "Torch device: cpu (default) or cuda (needs a CUDA build of TorchSharp).", HelpName = "cpu|cuda" };
     public Option<string?> Out { get; } = new("--out") { Description = "Output folder (default ./ship-output; compare: ./ship-compare).", HelpName = "FOLDER" };
-    public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 5 epochs of batch 64, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
+    public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 15 epochs of batch 64, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
     public Option<string?> Encoding { get; } = new("--encoding") { Description = "Input coding: rate (Bernoulli spikes, redrawn every epoch; default) or latency (time to first spike).", HelpName = "rate|latency" };
     public Option<int?> HwLevels { get; } = new("--hw-levels") { Description = "Levels seen by hardware-aware training (default 4; 0 = train only the plain network). In compare: the levels of the comparison.", HelpName = "N" };
     public Option<double?> MaxRate { get; } = new("--max-rate") { Description = "Rate coding: spike rate of a full-intensity input in Hz (default 1000 = 1/dt: a full-intensity input fires every step).", HelpName = "HZ" };
