@@ -63,7 +63,9 @@ public sealed partial class Network
     /// <summary>Tags of the groups the last call computed a block at a time, in the order they were added.</summary>
     public IReadOnlyList<string> SequenceGroups { get; private set; } = Array.Empty<string>();
     /// <summary>Which fused kernels the network's models may use; null: the default with the SHIP_CUDA_KERNELS override, read at initialization.</summary>
-    public KernelPolicy? Kernels { get; set; }
+    public KernelPolicy? Kernels { get; private set; }
+    /// <summary>Chooses the kernel policy (applies at the next initialization). A choice of this machine, not a result: not saved in checkpoints.</summary>
+    public Network UseKernels(KernelPolicy? policy) { Kernels = policy; _dirty = true; return this; }
     /// <summary>Most steps a whole-block group computes ahead, so memory does not grow with the run; results do not depend on it.</summary>
     public int SequenceBlockSteps { get; set; } = 2048;
     /// <summary>Most steps computed under one dispose scope before intermediates are freed.</summary>
@@ -179,13 +181,20 @@ public sealed partial class Network
     {
         var g = Find(tag, "monitor");
         if (StateMonitor.WhyNotRecordable(g, variable) is { } why) throw new ParameterException(tag, variable, why);
-        var m = new StateMonitor(g, variable);
+        var m = new StateMonitor(g, variable) { Siblings = _monitors };
         _monitors.Add(m);
         return m;
     }
 
     /// <summary>Stops and forgets a monitor.</summary>
-    public void RemoveMonitor(StateMonitor monitor) { monitor.Clear(); _monitors.Remove(monitor); }
+    public void RemoveMonitor(StateMonitor monitor)
+    {
+        if (!_monitors.Contains(monitor ?? throw new ArgumentNullException(nameof(monitor))))
+            throw new NetworkConfigurationException(
+                $"Network '{Name}': monitor {monitor.Group.DisplayName}.{monitor.Variable} is not one of its monitors (another network's, or removed already); its records were left as they are.");
+        monitor.Clear();
+        _monitors.Remove(monitor);
+    }
 
     /// <summary>Attaches an observer that every following Run/Continue informs step by step (<see cref="IRunObserver"/>).</summary>
     public void AddObserver(IRunObserver observer) { if (!_observers.Contains(observer ?? throw new ArgumentNullException(nameof(observer)))) _observers.Add(observer); }
@@ -237,10 +246,14 @@ public sealed partial class Network
     public RunResult Run(IReadOnlyDictionary<string, Tensor>? inputs = null, Schedule? schedule = null) => Execute(schedule, inputs, reset: true);
     /// <summary>Resets and runs with one input tensor [batch, steps, N] for the network's only input group.</summary>
     public RunResult Run(Tensor input, Schedule? schedule = null) => Run(SingleInput(input), schedule);
+    /// <summary>Runs a network without external data (sources only) on <paramref name="schedule"/>; <c>Run(null, schedule)</c> is ambiguous.</summary>
+    public RunResult Run(Schedule schedule) => Run((IReadOnlyDictionary<string, Tensor>?)null, schedule ?? throw new ArgumentNullException(nameof(schedule)));
     /// <summary>Steps on from the current state (no reset); new inputs, if given, are consumed from their first step.</summary>
     public RunResult Continue(IReadOnlyDictionary<string, Tensor>? inputs = null, Schedule? schedule = null) => Execute(schedule, inputs, reset: false);
     /// <summary>Continues with one new input tensor for the network's only input group.</summary>
     public RunResult Continue(Tensor input, Schedule? schedule = null) => Continue(SingleInput(input), schedule);
+    /// <summary>Continues a network without external data on <paramref name="schedule"/>; <c>Continue(null, schedule)</c> is ambiguous.</summary>
+    public RunResult Continue(Schedule schedule) => Continue((IReadOnlyDictionary<string, Tensor>?)null, schedule ?? throw new ArgumentNullException(nameof(schedule)));
 
     private Dictionary<string, Tensor> SingleInput(Tensor input)
     {

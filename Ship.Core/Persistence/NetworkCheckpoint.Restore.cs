@@ -40,9 +40,12 @@ public sealed partial class NetworkCheckpoint
             {
                 var node = latestNode[g.Tag] as JsonObject ?? throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"{src}: run.latest has no output for group '{g.Tag}'.");
                 var t = session.Tensor(Str(node, "tensor", src), $"run.latest.{g.Tag}");
-                if (t.dim() != 2 || t.shape[0] != ctx.BatchSize || t.shape[1] != g.OutputSize)
-                    throw new CheckpointException(CheckpointProblem.TopologyMismatch,
-                        $"{src}: the latest output of '{g.Tag}' is {Shapes.Format(t.shape)}, the group outputs [{ctx.BatchSize}, {g.OutputSize}].");
+                if (t.dim() != 2 || t.shape[0] != ctx.BatchSize || t.shape[1] != g.OutputSize || !(t.is_floating_point() || t.dtype == ScalarType.Bool))
+                {
+                    var message = $"{src}: the latest output of '{g.Tag}' is {t.dtype} {Shapes.Format(t.shape)}, the group outputs {ctx.DType} [{ctx.BatchSize}, {g.OutputSize}].";
+                    t.Dispose();
+                    throw new CheckpointException(CheckpointProblem.TopologyMismatch, message);
+                }
                 latest.Add(t);
             }
             network.RestoreRun(dt, stepIndex, Dbl(run, "time", src), stretches, latest, () =>
@@ -75,16 +78,34 @@ public sealed partial class NetworkCheckpoint
 
         var rng = Need<JsonObject>(root, "rng", src);
         var state = session.Peek(Str(rng, "tensor", src), "rng");
-        try
+        // libtorch aborts the process on a state of the wrong size or dtype: checked here first (streams too).
+        using (var current = network.Context.Rng.get_state())
         {
-            network.Context.Rng.set_state(state);
+            void Check(Tensor t, string what)
+            {
+                if (t.dtype != current.dtype || !t.shape.SequenceEqual(current.shape))
+                    throw new CheckpointException(CheckpointProblem.Corrupted,
+                        $"{src}: {what} is {t.dtype} {Shapes.Format(t.shape)}, a {network.Device} generator's state is {current.dtype} {Shapes.Format(current.shape)}.");
+            }
+            Check(state, "the random generator state");
+            var streamStates = new List<(string Owner, string Purpose, Tensor State)>();
             if (rng["streams"] is JsonArray streams)
                 foreach (var node in streams.OfType<JsonObject>())
-                    network.Context.Streams.SetState(Str(node, "owner", src), Str(node, "purpose", src), session.Peek(Str(node, "tensor", src), "rng stream"));
-        }
-        catch (Exception e) when (e is not ShipException)
-        {
-            throw new CheckpointException(CheckpointProblem.Corrupted, $"{src}: the random generator state does not fit a {network.Device} generator: {e.Message}", e);
+                {
+                    var (owner, purpose) = (Str(node, "owner", src), Str(node, "purpose", src));
+                    var t = session.Peek(Str(node, "tensor", src), "rng stream");
+                    Check(t, $"the state of random stream {owner}/{purpose}");
+                    streamStates.Add((owner, purpose, t));
+                }
+            try
+            {
+                network.Context.Rng.set_state(state);
+                foreach (var (owner, purpose, t) in streamStates) network.Context.Streams.SetState(owner, purpose, t);
+            }
+            catch (Exception e) when (e is not ShipException)
+            {
+                throw new CheckpointException(CheckpointProblem.Corrupted, $"{src}: the random generator state does not fit a {network.Device} generator: {e.Message}", e);
+            }
         }
     }
 

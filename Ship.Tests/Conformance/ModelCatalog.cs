@@ -136,6 +136,14 @@ public static class ModelCatalog
             Synapse("Dense+ShipRram", () => new Dense(Init.Uniform(-0.5, 1)).WithDevice(MemristivePresets.ShipRram(elapsedTime: 10)), typeof(DeviceArray)),
             Synapse("FirstOrder+PcmLike", () => new FirstOrder(Init.Uniform(0, 1), tau: 3e-3, weightScale: 150.0).WithDevice(MemristivePresets.PcmLike(elapsedTime: 100)), typeof(DeviceArray)),
             Synapse("SecondOrder+Quantized", () => new SecondOrder(Init.Uniform(0, 1), weightScale: 400.0).WithDevice(MemristivePresets.ShipQuantized(8).With(new StuckAtFaults(0.05, 0.05))), typeof(DeviceArray)),
+            // Added by the models branch (#12): device arrays that reach the pulse responses, pulse programming, range
+            // variability and the absolute/relative noise laws, so every model's settings round-trip in some entry.
+            Synapse("Dense+PulsedSoftBounds", () => new Dense(Init.Uniform(0, 1)).WithDevice(new DeviceArray("pulsed", new DifferentialReferenceMapping(50e-6, 120e-6),
+                new RangeVariability(0.02, 0.05), new PulseProgramming(new SoftBoundsPulses(0.5e-6, 50e-6, 120e-6, 85e-6, dwMinSpread: 0.2), maxPulses: 500),
+                ProgrammingNoise.Absolute(0.3e-6), ReadNoise.Relative(0.01)) { Pulses = new ExponentialStepPulses(dwMin: 0.4e-6, wMin: 50e-6, wMax: 120e-6, reference: 85e-6) }), typeof(DeviceArray)),
+            Synapse("FirstOrder+LinearPulses", () => new FirstOrder(Init.Uniform(0, 1), tau: 3e-3, weightScale: 150.0).WithDevice(new DeviceArray("linear",
+                new DifferentialReferenceMapping(40e-6, 110e-6), new PulseProgramming(new LinearStepPulses(dwMin: 0.6e-6, wMin: 40e-6, wMax: 110e-6, gammaUp: 0.1, gammaDown: 0.2, reference: 75e-6), maxPulses: 300))),
+                typeof(DeviceArray)),
             Synapse("Dense+HardwareAware", () => HardwareAwareDense(NoiseDraw.PerStep), typeof(HardwareAwareWeights)),
             Synapse("Dense+HardwareAwarePerRun", () => HardwareAwareDense(NoiseDraw.PerRun), typeof(HardwareAwareWeights)),
             Synapse("Dense+DriftCompensation", () => new Dense(Init.Uniform(0, 1)).WithDevice(new GlobalDriftCompensation(MemristivePresets.PcmLike(elapsedTime: 1000))), typeof(GlobalDriftCompensation)),
@@ -145,6 +153,8 @@ public static class ModelCatalog
             new("PoissonSource", typeof(PoissonSource), null, () => new PoissonSource(InputChannels, rate: 180), seed => Source(seed, new PoissonSource(InputChannels, rate: 180), tensorInput: false)),
             // Plasticity blocks, wired to the synapse they change.
             Block("StdpBlock", s => new StdpBlock(s, 4, aPlus: 0.02, aMinus: 0.021, tauPlus: 10e-3, tauMinus: 12e-3, bounds: StdpBounds.Clip, wMin: 0, wMax: 1)),
+            // Added by the models branch (#12): the nearest-spike interaction must survive a checkpoint too.
+            Block("StdpBlock+Nearest", s => new StdpBlock(s, 4, aPlus: 0.03, aMinus: 0.02, tauPlus: 8e-3, tauMinus: 9e-3, bounds: StdpBounds.Soft, wMin: 0, wMax: 1, interaction: TraceInteraction.Nearest)),
             Block("TripletStdpBlock", s => new TripletStdpBlock(s, 4, a2Plus: 1e-3, a3Plus: 5e-3, a2Minus: 6e-3, a3Minus: 1e-3, bounds: StdpBounds.Soft, wMin: 0, wMax: 1)),
             Block("RewardStdpBlock", s =>
             {

@@ -62,6 +62,9 @@ public sealed class CompiledGraph
                 throw new NetworkConfigurationException($"Network '{name}': connection {s} -> {t} names an unknown source '{s}' (known: {Known()}).");
             if (!byTag.TryGetValue(t, out var gt))
                 throw new NetworkConfigurationException($"Network '{name}': connection {s} -> {t} names an unknown target '{t}' (known: {Known()}).");
+            if (TakesNoInput(gt) is { } kind)
+                throw new NetworkConfigurationException(
+                    $"Network '{name}': connection {s} -> {t}: '{t}' is {kind} ({gt.GetType().Name}), which takes no input; its current would be dropped. Remove the connection or target another group.");
             edges.Add((index[gs], index[gt]));
         }
         edges.Sort();
@@ -92,6 +95,15 @@ public sealed class CompiledGraph
                 if (index.TryGetValue(r, out int j) && j != i) orderOnly.Add((j, i));
         return new CompiledGraph(groups, sources.Select(l => l.ToArray()).ToArray(), edges.ToArray(), orderOnly.ToArray(),
             outputs.Select(o => index[byTag[o]]).ToArray());
+    }
+
+    // What kind of group without inputs g (or a group it wraps) is, or null if it takes input.
+    private static string? TakesNoInput(Group g)
+    {
+        for (Group? x = g; x is not null; x = (x as GroupWrapper)?.Inner)
+            if (x is IInputGroup) return "an input group";
+            else if (x is ISourceGroup) return "a source";
+        return null;
     }
 
     // A synapse's sizes come from its source and target; one fed by a synapse resolves after it.
