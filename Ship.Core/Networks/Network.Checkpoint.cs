@@ -13,11 +13,7 @@ public sealed partial class Network
     /// <summary>The latest output of the group at <paramref name="index"/> (in order of adding), what its readers see next step.</summary>
     internal Tensor? LatestOutput(int index) => _state!.Latest[_state.Graph.IndexOf(_groups[index])];
 
-    /// <summary>
-    /// Puts a freshly initialized network in the state of a saved run: prepares every group for the saved dt, resets the
-    /// states (so groups rebuild their layout), lets <paramref name="restoreStates"/> overwrite them, then restores the
-    /// latest outputs (in order of adding), the timeline and the counters; Continue goes on as the saved network would.
-    /// </summary>
+    /// <summary>Puts a freshly initialized network in a saved run's state (prepare at dt, reset, <paramref name="restoreStates"/>, latest outputs in order of adding, timeline, counters).</summary>
     internal void RestoreRun(double dt, long stepIndex, double time, IReadOnlyList<Timeline.Stretch> stretches, IReadOnlyList<Tensor> latest, Action restoreStates)
     {
         var s = _state!;

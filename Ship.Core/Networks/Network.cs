@@ -11,10 +11,9 @@ using static TorchSharp.torch;
 namespace Ship.Core.Networks;
 
 /// <summary>
-/// A network of groups wired by connections: the façade over compile → plan → step. It owns the wiring and every run
-/// setting (dt, steps, batch size, device, dtype, seed); initialization compiles an immutable graph
-/// (<see cref="CompiledGraph"/>), each call validates everything, derives one <see cref="ExecutionPlan"/> per distinct
-/// dt and only then changes state. Nothing is static: networks in one process never affect each other.
+/// A network of groups wired by connections: the façade over compile (<see cref="CompiledGraph"/>) → plan
+/// (<see cref="ExecutionPlan"/> per dt) → step; each call validates everything before it changes state. Nothing is
+/// static: networks in one process never affect each other.
 /// </summary>
 public sealed partial class Network
 {
@@ -146,8 +145,7 @@ public sealed partial class Network
     /// <summary>Connects a source's output to a target's input by tag; either may be added later, unknown tags fail at initialization.</summary>
     public void Connect(string source, string target)
     {
-        if (string.IsNullOrWhiteSpace(source) || string.IsNullOrWhiteSpace(target))
-            throw new NetworkConfigurationException($"Network '{Name}': a connection needs a source and a target tag.");
+        if (string.IsNullOrWhiteSpace(source) || string.IsNullOrWhiteSpace(target)) throw new NetworkConfigurationException($"Network '{Name}': a connection needs a source and a target tag.");
         _connections.Add((source, target));
         _dirty = true;
     }
@@ -169,10 +167,8 @@ public sealed partial class Network
     public void MarkOutput(params string[] tags)
     {
         foreach (var t in tags)
-        {
             if (string.IsNullOrWhiteSpace(t)) throw new NetworkConfigurationException($"Network '{Name}': an output tag must not be empty.");
-            if (!_outputs.Contains(t)) _outputs.Add(t);
-        }
+            else if (!_outputs.Contains(t)) _outputs.Add(t);
         _dirty = true;
     }
 
@@ -206,7 +202,6 @@ public sealed partial class Network
     public void Initialize()
     {
         CheckSettings();
-        if (_batch < 1) throw new NetworkConfigurationException($"Network '{Name}': batch size must be >= 1, got {_batch}.");
         var graph = CompiledGraph.Compile(Name, _groups, _byTag, _connections, _outputs);
         var ctx = new SimulationContext(_batch, _device, _dtype, _dt, _seed) { Spikes = _spikes, Kernels = Kernels ?? KernelPolicy.FromEnvironment() };
         foreach (var g in graph.Groups) g.Bind(ctx.ForGroup(g.Tag));
@@ -221,6 +216,7 @@ public sealed partial class Network
     {
         if (!(_dt > 0) || double.IsInfinity(_dt)) throw new NetworkConfigurationException($"Network '{Name}': dt must be a finite value > 0 seconds, got {_dt}.");
         if (_steps < 1) throw new NetworkConfigurationException($"Network '{Name}': steps must be >= 1, got {_steps}.");
+        if (_batch < 1) throw new NetworkConfigurationException($"Network '{Name}': batch size must be >= 1, got {_batch}.");
     }
 
     /// <summary>The plan of <paramref name="dt"/> under the current settings and these observers (cached per dt).</summary>
