@@ -297,7 +297,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
                 var own = new SimulationContext(ctx.BatchSize, ctx.Device, ScalarType.Float64, ctx.Dt, seed);
                 var g = array.ReadConductances(own); // [D, Ns, Nt] or [D, batch, Ns, Nt]
                 if (g.dim() == 4) g = g.mean(new long[] { 1 });
-                return g.sum(0).sum(1);
+                return g.sum(dim: 0).sum(dim: 1);
             }
             finally { state.Rng = rng; }
         }
