@@ -63,6 +63,15 @@ public static class ShipCli
         merge.SetAction(parse => ExecuteMerge(parse.GetValue(folders) ?? Array.Empty<string>(), parse.GetValue(mergeOut), output, error, live));
         root.Subcommands.Add(merge);
 
+        // Hardware ledger (issue #14): energy table of a saved study.
+        var energyFolder = new Argument<string>("FOLDER") { Description = "A study's output folder: settings.json, model.safetensors (and model-hw.safetensors if present).", Arity = ArgumentArity.ExactlyOne };
+        var energy = new Command("energy",
+            "Prints energy and operations per inference of the networks saved in FOLDER on its test set: NeuroBench metrics, the digital " +
+            "references (Horowitz 45 nm, keras-spiking's devices) and every device preset of the study on a 1T1R crossbar. See docs/energy.md.");
+        energy.Arguments.Add(energyFolder);
+        energy.SetAction(parse => ExecuteEnergy(parse.GetValue(energyFolder)!, output, error));
+        root.Subcommands.Add(energy);
+
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -108,6 +117,20 @@ public static class ShipCli
         {
             // libtorch errors carry a C++ stack after the first line; the first line is the message a person can act on.
             error.WriteLine($"ship: torch failed: {e.Message.Split('\n')[0]}");
+            return Failed;
+        }
+    }
+
+    private static int ExecuteEnergy(string folder, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            output.Write(EnergyStudy.Print(folder));
+            return Ok;
+        }
+        catch (Exception e) when (e is Ship.Core.Errors.ShipException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or System.Text.Json.JsonException)
+        {
+            error.WriteLine($"ship: {e.Message}");
             return Failed;
         }
     }
