@@ -45,7 +45,10 @@ public static class EnergyStudy
 
     /// <summary>A network's counts, ideal and on each preset.</summary>
     public static NetworkEnergy Measure(StudyModel model, string label, IReadOnlyDictionary<string, Tensor> weights, Tensor spikes, IEnumerable<string> presets) =>
-        new(label, Measure(model, weights, spikes), presets.Select(p => (p, Measure(model, weights, spikes, () => Study.Preset(p)))).ToArray());
+        new(label, Measure(model, weights, spikes), Physical(presets).Select(p => (p, Measure(model, weights, spikes, () => Study.Preset(p)))).ToArray());
+
+    /// <summary>The presets whose devices are conductances: "ideal" holds the weights themselves (signed), which no read energy describes.</summary>
+    public static IReadOnlyList<string> Physical(IEnumerable<string> presets) => presets.Where(p => p != "ideal").ToArray();
 
     /// <summary>The markdown tables of one network: NeuroBench metrics, then energy per inference per layer on every platform.</summary>
     public static string Tables(NetworkEnergy e)
@@ -84,7 +87,7 @@ public static class EnergyStudy
         var series = new List<LineData>();
         foreach (var d in new[] { EnergyPresets.Fp32Cmos45nm(), EnergyPresets.Int8Cmos45nm(), EnergyPresets.KerasLoihi() })
             series.Add(new LineData(d.Name, x, x.Select(_ => plain.Ideal.TotalEnergy(d)).ToArray()));
-        foreach (var p in s.Presets)
+        foreach (var p in Physical(s.Presets))
             series.Add(new LineData($"{p} crossbar", x, s.Levels.Select(n =>
                 Measure(model, weights, spikes, () => Study.Preset(p).With(new QuantizedLevels(n))).TotalEnergy(Crossbar)).ToArray()));
         return EnergyPlots.PerInference(folder, "energy-vs-levels", series, "Conductance levels", logX: true,
@@ -93,26 +96,28 @@ public static class EnergyStudy
 
     /// <summary>
     /// Energy per inference (log axis) of the plain network against hidden-layer activity, varied through the input rate
-    /// (rate coding: 0.25×…4× the study's maximum rate; other codings give the study's one point).
+    /// (rate coding: 1/8× to 4× the study's maximum rate, as far as rate × dt ≤ 1; other codings give the study's one point).
     /// </summary>
     public static FigureFiles VsActivity(string folder, StudyModel model, IReadOnlyDictionary<string, Tensor> weights, Tensor intensities)
     {
         var s = model.Settings;
-        var factors = s.Encoding == "rate" ? new[] { 0.25, 0.5, 1, 2, 4 } : new[] { 1.0 };
+        // Rate coding needs rate × dt ≤ 1: factors above that are left out.
+        var factors = s.Encoding == "rate" ? new[] { 0.125, 0.25, 0.5, 1, 2, 4 }.Where(f => s.MaxRate * f * s.Dt <= 1).ToArray() : new[] { 1.0 };
         var x = intensities.narrow(0, 0, Math.Min(intensities.shape[0], MaxSamples)).to(model.TorchDevice);
         var points = factors.Select(f =>
         {
             var spikes = StudyData.Encode(x, s with { MaxRate = s.MaxRate * f }, new torch.Generator((ulong)(s.Seed + 2000), model.TorchDevice));
             var ideal = Measure(model, weights, spikes);
-            var dev = s.Presets.Select(p => Measure(model, weights, spikes, () => Study.Preset(p))).ToArray();
+            var dev = Physical(s.Presets).Select(p => Measure(model, weights, spikes, () => Study.Preset(p))).ToArray();
             return (Activity: Activity(ideal), Ideal: ideal, Devices: dev);
         }).OrderBy(p => p.Activity).ToArray();
         var ax = points.Select(p => p.Activity).ToArray();
         var series = new List<LineData>();
         foreach (var d in new[] { EnergyPresets.Fp32Cmos45nm(), EnergyPresets.Int8Cmos45nm(), EnergyPresets.KerasLoihi() })
             series.Add(new LineData(d.Name, ax, points.Select(p => p.Ideal.TotalEnergy(d)).ToArray()));
-        for (int k = 0; k < s.Presets.Count; k++)
-            series.Add(new LineData($"{s.Presets[k]} crossbar", ax, points.Select(p => p.Devices[k].TotalEnergy(Crossbar)).ToArray()));
+        var physical = Physical(s.Presets);
+        for (int k = 0; k < physical.Count; k++)
+            series.Add(new LineData($"{physical[k]} crossbar", ax, points.Select(p => p.Devices[k].TotalEnergy(Crossbar)).ToArray()));
         return EnergyPlots.PerInference(folder, "energy-vs-activity", series, "Hidden-layer activity (spikes per neuron per step)",
             options: new PlotOptions(Title: "Energy per inference vs hidden activity (plain network)"));
     }
@@ -131,7 +136,7 @@ public static class EnergyStudy
         var model = new StudyModel(s, data.Inputs, data.Classes);
         var spikes = StudyData.Encode(data.Test.Inputs, s, new torch.Generator((ulong)(s.Seed + 1000))).to(model.TorchDevice);
         var sb = new StringBuilder();
-        sb.AppendLine("# Energy and operations per inference").AppendLine().AppendLine(Explanation(s.Presets.Count)).AppendLine();
+        sb.AppendLine("# Energy and operations per inference").AppendLine().AppendLine(Explanation(Physical(s.Presets).Count)).AppendLine();
         foreach (var (file, label) in new[] { ("model.safetensors", "plain"), ("model-hw.safetensors", "hardware-aware") })
         {
             var path = Path.Combine(folder, file);

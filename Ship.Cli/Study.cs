@@ -361,7 +361,7 @@ public sealed class Study
         Fig("accuracy-vs-time", "Accuracy vs elapsed time");
 
         sb.AppendLine("## Energy and operations per inference").AppendLine();
-        sb.AppendLine(EnergyStudy.Explanation(s.Presets.Count)).AppendLine();
+        sb.AppendLine(EnergyStudy.Explanation(EnergyStudy.Physical(s.Presets).Count)).AppendLine();
         foreach (var e in r.Energy) sb.Append(EnergyStudy.Tables(e));
         Fig("energy-vs-levels", "Energy per inference vs number of conductance levels (plain network; log energy axis)");
         Fig("energy-vs-activity", "Energy per inference vs hidden-layer activity, varied through the input rate (plain network; log energy axis)");

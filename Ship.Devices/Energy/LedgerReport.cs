@@ -199,7 +199,7 @@ public sealed record LedgerReport(string Name, long Samples, long Runs, long Ste
         Row("Effective_MACs", EffectiveMacs.ToString("G4", inv));
         Row("Dense synaptic operations", DenseOps.ToString("G4", inv));
         Row("Neuron (membrane) updates", NeuronUpdates.ToString("G4", inv));
-        Row("Spikes", Spikes.ToString("G4", inv));
+        Row("Non-zero outputs of neuron groups (spikes; an integrator's membrane output counts every step)", Spikes.ToString("G4", inv));
         Row("ActivationSparsity", ActivationSparsity.ToString("F4", inv));
         Row("Connection sparsity (static)", Static.ConnectionSparsity.ToString("F4", inv));
         Row("Parameter footprint (static, bytes)", Static.ParameterFootprint.ToString(inv));
