@@ -70,12 +70,13 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         var sequence = new HashSet<string>(net.SequenceGroups, StringComparer.Ordinal);
         using var noGrad = torch.no_grad();
         var byTag = new Dictionary<string, NeuronTrack>(StringComparer.Ordinal);
+        var scratch = Scratch(ctx, net.Groups.Where(g => g.Kind == GroupKind.Neuron).Select(g => g.OutputSize).DefaultIfEmpty(1).Max());
         foreach (var g in net.Groups)
         {
             if (g.Kind != GroupKind.Neuron) continue;
             var core = g is GroupWrapper w ? w.Core : g;
             bool input = g is IInputGroup || core is IInputGroup;
-            var t = new NeuronTrack(g, input, batch, sequence.Contains(g.Tag), ctx.Device, ctx.DType);
+            var t = new NeuronTrack(g, input, batch, sequence.Contains(g.Tag), ctx.Device, ctx.DType, scratch);
             _neurons.Add(t);
             byTag[g.Tag] = t;
         }
@@ -114,7 +115,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             {
                 using var scope = torch.NewDisposeScope();
                 using var noGrad = torch.no_grad();
-                n.Count(y.detach().transpose(0, 1));
+                n.Count(y.detach());
             }
             else n.Flush();
         }
@@ -173,7 +174,47 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         _neuronTotals.Values.ToArray(), _synapseTotals.Values.ToArray(), _writes, _static ?? StaticMetrics.Empty);
 
     /// <inheritdoc />
-    public void Dispose() => DisposeTracks();
+    public void Dispose()
+    {
+        DisposeTracks();
+        _scratch?.Dispose();
+        _scratch = null;
+    }
+
+    private ScratchBuffers? _scratch;
+
+    /// <summary>
+    /// Two flat buffers the counting passes write into, kept across runs: fresh blocks of megabytes cost a page fault per
+    /// 4 KiB at every run (more than the counting itself), reused ones do not. Blocks are counted in chunks that fit.
+    /// </summary>
+    private ScratchBuffers Scratch(SimulationContext ctx, int n)
+    {
+        long need = Math.Max(ScratchBuffers.Elements, (long)ctx.BatchSize * n);
+        if (_scratch is { } s && s.A.dtype == ctx.DType && s.A.device == ctx.Device && s.A.shape[0] >= need) return s;
+        _scratch?.Dispose();
+        return _scratch = new ScratchBuffers(need, ctx.DType, ctx.Device);
+    }
+
+    /// <summary>The ledger's reusable work space.</summary>
+    private sealed class ScratchBuffers : IDisposable
+    {
+        public const long Elements = 1L << 20;
+
+        public ScratchBuffers(long elements, ScalarType dtype, Device device)
+        {
+            A = torch.empty(elements, dtype: dtype, device: device).DetachFromDisposeScope();
+            B = torch.empty(elements, dtype: dtype, device: device).DetachFromDisposeScope();
+        }
+
+        public Tensor A { get; }
+        public Tensor B { get; }
+
+        public void Dispose()
+        {
+            A.Dispose();
+            B.Dispose();
+        }
+    }
 
     private void DisposeTracks()
     {
@@ -187,12 +228,15 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     private sealed class NeuronTrack : IDisposable
     {
         public const int Width = 1;
-        private readonly Tensor _buffer; // [StepBuffer, batch, N] per-step outputs of a stepped group
+        private readonly Tensor _buffer; // [batch, StepBuffer, N] per-step outputs of a stepped group
         private int _fill;
         private readonly int _batch;
 
-        public NeuronTrack(Group g, bool input, int batch, bool sequence, Device device, ScalarType dtype)
+        private readonly ScratchBuffers _scratch;
+
+        public NeuronTrack(Group g, bool input, int batch, bool sequence, Device device, ScalarType dtype, ScratchBuffers scratch)
         {
+            _scratch = scratch;
             Group = g;
             IsInput = input;
             Sequence = sequence;
@@ -200,7 +244,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             Acc = torch.zeros(Width, dtype: ScalarType.Float64, device: device).DetachFromDisposeScope();
             _buffer = sequence
                 ? torch.empty(0, device: device).DetachFromDisposeScope()
-                : torch.empty(new long[] { StepBuffer, batch, g.OutputSize }, dtype: dtype, device: device).DetachFromDisposeScope();
+                : torch.empty(new long[] { batch, StepBuffer, g.OutputSize }, dtype: dtype, device: device).DetachFromDisposeScope();
         }
 
         public Group Group { get; }
@@ -212,7 +256,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
 
         public void Push(Tensor y)
         {
-            using (var slot = _buffer[_fill]) slot.copy_(y);
+            using (var slot = _buffer.select(1, _fill)) slot.copy_(y);
             if (++_fill == StepBuffer) Flush();
         }
 
@@ -221,17 +265,40 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             if (_fill == 0) return;
             using var scope = torch.NewDisposeScope();
             using var noGrad = torch.no_grad();
-            Count(_buffer.narrow(0, 0, _fill));
+            Count(_buffer.narrow(1, 0, _fill));
             _fill = 0;
         }
 
-        /// <summary>Counts a block of outputs [T, batch, N] (a view; not kept).</summary>
+        /// <summary>Counts a block of outputs [batch, T, N] (a view; not kept), in chunks of steps that fit the scratch buffers.</summary>
         public void Count(Tensor y)
         {
-            var nz = y.ne(0);
-            Acc.add_(nz.sum(type: ScalarType.Float64).view(1));
-            Updates += (double)y.shape[0] * _batch * Group.OutputSize;
-            foreach (var s in Readers) s.Count(y, nz);
+            long perStep = (long)y.shape[0] * y.shape[2];
+            int chunk = (int)Math.Max(1, _scratch.A.shape[0] / Math.Max(1, perStep));
+            for (long t0 = 0; t0 < y.shape[1]; t0 += chunk)
+            {
+                long len = Math.Min(chunk, y.shape[1] - t0);
+                using var scope = torch.NewDisposeScope();
+                CountChunk(y.narrow(1, t0, len));
+            }
+        }
+
+        private void CountChunk(Tensor y)
+        {
+            // Few passes over the block, all in its own float dtype and into reused buffers (comparisons to bool, casts
+            // and fresh blocks are several times slower on the CPU): the non-zero mask serves the event counts and the
+            // binary check.
+            Updates += (double)y.shape[1] * _batch * Group.OutputSize;
+            long elements = y.NumberOfElements;
+            var nz = _scratch.A.narrow(0, 0, elements).view(y.shape).copy_(y).sign_().abs_(); // 1 where y ≠ 0
+            if (Readers.Count == 0)
+            {
+                // A float32 sum of ones is exact below 2^24 elements.
+                Acc.add_((elements < (1L << 24) ? nz.sum() : nz.sum(type: ScalarType.Float64)).to(ScalarType.Float64).view(1));
+                return;
+            }
+            var perStep = nz.sum(new long[] { 0 }).to(ScalarType.Float64); // [T, N] events per neuron (exact in float32 below 2^24 samples)
+            Acc.add_(perStep.sum().view(1));
+            foreach (var s in Readers) s.Count(y, nz, perStep, _scratch.B.narrow(0, 0, elements).view(y.shape));
         }
 
         public void Dispose()
@@ -302,18 +369,18 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             finally { state.Rng = rng; }
         }
 
-        /// <summary>Counts a block of source outputs x [T, batch, Ns] with its non-zero mask.</summary>
-        public void Count(Tensor x, Tensor nz)
+        /// <summary>Counts a block of source outputs x [batch, T, Ns] with its non-zero mask, its events per step and row [T, Ns] and a work buffer of x's shape.</summary>
+        public void Count(Tensor x, Tensor nz, Tensor perStep, Tensor work)
         {
-            Steps += x.shape[0];
-            var perStep = nz.sum(new long[] { 1 }, type: ScalarType.Float64); // [T, Ns] events per row
+            Steps += x.shape[1];
             var r = perStep.mm(_m); // [T, 3]: operations, conductance read (S), row events
             // NeuroBench decides per step tensor: all inputs in {0, 1} → accumulates, else multiply-accumulates.
-            var binary = x.eq(0).logical_or_(x.eq(1)).flatten(1).all(1).to(ScalarType.Float64);
+            // x equals its own non-zero mask exactly where it is 0 or 1: a step is binary when Σ |x − mask| is 0 (non-negative terms, each 0 only where x is 0 or 1).
+            var binary = work.copy_(x).sub_(nz).abs_().sum(new long[] { 2 }).sum(new long[] { 0 }).eq(0).to(ScalarType.Float64);
             var ops = r.select(1, 0);
             var ac = ops.dot(binary);
             var mac = ops.sum().sub_(ac);
-            var active = nz.any(2).sum(type: ScalarType.Float64);
+            var active = nz.amax(new long[] { 2 }).sum(type: ScalarType.Float64); // (sample, step) pairs with an event
             Acc.add_(torch.stack(new[] { ac, mac, r.select(1, 1).sum(), r.select(1, 2).sum(), active }));
         }
 
