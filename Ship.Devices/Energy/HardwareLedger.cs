@@ -13,7 +13,8 @@ namespace Ship.Devices.Energy;
 /// hardware does — events and neuron updates per neuron group; NeuroBench's effective accumulates, effective
 /// multiply-accumulates and dense operations per weighted synapse; the conductance read by input events on
 /// device-array synapses (S, for the read energy Σ V_read²·G·t_read); row drives and column conversions — and, when
-/// told, programming pulses (<see cref="RecordPulseTrain"/>). Counts stay tensors on the network's device and are read
+/// programming pulses the network's device arrays received (pulse programming, <c>ApplyPulses</c>; others through
+/// <see cref="RecordPulseTrain"/>). Counts stay tensors on the network's device and are read
 /// to the host once per run; the ledger never writes a network tensor nor draws from the network's generator, so
 /// results are identical with and without it. Energies come from the counts and an energy model in <see cref="Report"/>.
 /// </summary>
@@ -86,6 +87,8 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             var source = net.Connections.FirstOrDefault(c => c.Target == g.Tag).Source;
             var target = net.Connections.FirstOrDefault(c => c.Source == g.Tag).Target ?? "";
             if (source is null || !byTag.TryGetValue(source, out var src)) continue; // fed by a synapse: no event count
+            // Pulses the network's arrays received since the last look (pulse programming at initialization, ApplyPulses).
+            if (ws.WeightDevice is DeviceArray pulsed) _writes += pulsed.TakeWrites();
             var s = new SynapseTrack(g.Tag, source, target, ws, ctx, ReadSeed);
             src.Readers.Add(s);
             _synapses.Add(s);
@@ -162,8 +165,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     /// the first pulse and after each (as <see cref="DeviceArray.ApplyPulses"/> returns them); devices where
     /// <paramref name="mask"/> is false received no pulse. See <see cref="WriteEnergy.OfPulseTrain"/>.
     /// </summary>
-    public void RecordPulseTrain(Tensor trace, Tensor? mask = null, ArrayType arrayType = ArrayType.OneTransistorOneResistor) =>
-        _writes += WriteEnergy.OfPulseTrain(trace, mask, arrayType);
+    public void RecordPulseTrain(Tensor trace, Tensor? mask = null) => _writes += WriteEnergy.OfPulseTrain(trace, mask);
 
     /// <summary>Adds write counts computed elsewhere (program-and-verify loops, plasticity on devices).</summary>
     public void RecordWrites(WriteCounts counts) => _writes += counts;

@@ -32,6 +32,20 @@ public sealed class DeviceState : IDisposable
     public Device Device { get; }
     /// <summary>The generator of the network using the array now: every draw comes from it.</summary>
     public torch.Generator Rng { get; internal set; }
+
+    /// <summary>Programming pulses applied since the last <see cref="TakeWrites"/> (hardware ledger, docs/energy.md).</summary>
+    private Energy.WriteCounts _writes = Energy.WriteCounts.Zero;
+
+    /// <summary>Adds the counts of a pulse train (conductances before and after each pulse).</summary>
+    internal void AddWrites(Energy.WriteCounts counts) => _writes += counts;
+
+    /// <summary>The programming pulses counted since the last call, and forgets them.</summary>
+    public Energy.WriteCounts TakeWrites()
+    {
+        var w = _writes;
+        _writes = Energy.WriteCounts.Zero;
+        return w;
+    }
     /// <summary>Nominal conductance window of the current programming (S).</summary>
     public ConductanceRange Range { get; internal set; }
     /// <summary>Time since programming at which reads happen, in seconds.</summary>

@@ -157,7 +157,7 @@ public class HardwareLedgerTests
         var m = EnergyPresets.Crossbar1T1R() with { WriteVoltage = 1.2, WritePulseWidth = 100e-9, CellCapacitance = 3e-17 };
         double expected = 0;
         for (int k = 0; k < 4; k++) expected += 1.2 * 1.2 * (gs[k] + gs[k + 1]) / 2 * 100e-9 + 1.2 * 1.2 * 3e-17 * 1;
-        double e = WriteEnergy.Energy(WriteEnergy.OfPulseTrain(trace, null, ArrayType.OneTransistorOneResistor), m);
+        double e = WriteEnergy.Energy(WriteEnergy.OfPulseTrain(trace, null), m);
         Assert.That(e, Is.EqualTo(expected).Within(1e-12 * expected));
     }
 
@@ -175,7 +175,7 @@ public class HardwareLedgerTests
         }
         var mask = torch.tensor(new[,] { { true, false }, { false, false } });
         var m = EnergyPresets.CrossPoint() with { WriteVoltage = 2, WritePulseWidth = 50e-9, CellCapacitance = 4e-17 };
-        var counts = WriteEnergy.OfPulseTrain(trace, mask, ArrayType.CrossPoint);
+        var counts = WriteEnergy.OfPulseTrain(trace, mask);
         double expected = 0;
         for (int k = 0; k < 2; k++)
             expected += 4 * (states[k] + states[k + 1]) / 2 * 50e-9   // the selected device
@@ -184,8 +184,47 @@ public class HardwareLedgerTests
         Assert.That(counts.Pulses, Is.EqualTo(2));
         Assert.That(WriteEnergy.Energy(counts, m), Is.EqualTo(expected).Within(1e-12 * expected));
         var ledger = new HardwareLedger();
-        ledger.RecordPulseTrain(trace, mask, ArrayType.CrossPoint);
+        ledger.RecordPulseTrain(trace, mask);
         Assert.That(ledger.Report().WriteEnergyTotal(m), Is.EqualTo(expected).Within(1e-12 * expected));
+    }
+
+    [Test]
+    public void PulsesAppliedToANetworksArrayAreChargedWithTheWriteFormula()
+    {
+        var array = new DeviceArray("pulsed", new DifferentialReferenceMapping(50e-6, 120e-6))
+            .WithPulses(new SoftBoundsPulses(dwMin: 1e-6, wMin: 50e-6, wMax: 120e-6, reference: 85e-6));
+        var net = Net(W1(), 3, 2, batch: 1, device: array);
+        net.Initialize();
+        var trace = array.ApplyPulses(4, PulseDirection.Potentiation, net.Context).to(ScalarType.Float64); // [5, 2, 3, 2]
+        using var ledger = new HardwareLedger();
+        net.AddObserver(ledger);
+        net.Run(torch.tensor(Raster)[0].unsqueeze(0));
+        var m = EnergyPresets.Crossbar1T1R();
+        // Every device gets every pulse; the driven line is a row of 2 cells.
+        double devices = 2 * 3 * 2, expected = 0;
+        for (int k = 0; k < 4; k++)
+            expected += m.WriteVoltage * m.WriteVoltage * m.WritePulseWidth * (trace[k] + trace[k + 1]).sum().item<double>() / 2
+                        + m.WriteVoltage * m.WriteVoltage * m.CellCapacitance * 2 * devices;
+        var rep = ledger.Report();
+        Assert.That(rep.Writes.Pulses, Is.EqualTo(4 * devices));
+        Assert.That(rep.WriteEnergyTotal(m), Is.EqualTo(expected).Within(1e-12 * expected));
+        net.Run(torch.tensor(Raster)[0].unsqueeze(0));
+        Assert.That(ledger.Report().Writes.Pulses, Is.EqualTo(4 * devices), "pulses are counted once");
+    }
+
+    [Test]
+    public void PulseProgrammingReportsItsPulses()
+    {
+        var programming = new PulseProgramming(new SoftBoundsPulses(dwMin: 2e-6, wMin: 50e-6, wMax: 120e-6, reference: 85e-6));
+        var array = new DeviceArray("programmed", new DifferentialReferenceMapping(50e-6, 120e-6), programming);
+        var net = Net(W1(), 3, 2, batch: 1, device: array);
+        using var ledger = new HardwareLedger();
+        net.AddObserver(ledger);
+        net.Run(torch.tensor(Raster)[0].unsqueeze(0));
+        // The open-loop programming gives each device the pulses a nominal device needs to reach its target.
+        double pulses = PulseProgramming.PulseCounts(programming.NominalTrajectory(), array.State.Target).sum().item<long>();
+        Assert.That(pulses, Is.GreaterThan(0));
+        Assert.That(ledger.Report().Writes.Pulses, Is.EqualTo(pulses));
     }
 
     [Test]
