@@ -228,6 +228,22 @@ public class HardwareLedgerTests
     }
 
     [Test]
+    public void ContinueAddsStepsNotSamples()
+    {
+        var net = Net(W1(), 3, 2, batch: 2);
+        using var ledger = new HardwareLedger();
+        net.AddObserver(ledger);
+        net.Run(torch.tensor(Raster));
+        net.Continue(torch.tensor(Raster));
+        var rep = ledger.Report();
+        // The same raster twice for the same 2 samples: 8 steps per inference, twice the hand count of 5.5 ACs.
+        Assert.That(rep.Samples, Is.EqualTo(2));
+        Assert.That(rep.StepsPerInference, Is.EqualTo(8));
+        Assert.That(rep.EffectiveAcs, Is.EqualTo(11));
+        Assert.That(rep.DenseOps, Is.EqualTo(48));
+    }
+
+    [Test]
     public void LedgerIsOffByDefault() => Assert.That(new Network().Observers, Is.Empty);
 
     [TestCase(true)]
