@@ -186,7 +186,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     private ScratchBuffers? _scratch;
 
     /// <summary>
-    /// Two flat buffers the counting passes write into, kept across runs: fresh blocks of megabytes cost a page fault per
+    /// A flat buffer the counting passes write into, kept across runs: fresh blocks of megabytes cost a page fault per
     /// 4 KiB at every run (more than the counting itself), reused ones do not. Blocks are counted in chunks that fit.
     /// </summary>
     private ScratchBuffers Scratch(SimulationContext ctx, int n)
@@ -205,17 +205,11 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         public ScratchBuffers(long elements, ScalarType dtype, Device device)
         {
             A = torch.empty(elements, dtype: dtype, device: device).DetachFromDisposeScope();
-            B = torch.empty(elements, dtype: dtype, device: device).DetachFromDisposeScope();
         }
 
         public Tensor A { get; }
-        public Tensor B { get; }
 
-        public void Dispose()
-        {
-            A.Dispose();
-            B.Dispose();
-        }
+        public void Dispose() => A.Dispose();
     }
 
     private void DisposeTracks()
@@ -286,12 +280,12 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
 
         private void CountChunk(Tensor y)
         {
-            // Few passes over the block, all in its own float dtype and into reused buffers (comparisons to bool, casts
-            // and fresh blocks are several times slower on the CPU): the non-zero mask serves the event counts and the
-            // binary check.
+            // Few passes over the block, all in its own float dtype and into one reused buffer (comparisons to bool,
+            // casts and fresh blocks are several times slower on the CPU). In-place comparisons write 0/1 in y's dtype.
             Updates += (double)y.shape[1] * _batch * Group.OutputSize;
             long elements = y.NumberOfElements;
-            var nz = _scratch.A.narrow(0, 0, elements).view(y.shape).copy_(y).sign_().abs_(); // 1 where y ≠ 0
+            var a = _scratch.A.narrow(0, 0, elements).view(y.shape);
+            var nz = a.copy_(y).ne_(0); // 1 where y ≠ 0
             if (Readers.Count == 0)
             {
                 // A float32 sum of ones is exact below 2^24 elements.
@@ -299,8 +293,12 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
                 return;
             }
             var perStep = nz.sum(new long[] { 0 }).to(ScalarType.Float64); // [T, N] events per neuron (exact in float32 below 2^24 samples)
+            var active = nz.amax(new long[] { 2 }).sum(type: ScalarType.Float64); // (sample, step) pairs with an event
+            // NeuroBench decides per step tensor: all inputs in {0, 1} → accumulates, else multiply-accumulates. y equals
+            // its own non-zero mask exactly where it is 0 or 1 (NaN never does): a step is binary when no element differs.
+            var binary = nz.ne_(y).sum(new long[] { 2 }).sum(new long[] { 0 }).eq(0).to(ScalarType.Float64);
             Acc.add_(perStep.sum().view(1));
-            foreach (var s in Readers) s.Count(y, nz, perStep, _scratch.B.narrow(0, 0, elements).view(y.shape));
+            foreach (var s in Readers) s.Count(y.shape[1], perStep, binary, active);
         }
 
         public void Dispose()
@@ -371,18 +369,14 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             finally { state.Rng = rng; }
         }
 
-        /// <summary>Counts a block of source outputs x [batch, T, Ns] with its non-zero mask, its events per step and row [T, Ns] and a work buffer of x's shape.</summary>
-        public void Count(Tensor x, Tensor nz, Tensor perStep, Tensor work)
+        /// <summary>Counts a block of <paramref name="steps"/> steps from its events per step and row [T, Ns], the binary flag of each step [T] and the (sample, step) pairs with an event.</summary>
+        public void Count(long steps, Tensor perStep, Tensor binary, Tensor active)
         {
-            Steps += x.shape[1];
+            Steps += steps;
             var r = perStep.mm(_m); // [T, 3]: operations, conductance read (S), row events
-            // NeuroBench decides per step tensor: all inputs in {0, 1} → accumulates, else multiply-accumulates.
-            // x equals its own non-zero mask exactly where it is 0 or 1: a step is binary when Σ |x − mask| is 0 (non-negative terms, each 0 only where x is 0 or 1).
-            var binary = work.copy_(x).sub_(nz).abs_().sum(new long[] { 2 }).sum(new long[] { 0 }).eq(0).to(ScalarType.Float64);
             var ops = r.select(1, 0);
             var ac = ops.dot(binary);
             var mac = ops.sum().sub_(ac);
-            var active = nz.amax(new long[] { 2 }).sum(type: ScalarType.Float64); // (sample, step) pairs with an event
             Acc.add_(torch.stack(new[] { ac, mac, r.select(1, 1).sum(), r.select(1, 2).sum(), active }));
         }
 
