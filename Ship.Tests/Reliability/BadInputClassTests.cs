@@ -96,6 +96,18 @@ public class BadInputClassTests
             RewriteTensor(dir, "run/latest/L", t => t.to_type(ScalarType.Int64));
             Checkpoint.Load(dir);
         });
+        yield return new(127, "checkpoint whose device conductances have the wrong dtype", typeof(CheckpointException), "programmed conductances is Int64", _ =>
+        {
+            var dir = Path.Combine(Dir("device-dtype"), "ckpt");
+            var net = new Network("dev") { Dt = 1e-3, Steps = 5, BatchSize = 2, Seed = 3 };
+            net.Add("I", new TensorInput(3));
+            net.Add("S", new Dense(Init.Uniform(0, 1)).WithDevice(MemristivePresets.ShipRram()), "I", "L");
+            net.Add("L", new Lif(2));
+            net.Run(torch.ones(2, 5, 3));
+            Checkpoint.Save(net, dir);
+            RewriteTensor(dir, "groups/S/state0/device/state/programmed", t => t.to_type(ScalarType.Int64));
+            Checkpoint.Load(dir);
+        });
         yield return new(103, "safetensors header whose shape overflows 64 bits", typeof(CheckpointException), "overflows 64 bits", _ =>
         {
             var header = Encoding.UTF8.GetBytes("{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,8],\"data_offsets\":[0,4]}}");
