@@ -78,6 +78,17 @@ public class BadInputClassTests
         File.WriteAllText(manifest, root.ToJsonString());
     }
 
+    private static void EditManifest(string dir, Action<JsonObject> edit)
+    {
+        var path = Path.Combine(dir, NetworkCheckpoint.ManifestFile);
+        var root = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        edit(root);
+        File.WriteAllText(path, root.ToJsonString());
+    }
+
+    private static JsonObject GroupNode(JsonObject root, string tag) =>
+        root["network"]!["groups"]!.AsArray().Select(g => g!.AsObject()).First(g => (string)g["tag"]! == tag);
+
     private static Trainer NewTrainer(Network n, ILoss loss) =>
         new(n, new SpikeCount("L"), loss, ps => torch.optim.SGD(ps, 0.0), trainable: Trainables.Of(n, "S", "w"));
 
@@ -196,6 +207,18 @@ public class BadInputClassTests
             var dir = SavedCheckpoint("duplicate");
             var path = Path.Combine(dir, NetworkCheckpoint.ManifestFile);
             File.WriteAllText(path, File.ReadAllText(path).Replace("\"version\": 2,", "\"version\": 2, \"version\": 2,"));
+            Checkpoint.Load(dir);
+        });
+        yield return new(128, "checkpoint whose model settings hold an unknown member", typeof(CheckpointException), "do not fit Settings", _ =>
+        {
+            var dir = SavedCheckpoint("unknown-member");
+            EditManifest(dir, r => ((JsonObject)GroupNode(r, "L")["model"]!["settings"]!["inner"]!["settings"]!)["n_typo"] = 2);
+            Checkpoint.Load(dir);
+        });
+        yield return new(129, "checkpoint whose network dtype is complex", typeof(CheckpointException), "not a floating dtype", _ =>
+        {
+            var dir = SavedCheckpoint("complex-dtype");
+            EditManifest(dir, r => r["network"]!["settings"]!["dtype"] = "ComplexFloat32");
             Checkpoint.Load(dir);
         });
         yield return new(121, "saving a checkpoint onto a path that is a file", typeof(CheckpointException), "is a file", n =>
