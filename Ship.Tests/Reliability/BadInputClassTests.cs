@@ -239,6 +239,8 @@ public class BadInputClassTests
             n => NewTrainer(n, new NllLoss()).TrainBatch(Good(), torch.tensor(new long[] { 0, 1, 1 })));
         yield return new(125, "training label out of range", typeof(LossInputException), "class indices in [0, 1]",
             n => NewTrainer(n, new CrossEntropyLoss()).TrainBatch(Good(), torch.tensor(new long[] { 0, 2 })));
+        yield return new(130, "custom loss that libtorch refuses for the target's shape", typeof(LossInputException), "Loss 'my-mse'",
+            n => NewTrainer(n, new CustomLoss("my-mse", (a, b) => torch.nn.functional.mse_loss(a, b))).TrainBatch(Good(), torch.ones(5)));
         yield return new(126, "accuracy with the wrong number of labels", typeof(LossInputException), "[2] class indices",
             n => NewTrainer(n, new NllLoss()).Accuracy(Good(), torch.tensor(new long[] { 0, 1, 0, 1 })));
     }
