@@ -13,7 +13,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("DifferentialReferenceMapping")]
 public sealed class DifferentialReferenceMapping : ConductanceMapping, IShipModel<DifferentialReferenceMapping, DifferentialReferenceMapping.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double Gmin, double Gmax, double? Scale);
 
     /// <inheritdoc />

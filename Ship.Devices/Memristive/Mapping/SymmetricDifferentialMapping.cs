@@ -13,7 +13,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("SymmetricDifferentialMapping")]
 public sealed class SymmetricDifferentialMapping : ConductanceMapping, IShipModel<SymmetricDifferentialMapping, SymmetricDifferentialMapping.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double Gmin, double Gmax, double? Scale);
 
     /// <inheritdoc />

@@ -9,7 +9,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("ConductanceClip")]
 public sealed class ConductanceClip : INonIdeality, IShipModel<ConductanceClip, ConductanceClip.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double? Min, double? Max);
 
     /// <inheritdoc />

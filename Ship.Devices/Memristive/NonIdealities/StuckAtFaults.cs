@@ -13,7 +13,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("StuckAtFaults")]
 public sealed class StuckAtFaults : INonIdeality, IShipModel<StuckAtFaults, StuckAtFaults.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double LowProbability, double HighProbability, double? LowConductance, double? HighConductance);
 
     /// <inheritdoc />
