@@ -36,7 +36,7 @@ public sealed class PulseProgramming : INonIdeality, IShipModel<PulseProgramming
     /// <summary>Cap on pulses per device.</summary>
     public int MaxPulses { get; }
 
-    /// <summary>Conductance of a nominal device after 0, 1, … pulses from w_min (non-decreasing), until it saturates or the cap.</summary>
+    /// <summary>Conductance (S on a physical window) of a nominal device after 0, 1, … pulses from w_min (non-decreasing), until it saturates or the cap.</summary>
     public Tensor NominalTrajectory(Device? device = null)
     {
         using var scope = torch.NewDisposeScope();
