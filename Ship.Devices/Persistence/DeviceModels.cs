@@ -92,6 +92,30 @@ public static class DeviceModels
                     ?? throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"group '{x.GetString("block")}' holds no STDP block, yet a tap refers to it.");
                 return block.Tap;
             });
+
+        // NIR family (issue #17): exact continuous-time neurons, relays, thresholds, convolutions, pooling, flatten, gain.
+        static string Ints(int[] v) => string.Join(",", v);
+        static int[] ParseInts(string s) => s.Length == 0 ? Array.Empty<int>() : s.Split(',').Select(int.Parse).ToArray();
+        r.Register<CubaLif>("CubaLif", (g, w) => { w.Set("n", g.ComponentCount); w.Set("spiking", g.Spiking); w.Set("synapse", g.HasSynapse); },
+            x => new CubaLif(x.GetInt("n"), x.GetBool("spiking"), x.GetBool("synapse")));
+        r.Register<Relay>("Relay", (g, w) => w.Set("n", g.ComponentCount), x => new Relay(x.GetInt("n")));
+        r.Register<ThresholdUnit>("ThresholdUnit", (g, w) => w.Set("n", g.ComponentCount), x => new ThresholdUnit(x.GetInt("n")));
+        r.Register<Scale>("Scale", (_, _) => { }, _ => new Scale());
+        r.Register<Flatten>("Flatten", (g, w) => { w.Set("input_shape", Ints(g.InputShape)); w.Set("start_dim", g.StartDim); w.Set("end_dim", g.EndDim); },
+            x => new Flatten(ParseInts(x.GetString("input_shape")), x.GetInt("start_dim"), x.GetInt("end_dim")));
+        r.Register<Pool2d>("Pool2d",
+            (g, w) => { w.Set("input_shape", Ints(g.InputShape)); w.Set("kernel", Ints(g.Kernel)); w.Set("stride", Ints(g.Stride)); w.Set("padding", Ints(g.Padding)); w.SetEnum("kind", g.Kind); },
+            x => new Pool2d(ParseInts(x.GetString("input_shape")), ParseInts(x.GetString("kernel")), x.GetEnum<PoolKind>("kind"),
+                ParseInts(x.GetString("stride")), ParseInts(x.GetString("padding"))));
+        r.Register<Conv>("Conv",
+            (g, w) =>
+            {
+                WriteWeighted(g, w);
+                w.Set("input_shape", Ints(g.InputShape)); w.Set("out_channels", g.OutChannels); w.Set("kernel", Ints(g.Kernel));
+                w.Set("stride", Ints(g.Stride)); w.Set("padding", Ints(g.Padding)); w.Set("dilation", Ints(g.Dilation)); w.Set("groups", g.Groups);
+            },
+            x => ReadWeighted(new Conv(ParseInts(x.GetString("input_shape")), x.GetInt("out_channels"), ParseInts(x.GetString("kernel")),
+                ParseInts(x.GetString("stride")), ParseInts(x.GetString("padding")), ParseInts(x.GetString("dilation")), x.GetInt("groups")), x));
     }
 
     private static StdpBlock? BlockOf(InputTap tap, Network network)
