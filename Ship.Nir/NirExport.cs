@@ -109,7 +109,7 @@ internal sealed class NirExport
                 Add(tag, ConvNode(tag, c), g);
                 return;
             case Pool2d p:
-                Add(tag, new NirNode(p.Kind == PoolKind.Sum ? "SumPool2d" : "AvgPool2d").With("kernel_size", Ints(p.Kernel)).With("stride", Ints(p.Stride))
+                Add(tag, new NirNode(p.Mode == PoolKind.Sum ? "SumPool2d" : "AvgPool2d").With("kernel_size", Ints(p.Kernel)).With("stride", Ints(p.Stride))
                     .With("padding", Ints(p.Padding)), g);
                 return;
             case Ship.Devices.Synapses.Flatten fl:

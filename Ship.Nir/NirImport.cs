@@ -272,7 +272,7 @@ internal sealed class NirImport
                 net.Add(leaf.Name + ".in", new Relay((int)Count(InShape(leaf))));
                 net.Connect(leaf.Name + ".in", leaf.Name);
             }
-            if (targets.Length != 1)
+            if (NeedsOutRelay(leaf.Name))
             {
                 net.Add(leaf.Name + ".out", new Relay((int)Count(OutShape(leaf.Name))));
                 net.Connect(leaf.Name, leaf.Name + ".out");
@@ -280,13 +280,21 @@ internal sealed class NirImport
         }
         foreach (var (s, t) in _edges)
         {
-            bool fanOut = SynapseTypes.Contains(_byName[s].Node.Type) && _edges.Count(e => e.Source == s) != 1;
+            bool fanOut = SynapseTypes.Contains(_byName[s].Node.Type) && NeedsOutRelay(s);
             bool fanIn = SynapseTypes.Contains(_byName[t].Node.Type) && _edges.Count(e => e.Target == t) > 1;
             net.Connect(fanOut ? s + ".out" : s, fanIn ? t + ".in" : t);
         }
         // A dangling synapse needs a target: its output relay stays unconnected.
         foreach (var leaf in _leaves.Where(l => l.TopLevel && l.Node.Type == "Output")) net.MarkOutput(leaf.Name);
         return net;
+    }
+
+    // Ship.NET sizes a synapse from one source and one neuron target: a fan-out, a dangling output or a synapse feeding a
+    // synapse goes through a relay.
+    private bool NeedsOutRelay(string synapse)
+    {
+        var targets = _edges.Where(e => e.Source == synapse).Select(e => e.Target).ToArray();
+        return targets.Length != 1 || SynapseTypes.Contains(_byName[targets[0]].Node.Type);
     }
 
     private Group MakeNeuron(Leaf leaf)

@@ -169,7 +169,8 @@ public static class CubaLifFunctional
     public static (Tensor Spikes, Tensor V) Fire(Tensor v, Tensor threshold, Tensor reset, ISpikeFunction? fire = null)
     {
         var spikes = (fire ?? HeavisideSpikes.Instance).Fire(v, threshold);
-        var after = v.add(reset.sub(v).mul(spikes));
+        // v·(1 − s) + v_reset·s: exactly v or exactly v_reset for s ∈ {0, 1}, with gradients through s.
+        var after = v.mul(spikes.neg().add(1)).add_(reset.mul(spikes));
         return (spikes, after);
     }
 }

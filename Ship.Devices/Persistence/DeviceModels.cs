@@ -104,7 +104,7 @@ public static class DeviceModels
         r.Register<Flatten>("Flatten", (g, w) => { w.Set("input_shape", Ints(g.InputShape)); w.Set("start_dim", g.StartDim); w.Set("end_dim", g.EndDim); },
             x => new Flatten(ParseInts(x.GetString("input_shape")), x.GetInt("start_dim"), x.GetInt("end_dim")));
         r.Register<Pool2d>("Pool2d",
-            (g, w) => { w.Set("input_shape", Ints(g.InputShape)); w.Set("kernel", Ints(g.Kernel)); w.Set("stride", Ints(g.Stride)); w.Set("padding", Ints(g.Padding)); w.SetEnum("kind", g.Kind); },
+            (g, w) => { w.Set("input_shape", Ints(g.InputShape)); w.Set("kernel", Ints(g.Kernel)); w.Set("stride", Ints(g.Stride)); w.Set("padding", Ints(g.Padding)); w.SetEnum("kind", g.Mode); },
             x => new Pool2d(ParseInts(x.GetString("input_shape")), ParseInts(x.GetString("kernel")), x.GetEnum<PoolKind>("kind"),
                 ParseInts(x.GetString("stride")), ParseInts(x.GetString("padding"))));
         r.Register<Conv>("Conv",

@@ -36,7 +36,7 @@ public sealed class Pool2d : SynapseGroup
         Kernel = (int[])kernel.Clone();
         Stride = (int[])stride.Clone();
         Padding = (int[])padding.Clone();
-        Kind = kind;
+        Mode = kind;
         OutputShape = ConvFunctional.OutputShape(InputShape, InputShape[0], Kernel, Stride, Padding, new[] { 1, 1 });
         if (OutputShape.Any(d => d < 1)) throw new ParameterException(GetType().Name, "kernel_size", $"the window does not fit the padded input [{string.Join(", ", inputShape)}].");
     }
@@ -52,7 +52,7 @@ public sealed class Pool2d : SynapseGroup
     /// <summary>Zero padding (height, width).</summary>
     public int[] Padding { get; }
     /// <summary>Sum or average.</summary>
-    public new PoolKind Kind { get; }
+    public PoolKind Mode { get; }
 
     /// <inheritdoc />
     public override void ValidateSizes()
@@ -63,7 +63,7 @@ public sealed class Pool2d : SynapseGroup
     }
 
     /// <inheritdoc />
-    public override Tensor Step(Tensor? input) => Pool2dFunctional.Forward(input!, InputShape, Kernel, Stride, Padding, Kind);
+    public override Tensor Step(Tensor? input) => Pool2dFunctional.Forward(input!, InputShape, Kernel, Stride, Padding, Mode);
 }
 
 /// <summary>Pooling as a pure function.</summary>
