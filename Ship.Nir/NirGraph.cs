@@ -1,7 +1,6 @@
 using System.Text;
 using Ship.Core.Networks;
 using Ship.Core.Persistence;
-using Ship.Devices.Persistence;
 using static TorchSharp.torch;
 
 namespace Ship.Nir;
@@ -18,7 +17,7 @@ public sealed record NirImportOptions
     /// presets and periphery), provided its NIR nodes are still those the checkpoint exports. Default true.
     /// </summary>
     public bool UseShipMetadata { get; init; } = true;
-    /// <summary>Registry for models in an embedded checkpoint; null: Ship.Devices' models.</summary>
+    /// <summary>Registry for models in an embedded checkpoint; null: the discovered models of the Ship.NET libraries and the entry assembly.</summary>
     public ModelRegistry? Registry { get; init; }
 }
 
@@ -67,7 +66,7 @@ public static class NirGraph
             string folder = Path.Combine(Path.GetTempPath(), $"ship-nir-{Guid.NewGuid():N}");
             try
             {
-                new NetworkCheckpoint(registry ?? DeviceModels.CreateRegistry()).Save(network, folder);
+                new NetworkCheckpoint(registry ?? new ModelRegistry()).Save(network, folder);
                 graph.Metadata[CheckpointManifestKey] = new NirText(File.ReadAllText(Path.Combine(folder, NetworkCheckpoint.ManifestFile)));
                 var bytes = File.ReadAllBytes(Path.Combine(folder, NetworkCheckpoint.TensorFile));
                 graph.Metadata[CheckpointTensorsKey] = new NirArray(bytes.Select(b => (double)b).ToArray(), new long[] { bytes.Length }, NirDType.UInt8);
@@ -92,7 +91,7 @@ public static class NirGraph
         {
             File.WriteAllText(Path.Combine(folder, NetworkCheckpoint.ManifestFile), manifest.Text, Encoding.UTF8);
             File.WriteAllBytes(Path.Combine(folder, NetworkCheckpoint.TensorFile), tensors.Data.Select(x => (byte)x).ToArray());
-            var net = new NetworkCheckpoint(options.Registry ?? DeviceModels.CreateRegistry()).Load(folder);
+            var net = new NetworkCheckpoint(options.Registry ?? new ModelRegistry()).Load(folder);
             var again = NirExport.Build(net);
             if (!again.SameAs(root, out _, compareMetadata: false)) return null;
             net.Dt = dt;

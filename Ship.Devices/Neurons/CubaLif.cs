@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
@@ -19,8 +20,18 @@ namespace Ship.Devices.Neurons;
 /// output is the spikes, the others' output is v. Unlike SHIP's <see cref="Lif"/> there is no floor at 0 and no held step
 /// after a spike. Everything starts at 0.
 /// </summary>
-public sealed class CubaLif : NeuronGroup
+[ShipModel("CubaLif")]
+public sealed class CubaLif : NeuronGroup, IShipModel<CubaLif, CubaLif.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int N, bool Spiking, bool Synapse);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount, Spiking, HasSynapse);
+
+    /// <inheritdoc />
+    public static CubaLif FromSettings(Settings settings) => new(settings.N, settings.Spiking, settings.Synapse);
+
     private Tensor? _beta, _leak, _p, _c, _alpha, _oneMinusAlpha;
 
     /// <summary>Creates N neurons; <paramref name="spiking"/> adds threshold and reset, <paramref name="synapse"/> the current stage.</summary>

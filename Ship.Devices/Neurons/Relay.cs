@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using static TorchSharp.torch;
 
@@ -7,8 +8,18 @@ namespace Ship.Devices.Neurons;
 /// N components that output the sum of their inputs unchanged in the same step: a junction where several synapses meet
 /// or one output fans out, and the group behind NIR's Output node. Adds no lag and no state.
 /// </summary>
-public sealed class Relay : NeuronGroup
+[ShipModel("Relay")]
+public sealed class Relay : NeuronGroup, IShipModel<Relay, Relay.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes).</summary>
+    public sealed record Settings(int N);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount);
+
+    /// <inheritdoc />
+    public static Relay FromSettings(Settings settings) => new(settings.N);
+
     /// <summary>Creates a relay of N components.</summary>
     public Relay(int n) : base(n) { }
 

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using Ship.Core.Spikes;
@@ -6,8 +7,18 @@ using static TorchSharp.torch;
 namespace Ship.Devices.Neurons;
 
 /// <summary>Stateless threshold (NIR's Threshold node): z = 1 where x ≥ θ, else 0, in the same step; no memory, no reset.</summary>
-public sealed class ThresholdUnit : NeuronGroup
+[ShipModel("ThresholdUnit")]
+public sealed class ThresholdUnit : NeuronGroup, IShipModel<ThresholdUnit, ThresholdUnit.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; the threshold is a parameter, saved separately).</summary>
+    public sealed record Settings(int N);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount);
+
+    /// <inheritdoc />
+    public static ThresholdUnit FromSettings(Settings settings) => new(settings.N);
+
     /// <summary>Creates N threshold units with θ = <paramref name="threshold"/> unless set otherwise.</summary>
     public ThresholdUnit(int n, double threshold = 1.0) : base(n)
     {

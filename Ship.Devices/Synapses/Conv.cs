@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
@@ -16,8 +17,19 @@ namespace Ship.Devices.Synapses;
 /// attached with <see cref="WeightedSynapse.WithDevice"/> programs and reads the kernel like any weighted synapse.
 /// Bias is per target (channel bias repeated over positions). Output sizes: ⌊(n + 2p − d·(k − 1) − 1)/s⌋ + 1.
 /// </summary>
-public sealed class Conv : WeightedSynapse
+[ShipModel("Conv")]
+public sealed class Conv : WeightedSynapse, IShipModel<Conv, Conv.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; kernel and bias are parameters, saved separately).</summary>
+    public sealed record Settings(IWeightDevice? Device, bool Plastic, int[] InputShape, int OutChannels, int[] Kernel, int[] Stride, int[] Padding, int[] Dilation, int Groups);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(WeightDevice, Plastic, InputShape, OutChannels, Kernel, Stride, Padding, Dilation, Groups);
+
+    /// <inheritdoc />
+    public static Conv FromSettings(Settings s) =>
+        Restore(new Conv(s.InputShape, s.OutChannels, s.Kernel, s.Stride, s.Padding, s.Dilation, s.Groups), new WeightedSettings(s.Device, s.Plastic));
+
     /// <summary>Creates the synapse for an input map of shape <paramref name="inputShape"/> = [C_in, H] or [C_in, H, W].</summary>
     public Conv(int[] inputShape, int outChannels, int[] kernel, int[]? stride = null, int[]? padding = null, int[]? dilation = null,
         int groups = 1, Value? weights = null, Value? bias = null) : base(weights)

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using static TorchSharp.torch;
@@ -8,8 +9,18 @@ namespace Ship.Devices.Synapses;
 /// Flattens a map (NIR's Flatten): every Ship.NET group already holds its components flattened in C order, so the values
 /// pass unchanged; the group keeps the input shape and the flattened axes so that an exported graph states them.
 /// </summary>
-public sealed class Flatten : SynapseGroup
+[ShipModel("Flatten")]
+public sealed class Flatten : SynapseGroup, IShipModel<Flatten, Flatten.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes).</summary>
+    public sealed record Settings(int[] InputShape, int StartDim, int EndDim);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(InputShape, StartDim, EndDim);
+
+    /// <inheritdoc />
+    public static Flatten FromSettings(Settings settings) => new(settings.InputShape, settings.StartDim, settings.EndDim);
+
     /// <summary>Creates the flatten of <paramref name="inputShape"/> (without batch) from axis <paramref name="startDim"/> to <paramref name="endDim"/> (NIR counts the batch-free axes from 0; −1 is the last).</summary>
     public Flatten(int[] inputShape, int startDim = 0, int endDim = -1)
     {

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
@@ -19,8 +20,18 @@ public enum PoolKind
 /// y[c, i, j] combines x[c, i·s_h + a − p_h, j·s_w + b − p_w] for a &lt; k_h, b &lt; k_w (zeros outside), summed or
 /// averaged over the k_h·k_w window. No weights: channels never mix.
 /// </summary>
-public sealed class Pool2d : SynapseGroup
+[ShipModel("Pool2d")]
+public sealed class Pool2d : SynapseGroup, IShipModel<Pool2d, Pool2d.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes).</summary>
+    public sealed record Settings(int[] InputShape, int[] Kernel, PoolKind Mode, int[] Stride, int[] Padding);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(InputShape, Kernel, Mode, Stride, Padding);
+
+    /// <inheritdoc />
+    public static Pool2d FromSettings(Settings settings) => new(settings.InputShape, settings.Kernel, settings.Mode, settings.Stride, settings.Padding);
+
     /// <summary>Creates the pooling for an input map [C, H, W].</summary>
     public Pool2d(int[] inputShape, int[] kernel, PoolKind kind, int[]? stride = null, int[]? padding = null)
     {

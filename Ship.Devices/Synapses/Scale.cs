@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
@@ -6,8 +7,15 @@ using static TorchSharp.torch;
 namespace Ship.Devices.Synapses;
 
 /// <summary>One-to-one gain (NIR's Scale): y = s ⊙ x, s per target, so Ns must equal Nt.</summary>
-public sealed class Scale : SynapseGroup
+[ShipModel("Scale")]
+public sealed class Scale : SynapseGroup, IShipModel<Scale, NoSettings>
 {
+    /// <inheritdoc />
+    public NoSettings GetSettings() => NoSettings.Instance;
+
+    /// <inheritdoc />
+    public static Scale FromSettings(NoSettings settings) => new();
+
     /// <summary>Creates the gain; <paramref name="scale"/> defaults to 1.</summary>
     public Scale(Value? scale = null)
     {

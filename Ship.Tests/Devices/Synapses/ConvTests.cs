@@ -6,7 +6,6 @@ using Ship.Core.Persistence;
 using Ship.Devices.Inputs;
 using Ship.Devices.Memristive;
 using Ship.Devices.Neurons;
-using Ship.Devices.Persistence;
 using Ship.Devices.Synapses;
 using Ship.Tests.Datasets;
 using TorchSharp;
@@ -167,7 +166,7 @@ public class ConvTests
         net.MarkOutput("F");
         var x = torch.rand(new long[] { 1, 20, 72 }, generator: new torch.Generator(5)).lt(0.3).to_type(ScalarType.Float64);
         var y = net.Run(x)["F"];
-        var cp = new NetworkCheckpoint(DeviceModels.CreateRegistry());
+        var cp = new NetworkCheckpoint(new ModelRegistry());
         cp.Save(net, dir.File("cp"));
         var back = cp.Load(dir.File("cp"));
         Assert.That(Same(back.Run(x)["F"], y), Is.True);
