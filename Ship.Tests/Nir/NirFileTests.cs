@@ -95,6 +95,18 @@ public class NirFileTests
         Assert.That(back.SameAs(g, out var diff), Is.True, diff);
     }
 
+    [Test]
+    public void GraphWithoutEdgesRoundTrips()
+    {
+        using var dir = new TempDir();
+        var g = new NirNode("NIRGraph");
+        g.Nodes.Add(new("input", new NirNode("Input").With("shape", NirArray.Ints(3))));
+        NirFile.Write(dir.File("e.nir"), new NirDocument("1.0.0", g));
+        var back = NirFile.Read(dir.File("e.nir")).Root;
+        Assert.That(back.Edges, Is.Empty);
+        Assert.That(back.SameAs(g, out var diff), Is.True, diff);
+    }
+
     // ---------------------------------------------------------------- malformed files
 
     [Test]
