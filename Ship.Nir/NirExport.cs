@@ -170,9 +170,7 @@ internal sealed class NirExport
         var n = new NirNode(type);
         if (!inf) n.With(c.HasSynapse ? "tau_mem" : "tau", tauM);
         n.With("r", Values(tag, c, c.R, shape));
-        if (!inf) n.With("v_leak", Values(tag, c, c.VLeak, shape));
-        else if (Values(tag, c, c.VLeak, shape).Data.Any(v => v != 0))
-            { } // with τ = ∞ the leak never acts (β = 1): nothing is lost
+        if (!inf) n.With("v_leak", Values(tag, c, c.VLeak, shape)); // with τ = ∞ the leak never acts (β = 1): I/IF have none
         if (c.Spiking) n.With("v_threshold", Values(tag, c, c.Threshold!, shape)).With("v_reset", Values(tag, c, c.Reset!, shape));
         if (c.HasSynapse) n.With("tau_syn", Values(tag, c, c.TauSyn!, shape)).With("w_in", Values(tag, c, c.WeightIn!, shape));
         return n;
