@@ -49,16 +49,17 @@ public static class NirCommand
                 error.WriteLine($"ship: nir import: --dt must be a positive number of seconds, got {step.ToString("R", CultureInfo.InvariantCulture)}.");
                 return ShipCli.BadUsage;
             }
-            if (string.IsNullOrWhiteSpace(folder))
+            try { folder = ShipCli.OutFolder("--out", folder); }
+            catch (UsageException e)
             {
-                error.WriteLine("ship: nir import: --out needs a folder name.");
+                error.WriteLine($"ship: nir import: {e.Message}");
                 return ShipCli.BadUsage;
             }
             return Guard(error, "import", () =>
             {
                 var net = NirGraph.Read(p.GetValue(input)!, step, new NirImportOptions { UseShipMetadata = !p.GetValue(nodesOnly) });
                 net.Initialize();
-                new NetworkCheckpoint(new ModelRegistry()).Save(net, folder);
+                new NetworkCheckpoint(new ModelRegistry()).Save(net, folder!);
                 output.WriteLine($"wrote {Path.GetFullPath(folder)}: {net.Groups.Count} groups ({string.Join(", ", net.Groups.Select(g => $"{g.Tag}: {g.GetType().Name}"))})");
             });
         });

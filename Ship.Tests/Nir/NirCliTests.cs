@@ -56,6 +56,10 @@ public class NirCliTests
         var badDt = Ship("nir", "import", "x.nir", "--dt", "-1", "--out", dir.File("o"));
         Assert.That(badDt.Code, Is.EqualTo(ShipCli.BadUsage));
         Assert.That(badDt.Err, Does.Contain("--dt"));
+        File.WriteAllText(dir.File("afile"), "x");
+        var outIsFile = Ship("nir", "import", "x.nir", "--dt", "1e-3", "--out", dir.File("afile"));
+        Assert.That(outIsFile.Code, Is.EqualTo(ShipCli.BadUsage));
+        Assert.That(outIsFile.Err, Does.Contain("--out"));
         var missing = Ship("nir", "import", dir.File("missing.nir"), "--dt", "1e-3", "--out", dir.File("o"));
         Assert.That(missing.Code, Is.EqualTo(ShipCli.Failed));
         Assert.That(missing.Err, Does.Contain("missing.nir"));
