@@ -91,7 +91,15 @@ public static class NirGraph
         {
             File.WriteAllText(Path.Combine(folder, NetworkCheckpoint.ManifestFile), manifest.Text, Encoding.UTF8);
             File.WriteAllBytes(Path.Combine(folder, NetworkCheckpoint.TensorFile), tensors.Data.Select(x => (byte)x).ToArray());
-            var net = new NetworkCheckpoint(options.Registry ?? new ModelRegistry()).Load(folder);
+            Network net;
+            try
+            {
+                net = new NetworkCheckpoint(options.Registry ?? new ModelRegistry()).Load(folder);
+            }
+            catch (CheckpointException)
+            {
+                return null; // e.g. a model this registry does not know: the NIR nodes still describe the network
+            }
             var again = NirExport.Build(net);
             if (!again.SameAs(root, out _, compareMetadata: false)) return null;
             net.Dt = dt;

@@ -149,6 +149,21 @@ public class NirRoundTripTests
     }
 
     [Test]
+    public void AnUnloadableCheckpointFallsBackToTheNodes()
+    {
+        var net = Net();
+        net.Add("in", new TensorInput(2));
+        net.Add("w", new Dense(torch.tensor(new float[,] { { 1, 0 }, { 0, 1 } })), "in", "n");
+        net.Add("n", new Lif(2, tau: 5e-3, threshold: 0.5));
+        net.MarkOutput("n");
+        var graph = NirGraph.ToNir(net);
+        var bytes = (NirArray)graph.Metadata[NirGraph.CheckpointTensorsKey];
+        graph.Metadata[NirGraph.CheckpointTensorsKey] = bytes with { Data = bytes.Data.Take(bytes.Data.Length / 2).ToArray(), Shape = new long[] { bytes.Data.Length / 2 } };
+        var back = NirGraph.FromNir(graph, Dt);
+        Assert.That(back["n"], Is.InstanceOf<CubaLif>(), "built from the LIF node, not the damaged checkpoint");
+    }
+
+    [Test]
     public void UnsupportedModelsAreTypedExportErrors()
     {
         var net = Net();
