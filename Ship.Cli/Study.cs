@@ -125,6 +125,11 @@ public sealed class Study
         });
         SaveModel("model", plain, data);
         if (hw is not null) SaveModel("model-hw", hw, data);
+        if (s.Nir)
+        {
+            ExportNir("model", model, plain);
+            if (hw is not null) ExportNir("model-hw", model, hw);
+        }
         WriteJson("settings.json", s);
         clock.Stop();
         var result = new StudyResult { Plain = plain, HardwareAware = hw, Levels = levels, Drift = drift, Energy = energy, Files = _files, Seconds = clock.Elapsed.TotalSeconds };
@@ -283,6 +288,14 @@ public sealed class Study
             ["settings"] = "settings.json",
         });
         _files.Add(name + ".safetensors");
+    }
+
+    // The trained network as a NIR graph (with its checkpoint in the metadata), for other simulators and hardware.
+    private void ExportNir(string name, StudyModel model, TrainedModel m)
+    {
+        var net = model.Build(1, m.Weights);
+        Ship.Nir.NirGraph.Write(net, Path.Combine(_s.Out, name + ".nir"));
+        _files.Add(name + ".nir");
     }
 
     private void WriteJson<T>(string name, T value)
