@@ -70,6 +70,12 @@ public abstract class Group
     /// <summary>Marks a declared state that a monitor cannot record (its layout is not [batch, …]), with the reason given to the user.</summary>
     protected static void NotMonitorable(StateVariable state, string reason) => state.NotMonitorableBecause = reason;
 
+    /// <summary>
+    /// Shape of a per-connection value (<see cref="Parameters.Extent.Connection"/>): [Ns, Nt] for all-to-all synapses;
+    /// a convolution overrides it with its kernel matrix [kernel entries, output channels], one weight per device.
+    /// </summary>
+    public virtual (long Rows, long Columns) ConnectionShape => (_ns, _nt);
+
     /// <summary>The declared parameters, in declaration order.</summary>
     public IReadOnlyList<Parameter> Parameters => _parameters;
     /// <summary>The declared state variables, in declaration order.</summary>
