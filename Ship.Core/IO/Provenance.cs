@@ -64,6 +64,8 @@ public static class Provenance
             ["ship_net_commit"] = Commit,
             ["program"] = Assembly.GetEntryAssembly()?.GetName().Name ?? "unknown",
             ["command_line"] = new JsonArray(args.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
+            // A file-based program (`dotnet run study.cs`) runs from a cached DLL; .NET 10 names its source file here.
+            ["source_file"] = AppContext.GetData("EntryPointFilePath") as string,
             ["working_directory"] = Environment.CurrentDirectory,
             ["seeds"] = seedNode,
             ["settings"] = settings is null ? new JsonObject() : JsonSerializer.SerializeToNode(settings, settings.GetType()),
