@@ -25,6 +25,11 @@ public static class TorchSharpLoad
         "/usr/lib64/libstdc++.so.6", "/usr/lib/libstdc++.so.6", "/usr/lib/aarch64-linux-gnu/libstdc++.so.6",
     };
 
+    // TorchSharp loads its natives once per process, whichever network asks first: this latch only skips the checks
+    // below once that has happened, and no network's behaviour depends on it.
+    private static readonly object Gate = new();
+    private static volatile bool _loaded;
+
     /// <summary>
     /// The CPU device, reached through TorchSharp's static initialization (which loads the natives); a load failure
     /// becomes a <see cref="TorchSharpLoadException"/> with the diagnosis of <see cref="Explain"/>.
@@ -33,10 +38,29 @@ public static class TorchSharpLoad
     {
         get
         {
-            try { return torch.CPU; }
-            catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
+            if (_loaded) return torch.CPU;
+            lock (Gate)
             {
-                throw Explain(e, HostLibstdcxx(), BridgeCandidates(AppContext.BaseDirectory));
+                if (_loaded) return torch.CPU;
+                // Before a load that will fail for the GLIBCXX reason, TorchSharp prints a 30-line trace to stdout; the
+                // one-line exception replaces it (the trace stays in the inner exception's message).
+                bool quiet = LikelyGlibcxxFailure(HostLibstdcxx(), BridgeCandidates(AppContext.BaseDirectory));
+                var stdout = Console.Out;
+                if (quiet) Console.SetOut(TextWriter.Null);
+                try
+                {
+                    var cpu = torch.CPU;
+                    _loaded = true;
+                    return cpu;
+                }
+                catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
+                {
+                    throw Explain(e, HostLibstdcxx(), BridgeCandidates(AppContext.BaseDirectory));
+                }
+                finally
+                {
+                    if (quiet) Console.SetOut(stdout);
+                }
             }
         }
     }
@@ -56,6 +80,20 @@ public static class TorchSharpLoad
     public static string? HostLibstdcxx() => HostLibstdcxxCandidates.FirstOrDefault(File.Exists);
 
     /// <summary>
+    /// Whether the host's libstdc++ (<paramref name="hostLibstdcxx"/>) lacks <see cref="NeededVersion"/> while the first
+    /// existing bridge among <paramref name="bridges"/> still needs it strongly: then the loader refuses the bridge.
+    /// </summary>
+    public static bool LikelyGlibcxxFailure(string? hostLibstdcxx, IEnumerable<string> bridges)
+    {
+        ArgumentNullException.ThrowIfNull(bridges);
+        var bridge = bridges.FirstOrDefault(File.Exists);
+        return bridge != null && HostLacks(hostLibstdcxx) && VersionNeed(File.ReadAllBytes(bridge), NeededVersion) == Need.Strong;
+    }
+
+    private static bool HostLacks(string? hostLibstdcxx) =>
+        hostLibstdcxx != null && File.Exists(hostLibstdcxx) && !Contains(File.ReadAllBytes(hostLibstdcxx), NeededVersion);
+
+    /// <summary>
     /// The diagnosis of a load failure as a one-line exception: the GLIBCXX_3.4.32 cause and its fix where the host's
     /// libstdc++ (<paramref name="hostLibstdcxx"/>) lacks that version and an existing bridge among
     /// <paramref name="bridges"/> still needs it (or none is found); otherwise the first line of the innermost error.
@@ -71,7 +109,7 @@ public static class TorchSharpLoad
             var need = VersionNeed(File.ReadAllBytes(b), NeededVersion);
             if (need == Need.Strong) { strong = b; break; }
         }
-        bool hostLacks = hostLibstdcxx != null && File.Exists(hostLibstdcxx) && !Contains(File.ReadAllBytes(hostLibstdcxx), NeededVersion);
+        bool hostLacks = HostLacks(hostLibstdcxx);
         if (hostLacks && (strong != null || existing.Count == 0))
         {
             var which = strong ?? "libLibTorchSharp.so";

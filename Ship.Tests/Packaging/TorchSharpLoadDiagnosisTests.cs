@@ -109,6 +109,20 @@ public class TorchSharpLoadDiagnosisTests
     }
 
     [Test]
+    public void AFailureIsPredictedOnlyForAStrongFirstBridgeOnAnOldHost()
+    {
+        var strong = Write("strong.so", Elf(("GLIBCXX_3.4.32", 0)));
+        var weak = Write("weak.so", Elf(("GLIBCXX_3.4.32", 2)));
+        var missing = Path.Combine(_dir, "missing.so");
+        string oldHost = Host("GLIBCXX_3.4.30"), newHost = Host("GLIBCXX_3.4.30", "GLIBCXX_3.4.32");
+        Assert.That(TorchSharpLoad.LikelyGlibcxxFailure(oldHost, new[] { missing, strong }), Is.True);
+        Assert.That(TorchSharpLoad.LikelyGlibcxxFailure(oldHost, new[] { weak, strong }), Is.False, "the first existing bridge is the one loaded");
+        Assert.That(TorchSharpLoad.LikelyGlibcxxFailure(newHost, new[] { strong }), Is.False);
+        Assert.That(TorchSharpLoad.LikelyGlibcxxFailure(null, new[] { strong }), Is.False);
+        Assert.That(TorchSharpLoad.LikelyGlibcxxFailure(oldHost, new[] { missing }), Is.False);
+    }
+
+    [Test]
     public void OtherCausesRepeatTheFirstLineOfTorchSharpsError()
     {
         var strong = Write("strong.so", Elf(("GLIBCXX_3.4.32", 0)));
