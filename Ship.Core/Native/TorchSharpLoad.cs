@@ -43,7 +43,7 @@ public static class TorchSharpLoad
             {
                 if (_loaded) return torch.CPU;
                 // Before a load that will fail for the GLIBCXX reason, TorchSharp prints a 30-line trace to stdout; the
-                // one-line exception replaces it (the trace stays in the inner exception's message).
+                // one-line exception replaces it (the trace stays in its TorchSharpError).
                 bool quiet = LikelyGlibcxxFailure(HostLibstdcxx(), BridgeCandidates(AppContext.BaseDirectory));
                 var stdout = Console.Out;
                 if (quiet) Console.SetOut(TextWriter.Null);
@@ -117,14 +117,14 @@ public static class TorchSharpLoad
                 $"TorchSharp cannot load its native bridge {which}: it needs libstdc++ symbol version {NeededVersion} (GCC 13), " +
                 $"which {hostLibstdcxx} lacks (GCC 12, as on Debian 12). Fix: build through the Ship.Core package or project, whose " +
                 "build marks that one requirement weak in the output copy (delete bin/ and obj/ and rebuild), or install the ship " +
-                "tool, which carries a patched copy (docs/install.md, \"Debian 12\").", strong, failure);
+                "tool, which carries a patched copy (docs/install.md, \"Debian 12\").", strong, failure.ToString());
         }
         var inner = failure;
         while (inner.InnerException != null) inner = inner.InnerException;
         var first = inner.Message.Split('\n')[0].Trim();
         return new TorchSharpLoadException(
             $"TorchSharp cannot load its native libraries: {first} (docs/install.md, \"When TorchSharp does not load\").",
-            existing.FirstOrDefault(), failure);
+            existing.FirstOrDefault(), failure.ToString());
     }
 
     /// <summary>How an ELF file declares a need for a symbol version: not at all, as a strong or as a weak requirement.</summary>
