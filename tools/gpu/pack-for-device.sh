@@ -19,7 +19,8 @@ mkdir -p "$out"
 rm -rf "${out:?}/$name"; mkdir -p "$out/$name"
 # Everything but the natives under runtimes/ and cpu/: libtorch's CPU build is hundreds of MB, and the CUDA machine
 # brings its own libtorch. The natives the app needs besides libtorch are copied back flat below.
-tar -C "$src" --exclude ./runtimes --exclude ./cpu -cf - . | tar -C "$out/$name" -xf -
+# A RID-specific build of the same project (the ship tool's linux-x64 package) nests its own output in linux-x64/: not wanted.
+tar -C "$src" --exclude ./runtimes --exclude ./cpu --exclude "./linux-*" --exclude "./win-*" --exclude "./osx-*" -cf - . | tar -C "$out/$name" -xf -
 for lib in libLibTorchSharp.so libSkiaSharp.so libHarfBuzzSharp.so; do
   f=$(find "$src/runtimes/linux-x64" "$src" -maxdepth 3 -name "$lib" 2>/dev/null | head -n 1)
   [ -n "$f" ] && cp "$f" "$out/$name/"
