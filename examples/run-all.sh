@@ -37,7 +37,7 @@ run device-characterization summary.txt provenance.json $(figures pulse-response
 run ship-network-example summary.txt provenance.json rate-vs-tau.csv $(figures membrane membrane-tau-10ms membrane-tau-100ms raster input-raster firing-rate)
 run reservoir summary.txt provenance.json $(figures recurrent-weights connection-probability input-raster excitatory-raster inhibitory-raster input-series training-curve accuracy)
 run training summary.txt provenance.json $(figures training-curve confusion input-raster hidden-raster output-raster)
-run nir-conformance summary.txt lif.nir $(figures membrane deviation)
+run nir-conformance summary.txt provenance.json lif.nir $(figures membrane deviation)
 # STDP features on the digits: also exits non-zero below 80 % test accuracy.
 run stdp-conv-digits summary.txt provenance.json $(figures accuracy kernels)
 run tutorials/01-build
