@@ -62,7 +62,7 @@ public static class EnergyStudy
         sb.Append(r.EnergyTable(EnergyPresets.Digital(), crossbars)).AppendLine();
         foreach (var (preset, rep) in e.Presets)
             if (MeanConductance(rep) is > 0.1 and var g)
-                sb.AppendLine($"**Warning:** the {preset} preset reads {g:G3} S per device on average: its conductances are not in siemens, so its crossbar energies are wrong by that unit's factor (presets move to siemens with the units issue).").AppendLine();
+                sb.AppendLine($"**Warning:** the {preset} preset reads {g:G3} S per device on average: its conductances look like µS numbers rather than siemens (every conductance API takes S), so its crossbar energies are wrong by that unit's factor.").AppendLine();
         return sb.ToString();
     }
 

@@ -76,7 +76,11 @@ public sealed class Trainer
     {
         ArgumentNullException.ThrowIfNull(target);
         // Before the run: a target that cannot fit leaves the network and the optimizer untouched.
-        if (ExpectedScores() is { } shape) Loss.Check(shape, target);
+        if (ExpectedScores() is { } shape)
+        {
+            Loss.Check(shape, target);
+            ProbeLoss(shape, target);
+        }
         double value;
         Optimizer.zero_grad();
         Network.TrackGradients = true;
@@ -136,6 +140,21 @@ public sealed class Trainer
     }
 
     /// <summary>The scores' shape [batch, N] when the readout reads one known output group, else null (checked after the run).</summary>
+    // A custom loss that libtorch refuses for this target is found on zero scores of the expected shape, before the
+    // run: found after it, the forward would already have consumed the network's random streams.
+    private void ProbeLoss(long[] shape, Tensor target)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        using var scores = torch.zeros(shape, dtype: Network.DType, device: Network.Device);
+        try { Loss.Compute(scores, target); }
+        catch (System.Runtime.InteropServices.ExternalException e)
+        {
+            throw new LossInputException(Loss.Name, "target", $"a tensor the loss accepts with scores {Ship.Core.Parameters.Shapes.Format(shape)}",
+                $"{target.dtype} {Ship.Core.Parameters.Shapes.Format(target.shape)} ({e.Message.Split('\n')[0]})");
+        }
+    }
+
     private long[]? ExpectedScores()
     {
         if (Readout is not Readouts.SequenceReadout r) return null;

@@ -87,7 +87,6 @@ public class NirRoundTripTests
         var (a, b, back) = RoundTrip(net, Input(5, 3), useMetadata: false);
         Assert.That(a.narrow(2, 0, 2).sum().item<float>(), Is.GreaterThan(0), "the output layer spikes");
         Assert.That(a.eq(b).all().item<bool>(), Is.True);
-        Assert.That(back.DescribeCallOrder(), Is.EqualTo(net.DescribeCallOrder()).Or.Not.Empty);
     }
 
     [Test]
