@@ -29,6 +29,7 @@ public static class DeviceModels
         ArgumentNullException.ThrowIfNull(registry);
         RegisterGroups(registry);
         RegisterMemristive(registry);
+        RegisterCrossbar(registry);
         return registry;
     }
 
@@ -202,6 +203,28 @@ public static class DeviceModels
             x => new ExponentialStepPulses(x.GetDouble("dw_min"), x.GetDouble("w_min"), x.GetDouble("w_max"), x.GetDouble("a_up"), x.GetDouble("a_down"),
                 x.GetDouble("gamma_up"), x.GetDouble("gamma_down"), x.GetDouble("slope"), x.GetDouble("offset"), x.GetDouble("reference"),
                 x.GetDouble("dw_min_spread"), x.GetDouble("w_min_spread"), x.GetDouble("w_max_spread"), x.GetDouble("cycle_noise")));
+    }
+
+    // Crossbar arrays and their periphery (issue #15): the single-device mapping and the crossbar synapse, whose circuit
+    // settings are written by CrossbarPersistence; W, the device array's state and run state are restored as for any synapse.
+    private static void RegisterCrossbar(ModelRegistry r)
+    {
+        r.Register<SingleDeviceMapping>("SingleDeviceMapping",
+            (m, w) => { w.Set("gmin", m.Range.Gmin); w.Set("gmax", m.Range.Gmax); w.Set("scale", m.FixedScale); },
+            x => new SingleDeviceMapping(x.GetDouble("gmin"), x.GetDouble("gmax"), x.GetNullableDouble("scale")));
+        r.Register<Memristive.Crossbar.CrossbarSynapse>("CrossbarSynapse",
+            (g, w) =>
+            {
+                w.SetObject("array", g.Array);
+                Memristive.Crossbar.CrossbarPersistence.Write(g.Settings, w.Child("settings"));
+                w.Set("plastic", g.Plastic);
+                w.Set("train_through_periphery", g.TrainThroughPeriphery);
+            },
+            x => new Memristive.Crossbar.CrossbarSynapse(x.GetObject<DeviceArray>("array"), Memristive.Crossbar.CrossbarPersistence.Read(x.Child("settings")))
+            {
+                Plastic = x.GetBool("plastic"),
+                TrainThroughPeriphery = x.GetBool("train_through_periphery"),
+            });
     }
 
     private static void WritePulses(PulseResponse p, CheckpointWriter w)

@@ -1,0 +1,378 @@
+using Ship.Core.Errors;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Memristive.Crossbar;
+
+/// <summary>How the column currents of a tile are computed.</summary>
+public enum IrDropModel
+{
+    /// <summary>No line resistance: I_j = Σ_i G_ij·V_i.</summary>
+    Ideal,
+    /// <summary>Exact nodal solve of the resistive network, one system per sample and step (validation, small arrays, reference runs).</summary>
+    Exact,
+    /// <summary>The fast closed-form approximation (two matrix products per tile; differentiable, for training and sweeps).</summary>
+    Approximate,
+}
+
+/// <summary>
+/// Line resistances of a tile (data only), all in ohms. Word line i is driven at its column-0 end by a driver of output
+/// resistance <paramref name="Driver"/>; each cell has one word-line segment <paramref name="WordLine"/> before it, so the
+/// driver reaches cell (i, 0) through Driver + WordLine. Bit line j ends below the last row at the sense amplifier's
+/// virtual ground through BitLine + <paramref name="Sense"/>; each cell has one bit-line segment below it. A line kind with
+/// both its segment and end resistance at zero is ideal; a zero segment with a non-zero end resistance is rejected
+/// (the line would collapse to one node, which the tile model does not represent).
+/// </summary>
+/// <param name="WordLine">Word-line resistance per cell segment (Ω, ≥ 0).</param>
+/// <param name="BitLine">Bit-line resistance per cell segment (Ω, ≥ 0).</param>
+/// <param name="Driver">Row driver output resistance (Ω, ≥ 0).</param>
+/// <param name="Sense">Sense-amplifier input resistance (Ω, ≥ 0).</param>
+public sealed record LineResistances(double WordLine = 0, double BitLine = 0, double Driver = 0, double Sense = 0)
+{
+    /// <summary>All resistances zero: the ideal Σ G·V.</summary>
+    public bool IsIdeal => WordIdeal && BitIdeal;
+    /// <summary>Word lines (and drivers) ideal.</summary>
+    public bool WordIdeal => WordLine == 0 && Driver == 0;
+    /// <summary>Bit lines (and sense inputs) ideal.</summary>
+    public bool BitIdeal => BitLine == 0 && Sense == 0;
+
+    /// <summary>Checks every field; throws a <see cref="ParameterException"/> naming <paramref name="owner"/> and the field.</summary>
+    public void Validate(string owner)
+    {
+        foreach (var (name, r) in new[] { ("word_line", WordLine), ("bit_line", BitLine), ("driver", Driver), ("sense", Sense) })
+            if (!double.IsFinite(r) || r < 0) throw new ParameterException(owner, $"lines.{name}", $"must be a finite resistance >= 0 Ω, got {r}.");
+        if (WordLine == 0 && Driver > 0)
+            throw new ParameterException(owner, "lines.word_line", $"is 0 Ω while the driver resistance is {Driver} Ω: give the word line a segment resistance > 0, or set both to 0 for an ideal word line.");
+        if (BitLine == 0 && Sense > 0)
+            throw new ParameterException(owner, "lines.bit_line", $"is 0 Ω while the sense resistance is {Sense} Ω: give the bit line a segment resistance > 0, or set both to 0 for an ideal bit line.");
+    }
+}
+
+/// <summary>What one exact solve did: preconditioned conjugate-gradient iterations and the final relative residual ‖b − A·x‖/‖b‖.</summary>
+public readonly record struct ExactSolveInfo(int Iterations, double RelativeResidual);
+
+/// <summary>
+/// Column currents of a tile with line resistance. Unknowns: the word-line node voltages a_ij and the bit-line node
+/// voltages b_ij (both at cell (i, j)); Kirchhoff's current law at every node gives a symmetric positive-definite system
+/// (a conductance Laplacian grounded through the drivers and the sense inputs), solved exactly by conjugate gradients
+/// preconditioned with the exact solves of every line (tridiagonal, Thomas algorithm) to a relative residual ≤ the
+/// tolerance; an ideal line kind removes its unknowns and the rest is solved directly. The column current is the
+/// current into the sense input, I_j = b_(R−1)j / (BitLine + Sense). The approximation and its error are in
+/// docs/models/crossbar.md.
+/// </summary>
+public static class IrDropFunctional
+{
+    /// <summary>Default relative residual of the exact solve (the issue asks ≤ 1e-10; tighter costs a few iterations).</summary>
+    public const double DefaultTolerance = 1e-13;
+
+    /// <summary>
+    /// Exact column currents (A) of one tile: <paramref name="g"/> is row-major [rows·cols] conductances (S; a row whose
+    /// access transistors are off has zeros), <paramref name="v"/> the [rows] driver voltages (V).
+    /// </summary>
+    public static double[] SolveExact(ReadOnlySpan<double> g, ReadOnlySpan<double> v, int rows, int cols, LineResistances lines,
+        double tolerance, out ExactSolveInfo info)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        if (rows < 1 || cols < 1 || g.Length != rows * cols || v.Length != rows)
+            throw new ArgumentException($"needs g of {rows}×{cols} and v of {rows}, got {g.Length} and {v.Length}.");
+        if (!(tolerance > 0) || tolerance >= 1) throw new ArgumentOutOfRangeException(nameof(tolerance), tolerance, "relative residual must lie in (0, 1).");
+        lines.Validate(nameof(IrDropFunctional));
+        var current = new double[cols];
+        info = new ExactSolveInfo(0, 0);
+        if (lines.IsIdeal)
+        {
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) current[j] += g[i * cols + j] * v[i];
+            return current;
+        }
+        var sys = new NodalSystem(g.ToArray(), rows, cols, lines);
+        if (lines.WordIdeal)
+        {
+            // a = V known: each bit line is one tridiagonal system with right-hand side G_ij·V_i.
+            var rhs = new double[rows * cols];
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) rhs[i * cols + j] = g[i * cols + j] * v[i];
+            var b = new double[rows * cols];
+            sys.SolveBitLines(rhs, b);
+            for (int j = 0; j < cols; j++) current[j] = sys.Gbe * b[(rows - 1) * cols + j];
+            return current;
+        }
+        if (lines.BitIdeal)
+        {
+            // b = 0: each word line is one tridiagonal system; the cells sink G_ij·a_ij into the virtual grounds.
+            var rhs = new double[rows * cols];
+            for (int i = 0; i < rows; i++) rhs[i * cols] = sys.Gwe * v[i];
+            var a = new double[rows * cols];
+            sys.SolveWordLines(rhs, a);
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) current[j] += g[i * cols + j] * a[i * cols + j];
+            return current;
+        }
+        var x = sys.SolveCoupled(v, tolerance, out info);
+        for (int j = 0; j < cols; j++) current[j] = sys.Gbe * x[rows * cols + (rows - 1) * cols + j];
+        return current;
+    }
+
+    /// <summary>
+    /// Exact column currents [B, C] (A, float64) for conductances <paramref name="g"/> [R, C] (S) and driver voltages
+    /// <paramref name="v"/> [B, R] (V), one solve per sample. When <paramref name="rowsSwitched"/> (1T1R), the cells of a
+    /// row driven at 0 V are disconnected by their access transistors; otherwise (passive) that row is held at 0 V.
+    /// </summary>
+    public static Tensor Exact(Tensor g, Tensor v, LineResistances lines, bool rowsSwitched, double tolerance = DefaultTolerance)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(v);
+        int rows = (int)g.shape[0], cols = (int)g.shape[1];
+        var gh = g.detach().to(ScalarType.Float64, CPU).contiguous().data<double>().ToArray();
+        var vh = v.detach().to(ScalarType.Float64, CPU).contiguous();
+        long batch = vh.shape[0];
+        var vd = vh.data<double>().ToArray();
+        var result = new double[batch * cols];
+        var masked = new double[gh.Length];
+        for (long s = 0; s < batch; s++)
+        {
+            var vs = new ReadOnlySpan<double>(vd, (int)(s * rows), rows);
+            var gs = gh;
+            if (rowsSwitched)
+            {
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < cols; j++) masked[i * cols + j] = vs[i] != 0 ? gh[i * cols + j] : 0;
+                gs = masked;
+            }
+            SolveExact(gs, vs, rows, cols, lines, tolerance, out _).CopyTo(result, s * cols);
+        }
+        return torch.tensor(result, new[] { batch, (long)cols }, ScalarType.Float64).to(v.device);
+    }
+
+    /// <summary>
+    /// Word-line factor α_ij = 1/(1 + δ_ij), δ_ij = Σ_(k≤j) R_k·Σ_(l≥k) G_il (R_0 = Driver + WordLine, R_k = WordLine):
+    /// the fraction of the drive voltage that reaches cell (i, j) when the row's own cells draw their ideal currents.
+    /// Any leading dimensions; the last two are [R, C]. Differentiable in G.
+    /// </summary>
+    public static Tensor WordFactor(Tensor g, LineResistances lines)
+    {
+        if (lines.WordIdeal) return torch.ones_like(g);
+        using var scope = torch.NewDisposeScope();
+        long cols = g.shape[^1];
+        var r = torch.full(cols, lines.WordLine, dtype: g.dtype, device: g.device);
+        r[0] = torch.tensor(lines.Driver + lines.WordLine, dtype: g.dtype);
+        var downstream = g.flip(-1).cumsum(-1).flip(-1);
+        var delta = downstream.mul(r).cumsum(-1);
+        return delta.add_(1).reciprocal_().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Bit-line profile ρ_i = Σ_(k≥i) R'_k·f_k (Ω; R'_k = BitLine, R'_(R−1) = BitLine + Sense), with f_k = Σ_(m≤k)|V_m| / Σ_m|V_m|
+    /// the fraction of the column current injected at or above row k (currents assumed proportional to the drive).
+    /// <paramref name="v"/> has any leading dimensions and rows last.
+    /// </summary>
+    public static Tensor BitProfile(Tensor v, LineResistances lines)
+    {
+        if (lines.BitIdeal) return torch.zeros_like(v);
+        using var scope = torch.NewDisposeScope();
+        long rows = v.shape[^1];
+        var a = v.detach().abs();
+        var total = a.sum(-1, keepdim: true);
+        var f = a.cumsum(-1).div_(torch.where(total.gt(0), total, torch.ones_like(total)));
+        var r = torch.full(rows, lines.BitLine, dtype: v.dtype, device: v.device);
+        r[rows - 1] = torch.tensor(lines.BitLine + lines.Sense, dtype: v.dtype);
+        return f.mul_(r).flip(-1).cumsum(-1).flip(-1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Approximate column currents [B, C] (A): I = (V·(G∘α)) / (1 + (w∘ρ)·G), with α from <see cref="WordFactor"/>, ρ from
+    /// <see cref="BitProfile"/>, and w_i = 1 for the rows connected to the bit lines (every row of a passive array, the
+    /// driven rows of a 1T1R array). Two matrix products; differentiable in G and V.
+    /// </summary>
+    public static Tensor Approximate(Tensor g, Tensor v, LineResistances lines, bool rowsSwitched)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(v);
+        using var scope = torch.NewDisposeScope();
+        var direct = v.matmul(g.mul(WordFactor(g, lines)));
+        if (lines.BitIdeal) return direct.MoveToOuterDisposeScope();
+        var rho = BitProfile(v, lines);
+        var w = rowsSwitched ? rho.mul(v.detach().ne(0).to_type(rho.dtype)) : rho;
+        return direct.div(w.matmul(g).add_(1)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Line network of one tile: conductances, the line-block preconditioner (Thomas factors), the coupled CG solve.</summary>
+    private sealed class NodalSystem
+    {
+        private readonly double[] _g;
+        private readonly int _rows, _cols, _n;
+        private readonly double _gw, _gb;
+        // Thomas factors of every word line (along j) and every bit line (along i): modified upper coefficient and 1/pivot.
+        private readonly double[] _wc, _wp, _bc, _bp;
+
+        public NodalSystem(double[] g, int rows, int cols, LineResistances lines)
+        {
+            _g = g;
+            _rows = rows;
+            _cols = cols;
+            _n = rows * cols;
+            _gw = lines.WordLine > 0 ? 1 / lines.WordLine : 0;
+            _gb = lines.BitLine > 0 ? 1 / lines.BitLine : 0;
+            Gwe = lines.WordIdeal ? 0 : 1 / (lines.Driver + lines.WordLine);
+            Gbe = lines.BitIdeal ? 0 : 1 / (lines.BitLine + lines.Sense);
+            _wc = new double[_n];
+            _wp = new double[_n];
+            _bc = new double[_n];
+            _bp = new double[_n];
+            if (!lines.WordIdeal)
+                for (int i = 0; i < rows; i++)
+                {
+                    double prev = 0;
+                    for (int j = 0; j < cols; j++)
+                    {
+                        int k = i * cols + j;
+                        double m = WordDiagonal(i, j) + (j > 0 ? _gw * prev : 0);
+                        _wp[k] = 1 / m;
+                        _wc[k] = j < cols - 1 ? -_gw / m : 0;
+                        prev = _wc[k];
+                    }
+                }
+            if (!lines.BitIdeal)
+                for (int j = 0; j < cols; j++)
+                {
+                    double prev = 0;
+                    for (int i = 0; i < rows; i++)
+                    {
+                        int k = i * cols + j;
+                        double m = BitDiagonal(i, j) + (i > 0 ? _gb * prev : 0);
+                        _bp[k] = 1 / m;
+                        _bc[k] = i < rows - 1 ? -_gb / m : 0;
+                        prev = _bc[k];
+                    }
+                }
+        }
+
+        /// <summary>Conductance from the driver to the first word node, 1/(Driver + WordLine).</summary>
+        public double Gwe { get; }
+        /// <summary>Conductance from the last bit node to the sense input, 1/(BitLine + Sense).</summary>
+        public double Gbe { get; }
+
+        private double WordDiagonal(int i, int j) => (j == 0 ? Gwe : _gw) + (j < _cols - 1 ? _gw : 0) + _g[i * _cols + j];
+        private double BitDiagonal(int i, int j) => (i > 0 ? _gb : 0) + (i < _rows - 1 ? _gb : Gbe) + _g[i * _cols + j];
+
+        /// <summary>Solves every word line's tridiagonal system T_w·a = r (Thomas).</summary>
+        public void SolveWordLines(double[] r, double[] a, int offset = 0)
+        {
+            for (int i = 0; i < _rows; i++)
+            {
+                int row = i * _cols;
+                double prev = 0;
+                for (int j = 0; j < _cols; j++)
+                {
+                    int k = row + j;
+                    prev = (r[offset + k] + (j > 0 ? _gw * prev : 0)) * _wp[k];
+                    a[offset + k] = prev;
+                }
+                for (int j = _cols - 2; j >= 0; j--) a[offset + row + j] -= _wc[row + j] * a[offset + row + j + 1];
+            }
+        }
+
+        /// <summary>Solves every bit line's tridiagonal system T_b·b = r (Thomas).</summary>
+        public void SolveBitLines(double[] r, double[] b, int offset = 0)
+        {
+            for (int j = 0; j < _cols; j++)
+            {
+                double prev = 0;
+                for (int i = 0; i < _rows; i++)
+                {
+                    int k = i * _cols + j;
+                    prev = (r[offset + k] + (i > 0 ? _gb * prev : 0)) * _bp[k];
+                    b[offset + k] = prev;
+                }
+                for (int i = _rows - 2; i >= 0; i--) b[offset + i * _cols + j] -= _bc[i * _cols + j] * b[offset + (i + 1) * _cols + j];
+            }
+        }
+
+        /// <summary>y = A·x for x = [a; b].</summary>
+        private void Apply(double[] x, double[] y)
+        {
+            int n = _n, c = _cols;
+            for (int i = 0; i < _rows; i++)
+                for (int j = 0; j < c; j++)
+                {
+                    int k = i * c + j;
+                    double g = _g[k], a = x[k], b = x[n + k];
+                    double ya = (WordDiagonal(i, j)) * a - g * b;
+                    if (j > 0) ya -= _gw * x[k - 1];
+                    if (j < c - 1) ya -= _gw * x[k + 1];
+                    double yb = BitDiagonal(i, j) * b - g * a;
+                    if (i > 0) yb -= _gb * x[n + k - c];
+                    if (i < _rows - 1) yb -= _gb * x[n + k + c];
+                    y[k] = ya;
+                    y[n + k] = yb;
+                }
+        }
+
+        private void Precondition(double[] r, double[] z)
+        {
+            SolveWordLines(r, z);
+            SolveBitLines(r, z, _n);
+        }
+
+        private static double Dot(double[] a, double[] b)
+        {
+            double s = 0;
+            for (int k = 0; k < a.Length; k++) s += a[k] * b[k];
+            return s;
+        }
+
+        /// <summary>Preconditioned conjugate gradients on the coupled word/bit system, restarted from the true residual until it meets the tolerance.</summary>
+        public double[] SolveCoupled(ReadOnlySpan<double> v, double tolerance, out ExactSolveInfo info)
+        {
+            int m = 2 * _n;
+            var rhs = new double[m];
+            for (int i = 0; i < _rows; i++) rhs[i * _cols] = Gwe * v[i];
+            var x = new double[m];
+            double norm = Math.Sqrt(Dot(rhs, rhs));
+            if (norm == 0)
+            {
+                info = new ExactSolveInfo(0, 0);
+                return x;
+            }
+            var r = (double[])rhs.Clone();
+            var z = new double[m];
+            var p = new double[m];
+            var q = new double[m];
+            int iterations = 0, limit = 20 * (_rows + _cols) + 500;
+            double relative = 1;
+            for (int restart = 0; restart < 5; restart++)
+            {
+                Precondition(r, z);
+                Array.Copy(z, p, m);
+                double rz = Dot(r, z);
+                while (iterations < limit)
+                {
+                    Apply(p, q);
+                    double alpha = rz / Dot(p, q);
+                    for (int k = 0; k < m; k++)
+                    {
+                        x[k] += alpha * p[k];
+                        r[k] -= alpha * q[k];
+                    }
+                    iterations++;
+                    if (Math.Sqrt(Dot(r, r)) <= tolerance * norm) break;
+                    Precondition(r, z);
+                    double rzNew = Dot(r, z);
+                    double beta = rzNew / rz;
+                    rz = rzNew;
+                    for (int k = 0; k < m; k++) p[k] = z[k] + beta * p[k];
+                }
+                // The recursive residual drifts from the true one in floating point: check the true residual.
+                Apply(x, q);
+                for (int k = 0; k < m; k++) r[k] = rhs[k] - q[k];
+                relative = Math.Sqrt(Dot(r, r)) / norm;
+                if (relative <= tolerance) break;
+                if (iterations >= limit) break;
+            }
+            if (!(relative <= tolerance))
+                throw new ShipException($"IR-drop solve of a {_rows}×{_cols} tile did not reach the relative residual {tolerance:g3} (reached {relative:g3} after {iterations} iterations); loosen the tolerance or check the resistances.");
+            info = new ExactSolveInfo(iterations, relative);
+            return x;
+        }
+    }
+}
