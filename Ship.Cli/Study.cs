@@ -22,6 +22,8 @@ public sealed record StudyResult
     public required IReadOnlyList<AccuracySweep> Levels { get; init; }
     /// <summary>Accuracy against elapsed time, per preset, without and with compensation.</summary>
     public required IReadOnlyList<AccuracySweep> Drift { get; init; }
+    /// <summary>Accuracy on crossbar tiles vs ADC bits and line resistance (with <c>--crossbar</c>), else null.</summary>
+    public CrossbarResult? Crossbar { get; init; }
     /// <summary>Files written (relative to the output folder).</summary>
     public required IReadOnlyList<string> Files { get; init; }
     /// <summary>Wall time of the whole study (s).</summary>
@@ -107,17 +109,23 @@ public sealed class Study
             return list;
         });
 
+        CrossbarResult? crossbar = null;
+        if (s.Crossbar)
+            crossbar = _report.Stage("Crossbar: accuracy vs ADC bits and line resistance", 1 + s.AdcBits.Count + s.LineResistances.Count, p =>
+                new CrossbarStudy(model, plain, testSpikes, testLabels).Run(s.AdcBits, s.LineResistances, d => p.Advance(1, d)));
+
         _report.Heading("Figures and files");
         var plots = _report.Stage("Writing plots", 6 + 2 * s.Presets.Count + (hw is null ? 0 : 1), p =>
         {
             WritePlots(model, data, testSpikes, plain, hw, levels, drift, p);
             return 0;
         });
+        if (crossbar is not null) foreach (var f in CrossbarStudy.Plot(s.Out, crossbar)) Add(f);
         SaveModel("model", plain, data);
         if (hw is not null) SaveModel("model-hw", hw, data);
         WriteJson("settings.json", s);
         clock.Stop();
-        var result = new StudyResult { Plain = plain, HardwareAware = hw, Levels = levels, Drift = drift, Files = _files, Seconds = clock.Elapsed.TotalSeconds };
+        var result = new StudyResult { Plain = plain, HardwareAware = hw, Levels = levels, Drift = drift, Crossbar = crossbar, Files = _files, Seconds = clock.Elapsed.TotalSeconds };
         WriteJson("results.json", Summary(result));
         WriteSummary(result, data);
         return result with { Seconds = clock.Elapsed.TotalSeconds };
@@ -271,6 +279,7 @@ public sealed class Study
         hardware_aware = r.HardwareAware is { } h ? new { h.Label, h.TestAccuracy, h.Seconds, h.EpochAccuracy } : null,
         levels = r.Levels.Select(Sweep),
         drift = r.Drift.Select(Sweep),
+        crossbar = r.Crossbar,
     };
 
     private static object Sweep(AccuracySweep s) => new { label = s.Label, x = s.X, seeds = s.Seeds, mean = s.Mean, std = s.Std, accuracies = s.Accuracies };
@@ -293,6 +302,11 @@ public sealed class Study
         if (r.HardwareAware is not null && r.Levels.Count == 2 && r.Levels[0].X.ToList().IndexOf(s.HwLevels) is var at and >= 0)
             sb.AppendLine($"On {s.HwLevels}-level devices with level variability: plain {Pct(r.Levels[0].Mean[at])} ± {100 * r.Levels[0].Std[at]:F1}, " +
                 $"hardware-aware {Pct(r.Levels[1].Mean[at])} ± {100 * r.Levels[1].Std[at]:F1} (mean ± std over {s.Seeds} device seeds).").AppendLine();
+        if (r.Crossbar is { } xb)
+            sb.AppendLine($"On crossbar tiles (--crossbar): {Pct(xb.IdealAccuracy)} with ideal periphery; " +
+                string.Join(", ", xb.Bits.Select((b, i) => $"{b}-bit ADC {Pct(xb.BitsAccuracy[i])}")) + "; " +
+                string.Join(", ", xb.Resistances.Select((x, i) => $"{x.ToString(inv)} Ω {Pct(xb.ResistanceAccuracy[i])}")) +
+                " (accuracy-vs-adc-bits, accuracy-vs-line-resistance).").AppendLine();
         sb.AppendLine($"Whole study: {r.Seconds:F0} s.").AppendLine();
 
         sb.AppendLine("## Settings").AppendLine().AppendLine("| setting | value |").AppendLine("|---|---|");

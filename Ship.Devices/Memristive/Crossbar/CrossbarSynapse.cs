@@ -115,8 +115,8 @@ public sealed class CrossbarLayout : IDisposable
     public int RowTiles => (int)Conductances.shape[0];
     /// <summary>Column tiles Tc.</summary>
     public int ColumnTiles => (int)Conductances.shape[1];
-    /// <summary>Word-line factor α of the approximation [Tr, Tc, R, Cp], or null before it is needed.</summary>
-    public Tensor? WordFactor { get; internal set; }
+    /// <summary>Word-corrected conductances G∘α of the approximation [Tr, Tc, R, Cp] (S), or null when not used.</summary>
+    public Tensor? WordCorrected { get; internal set; }
 
     /// <summary>Row-major float64 host copies of every tile (index tr·Tc + tc), for the exact solve.</summary>
     internal double[][] HostTiles()
@@ -136,7 +136,7 @@ public sealed class CrossbarLayout : IDisposable
     public void Dispose()
     {
         Conductances.Dispose();
-        WordFactor?.Dispose();
+        WordCorrected?.Dispose();
     }
 }
 
@@ -261,8 +261,8 @@ public sealed class CrossbarSynapse : WeightedSynapse, ISequenceGroup
             var g = Array.ReadConductances(Context).to(Context.DType);
             layout = CrossbarFunctional.Place(g, Array.Mapping, Array.Encoding, Settings.Tile, DisplayName);
         }
-        if (Settings.IrDrop == IrDropModel.Approximate && !Settings.Lines.WordIdeal)
-            layout.WordFactor = IrDropFunctional.WordFactor(layout.Conductances, Settings.Lines).DetachFromDisposeScope();
+        if (Settings.IrDrop == IrDropModel.Approximate && !Settings.Lines.IsIdeal)
+            layout.WordCorrected = layout.Conductances.mul(IrDropFunctional.WordFactor(layout.Conductances, Settings.Lines)).DetachFromDisposeScope();
         layout.Conductances.DetachFromDisposeScope();
         return _layout = layout;
     }
@@ -341,7 +341,7 @@ public static class CrossbarFunctional
 
     /// <summary>
     /// Physical column currents [B, Tr, Tc, Cp] (A) for row voltages <paramref name="v"/> [B, Tr, R] (V): ideal Σ G·V, the
-    /// approximation (per tile, <see cref="IrDropFunctional.Approximate"/>), or the exact solve of every tile of every sample.
+    /// approximation (<see cref="IrDropFunctional.ApproximateTiles"/>), or the exact solve of every tile of every sample.
     /// </summary>
     public static Tensor Currents(Tensor v, CrossbarLayout layout, CrossbarSettings s)
     {
@@ -351,12 +351,8 @@ public static class CrossbarFunctional
         if (s.IrDrop == IrDropModel.Approximate)
         {
             using var scope = torch.NewDisposeScope();
-            var alpha = layout.WordFactor ?? IrDropFunctional.WordFactor(g, s.Lines);
-            var direct = torch.einsum("btr,tcrk->btck", v, g.mul(alpha));
-            if (s.Lines.BitIdeal) return direct.MoveToOuterDisposeScope();
-            var rho = IrDropFunctional.BitProfile(v, s.Lines);
-            var w = switched ? rho.mul(v.detach().ne(0).to_type(rho.dtype)) : rho;
-            return direct.div(torch.einsum("btr,tcrk->btck", w, g).add_(1)).MoveToOuterDisposeScope();
+            var gw = layout.WordCorrected ?? g.mul(IrDropFunctional.WordFactor(g, s.Lines));
+            return IrDropFunctional.ApproximateTiles(v, gw, s.Lines, switched).MoveToOuterDisposeScope();
         }
         var tiles = layout.HostTiles();
         int tr = layout.RowTiles, tc = layout.ColumnTiles, rows = (int)g.shape[2], cols = (int)g.shape[3];

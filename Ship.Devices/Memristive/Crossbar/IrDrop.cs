@@ -145,55 +145,121 @@ public static class IrDropFunctional
     }
 
     /// <summary>
-    /// Word-line factor α_ij = 1/(1 + δ_ij), δ_ij = Σ_(k≤j) R_k·Σ_(l≥k) G_il (R_0 = Driver + WordLine, R_k = WordLine):
-    /// the fraction of the drive voltage that reaches cell (i, j) when the row's own cells draw their ideal currents.
-    /// Any leading dimensions; the last two are [R, C]. Differentiable in G.
+    /// Word-line factor α_ij: the voltage of word node (i, j) per volt of drive when every cell of the row sinks into an
+    /// ideal bit line (b = 0): each row's tridiagonal system T·a = e_0/(Driver + WordLine) solved exactly by the Thomas
+    /// algorithm, vectorized over rows and tiles (C sequential steps, once per programming). Any leading dimensions; the
+    /// last two are [R, C]. Differentiable in G.
     /// </summary>
     public static Tensor WordFactor(Tensor g, LineResistances lines)
     {
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(lines);
         if (lines.WordIdeal) return torch.ones_like(g);
         using var scope = torch.NewDisposeScope();
-        long cols = g.shape[^1];
-        var r = torch.full(cols, lines.WordLine, dtype: g.dtype, device: g.device);
-        r[0] = torch.tensor(lines.Driver + lines.WordLine, dtype: g.dtype);
-        var downstream = g.flip(-1).cumsum(-1).flip(-1);
-        var delta = downstream.mul(r).cumsum(-1);
-        return delta.add_(1).reciprocal_().MoveToOuterDisposeScope();
+        int cols = (int)g.shape[^1];
+        double gw = 1 / lines.WordLine, gwe = 1 / (lines.Driver + lines.WordLine);
+        var cells = g.unbind(-1);
+        var upper = new Tensor[cols];
+        var y = new Tensor[cols];
+        for (int j = 0; j < cols; j++)
+        {
+            double fixedDiagonal = (j == 0 ? gwe : gw) + (j < cols - 1 ? gw : 0);
+            var m = j == 0 ? cells[j].add(fixedDiagonal) : cells[j].add(fixedDiagonal).add(upper[j - 1].mul(gw));
+            upper[j] = m.reciprocal().mul(-gw);
+            y[j] = j == 0 ? m.reciprocal().mul(gwe) : y[j - 1].mul(gw).div(m);
+        }
+        var a = new Tensor[cols];
+        a[cols - 1] = y[cols - 1];
+        for (int j = cols - 2; j >= 0; j--) a[j] = y[j].sub(upper[j].mul(a[j + 1]));
+        return torch.stack(a, -1).MoveToOuterDisposeScope();
     }
 
     /// <summary>
-    /// Bit-line profile ρ_i = Σ_(k≥i) R'_k·f_k (Ω; R'_k = BitLine, R'_(R−1) = BitLine + Sense), with f_k = Σ_(m≤k)|V_m| / Σ_m|V_m|
-    /// the fraction of the column current injected at or above row k (currents assumed proportional to the drive).
-    /// <paramref name="v"/> has any leading dimensions and rows last.
+    /// Bit-line profile ρ_i = BitLine·Σ_(k≥i) f_k (Ω), with f_k = Σ_(m≤k)|V_m| / Σ_m|V_m| the fraction of the column current
+    /// injected at or above row k (currents taken proportional to the drive): the bit-line voltage at row i per ampere of
+    /// column current, without the lumped sense resistance. <paramref name="v"/> has any leading dimensions and rows last.
     /// </summary>
     public static Tensor BitProfile(Tensor v, LineResistances lines)
     {
+        ArgumentNullException.ThrowIfNull(v);
+        ArgumentNullException.ThrowIfNull(lines);
         if (lines.BitIdeal) return torch.zeros_like(v);
         using var scope = torch.NewDisposeScope();
-        long rows = v.shape[^1];
         var a = v.detach().abs();
         var total = a.sum(-1, keepdim: true);
         var f = a.cumsum(-1).div_(torch.where(total.gt(0), total, torch.ones_like(total)));
-        var r = torch.full(rows, lines.BitLine, dtype: v.dtype, device: v.device);
-        r[rows - 1] = torch.tensor(lines.BitLine + lines.Sense, dtype: v.dtype);
-        return f.mul_(r).flip(-1).cumsum(-1).flip(-1).MoveToOuterDisposeScope();
+        return f.flip(-1).cumsum(-1).flip(-1).mul_(lines.BitLine).MoveToOuterDisposeScope();
     }
 
     /// <summary>
-    /// Approximate column currents [B, C] (A): I = (V·(G∘α)) / (1 + (w∘ρ)·G), with α from <see cref="WordFactor"/>, ρ from
-    /// <see cref="BitProfile"/>, and w_i = 1 for the rows connected to the bit lines (every row of a passive array, the
-    /// driven rows of a 1T1R array). Two matrix products; differentiable in G and V.
+    /// ψ_n(z): column current over its ideal value for a uniform bit line of n cells, each of conductance g feeding the line
+    /// from the same voltage, segment resistance r, z = r·g, sense at virtual ground below the last cell. With
+    /// 2(cosh θ − 1) = z: ψ_n = (1 − cosh(θ(n − ½))/cosh(θ(n + ½)))/(n·z) (ψ_1 = 1/(1 + z)); near z = 0,
+    /// ψ_n ≈ 1 − z(n + 1)(2n + 1)/6. Differentiable.
+    /// </summary>
+    public static Tensor LineFactor(Tensor z, int n)
+    {
+        ArgumentNullException.ThrowIfNull(z);
+        using var scope = torch.NewDisposeScope();
+        double first = (n + 1.0) * (2 * n + 1) / 6;
+        var small = z.lt(1e-12 / first);
+        // The unused branch must stay finite for autograd (θ' is infinite at z = 0): feed it a harmless value.
+        var zs = torch.where(small, torch.ones_like(z), z);
+        var x = zs.div(2);
+        var theta = x.add(x.mul(x.add(2)).sqrt()).log1p();                 // acosh(1 + x), accurate for small x
+        // 1 − cosh(θ(n − ½))/cosh(θ(n + ½)) = (1 − e^(−θ))(1 − e^(−2nθ))/(1 + e^(−(2n+1)θ)): no cancellation, no overflow.
+        var numerator = theta.neg().expm1().neg().mul(theta.mul(-2.0 * n).expm1().neg());
+        var exact = numerator.div(theta.mul(-(2.0 * n + 1)).exp().add(1)).div(zs.mul(n));
+        var series = z.mul(-first).add(1);
+        return torch.where(small, series, exact).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Approximate column currents of tiles, [B, Tr, Tc, C] (A), from row voltages <paramref name="v"/> [B, Tr, R] (V) and
+    /// word-corrected conductances <paramref name="gw"/> = G∘α [Tr, Tc, R, C] (S): I0 = V·G^w; the bit lines scale it by the
+    /// uniform-line factor ψ_R(z) with z = 6·D/((R + 1)(2R + 1)), D = (w∘ρ)·G^w (so ψ matches the exact first order
+    /// 1 − D for any activity pattern and is exact for a uniform column); the lumped sense resistance then acts in series
+    /// with the column's conductance Y = ψ·(c·G^w): I = I0·ψ/(1 + Sense·Y). w = c = 1 on the rows connected to the bit lines
+    /// (every row of a passive array, the driven rows of a 1T1R array). Two or three matrix products; differentiable.
+    /// </summary>
+    public static Tensor ApproximateTiles(Tensor v, Tensor gw, LineResistances lines, bool rowsSwitched)
+    {
+        ArgumentNullException.ThrowIfNull(v);
+        ArgumentNullException.ThrowIfNull(gw);
+        ArgumentNullException.ThrowIfNull(lines);
+        using var scope = torch.NewDisposeScope();
+        var direct = torch.einsum("btr,tcrk->btck", v, gw);
+        if (lines.BitIdeal) return direct.MoveToOuterDisposeScope();
+        int n = (int)gw.shape[2];
+        var connected = rowsSwitched ? v.detach().ne(0).to_type(v.dtype) : torch.ones_like(v);
+        Tensor psi;
+        if (lines.BitLine > 0)
+        {
+            var d = torch.einsum("btr,tcrk->btck", BitProfile(v, lines).mul_(connected), gw);
+            psi = LineFactor(d.mul(6.0 / ((n + 1.0) * (2 * n + 1))), n);
+        }
+        else psi = torch.ones_like(direct);
+        var current = direct.mul(psi);
+        if (lines.Sense > 0)
+        {
+            var y = rowsSwitched ? torch.einsum("btr,tcrk->btck", connected, gw) : gw.sum(2).unsqueeze(0);
+            current = current.div(y.mul(psi).mul_(lines.Sense).add_(1));
+        }
+        return current.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Approximate column currents [B, C] (A) of one tile, conductances <paramref name="g"/> [R, C] (S), driver voltages
+    /// <paramref name="v"/> [B, R] (V): <see cref="ApproximateTiles"/> with the exact word-line factor of <see cref="WordFactor"/>.
     /// </summary>
     public static Tensor Approximate(Tensor g, Tensor v, LineResistances lines, bool rowsSwitched)
     {
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(v);
+        ArgumentNullException.ThrowIfNull(lines);
         using var scope = torch.NewDisposeScope();
-        var direct = v.matmul(g.mul(WordFactor(g, lines)));
-        if (lines.BitIdeal) return direct.MoveToOuterDisposeScope();
-        var rho = BitProfile(v, lines);
-        var w = rowsSwitched ? rho.mul(v.detach().ne(0).to_type(rho.dtype)) : rho;
-        return direct.div(w.matmul(g).add_(1)).MoveToOuterDisposeScope();
+        var gw = g.mul(WordFactor(g, lines)).unsqueeze(0).unsqueeze(0);
+        return ApproximateTiles(v.unsqueeze(1), gw, lines, rowsSwitched).squeeze(2).squeeze(1).MoveToOuterDisposeScope();
     }
 
     /// <summary>Line network of one tile: conductances, the line-block preconditioner (Thomas factors), the coupled CG solve.</summary>
