@@ -74,7 +74,7 @@ public sealed record StudySettings
     /// <summary>ADC resolutions of the crossbar stage (bits).</summary>
     public IReadOnlyList<int> AdcBits { get; init; } = new[] { 2, 3, 4, 5, 6, 8 };
     /// <summary>Line resistances per segment of the crossbar stage (Ω).</summary>
-    public IReadOnlyList<double> LineResistances { get; init; } = new[] { 0, 1, 2, 5, 10, 20, 50 };
+    public IReadOnlyList<double> LineResistances { get; init; } = new double[] { 0, 1, 2, 5, 10, 20, 50 };
     /// <summary>Output folder.</summary>
     public string Out { get; init; } = "ship-output";
     /// <summary>Whether this is the short CI setting.</summary>

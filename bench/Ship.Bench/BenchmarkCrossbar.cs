@@ -44,8 +44,7 @@ internal static class BenchmarkCrossbar
             {
                 // The word-line factor belongs to programming (once per run): precomputed, as the synapse does.
                 var l = CrossbarFunctional.Place(g, mapping, encoding, new TileSize(256, 256), "bench");
-                if (s.IrDrop == IrDropModel.Approximate)
-                    l.WordCorrected = l.Conductances.mul(IrDropFunctional.WordFactor(l.Conductances.to_type(ScalarType.Float64), s.Lines).to_type(ScalarType.Float32));
+                CrossbarFunctional.Prepare(l, s);
                 var (t, _) = Measure.Time(() =>
                 {
                     using var scope = torch.NewDisposeScope();

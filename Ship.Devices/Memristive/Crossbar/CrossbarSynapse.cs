@@ -261,8 +261,7 @@ public sealed class CrossbarSynapse : WeightedSynapse, ISequenceGroup
             var g = Array.ReadConductances(Context).to(Context.DType);
             layout = CrossbarFunctional.Place(g, Array.Mapping, Array.Encoding, Settings.Tile, DisplayName);
         }
-        if (Settings.IrDrop == IrDropModel.Approximate && !Settings.Lines.IsIdeal)
-            layout.WordCorrected = layout.Conductances.mul(IrDropFunctional.WordFactor(layout.Conductances, Settings.Lines)).DetachFromDisposeScope();
+        CrossbarFunctional.Prepare(layout, Settings);
         layout.Conductances.DetachFromDisposeScope();
         return _layout = layout;
     }
@@ -337,6 +336,20 @@ public static class CrossbarFunctional
         }
         physical.MoveToOuterDisposeScope();
         return layout;
+    }
+
+    /// <summary>
+    /// What depends on the conductances only, once per programming (per run): the word-corrected conductances G∘α of the
+    /// approximation when <paramref name="s"/> uses it with line resistance. Kept outside any dispose scope (the layout owns it).
+    /// </summary>
+    public static void Prepare(CrossbarLayout layout, CrossbarSettings s)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(s);
+        if (s.IrDrop != IrDropModel.Approximate || s.Lines.IsIdeal) return;
+        layout.WordCorrected?.Dispose();
+        using var scope = torch.NewDisposeScope();
+        layout.WordCorrected = layout.Conductances.mul(IrDropFunctional.WordFactor(layout.Conductances, s.Lines)).DetachFromDisposeScope();
     }
 
     /// <summary>
