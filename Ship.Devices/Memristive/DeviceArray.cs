@@ -17,8 +17,33 @@ namespace Ship.Devices.Memristive;
 /// programming at which the study reads, independent of the simulation step.
 /// Reads are not differentiable with respect to W (programming is an offline step).
 /// </summary>
-public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState
+[ShipModel("DeviceArray")]
+public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, IShipModel<DeviceArray, DeviceArray.Settings>
 {
+    private WeightedSynapse? _owner;
+
+    /// <summary>
+    /// An array holds the conductances of one synapse: attaching it to a second synapse would make one compute with the
+    /// other's weights, so it is refused with a <see cref="NetworkConfigurationException"/> naming both.
+    /// </summary>
+    public void Attach(WeightedSynapse synapse)
+    {
+        ArgumentNullException.ThrowIfNull(synapse);
+        if (_owner is not null && !ReferenceEquals(_owner, synapse))
+            throw new NetworkConfigurationException(
+                $"Device array '{Name}' is already attached to synapse '{_owner.DisplayName}'; synapse '{synapse.DisplayName}' needs its own array (an array holds one synapse's conductances).");
+        _owner = synapse;
+    }
+
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(string Name, ConductanceMapping Mapping, IReadOnlyList<INonIdeality> NonIdealities, PulseResponse? Pulses, double ElapsedTime);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Name, Mapping, NonIdealities, Pulses, ElapsedTime);
+
+    /// <inheritdoc />
+    public static DeviceArray FromSettings(Settings settings) => new(settings.Name, settings.Mapping, settings.NonIdealities.ToArray()) { Pulses = settings.Pulses, ElapsedTime = settings.ElapsedTime };
+
     private readonly INonIdeality[] _effects;
     private DeviceState? _state;
     private WeightEncoding? _encoding;
@@ -111,7 +136,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState
         s.SetProgrammed(s.ApplyPins(g).clone());
     }
 
-    /// <summary>Conductances of every device [D, …] as read now (at <see cref="ElapsedTime"/>), float64.</summary>
+    /// <summary>Conductances (S) of every device [D, …] as read now (at <see cref="ElapsedTime"/>), float64.</summary>
     public Tensor ReadConductances(SimulationContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
@@ -140,7 +165,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState
 
     /// <summary>
     /// Applies <paramref name="count"/> identical pulses to every device (or to those where <paramref name="mask"/> is
-    /// true) and returns the programmed conductance after each: [count + 1, D, …] (row 0 = before the first pulse).
+    /// true) and returns the programmed conductance (S) after each: [count + 1, D, …] (row 0 = before the first pulse).
     /// The devices keep the result (a later read starts from it); stuck devices do not move. For conductance-vs-pulse plots.
     /// </summary>
     public Tensor ApplyPulses(int count, PulseDirection direction, SimulationContext ctx, Tensor? mask = null)

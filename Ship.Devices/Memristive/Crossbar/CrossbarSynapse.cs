@@ -2,6 +2,7 @@ using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Networks;
 using Ship.Core.Parameters;
+using Ship.Core.Persistence;
 using Ship.Devices.Synapses;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -151,8 +152,22 @@ public sealed class CrossbarLayout : IDisposable
 /// With <see cref="TrainThroughPeriphery"/> the conductances follow the live W through the mapping (ideal devices) and the
 /// forward pass is differentiable: the approximate IR drop exactly, the converters straight-through.
 /// </summary>
-public sealed class CrossbarSynapse : WeightedSynapse, ISequenceGroup
+[ShipModel("CrossbarSynapse")]
+public sealed class CrossbarSynapse : WeightedSynapse, ISequenceGroup, IShipModel<CrossbarSynapse, CrossbarSynapse.ModelSettings>
 {
+    /// <summary>Construction settings (what a checkpoint writes): the device array (a nested model), the circuit, the flags. W and the devices' state are saved as run state.</summary>
+    public sealed record ModelSettings(DeviceArray Array, CrossbarSettings Circuit, bool Plastic, bool TrainThroughPeriphery);
+
+    /// <inheritdoc />
+    public ModelSettings GetSettings() => new(Array, Settings, Plastic, TrainThroughPeriphery);
+
+    /// <inheritdoc />
+    public static CrossbarSynapse FromSettings(ModelSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return new CrossbarSynapse(settings.Array, settings.Circuit) { Plastic = settings.Plastic, TrainThroughPeriphery = settings.TrainThroughPeriphery };
+    }
+
     private CrossbarLayout? _layout;
     private Tensor? _adcClipped, _dacClipped;
     private long _adcConversions, _dacConversions;

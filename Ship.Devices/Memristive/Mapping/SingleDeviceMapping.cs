@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,8 +9,18 @@ namespace Ship.Devices.Memristive;
 /// with M = max|w| and G_ref = (Gmin + Gmax)/2, G = G_ref + w/M·(Gmax − Gmin)/2, read back w = (G − G_ref)·2M/(Gmax − Gmin).
 /// Conductances in siemens (S).
 /// </summary>
-public sealed class SingleDeviceMapping : ConductanceMapping
+[ShipModel("SingleDeviceMapping")]
+public sealed class SingleDeviceMapping : ConductanceMapping, IShipModel<SingleDeviceMapping, SingleDeviceMapping.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes): the window (S) and the fixed scale, if any.</summary>
+    public sealed record Settings(double Gmin, double Gmax, double? Scale);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Range.Gmin, Range.Gmax, FixedScale);
+
+    /// <inheritdoc />
+    public static SingleDeviceMapping FromSettings(Settings settings) => new(settings.Gmin, settings.Gmax, settings.Scale);
+
     /// <summary>Creates the mapping on [gmin, gmax] (S); <paramref name="scale"/> fixes M (default max|w|).</summary>
     public SingleDeviceMapping(double gmin, double gmax, double? scale = null) : base(scale)
         => Range = new ConductanceRange(gmin, gmax, nameof(SingleDeviceMapping));

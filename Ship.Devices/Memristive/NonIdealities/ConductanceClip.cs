@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -5,9 +6,19 @@ using static TorchSharp.torch;
 namespace Ship.Devices.Memristive;
 
 /// <summary>Clamps conductances to physical limits after programming and at every read (aihwkit clamps PCM at G ≥ 0).</summary>
-public sealed class ConductanceClip : INonIdeality
+[ShipModel("ConductanceClip")]
+public sealed class ConductanceClip : INonIdeality, IShipModel<ConductanceClip, ConductanceClip.Settings>
 {
-    /// <summary>Creates the clip; a null bound is open.</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double? Min, double? Max);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Min, Max);
+
+    /// <inheritdoc />
+    public static ConductanceClip FromSettings(Settings settings) => new(settings.Min, settings.Max);
+
+    /// <summary>Creates the clip at conductances <paramref name="min"/> and <paramref name="max"/> (S); a null bound is open.</summary>
     public ConductanceClip(double? min = 0, double? max = null)
     {
         if (min is { } a && max is { } b && !(a < b))
@@ -16,9 +27,9 @@ public sealed class ConductanceClip : INonIdeality
         Max = max;
     }
 
-    /// <summary>Lower limit or null.</summary>
+    /// <summary>Lower limit (S) or null.</summary>
     public double? Min { get; }
-    /// <summary>Upper limit or null.</summary>
+    /// <summary>Upper limit (S) or null.</summary>
     public double? Max { get; }
 
     private Tensor Clip(Tensor g) => (Min, Max) switch

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,9 +10,19 @@ namespace Ship.Devices.Memristive;
 /// a high one (LRS) with probability p_high, drawn once per fabricated array. A stuck device ignores programming, pulses,
 /// drift and read noise: it always reads its stuck value (default Gmin for low, Gmax for high).
 /// </summary>
-public sealed class StuckAtFaults : INonIdeality
+[ShipModel("StuckAtFaults")]
+public sealed class StuckAtFaults : INonIdeality, IShipModel<StuckAtFaults, StuckAtFaults.Settings>
 {
-    /// <summary>Creates the model; the stuck conductances default to the window's bounds.</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double LowProbability, double HighProbability, double? LowConductance, double? HighConductance);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(LowProbability, HighProbability, LowConductance, HighConductance);
+
+    /// <inheritdoc />
+    public static StuckAtFaults FromSettings(Settings settings) => new(settings.LowProbability, settings.HighProbability, settings.LowConductance, settings.HighConductance);
+
+    /// <summary>Creates the model; the stuck conductances (S) default to the window's bounds.</summary>
     public StuckAtFaults(double lowProbability, double highProbability, double? lowConductance = null, double? highConductance = null)
     {
         LowProbability = DeviceErrors.Probability(nameof(StuckAtFaults), "lowProbability", lowProbability);
@@ -28,9 +39,9 @@ public sealed class StuckAtFaults : INonIdeality
     public double LowProbability { get; }
     /// <summary>p_high.</summary>
     public double HighProbability { get; }
-    /// <summary>Stuck-low conductance, or null for Gmin.</summary>
+    /// <summary>Stuck-low conductance (S), or null for Gmin.</summary>
     public double? LowConductance { get; }
-    /// <summary>Stuck-high conductance, or null for Gmax.</summary>
+    /// <summary>Stuck-high conductance (S), or null for Gmax.</summary>
     public double? HighConductance { get; }
 
     /// <inheritdoc />

@@ -1,7 +1,6 @@
 using NUnit.Framework;
 using Ship.Core.Errors;
 using Ship.Core.Networks;
-using Ship.Core.Persistence;
 using Ship.Devices.Inputs;
 using Ship.Devices.Memristive;
 using Ship.Devices.Memristive.Crossbar;
@@ -260,9 +259,8 @@ public class CrossbarSynapseTests
         var dir = Path.Combine(Path.GetTempPath(), "ship-crossbar-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var ckpt = new NetworkCheckpoint(DeviceModels.CreateRegistry());
-            ckpt.Save(net, dir);
-            var loaded = ckpt.Load(dir);
+            Checkpoint.Save(net, dir);
+            var loaded = Checkpoint.Load(dir);
             var after = D(loaded.Run(x)["X"]);
             Assert.That(after, Is.EqualTo(before));
             var ls = (CrossbarSynapse)loaded["X"];
