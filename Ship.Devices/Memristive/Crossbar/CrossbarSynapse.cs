@@ -375,7 +375,7 @@ public static class CrossbarFunctional
     {
         var g = layout.Conductances;
         bool switched = s.ArrayType == ArrayType.OneTransistorOneResistor;
-        if (s.Lines.IsIdeal || s.IrDrop == IrDropModel.Ideal) return torch.einsum("btr,tcrk->btck", v, g);
+        if (s.Lines.IsIdeal || s.IrDrop == IrDropModel.Ideal) return IrDropFunctional.TileProduct(v, g);
         if (s.IrDrop == IrDropModel.Approximate)
         {
             using var scope = torch.NewDisposeScope();
