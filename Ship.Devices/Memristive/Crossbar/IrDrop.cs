@@ -186,45 +186,42 @@ public static class IrDropFunctional
         if (lines.BitIdeal) return torch.zeros_like(v);
         using var scope = torch.NewDisposeScope();
         var a = v.detach().abs();
-        var total = a.sum(-1, keepdim: true);
-        var f = a.cumsum(-1).div_(torch.where(total.gt(0), total, torch.ones_like(total)));
+        var total = a.sum(-1, keepdim: true).clamp_min_(1e-30);
+        var f = a.cumsum(-1).div_(total);
         return f.flip(-1).cumsum(-1).flip(-1).mul_(lines.BitLine).MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// ψ_n(z): column current over its ideal value for a uniform bit line of n cells, each of conductance g feeding the line
     /// from the same voltage, segment resistance r, z = r·g, sense at virtual ground below the last cell. With
-    /// 2(cosh θ − 1) = z: ψ_n = (1 − cosh(θ(n − ½))/cosh(θ(n + ½)))/(n·z) (ψ_1 = 1/(1 + z)); near z = 0,
-    /// ψ_n ≈ 1 − z(n + 1)(2n + 1)/6. Differentiable.
+    /// 2(cosh θ − 1) = z, i.e. θ = 2·asinh(√z/2): ψ_n = 1 − cosh(θ(n − ½))/cosh(θ(n + ½)) over n·z, which is
+    /// sinh(nθ)/(n·√z·cosh((n + ½)θ)) = e^(−θ/2)(1 − e^(−2nθ))/((1 + e^(−(2n+1)θ))·n·√z) — no cancellation near z = 0,
+    /// no overflow for long lines (ψ_1 = 1/(1 + z); ψ_n ≈ 1 − z(n + 1)(2n + 1)/6). Differentiable.
     /// </summary>
     public static Tensor LineFactor(Tensor z, int n)
     {
         ArgumentNullException.ThrowIfNull(z);
         using var scope = torch.NewDisposeScope();
-        double first = (n + 1.0) * (2 * n + 1) / 6;
-        var small = z.lt(1e-12 / first);
-        // The unused branch must stay finite for autograd (θ' is infinite at z = 0): feed it a harmless value.
-        var zs = z.clamp_min(1e-12 / first);
-        var x = zs.mul(0.5);
-        Tensor exact;
+        Tensor psi;
         if (!z.requires_grad)
         {
-            // Inference: the same expressions in place (no autograd graph to preserve), a third of the allocations.
-            var theta = x.add(2).mul_(x).sqrt_().add_(x).log1p_();          // acosh(1 + x), accurate for small x
-            var e1 = theta.neg().exp_();
-            var e2n = theta.mul(-2.0 * n).exp_();
-            exact = theta.neg_().expm1_().neg_().mul_(e2n.neg().add_(1)).div_(e2n.mul_(e1).add_(1)).div_(zs.mul_(n));
+            // Inference: in place (no autograd graph to keep), a handful of element-wise passes.
+            var root = z.clamp_min(1e-30).sqrt_();
+            var u = root.mul(0.5).asinh_();                                   // θ/2
+            var h = u.neg().exp_();                                           // e^(−θ/2)
+            var m = u.mul_(-4.0 * n).expm1_();                                // e^(−2nθ) − 1, exact near 0
+            var denominator = m.add(1).mul_(h).mul_(h).add_(1);
+            psi = m.neg_().mul_(h).div_(denominator).div_(root.mul_(n));
         }
         else
         {
-            var theta = x.add(x.mul(x.add(2)).sqrt()).log1p();
-            // 1 − cosh(θ(n − ½))/cosh(θ(n + ½)) = (1 − e^(−θ))(1 − e^(−2nθ))/(1 + e^(−(2n+1)θ)): no cancellation, no overflow.
-            var e1 = theta.neg().exp();
-            var e2n = theta.mul(-2.0 * n).exp();
-            exact = theta.neg().expm1().neg().mul(e2n.neg().add(1)).div(e2n.mul(e1).add(1)).div(zs.mul(n));
+            var root = z.clamp_min(1e-30).sqrt();
+            var u = root.mul(0.5).asinh();
+            var h = u.neg().exp();
+            var m = u.mul(-4.0 * n).expm1();
+            psi = m.neg().mul(h).div(m.add(1).mul(h).mul(h).add(1)).div(root.mul(n));
         }
-        if (!small.any().item<bool>()) return exact.MoveToOuterDisposeScope();
-        return torch.where(small, z.mul(-first).add_(1), exact).MoveToOuterDisposeScope();
+        return psi.MoveToOuterDisposeScope();
     }
 
     /// <summary>

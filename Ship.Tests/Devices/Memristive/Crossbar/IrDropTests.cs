@@ -196,7 +196,7 @@ public class IrDropTests
     {
         // A column of n equal cells g, all driven at V (ideal word lines), bit segments r: the exact solve against ψ_n(r·g).
         foreach (int n in new[] { 1, 2, 5, 40 })
-            foreach (double r in new[] { 0.1, 3.0, 200.0 })
+            foreach (double r in new[] { 1e-7, 0.1, 3.0, 200.0 })
             {
                 double g = 60e-6, v = 0.2;
                 var exact = IrDropFunctional.SolveExact(Enumerable.Repeat(g, n).ToArray(), Enumerable.Repeat(v, n).ToArray(), n, 1,
