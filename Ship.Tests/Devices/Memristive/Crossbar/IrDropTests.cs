@@ -87,6 +87,11 @@ public class IrDropTests
 
     private static double[] Flat(double[,] g) => g.Cast<double>().ToArray();
 
+    private static class Stat2
+    {
+        public static double[] D(Tensor t) => t.detach().to_type(ScalarType.Float64).cpu().contiguous().data<double>().ToArray();
+    }
+
     [TestCase(2, 2, 1)]
     [TestCase(2, 3, 2)]
     [TestCase(3, 5, 3)]
@@ -204,6 +209,24 @@ public class IrDropTests
                 double psi = IrDropFunctional.LineFactor(torch.tensor(new[] { r * g }, ScalarType.Float64), n).item<double>();
                 Assert.That(psi * n * g * v, Is.EqualTo(exact).Within(1e-12 * exact), $"n = {n}, r = {r}");
             }
+    }
+
+    [Test]
+    public void ThePadeBitLineFactorIsExactForOneCellAndCloseToTheUniformLineLaw()
+    {
+        var d = torch.tensor(new[] { 0.0, 1e-6, 0.3, 1.0, 4.0 }, ScalarType.Float64);
+        var one = Stat2.D(IrDropFunctional.PadeLineFactor(d, 1));
+        var dd = Stat2.D(d);
+        for (int k = 0; k < dd.Length; k++) Assert.That(one[k], Is.EqualTo(1 / (1 + dd[k])).Within(1e-15));
+        // Long line: against ψ_n(z) at the same first-order loss D = z(n + 1)(2n + 1)/6, up to κ² = 3D = 3 (0.7 %, documented in PadeLineFactor).
+        int n = 256;
+        foreach (double loss in new[] { 0.01, 0.1, 0.5, 1.0 })
+        {
+            double z = 6 * loss / ((n + 1.0) * (2 * n + 1));
+            double exact = IrDropFunctional.LineFactor(torch.tensor(new[] { z }, ScalarType.Float64), n).item<double>();
+            double pade = IrDropFunctional.PadeLineFactor(torch.tensor(new[] { loss }, ScalarType.Float64), n).item<double>();
+            Assert.That(Math.Abs(pade - exact) / exact, Is.LessThan(0.007), $"D = {loss}");
+        }
     }
 
     [Test]
