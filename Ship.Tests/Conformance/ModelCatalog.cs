@@ -5,6 +5,7 @@ using Ship.Core.Parameters;
 using Ship.Devices.Dendrites;
 using Ship.Devices.Inputs;
 using Ship.Devices.Memristive;
+using Ship.Devices.Energy;
 using Ship.Devices.Memristive.Crossbar;
 using Ship.Devices.Neurons;
 using Ship.Devices.Plasticity;
@@ -136,7 +137,7 @@ public static class ModelCatalog
             // Crossbar synapses (docs/models/crossbar.md): single devices with a reference column, DAC, ADC and the
             // approximate IR drop on a passive array; pairs with a noisy ADC and the exact IR-drop solve on 1T1R tiles.
             Synapse("Crossbar+SingleDevice", () => new CrossbarSynapse(new DeviceArray("single", new SingleDeviceMapping(1e-6, 100e-6), ProgrammingNoise.Absolute(1e-6)),
-                new CrossbarSettings { Tile = new TileSize(3, 3), ArrayType = ArrayType.PassiveCrossPoint, Dac = new DacSettings(4, 0, 1), Adc = new AdcSettings(6),
+                new CrossbarSettings { Tile = new TileSize(3, 3), ArrayType = ArrayType.CrossPoint, Dac = new DacSettings(4, 0, 1), Adc = new AdcSettings(6),
                     Lines = new LineResistances(2, 2, 10, 5) }, Init.Uniform(-1, 1)), typeof(DeviceArray)),
             Synapse("Crossbar+Pairs", () => new CrossbarSynapse(new DeviceArray("pairs", new SymmetricDifferentialMapping(1e-6, 100e-6)),
                 new CrossbarSettings { Tile = new TileSize(4, 4), Adc = new AdcSettings(5, 20e-6, NoiseSigma: 0.2e-6), Lines = new LineResistances(1, 1),

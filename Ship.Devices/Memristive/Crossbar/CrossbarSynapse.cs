@@ -3,20 +3,12 @@ using Ship.Core.Groups;
 using Ship.Core.Networks;
 using Ship.Core.Parameters;
 using Ship.Core.Persistence;
+using Ship.Devices.Energy;
 using Ship.Devices.Synapses;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ship.Devices.Memristive.Crossbar;
-
-/// <summary>Cell type of a crossbar, which decides what an undriven row does (and which half-select terms an energy model counts).</summary>
-public enum ArrayType
-{
-    /// <summary>One transistor, one resistor per cell: the access transistors of an undriven row are off, its cells are disconnected.</summary>
-    OneTransistorOneResistor,
-    /// <summary>Passive cross-point: every cell is always connected; an undriven row is held at 0 V by its driver (sneak currents flow through it under IR drop).</summary>
-    PassiveCrossPoint,
-}
 
 /// <summary>The read pulse a spike (input 1) puts on its row (data only).</summary>
 /// <param name="Voltage">Read voltage V_read (V, &gt; 0).</param>
@@ -36,7 +28,7 @@ public sealed record CrossbarSettings
 {
     /// <summary>Tile size (default 256 × 256).</summary>
     public TileSize Tile { get; init; } = new();
-    /// <summary>Cell type (default 1T1R).</summary>
+    /// <summary>Cell type, shared with the energy ledger (default 1T1R): with 1T1R the cells of an undriven row are disconnected by their access transistors; a cross-point array holds that row at 0 V (sneak currents flow through it under IR drop).</summary>
     public ArrayType ArrayType { get; init; } = ArrayType.OneTransistorOneResistor;
     /// <summary>Read pulse of a spike (default 0.2 V, 10 ns).</summary>
     public ReadPulse Read { get; init; } = new();

@@ -3,6 +3,7 @@ using Ship.Core.Errors;
 using Ship.Core.Networks;
 using Ship.Devices.Inputs;
 using Ship.Devices.Memristive;
+using Ship.Devices.Energy;
 using Ship.Devices.Memristive.Crossbar;
 using Ship.Devices.Neurons;
 using Ship.Devices.Persistence;
@@ -251,7 +252,7 @@ public class CrossbarSynapseTests
                 Adc = new AdcSettings(Bits: 5),
                 Dac = new DacSettings(3, 0, 1),
                 Lines = new LineResistances(2, 3, 4, 5),
-                ArrayType = ArrayType.PassiveCrossPoint,
+                ArrayType = ArrayType.CrossPoint,
             }, Weights(9, 5, 11));
         var net = Net(s, 9, 5, 2, 6);
         var x = Spikes(2, 6, 9, 0.5, 12);
