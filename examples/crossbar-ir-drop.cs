@@ -35,7 +35,9 @@ int samples = quick ? 2 : 4;                  // random active-row patterns per 
 int plotted = quick ? 64 : 128;               // the size of figure 1
 const double vRead = 0.2, gMin = 1e-6, gMax = 100e-6;   // V, S, S
 var lines = new LineResistances(WordLine: 1, BitLine: 1);
-var rng = new Random(15);
+const int seed = 15;
+var rng = new Random(seed);
+Ship.Core.IO.Provenance.Write(outDir, new Dictionary<string, long> { ["conductances_and_patterns"] = seed }, new { quick, sizes, activities, samples });   // provenance.json
 
 var table = new List<(int Size, double Activity, double Ideal, double Exact, double Approx, double Drop, double Error, double Seconds)>();
 foreach (int n in sizes)
