@@ -122,11 +122,12 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
             _state?.Dispose();
             _pulseDevices?.Dispose();
             _pulseDevices = null;
-            _state = new DeviceState(Name, shape, ctx.Device, ctx.Rng);
+            _state = new DeviceState(Name, shape, ctx.Device, ctx.Stream("programming"));
             _refabricate = false;
         }
         var s = _state;
-        s.Rng = ctx.Rng;
+        // Programming and reading draw from separate streams of the synapse, so re-programming never shifts read noise.
+        s.Rng = ctx.Stream("programming");
         s.ElapsedTime = _elapsed;
         var g = Mapping.Encode(w, out var encoding);
         _encoding?.Dispose();
@@ -156,7 +157,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     private Tensor ReadCore(SimulationContext ctx)
     {
         var s = State;
-        s.Rng = ctx.Rng;
+        s.Rng = ctx.Stream("read-noise");
         s.ElapsedTime = _elapsed;
         var g = s.Programmed.alias();
         foreach (var e in _effects) g = e.Read(g, s);
@@ -175,8 +176,8 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         if (count < 0) throw new ParameterException(Name, "count", $"the number of pulses must be >= 0, got {count}.");
         var s = State;
         using var scope = torch.NewDisposeScope();
-        _pulseDevices ??= response.DrawDevices(s.Shape, ctx.Rng, s.Device);
-        var trace = response.Train(s.Programmed, count, direction, _pulseDevices, ctx.Rng, mask, Name);
+        _pulseDevices ??= response.DrawDevices(s.Shape, ctx.Stream("pulses"), s.Device);
+        var trace = response.Train(s.Programmed, count, direction, _pulseDevices, ctx.Stream("pulses"), mask, Name);
         trace = s.ApplyPins(trace);
         s.AddWrites(Energy.WriteEnergy.OfPulseTrain(trace, mask)); // hardware ledger: the pulses' write energy
         s.SetProgrammed(trace[count].clone());
@@ -218,7 +219,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     {
         // Built completely before anything is replaced, so a bad entry leaves the array as it was.
         var ctx = reader.Network?.Context ?? throw new CheckpointException(CheckpointProblem.Corrupted, $"Device array '{Name}': no network to restore into.");
-        var state = reader.Has("state") ? DeviceState.Load(reader.Child("state"), Name, _effects, ctx.Device, ctx.Rng) : null;
+        var state = reader.Has("state") ? DeviceState.Load(reader.Child("state"), Name, _effects, ctx.Device, ctx.Stream("programming")) : null;
         WeightEncoding? encoding = null;
         if (reader.Has("encoding"))
         {
