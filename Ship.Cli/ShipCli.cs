@@ -259,6 +259,7 @@ internal sealed class CliOptions
     public Option<double?> LearningRate { get; } = new("--lr") { Description = "Adam learning rate, cosine-annealed over the epochs (default 0.005).", HelpName = "RATE" };
     public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Training batch size (default 32; quick 64).", HelpName = "N" };
     public Option<int?> Threads { get; } = new("--threads") { Description = "Torch CPU threads (default 1: the study's matrices are small, more threads mostly add overhead; raise it for large data sets).", HelpName = "N" };
+    public Option<bool> Crossbar { get; } = new("--crossbar") { Description = "Also evaluate the plain network on crossbar tiles (128 x 128 1T1R, 1-100 uS pairs): accuracy vs ADC bits (2,3,4,5,6,8) and vs line resistance (0-50 ohm per segment, approximate IR drop); adds about 10 s (docs/models/crossbar.md)." };
     public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of the split, initial weights, batch order and encoding (default 1; compare trains with seeds 1..--seeds on this split).", HelpName = "N" };
 
     public Option<string?> Shard { get; } = new("--shard") { Description = "Run only shard i of n of the training seeds (1 <= i <= n; seed k goes to shard ((k - 1) mod n) + 1) and write compare-shard-i-of-n.csv/.json into --out; combine the shards with 'ship merge'. For Slurm job arrays: --shard ${SLURM_ARRAY_TASK_ID}/${SLURM_ARRAY_TASK_COUNT} (docs/sweeps.md).", HelpName = "i/n" };
@@ -272,7 +273,7 @@ internal sealed class CliOptions
 
     public void AddStudyOptions(Command c)
     {
-        foreach (var opt in new Option[] { Dataset, Hidden, Steps, Epochs, Presets, Levels, Times, Seeds, Device, Out, Quick, Encoding, HwLevels, MaxRate, LearningRate, BatchSize, Threads, Seed, Nir })
+        foreach (var opt in new Option[] { Dataset, Hidden, Steps, Epochs, Presets, Levels, Times, Seeds, Device, Out, Quick, Encoding, HwLevels, MaxRate, LearningRate, BatchSize, Threads, Seed, Nir, Crossbar })
             c.Options.Add(opt);
     }
 
@@ -308,6 +309,7 @@ internal sealed class CliOptions
         if (p.GetValue(BatchSize) is { } bs) s = s with { BatchSize = Positive("--batch-size", bs, 100000) };
         if (p.GetValue(Threads) is { } th) s = s with { Threads = Positive("--threads", th, 1024) };
         if (p.GetValue(Nir)) s = s with { Nir = true };
+        if (p.GetValue(Crossbar)) s = s with { Crossbar = true };
         if (p.GetValue(Seed) is { } seed) s = s with { Seed = seed >= 0 ? seed : throw new UsageException($"--seed must be >= 0, got {seed}.") };
         if (s.Encoding == "rate" && s.MaxRate * s.Dt > 1) throw new UsageException($"--max-rate: the rate coding needs max-rate × dt <= 1 (at most {1 / s.Dt:g4} Hz), got {s.MaxRate.ToString(Inv)} Hz.");
         return s;

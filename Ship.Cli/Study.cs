@@ -23,6 +23,8 @@ public sealed record StudyResult
     public required IReadOnlyList<AccuracySweep> Levels { get; init; }
     /// <summary>Accuracy against elapsed time, per preset, without and with compensation.</summary>
     public required IReadOnlyList<AccuracySweep> Drift { get; init; }
+    /// <summary>Accuracy on crossbar tiles vs ADC bits and line resistance (with <c>--crossbar</c>), else null.</summary>
+    public CrossbarResult? Crossbar { get; init; }
     /// <summary>Files written (relative to the output folder).</summary>
     public required IReadOnlyList<string> Files { get; init; }
     /// <summary>Energy and operations per inference of each trained network (hardware ledger).</summary>
@@ -120,6 +122,10 @@ public sealed class Study
                     string.Join(", ", e.Presets.Select(q => $"{EnergyStudy.G(q.Report.TotalEnergy(EnergyStudy.Crossbar))} J ({q.Preset} crossbar)")) + " per inference");
                 return e;
             }).ToList());
+        CrossbarResult? crossbar = null;
+        if (s.Crossbar)
+            crossbar = _report.Stage("Crossbar: accuracy vs ADC bits and line resistance", 1 + s.AdcBits.Count + s.LineResistances.Count, p =>
+                new CrossbarStudy(model, plain, testSpikes, testLabels).Run(s.AdcBits, s.LineResistances, d => p.Advance(1, d)));
 
         _report.Heading("Figures and files");
         var plots = _report.Stage("Writing plots", 8 + 2 * s.Presets.Count + (hw is null ? 0 : 1), p =>
@@ -130,6 +136,7 @@ public sealed class Study
             p.Advance(2, "energy plots");
             return 0;
         });
+        if (crossbar is not null) foreach (var f in CrossbarStudy.Plot(s.Out, crossbar)) Add(f);
         SaveModel("model", plain, data);
         if (hw is not null) SaveModel("model-hw", hw, data);
         if (s.Nir)
@@ -139,7 +146,7 @@ public sealed class Study
         }
         WriteJson("settings.json", s);
         clock.Stop();
-        var result = new StudyResult { Plain = plain, HardwareAware = hw, Levels = levels, Drift = drift, Energy = energy, Files = _files, Seconds = clock.Elapsed.TotalSeconds };
+        var result = new StudyResult { Plain = plain, HardwareAware = hw, Levels = levels, Drift = drift, Energy = energy, Crossbar = crossbar, Files = _files, Seconds = clock.Elapsed.TotalSeconds };
         WriteJson("results.json", Summary(result));
         WriteSummary(result, data);
         return result with { Seconds = clock.Elapsed.TotalSeconds };
@@ -330,6 +337,7 @@ public sealed class Study
                 .Concat(e.Presets.Select(q => KeyValuePair.Create($"{q.Preset} crossbar", q.Report.TotalEnergy(EnergyStudy.Crossbar))))
                 .ToDictionary(k => k.Key, k => k.Value),
         }),
+        crossbar = r.Crossbar,
     };
 
     private static object Sweep(AccuracySweep s) => new { label = s.Label, x = s.X, seeds = s.Seeds, mean = s.Mean, std = s.Std, accuracies = s.Accuracies };
@@ -350,6 +358,11 @@ public sealed class Study
             (r.HardwareAware is { } hw0 ? $"; the hardware-aware network scores {Pct(hw0.TestAccuracy)} with its ideal (unquantized) weights ({hw0.Seconds:F1} s of training)." : "."));
         sb.AppendLine();
         if (FewLevelsLine(r, s) is { } few) sb.AppendLine(few).AppendLine();
+        if (r.Crossbar is { } xb)
+            sb.AppendLine($"On crossbar tiles (--crossbar): {Pct(xb.IdealAccuracy)} with ideal periphery; " +
+                string.Join(", ", xb.Bits.Select((b, i) => $"{b}-bit ADC {Pct(xb.BitsAccuracy[i])}")) + "; " +
+                string.Join(", ", xb.Resistances.Select((x, i) => $"{x.ToString(inv)} Ω {Pct(xb.ResistanceAccuracy[i])}")) +
+                " (accuracy-vs-adc-bits, accuracy-vs-line-resistance).").AppendLine();
         sb.AppendLine($"Whole study: {r.Seconds:F0} s.").AppendLine();
 
         sb.AppendLine("## Settings").AppendLine().AppendLine("| setting | value |").AppendLine("|---|---|");

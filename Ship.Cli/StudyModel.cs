@@ -66,16 +66,18 @@ public sealed class StudyModel
 
     /// <summary>
     /// Builds an uninitialized network for <paramref name="batch"/> samples; with <paramref name="weights"/> its synapses start
-    /// from them (trained weights), else from a seeded draw (Gaussian, scaled by fan-in).
+    /// from them (trained weights), else from a seeded draw (Gaussian, scaled by fan-in). <paramref name="synapse"/> makes
+    /// each weighted synapse from (weights, fan-in) instead of a <see cref="Dense"/> (e.g. a crossbar).
     /// </summary>
-    public Network Build(int batch, IReadOnlyDictionary<string, Tensor>? weights = null, long? seed = null)
+    public Network Build(int batch, IReadOnlyDictionary<string, Tensor>? weights = null, long? seed = null, Func<Value, long, WeightedSynapse>? synapse = null)
     {
         var s = Settings;
         var net = new Network("study") { Dt = s.Dt, Steps = s.Steps, BatchSize = batch, Seed = seed ?? s.Seed, Device = TorchDevice };
         net.Add(Input, new TensorInput(Inputs));
-        net.Add(InHidden, new Dense(W(InHidden, 0.0, 3.0 / Math.Sqrt(Inputs))), Input, Hidden);
+        synapse ??= (w, _) => new Dense(w);
+        net.Add(InHidden, synapse(W(InHidden, 0.0, 3.0 / Math.Sqrt(Inputs)), Inputs), Input, Hidden);
         net.Add(Hidden, new Lif(s.Hidden, tau: s.TauHidden, threshold: s.Threshold));
-        net.Add(HiddenOut, new Dense(W(HiddenOut, 0.0, 1.0 / Math.Sqrt(s.Hidden))), Hidden, Output);
+        net.Add(HiddenOut, synapse(W(HiddenOut, 0.0, 1.0 / Math.Sqrt(s.Hidden)), s.Hidden), Hidden, Output);
         net.Add(Output, new LeakyIntegrator(Classes, tau: s.TauOut));
         net.MarkOutput(Output);
         return net;

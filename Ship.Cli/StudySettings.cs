@@ -69,6 +69,12 @@ public sealed record StudySettings
     /// 2-core machine 2 threads made training 5× slower).
     /// </summary>
     public int Threads { get; init; } = 1;
+    /// <summary>Whether to add the crossbar stage (accuracy vs ADC bits and vs line resistance; docs/models/crossbar.md).</summary>
+    public bool Crossbar { get; init; }
+    /// <summary>ADC resolutions of the crossbar stage (bits).</summary>
+    public IReadOnlyList<int> AdcBits { get; init; } = new[] { 2, 3, 4, 5, 6, 8 };
+    /// <summary>Line resistances per segment of the crossbar stage (Ω).</summary>
+    public IReadOnlyList<double> LineResistances { get; init; } = new double[] { 0, 1, 2, 5, 10, 20, 50 };
     /// <summary>Output folder.</summary>
     public string Out { get; init; } = "ship-output";
     /// <summary>Whether to also write the trained networks as NIR graphs (model.nir, model-hw.nir; docs/nir.md).</summary>

@@ -92,6 +92,9 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         ? s
         : throw new ShipException($"Device array '{Name}' is not programmed: attach it to a synapse and initialize the network, or call Program.");
 
+    /// <summary>What decoding the current programming needs (weight scale M, window, sign bits), for circuit models that place the conductances themselves.</summary>
+    public WeightEncoding Encoding => _encoding ?? throw new ShipException($"Device array '{Name}' is not programmed: attach it to a synapse and initialize the network, or call Program.");
+
     /// <summary>A new array with the same mapping, pulses and elapsed time and more non-idealities appended (composition of presets).</summary>
     public DeviceArray With(params INonIdeality[] more) =>
         new(Name, Mapping, _effects.Concat(more).ToArray()) { Pulses = Pulses, ElapsedTime = ElapsedTime };

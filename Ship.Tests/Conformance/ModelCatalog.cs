@@ -5,6 +5,8 @@ using Ship.Core.Parameters;
 using Ship.Devices.Dendrites;
 using Ship.Devices.Inputs;
 using Ship.Devices.Memristive;
+using Ship.Devices.Energy;
+using Ship.Devices.Memristive.Crossbar;
 using Ship.Devices.Neurons;
 using Ship.Devices.Plasticity;
 using Ship.Devices.Synapses;
@@ -132,6 +134,14 @@ public static class ModelCatalog
             Synapse("HeterogeneousDelay", () => new HeterogeneousDelay(Value.Generated(c => Draw.Rand(c.Shape, ScalarType.Float64, CPU, c.Rng).mul_(4).floor_(), "0..3 steps"), Init.Uniform(0.2, 1))),
             Synapse("TrainableDelay", () => new TrainableDelay(Value.Generated(c => Draw.Rand(c.Shape, c.DType, CPU, c.Rng).mul_(3.5), "U[0, 3.5) steps"), Init.Uniform(0.2, 1))),
             Synapse("InputTap", () => new InputTap(new Dense(Init.Uniform(0, 0.8)))),
+            // Crossbar synapses (docs/models/crossbar.md): single devices with a reference column, DAC, ADC and the
+            // approximate IR drop on a passive array; pairs with a noisy ADC and the exact IR-drop solve on 1T1R tiles.
+            Synapse("Crossbar+SingleDevice", () => new CrossbarSynapse(new DeviceArray("single", new SingleDeviceMapping(1e-6, 100e-6), ProgrammingNoise.Absolute(1e-6)),
+                new CrossbarSettings { Tile = new TileSize(3, 3), ArrayType = ArrayType.CrossPoint, Dac = new DacSettings(4, 0, 1), Adc = new AdcSettings(6),
+                    Lines = new LineResistances(2, 2, 10, 5) }, Init.Uniform(-1, 1)), typeof(DeviceArray)),
+            Synapse("Crossbar+Pairs", () => new CrossbarSynapse(new DeviceArray("pairs", new SymmetricDifferentialMapping(1e-6, 100e-6)),
+                new CrossbarSettings { Tile = new TileSize(4, 4), Adc = new AdcSettings(5, 20e-6, NoiseSigma: 0.2e-6), Lines = new LineResistances(1, 1),
+                    IrDrop = IrDropModel.Exact }, Init.Uniform(-1, 1)), typeof(DeviceArray)),
             // Synapses backed by weight devices.
             Synapse("Dense+ShipRram", () => new Dense(Init.Uniform(-0.5, 1)).WithDevice(MemristivePresets.ShipRram(elapsedTime: 10)), typeof(DeviceArray)),
             Synapse("FirstOrder+PcmLike", () => new FirstOrder(Init.Uniform(0, 1), tau: 3e-3, weightScale: 150.0).WithDevice(MemristivePresets.PcmLike(elapsedTime: 100)), typeof(DeviceArray)),
