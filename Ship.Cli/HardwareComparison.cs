@@ -157,19 +157,15 @@ public static class HardwareComparison
         if (plain.Count == 0 || plain.Count != aware.Count || !plain.Select(r => r.Seed).SequenceEqual(aware.Select(r => r.Seed)))
             throw new InvalidDataException($"compare needs a plain and a hardware-aware row for every seed; got {plain.Count} plain and {aware.Count} hardware-aware rows.");
 
-        var fig = LinePlots.Lines(outDir, "compare-per-seed", new[]
+        // Seeds are categories, not a quantity: markers per seed, nothing drawn between seeds.
+        var fig = TrainingPlots.PerCategory(outDir, "compare-per-seed",
+            plain.Select(r => r.Seed.ToString(CultureInfo.InvariantCulture)).ToArray(),
+            new (string, IReadOnlyList<double>)[]
             {
-                new LineData("plain", plain.Select(r => (double)r.Seed).ToArray(), plain.Select(r => r.HardwareAccuracy).ToArray()),
-                new LineData("hardware-aware", aware.Select(r => (double)r.Seed).ToArray(), aware.Select(r => r.HardwareAccuracy).ToArray()),
-            }, "Training seed", $"Accuracy on {levels}-level devices",
+                ("plain", plain.Select(r => r.HardwareAccuracy).ToArray()),
+                ("hardware-aware", aware.Select(r => r.HardwareAccuracy).ToArray()),
+            }, "seed", "Training seed", $"Accuracy on {levels}-level devices",
             options: new PlotOptions(Title: $"Plain vs hardware-aware training on {levels}-level devices (mean of {DeviceSeeds} device seeds)"));
-        // Markers, so a single seed still shows as a point.
-        foreach (var series in fig.Model.Series.OfType<OxyPlot.Series.LineSeries>())
-        {
-            series.MarkerType = OxyPlot.MarkerType.Circle;
-            series.MarkerSize = 4;
-        }
-        Figure.Redraw(fig, new PlotOptions(Title: $"Plain vs hardware-aware training on {levels}-level devices (mean of {DeviceSeeds} device seeds)"));
 
         var plainAcc = plain.Select(r => r.HardwareAccuracy).ToArray();
         var hwAcc = aware.Select(r => r.HardwareAccuracy).ToArray();

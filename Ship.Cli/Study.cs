@@ -47,17 +47,11 @@ public sealed class Study
         _report = reporter;
     }
 
-    /// <summary>The device presets known to the study.</summary>
-    public static IReadOnlyList<string> KnownPresets { get; } = new[] { "rram", "pcm", "ideal" };
+    /// <summary>The device presets known to the study (the library's names, shared with the examples).</summary>
+    public static IReadOnlyList<string> KnownPresets => MemristivePresets.Names;
 
-    /// <summary>A new, unprogrammed device array of a preset.</summary>
-    public static DeviceArray Preset(string name) => name switch
-    {
-        "rram" => MemristivePresets.ShipRram(),
-        "pcm" => MemristivePresets.PcmLike(),
-        "ideal" => MemristivePresets.Ideal(),
-        _ => throw new ArgumentException($"Unknown device preset '{name}'; known: {string.Join(", ", KnownPresets)}."),
-    };
+    /// <summary>A new, unprogrammed device array of a preset; an unknown name throws <see cref="UnknownPresetException"/>.</summary>
+    public static DeviceArray Preset(string name) => MemristivePresets.ByName(name);
 
     /// <summary>Runs the study and writes the output folder.</summary>
     public StudyResult Run()
@@ -200,14 +194,19 @@ public sealed class Study
 
     private static BandData Band(AccuracySweep s) => new(s.Label, s.X, s.Accuracies);
 
-    /// <summary>Conductance against pulse number for devices of the preset's window (100 devices, 10 % device-to-device spread, 2 % cycle noise).</summary>
+    /// <summary>
+    /// Conductance against pulse number for 100 devices on the preset's window (S; 10 % device-to-device spread, 2 % cycle
+    /// noise), plotted in µS (the ideal preset works in weight space: a.u. on [−1, 1]).
+    /// </summary>
     private void DevicePulses(string preset)
     {
-        var (lo, hi, unit) = preset switch { "rram" => (50.0, 120.0, "µS"), "pcm" => (0.0, 25.0, "µS"), _ => (-1.0, 1.0, "a.u.") };
+        using var probe = Preset(preset);
+        var (lo, hi) = Window(probe);
+        bool physical = preset != "ideal";
         PulseResponse response = preset == "pcm"
             ? new SoftBoundsPulses(dwMin: (hi - lo) / 60, wMin: lo, wMax: hi, reference: (lo + hi) / 2, dwMinSpread: 0.1, wMaxSpread: 0.05, cycleNoise: 0.02)
-            : new LinearStepPulses(dwMin: (hi - lo) / 100, wMin: lo, wMax: hi, gammaUp: preset == "ideal" ? 0 : 0.6, gammaDown: preset == "ideal" ? 0 : 0.6,
-                reference: (lo + hi) / 2, dwMinSpread: preset == "ideal" ? 0 : 0.1, cycleNoise: preset == "ideal" ? 0 : 0.02);
+            : new LinearStepPulses(dwMin: (hi - lo) / 100, wMin: lo, wMax: hi, gammaUp: physical ? 0.6 : 0, gammaDown: physical ? 0.6 : 0,
+                reference: (lo + hi) / 2, dwMinSpread: physical ? 0.1 : 0, cycleNoise: physical ? 0.02 : 0);
         using var scope = torch.NewDisposeScope();
         var rng = new torch.Generator((ulong)_s.Seed);
         using var devices = new PulsedDevices(response, new long[] { 100 }, rng, initial: lo);
@@ -216,9 +215,21 @@ public sealed class Study
         // [pulses + 1, devices] → [devices, pulses] without the starting row.
         var pot = up.narrow(0, 1, 120).t();
         var dep = down.narrow(0, 1, 120).t();
-        Add(DevicePlots.PulseResponse(_s.Out, $"device-{preset}-pulses", pot, dep, scale: 1, unit: unit,
+        var (scale, unit) = DisplayUnit(preset);
+        Add(DevicePlots.PulseResponse(_s.Out, $"device-{preset}-pulses", pot, dep, scale: scale, unit: unit,
             options: new PlotOptions(Title: $"{preset}: conductance vs pulse number (100 devices, mean ± σ)")));
     }
+
+    /// <summary>The nominal window of a preset's mapping (S for physical presets), [−1, 1] for the weight-space ideal one.</summary>
+    internal static (double Lo, double Hi) Window(DeviceArray array) => array.Mapping switch
+    {
+        DifferentialReferenceMapping d => (d.Range.Gmin, d.Range.Gmax),
+        SymmetricDifferentialMapping s => (s.Range.Gmin, s.Range.Gmax),
+        _ => (-1.0, 1.0),
+    };
+
+    /// <summary>How a preset's conductances are shown: siemens drawn in µS, the ideal preset's weights as they are.</summary>
+    private static (double Scale, string Unit) DisplayUnit(string preset) => preset == "ideal" ? (1.0, "a.u.") : (1e6, "µS");
 
     /// <summary>Distribution of programmed levels as they drift: 6 weight levels × 200 devices of the preset read at the study's times.</summary>
     private void DeviceDrift(string preset)
@@ -235,10 +246,10 @@ public sealed class Study
             array.ElapsedTime = t;
             g.Add(array.ReadConductances(ctx)[0]);
         }
-        var all = torch.stack(g, 1); // [levels, times, devices]
-        var unit = preset == "ideal" ? "a.u." : "µS";
-        var labels = fractions.Select((f, i) => preset == "ideal" ? $"w = {f:0.0}" : $"G0 = {all[i, 0].mean().item<double>():F0} {unit}").ToArray();
-        Add(DevicePlots.DriftDistribution(_s.Out, $"device-{preset}-drift", all, _s.Times, labels, scale: 1, unit: unit,
+        var all = torch.stack(g, 1); // [levels, times, devices], siemens
+        var (scale, unit) = DisplayUnit(preset);
+        var labels = fractions.Select((f, i) => preset == "ideal" ? $"w = {f:0.0}" : $"G0 = {all[i, 0].mean().item<double>() * scale:F0} {unit}").ToArray();
+        Add(DevicePlots.DriftDistribution(_s.Out, $"device-{preset}-drift", all, _s.Times, labels, scale: scale, unit: unit,
             options: new PlotOptions(Title: $"{preset}: programmed levels drifting (200 devices each, mean ± σ)")));
         array.Dispose();
     }

@@ -15,7 +15,7 @@ public static class DevicePlots
 {
     /// <summary>
     /// Conductance against pulse number for a potentiation train followed by a depression train: mean ± spread over
-    /// devices per pulse. Inputs are conductances in siemens, [device][pulse]; pulses are numbered 1…P for potentiation
+    /// devices per pulse. Inputs are conductances in siemens (S), [device][pulse]; pulses are numbered 1…P for potentiation
     /// and P+1…P+D for depression. Values are drawn (and written) times <paramref name="scale"/> in
     /// <paramref name="unit"/> (default µS). CSV columns: <c>phase, pulse, mean_uS, lower_uS, upper_uS, n</c> (the unit
     /// suffix follows <paramref name="unit"/>).
@@ -52,7 +52,7 @@ public static class DevicePlots
         return Figure.Save(model, folder, name, new[] { "phase", "pulse", $"mean_{u}", $"lower_{u}", $"upper_{u}", "n" }, rows, options);
     }
 
-    /// <summary>Pulse response from [devices, pulses] tensors in siemens (either may be null).</summary>
+    /// <summary>Pulse response from [devices, pulses] tensors of conductances (S) (either may be null); drawn in µS by default.</summary>
     public static FigureFiles PulseResponse(string folder, string name, Tensor? potentiation, Tensor? depression, Spread spread = Spread.Std,
         double scale = 1e6, string unit = "µS", PlotOptions? options = null) =>
         PulseResponse(folder, name,
@@ -63,7 +63,8 @@ public static class DevicePlots
     /// <summary>
     /// Conductance distribution of programmed levels as it drifts: per level a mean line and a ± spread band (σ by
     /// default) over devices, against elapsed time on a log axis. Each set: Label = the level's name (e.g. its target),
-    /// X = elapsed times in seconds (> 0), Samples[i] = conductances in siemens of every device at X[i]. CSV columns:
+    /// X = elapsed times in seconds (> 0), Samples[i] = conductances (S) of every device at X[i], drawn times
+    /// <paramref name="scale"/> in <paramref name="unit"/> (default µS). CSV columns:
     /// <c>level, time_s, mean_uS, lower_uS, upper_uS, n</c>.
     /// </summary>
     public static FigureFiles DriftDistribution(string folder, string name, IReadOnlyList<BandData> levels, Spread spread = Spread.Std,
@@ -84,7 +85,7 @@ public static class DevicePlots
     }
 
     /// <summary>
-    /// Drift distribution from a [levels, times, devices] tensor of conductances in siemens; levels are labelled
+    /// Drift distribution from a [levels, times, devices] tensor of conductances (S), drawn in µS by default; levels are labelled
     /// "level 0", "level 1", … unless <paramref name="labels"/> are given.
     /// </summary>
     public static FigureFiles DriftDistribution(string folder, string name, Tensor conductance, IReadOnlyList<double> timesSeconds,

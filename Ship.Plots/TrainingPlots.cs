@@ -70,6 +70,7 @@ public static class TrainingPlots
         var ly = Figure.Linear(AxisPosition.Left, accuracyTitle);
         model.Axes.Add(ly);
         var rows = new List<object[]>();
+        double lowest = double.PositiveInfinity, highest = double.NegativeInfinity;
         for (int k = 0; k < sets.Count; k++)
         {
             var set = sets[k];
@@ -78,6 +79,8 @@ public static class TrainingPlots
             if (logX) PlotData.CheckPositive(set.X, $"Set '{set.Label}' levels");
             var color = Figure.Color(k);
             // The error bar is centred on the middle of [lower, upper] so asymmetric spreads (min–max) draw exactly.
+            // OxyPlot draws a ScatterErrorPoint's ErrorY as ±ErrorY/2 around Y (ScatterErrorSeries.Render), so the full
+            // width upper − lower is passed to span exactly [lower, upper].
             var bars = new ScatterErrorSeries { MarkerType = MarkerType.None, ErrorBarColor = color, ErrorBarStrokeThickness = 1.5, ErrorBarStopWidth = 4 };
             var mean = new double[set.X.Count];
             for (int i = 0; i < set.X.Count; i++)
@@ -85,7 +88,9 @@ public static class TrainingPlots
                 PlotData.CheckFinite(set.Samples[i], $"Set '{set.Label}' accuracies at {set.X[i]} levels");
                 var b = PlotData.Band(set.Samples[i], spread);
                 mean[i] = b.Mean;
-                bars.Points.Add(new ScatterErrorPoint(set.X[i], (b.Lower + b.Upper) / 2, 0, (b.Upper - b.Lower) / 2));
+                lowest = Math.Min(lowest, b.Lower);
+                highest = Math.Max(highest, b.Upper);
+                bars.Points.Add(new ScatterErrorPoint(set.X[i], (b.Lower + b.Upper) / 2, 0, b.Upper - b.Lower));
                 rows.Add(new object[] { set.Label, set.X[i], b.Mean, b.Lower, b.Upper, b.Count });
             }
             model.Series.Add(bars);
@@ -94,6 +99,13 @@ public static class TrainingPlots
             line.MarkerSize = 4;
             line.MarkerFill = color;
             model.Series.Add(line);
+        }
+        // OxyPlot sizes the axis from the points, not from their error bars: fit the bars, or the outer ones are cut off.
+        if (highest > lowest)
+        {
+            double pad = 0.03 * (highest - lowest);
+            ly.Minimum = lowest - pad;
+            ly.Maximum = highest + pad;
         }
         Figure.LegendIfSeveral(model);
         return Figure.Save(model, folder, name, new[] { "series", "levels", "mean", "lower", "upper", "n" }, rows, options);
@@ -127,4 +139,50 @@ public static class TrainingPlots
     public static FigureFiles AccuracyVsTime(string folder, string name, IReadOnlyList<double> timesSeconds, IReadOnlyList<IReadOnlyList<double>> accuracies,
         string label = "accuracy", Spread spread = Spread.Std, PlotOptions? options = null) =>
         AccuracyVsTime(folder, name, new[] { new BandData(label, timesSeconds, accuracies) }, spread, options: options);
+
+    /// <summary>
+    /// Values per category (e.g. per training seed) for several series, drawn as markers only: categories are not an
+    /// ordered quantity, so nothing joins one category to the next. Series are offset slightly left and right within
+    /// each category so paired values stay visible; every category gets its own labelled tick. CSV columns:
+    /// <c>series, &lt;categoryName&gt;, value</c> (the values as given, not the drawn offsets).
+    /// </summary>
+    public static FigureFiles PerCategory(string folder, string name, IReadOnlyList<string> categories,
+        IReadOnlyList<(string Label, IReadOnlyList<double> Values)> series, string categoryName, string xTitle, string yTitle, PlotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(categories);
+        ArgumentNullException.ThrowIfNull(series);
+        if (categories.Count == 0) throw new ArgumentException("Nothing to plot: no categories.", nameof(categories));
+        if (series.Count == 0) throw new ArgumentException("Nothing to plot: no series.", nameof(series));
+        var model = Figure.NewModel(options);
+        model.Axes.Add(Figure.Linear(AxisPosition.Bottom, xTitle).With(a =>
+        {
+            a.Minimum = -0.5;
+            a.Maximum = categories.Count - 0.5;
+            a.MajorStep = 1;
+            a.MinorStep = 1;
+            a.MinimumPadding = a.MaximumPadding = 0;
+            a.LabelFormatter = v => Math.Abs(v - Math.Round(v)) < 1e-9 && Math.Round(v) >= 0 && Math.Round(v) < categories.Count ? categories[(int)Math.Round(v)] : "";
+        }));
+        model.Axes.Add(Figure.Linear(AxisPosition.Left, yTitle));
+        var rows = new List<object[]>();
+        var shapes = new[] { MarkerType.Circle, MarkerType.Square, MarkerType.Diamond, MarkerType.Triangle };
+        double width = Math.Min(0.5, 0.15 * series.Count);
+        for (int k = 0; k < series.Count; k++)
+        {
+            var (label, values) = series[k];
+            if (values.Count != categories.Count) throw new ArgumentException($"Series '{label}': {values.Count} values for {categories.Count} categories.", nameof(series));
+            PlotData.CheckFinite(values, $"Series '{label}'");
+            double offset = series.Count == 1 ? 0 : -width / 2 + width * k / (series.Count - 1);
+            var color = Figure.Color(k);
+            var points = new ScatterSeries { Title = label, MarkerType = shapes[k % shapes.Length], MarkerSize = 5, MarkerFill = color, MarkerStroke = color };
+            for (int i = 0; i < values.Count; i++)
+            {
+                points.Points.Add(new ScatterPoint(i + offset, values[i]));
+                rows.Add(new object[] { label, categories[i], values[i] });
+            }
+            model.Series.Add(points);
+        }
+        Figure.LegendIfSeveral(model);
+        return Figure.Save(model, folder, name, new[] { "series", categoryName, "value" }, rows, options);
+    }
 }

@@ -9,11 +9,12 @@
 //     pulses then a train of depression pulses; conductance vs pulse number, mean ± σ over devices;
 //  2. retention: devices programmed to several levels are read at elapsed times from 1 s to a day or more;
 //     conductance distribution per level over log time, and the weight each level then represents.
-// Presets: ship-rram (SHIP's HfO2 RRAM drift fit, 50–120 µS, the default) or pcm-like (aihwkit's PCM model).
+// Presets (MemristivePresets.Names, the same names as the CLI's --device-preset): rram (SHIP's HfO2 RRAM drift fit,
+// 50–120 µS, the default) or pcm (aihwkit's PCM model). Conductances are siemens in the API; plots and the summary show µS.
 // The presets model drift, not pulses, so the pulse response (soft bounds with device-to-device and cycle-to-cycle
 // variability) is attached on the preset's own conductance window.
 //
-//   dotnet run examples/device-characterization.cs -- [--quick] [--out <folder>] [--preset ship-rram|pcm-like]
+//   dotnet run examples/device-characterization.cs -- [--quick] [--out <folder>] [--preset rram|pcm]
 
 using System.Globalization;
 using Ship.Core.Networks;
@@ -35,12 +36,8 @@ double[] times = quick
     : Enumerable.Range(0, 21).Select(i => Math.Pow(10, i / 4.0)).ToArray();   // 1 s … 10^5 s (27.8 h)
 const long seed = 7;
 
-DeviceArray Preset() => presetName switch
-{
-    "ship-rram" => MemristivePresets.ShipRram(),
-    "pcm-like" => MemristivePresets.PcmLike(),
-    _ => throw new ArgumentException($"unknown preset '{presetName}' (ship-rram or pcm-like)"),
-};
+DeviceArray Preset() => MemristivePresets.ByName(presetName);
+const double uS = 1e6;                          // siemens → µS, for the text report only
 // Every draw (device parameters, pulse noise, drift spread) comes from this context's generator: one seed, one chip.
 var ctx = new SimulationContext(batchSize: 1, seed: seed);
 
@@ -62,8 +59,8 @@ var upDev = PerDevice(up);
 var downDev = PerDevice(down);
 var files = new List<FigureFiles>
 {
-    DevicePlots.PulseResponse(outDir, "pulse-response", upDev, downDev, Spread.Std, scale: 1, unit: "µS",
-        options: new PlotOptions(Title: $"{probe.Name}: soft-bounds pulses on {window.Gmin}–{window.Gmax} µS")),
+    DevicePlots.PulseResponse(outDir, "pulse-response", upDev, downDev, Spread.Std,
+        options: new PlotOptions(Title: $"{probe.Name}: soft-bounds pulses on {window.Gmin * uS:0.#}–{window.Gmax * uS:0.#} µS")),
 };
 var upMean = PlotData.ToDoubles(upDev.mean(new long[] { 0 }));
 var endSpread = PlotData.ToDoubles(upDev[.., -1].std());
@@ -85,8 +82,8 @@ foreach (var t in times)
 }
 var gLevels = torch.stack(g, 1);               // [levels, times, devices]
 var programmed = PlotData.ToDoubles(drifting.State.Target[0, .., 0]);   // the conductance each level aims at
-var labels = programmed.Select(p => $"{p:0.#} µS").ToArray();
-files.Add(DevicePlots.DriftDistribution(outDir, "drift", gLevels, times, labels, Spread.Std, scale: 1, unit: "µS",
+var labels = programmed.Select(p => $"{p * uS:0.#} µS").ToArray();
+files.Add(DevicePlots.DriftDistribution(outDir, "drift", gLevels, times, labels, Spread.Std,
     options: new PlotOptions(Title: $"{probe.Name}: conductance after programming, mean ± σ over {devices} devices")));
 var readLevels = torch.stack(read, 1);         // [levels, times, devices]
 var weightBands = Enumerable.Range(0, levels).Select(l => new BandData($"w = {l}/{levels - 1}", times,
@@ -98,11 +95,11 @@ files.Add(LinePlots.Bands(outDir, "weight-drift", weightBands, "Elapsed time (s)
 var report = new List<string>
 {
     "Device characterization (Ship.NET example device-characterization.cs)",
-    $"preset: {probe.Name} ({presetName}); mapping {probe.Mapping.GetType().Name}, window {window.Gmin}–{window.Gmax} µS; " +
+    $"preset: {probe.Name} ({presetName}); mapping {probe.Mapping.GetType().Name}, window {window.Gmin * uS:0.#}–{window.Gmax * uS:0.#} µS; " +
     $"non-idealities: {string.Join(", ", probe.NonIdealities.Select(e => e.GetType().Name))}",
-    $"pulses: SoftBoundsPulses dw_min = {response.DwMin:0.###} µS, d2d spread 30 %, c2c noise 20 %; {pulses} up then {pulses} down on {upDev.shape[0]} devices",
-    $"  mean after {pulses} up pulses: {upMean[^1]:0.0} µS (σ {endSpread[0]:0.00} µS); half the window reached after {halfway} pulses",
-    $"  mean after {pulses} down pulses: {PlotData.ToDoubles(downDev.mean(new long[] { 0 }))[^1]:0.0} µS",
+    $"pulses: SoftBoundsPulses dw_min = {response.DwMin * uS:0.###} µS, d2d spread 30 %, c2c noise 20 %; {pulses} up then {pulses} down on {upDev.shape[0]} devices",
+    $"  mean after {pulses} up pulses: {upMean[^1] * uS:0.0} µS (σ {endSpread[0] * uS:0.00} µS); half the window reached after {halfway} pulses",
+    $"  mean after {pulses} down pulses: {PlotData.ToDoubles(downDev.mean(new long[] { 0 }))[^1] * uS:0.0} µS",
     $"retention: {levels} levels × {devices} devices, read at {times.Length} times from {times[0]:g3} s to {times[^1]:g3} s",
 };
 var gD = PlotData.ToDoubles(gLevels);
@@ -114,7 +111,7 @@ for (int l = 0; l < levels; l++)
     var last = At(nt - 1);
     double mean0 = first.Average(), mean1 = last.Average();
     double sd1 = Math.Sqrt(last.Sum(v => (v - mean1) * (v - mean1)) / (last.Length - 1));
-    report.Add($"  level {labels[l],8}: mean {mean0:0.00} µS at {times[0]:g3} s → {mean1:0.00} µS (σ {sd1:0.00}) at {times[^1]:g3} s");
+    report.Add($"  level {labels[l],8}: mean {mean0 * uS:0.00} µS at {times[0]:g3} s → {mean1 * uS:0.00} µS (σ {sd1 * uS:0.00}) at {times[^1]:g3} s");
 }
 var wRead = PlotData.ToDoubles(readLevels[.., -1].mean(new long[] { 1 }));
 report.Add($"found: after {times[^1]:g3} s the levels read as weights [{string.Join(", ", wRead.Select(v => v.ToString("0.000")))}] " +
@@ -138,7 +135,7 @@ static class Cli
     public static (bool Quick, string Out, string Preset) Parse(string[] args, string name)
     {
         bool quick = false;
-        string outDir = Path.Combine("examples-output", name), preset = "ship-rram";
+        string outDir = Path.Combine("examples-output", name), preset = "rram";
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--quick") quick = true;
@@ -146,9 +143,15 @@ static class Cli
             else if (args[i] == "--preset" && i + 1 < args.Length) preset = args[++i];
             else
             {
-                Console.Error.WriteLine($"usage: dotnet run examples/{name}.cs -- [--quick] [--out <folder>] [--preset ship-rram|pcm-like]  (unknown argument '{args[i]}')");
+                Console.Error.WriteLine($"usage: dotnet run examples/{name}.cs -- [--quick] [--out <folder>] [--preset rram|pcm]  (unknown argument '{args[i]}')");
                 Environment.Exit(2);
             }
+        }
+        // Checked before anything is written, so a bad name leaves no empty output folder behind.
+        if (!MemristivePresets.Names.Contains(preset) || preset == "ideal")
+        {
+            Console.Error.WriteLine($"--preset: unknown device preset '{preset}'; this example characterizes rram or pcm (known presets: {string.Join(", ", MemristivePresets.Names)}).");
+            Environment.Exit(2);
         }
         Directory.CreateDirectory(outDir);
         return (quick, outDir, preset);

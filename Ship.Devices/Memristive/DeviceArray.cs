@@ -123,7 +123,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState
         s.SetProgrammed(s.ApplyPins(g).clone());
     }
 
-    /// <summary>Conductances of every device [D, …] as read now (at <see cref="ElapsedTime"/>), float64.</summary>
+    /// <summary>Conductances (S) of every device [D, …] as read now (at <see cref="ElapsedTime"/>), float64.</summary>
     public Tensor ReadConductances(SimulationContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
@@ -168,7 +168,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState
 
     /// <summary>
     /// Applies <paramref name="count"/> identical pulses to every device (or to those where <paramref name="mask"/> is
-    /// true) and returns the programmed conductance after each: [count + 1, D, …] (row 0 = before the first pulse).
+    /// true) and returns the programmed conductance (S) after each: [count + 1, D, …] (row 0 = before the first pulse).
     /// The devices keep the result (a later read starts from it); stuck devices do not move. For conductance-vs-pulse plots.
     /// </summary>
     public Tensor ApplyPulses(int count, PulseDirection direction, SimulationContext ctx, Tensor? mask = null)

@@ -32,13 +32,13 @@ public sealed class DeviceState : IDisposable
     public Device Device { get; }
     /// <summary>The generator of the network using the array now: every draw comes from it.</summary>
     public torch.Generator Rng { get; internal set; }
-    /// <summary>Nominal conductance window of the current programming.</summary>
+    /// <summary>Nominal conductance window of the current programming (S).</summary>
     public ConductanceRange Range { get; internal set; }
     /// <summary>Time since programming at which reads happen, in seconds.</summary>
     public double ElapsedTime { get; internal set; }
-    /// <summary>Target conductances from the mapping, before any non-ideality.</summary>
+    /// <summary>Target conductances (S) from the mapping, before any non-ideality.</summary>
     public Tensor Target => _target ?? throw NotProgrammed();
-    /// <summary>Conductances the devices hold after programming (the starting point of every read).</summary>
+    /// <summary>Conductances (S) the devices hold after programming (the starting point of every read).</summary>
     public Tensor Programmed => _g0 ?? throw NotProgrammed();
     /// <summary>Whether the array has been programmed.</summary>
     public bool IsProgrammed => _g0 is not null;
@@ -70,7 +70,7 @@ public sealed class DeviceState : IDisposable
             ? t
             : throw new ShipException($"Device array '{Owner}': {owner.GetType().Name} has no '{key}' from programming; it must be in the array's list when the array is programmed.");
 
-    /// <summary>Pins devices (mask true) to fixed conductances: they ignore programming, pulses, drift and read noise (stuck-at faults).</summary>
+    /// <summary>Pins devices (mask true) to the fixed conductance <paramref name="value"/> (S): they ignore programming, pulses, drift and read noise (stuck-at faults).</summary>
     public void Pin(Tensor mask, double value)
     {
         var m = mask.to_type(ScalarType.Bool);

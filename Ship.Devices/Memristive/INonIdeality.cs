@@ -5,7 +5,7 @@ namespace Ship.Devices.Memristive;
 
 /// <summary>
 /// One physical non-ideality of a memristive device array (quantization, noise, faults, drift…), applied in the
-/// order the array lists them. Both hooks receive the conductances of every device [D, Ns, Nt] (float64) and return
+/// order the array lists them. Both hooks receive the conductances (S) of every device [D, Ns, Nt] (float64) and return
 /// the changed conductances as a new tensor (never modify the input in place). Draws come from
 /// <see cref="DeviceState.Rng"/>, the network's generator, so a seed fixes every device.
 /// </summary>
@@ -24,6 +24,6 @@ public interface INonIdeality
 /// <summary>Where the noise σ of a Gaussian non-ideality comes from (absolute, relative, a fitted law).</summary>
 public interface INoiseSigma
 {
-    /// <summary>σ for each device (any shape broadcastable to the conductances), given the conductances the noise is added to.</summary>
+    /// <summary>σ (S) for each device (any shape broadcastable to the conductances), given the conductances (S) the noise is added to.</summary>
     Tensor Sigma(Tensor conductances, DeviceState state);
 }

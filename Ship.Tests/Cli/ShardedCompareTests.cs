@@ -111,7 +111,7 @@ public class ShardedCompareTests
         Assert.That(verdict.Single(l => l.StartsWith("margin ")), Does.Contain($"the seed spread (largest std {P(Math.Max(sp, sh))} points)"));
         // The plot shows the same per-seed numbers.
         var plot = File.ReadAllLines(Path.Combine(Whole, "compare-per-seed.csv"));
-        Assert.That(plot[0], Is.EqualTo("series,x,y"));
+        Assert.That(plot[0], Is.EqualTo("series,seed,value"));
         Assert.That(plot.Skip(1).Where(l => l.StartsWith("plain,")).Select(l => double.Parse(l.Split(',')[2], CultureInfo.InvariantCulture)), Is.EqualTo(Acc("plain")));
     }
 

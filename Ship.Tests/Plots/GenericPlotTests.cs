@@ -211,8 +211,9 @@ public class GenericPlotTests
             Assert.That(D(rows[i][4]), Is.EqualTo(m + s).Within(1e-12));
             Assert.That(line.Points[i].Y, Is.EqualTo(D(rows[i][2])));
             var p = bars.Points[i];
-            Assert.That(p.Y - p.ErrorY, Is.EqualTo(D(rows[i][3])).Within(1e-15), "bar bottom = lower");
-            Assert.That(p.Y + p.ErrorY, Is.EqualTo(D(rows[i][4])).Within(1e-15), "bar top = upper");
+            // OxyPlot draws ErrorY as ±ErrorY/2 (ScatterErrorSeries.Render); DrawnGeometryTests checks the drawn bar itself.
+            Assert.That(p.Y - p.ErrorY / 2, Is.EqualTo(D(rows[i][3])).Within(1e-15), "bar bottom = lower");
+            Assert.That(p.Y + p.ErrorY / 2, Is.EqualTo(D(rows[i][4])).Within(1e-15), "bar top = upper");
         }
     }
 

@@ -149,7 +149,7 @@ public class BadInputCatalogTests
         yield return new(42, "quantization with fewer than 2 levels", typeof(ParameterException), "needs at least 2 conductance levels", _ => new QuantizedLevels(1));
         yield return new(43, "fault probability above 1", typeof(ParameterException), "must lie in [0, 1]", _ => new StuckAtFaults(1.5, 0));
         yield return new(44, "fault probability below 0", typeof(ParameterException), "must lie in [0, 1]", _ => new StuckAtFaults(0, -0.1));
-        yield return new(45, "conductance window with Gmin >= Gmax", typeof(ParameterException), "needs finite Gmin < Gmax", _ => new DifferentialReferenceMapping(120, 50));
+        yield return new(45, "conductance window with Gmin >= Gmax", typeof(ParameterException), "needs finite Gmin < Gmax", _ => new DifferentialReferenceMapping(120e-6, 50e-6));
 
         // Data.
         yield return new(46, "truncated IDX file", typeof(DataFormatException), "truncated", _ =>

@@ -19,7 +19,7 @@ public sealed class WeightEncoding : IDisposable
 
     /// <summary>M: the weight magnitude that maps to a full-scale conductance difference.</summary>
     public double Scale { get; }
-    /// <summary>Conductance window of this programming (for weight-space mappings it depends on M).</summary>
+    /// <summary>Conductance window of this programming (S; for weight-space mappings it is [−M, M] in weight units).</summary>
     public ConductanceRange Range { get; }
     /// <summary>Sign of each weight, kept digitally by sign-bit mappings; null otherwise.</summary>
     public Tensor? Sign { get; }
@@ -47,10 +47,10 @@ public abstract class ConductanceMapping
     /// <summary>Physical devices per weight (length of the leading axis).</summary>
     public abstract int DevicesPerWeight { get; }
 
-    /// <summary>Target conductances [D, …weights shape] for float64 weights; <paramref name="encoding"/> is what <see cref="Decode"/> needs.</summary>
+    /// <summary>Target conductances (S) [D, …weights shape] for float64 weights; <paramref name="encoding"/> is what <see cref="Decode"/> needs.</summary>
     public abstract Tensor Encode(Tensor weights, out WeightEncoding encoding);
 
-    /// <summary>Effective weights from (possibly non-ideal) conductances [D, …].</summary>
+    /// <summary>Effective weights from (possibly non-ideal) conductances (S) [D, …], float64.</summary>
     public abstract Tensor Decode(Tensor conductances, WeightEncoding encoding);
 
     /// <summary>M for these weights: the fixed scale, else max|w| (1 when all weights are zero, so zeros stay zeros).</summary>

@@ -11,11 +11,11 @@ namespace Ship.Devices.Memristive;
 /// </summary>
 public sealed class DifferentialReferenceMapping : ConductanceMapping
 {
-    /// <summary>Creates the mapping on [gmin, gmax] (SHIP: 50–120 µS); <paramref name="scale"/> fixes M (default max|w|).</summary>
-    public DifferentialReferenceMapping(double gmin = 50, double gmax = 120, double? scale = null) : base(scale)
+    /// <summary>Creates the mapping on [gmin, gmax] (S; SHIP: 50e-6–120e-6 S = 50–120 µS); <paramref name="scale"/> fixes M (default max|w|).</summary>
+    public DifferentialReferenceMapping(double gmin = 50e-6, double gmax = 120e-6, double? scale = null) : base(scale)
         => Range = new ConductanceRange(gmin, gmax, nameof(DifferentialReferenceMapping));
 
-    /// <summary>Window of the programmed device; the reference sits at Gmin.</summary>
+    /// <summary>Window of the programmed device (S); the reference sits at Gmin.</summary>
     public ConductanceRange Range { get; }
 
     /// <inheritdoc />

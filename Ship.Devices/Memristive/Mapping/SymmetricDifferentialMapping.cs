@@ -11,11 +11,11 @@ namespace Ship.Devices.Memristive;
 /// </summary>
 public sealed class SymmetricDifferentialMapping : ConductanceMapping
 {
-    /// <summary>Creates the mapping on [gmin, gmax]; <paramref name="scale"/> fixes M (default max|w|).</summary>
+    /// <summary>Creates the mapping on [gmin, gmax] (S, e.g. 0 and 25e-6 for aihwkit's PCM); <paramref name="scale"/> fixes M (default max|w|).</summary>
     public SymmetricDifferentialMapping(double gmin, double gmax, double? scale = null) : base(scale)
         => Range = new ConductanceRange(gmin, gmax, nameof(SymmetricDifferentialMapping));
 
-    /// <summary>Window of both devices.</summary>
+    /// <summary>Window of both devices (S).</summary>
     public ConductanceRange Range { get; }
 
     /// <inheritdoc />

@@ -7,7 +7,7 @@ namespace Ship.Devices.Memristive;
 /// <summary>Clamps conductances to physical limits after programming and at every read (aihwkit clamps PCM at G ≥ 0).</summary>
 public sealed class ConductanceClip : INonIdeality
 {
-    /// <summary>Creates the clip; a null bound is open.</summary>
+    /// <summary>Creates the clip at conductances <paramref name="min"/> and <paramref name="max"/> (S); a null bound is open.</summary>
     public ConductanceClip(double? min = 0, double? max = null)
     {
         if (min is { } a && max is { } b && !(a < b))
@@ -16,9 +16,9 @@ public sealed class ConductanceClip : INonIdeality
         Max = max;
     }
 
-    /// <summary>Lower limit or null.</summary>
+    /// <summary>Lower limit (S) or null.</summary>
     public double? Min { get; }
-    /// <summary>Upper limit or null.</summary>
+    /// <summary>Upper limit (S) or null.</summary>
     public double? Max { get; }
 
     private Tensor Clip(Tensor g) => (Min, Max) switch

@@ -5,12 +5,13 @@ namespace Ship.Devices.Memristive;
 
 /// <summary>
 /// aihwkit's PCM programming-noise law (Nandakumar et al. 2019): with x = G/Gmax,
-/// σ = (c0 + c1·x + c2·x²)·Gmax/Gref, c = (0.26348, 1.9650, −1.1731) µS fitted at Gref = 25 µS.
+/// σ = (c0 + c1·x + c2·x²)·Gmax/Gref, c = (0.26348, 1.9650, −1.1731) µS fitted at Gref = 25 µS; every coefficient and
+/// conductance here is in siemens (c = (0.26348e-6, 1.9650e-6, −1.1731e-6) S, Gref = 25e-6 S).
 /// </summary>
 public sealed class PcmProgrammingSigma : INoiseSigma
 {
-    /// <summary>Creates the law with aihwkit's coefficients by default.</summary>
-    public PcmProgrammingSigma(double c0 = 0.26348, double c1 = 1.9650, double c2 = -1.1731, double referenceGmax = 25)
+    /// <summary>Creates the law with aihwkit's coefficients (S) by default.</summary>
+    public PcmProgrammingSigma(double c0 = 0.26348e-6, double c1 = 1.9650e-6, double c2 = -1.1731e-6, double referenceGmax = 25e-6)
     {
         C0 = c0;
         C1 = c1;
@@ -18,13 +19,13 @@ public sealed class PcmProgrammingSigma : INoiseSigma
         ReferenceGmax = DeviceErrors.Positive(nameof(PcmProgrammingSigma), "referenceGmax", referenceGmax);
     }
 
-    /// <summary>c0 (µS at Gref).</summary>
+    /// <summary>c0 (S at Gref).</summary>
     public double C0 { get; }
-    /// <summary>c1 (µS at Gref).</summary>
+    /// <summary>c1 (S at Gref).</summary>
     public double C1 { get; }
-    /// <summary>c2 (µS at Gref).</summary>
+    /// <summary>c2 (S at Gref).</summary>
     public double C2 { get; }
-    /// <summary>Gmax the coefficients were fitted at (25 µS).</summary>
+    /// <summary>Gmax the coefficients were fitted at (S; 25e-6 S = 25 µS).</summary>
     public double ReferenceGmax { get; }
 
     /// <inheritdoc />

@@ -12,11 +12,11 @@ public sealed class ProgrammingNoise : INonIdeality
     /// <summary>Creates the noise with the given σ law.</summary>
     public ProgrammingNoise(INoiseSigma sigma) => SigmaLaw = sigma ?? throw new ArgumentNullException(nameof(sigma));
 
-    /// <summary>Noise of constant σ.</summary>
+    /// <summary>Noise of constant σ (S).</summary>
     public static ProgrammingNoise Absolute(double sigma) => new(new AbsoluteSigma(sigma));
     /// <summary>Noise of σ = fraction·|G|.</summary>
     public static ProgrammingNoise Relative(double fraction) => new(new RelativeSigma(fraction));
-    /// <summary>aihwkit's PCM law σ = (0.26348 + 1.9650·x − 1.1731·x²)·Gmax/25.</summary>
+    /// <summary>aihwkit's PCM law σ = (0.26348 + 1.9650·x − 1.1731·x²) µS·Gmax/(25 µS), in siemens.</summary>
     public static ProgrammingNoise AihwkitPcm() => new(new PcmProgrammingSigma());
 
     /// <summary>The σ law.</summary>

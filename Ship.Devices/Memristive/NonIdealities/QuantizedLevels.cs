@@ -26,15 +26,15 @@ public sealed class QuantizedLevels : INonIdeality
 
     /// <summary>Number of levels n ≥ 2.</summary>
     public int Levels { get; }
-    /// <summary>σ of the level variability (conductance units), or null for (range/n)/6.</summary>
+    /// <summary>σ of the level variability (S, or weight units on a weight-space mapping), or null for (range/n)/6.</summary>
     public double? LevelSigma { get; }
     /// <summary>Relative device-to-device spread of the level step.</summary>
     public double StepSpread { get; }
 
-    /// <summary>σ used on a window of the given width.</summary>
+    /// <summary>σ (S) used on a window of the given width (S).</summary>
     public double SigmaFor(double width) => LevelSigma ?? width / Levels / 6;
 
-    /// <summary>Index of the nearest level, k = clamp(floor((g − Gmin)/Δ + ½), 0, n − 1).</summary>
+    /// <summary>Index of the nearest level for conductances g (S), k = clamp(floor((g − Gmin)/Δ + ½), 0, n − 1).</summary>
     public static Tensor LevelIndex(Tensor g, ConductanceRange range, int levels)
     {
         double step = range.Width / (levels - 1);

@@ -12,7 +12,7 @@ public sealed class ReadNoise : INonIdeality
     /// <summary>Creates the noise with the given σ law.</summary>
     public ReadNoise(INoiseSigma sigma) => SigmaLaw = sigma ?? throw new ArgumentNullException(nameof(sigma));
 
-    /// <summary>Noise of constant σ.</summary>
+    /// <summary>Noise of constant σ (S).</summary>
     public static ReadNoise Absolute(double sigma) => new(new AbsoluteSigma(sigma));
     /// <summary>Noise of σ = fraction·|G|.</summary>
     public static ReadNoise Relative(double fraction) => new(new RelativeSigma(fraction));

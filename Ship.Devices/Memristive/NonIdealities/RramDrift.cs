@@ -5,23 +5,41 @@ namespace Ship.Devices.Memristive;
 
 /// <summary>
 /// Conductance drift of HfO2 RRAM as fitted in SHIP's paper (Gemo, Spiga, Brivio, Front. Neurosci. 2023, suppl. S4, on
-/// data of doi 10.1002/aisy.202200145, Fig. 4). For a device programmed at G0 (µS) read t seconds later (L = log10 t):
+/// data of doi 10.1002/aisy.202200145, Fig. 4). The fit is written in µS: for a device programmed at G0 (in µS) read
+/// t seconds later (L = log10 t):
 /// mean μ(t) = (0.2302·G0 − 15.24)·L + 0.9546·G0 + 4.82 if G0 &lt; 64.41 µS, else G0 − 0.4129·L;
 /// spread s0 = 0.005127 + 0.85543/(G0 − 38.72), σ/μ(t) = (1.047·s0 − 0.006294)·L − 0.01677·s0 + 0.005473;
 /// read G(t) = μ(t)·(1 + |σ/μ(t)|·ξ), ξ ~ N(0, 1) drawn per device at programming (a device keeps its place in the
 /// distribution at every t, as SHIP's fixed seed did). No change for t ≤ 0.83 s (the fit's validity limit); fitted on
-/// 10 s … 10^4 s, extrapolated beyond. Conductances must be in µS (use a 50–120 µS mapping, as SHIP).
+/// 10 s … 10^4 s, extrapolated beyond. Conductances in and out are in siemens, like everywhere else: the model converts to
+/// µS for the fit and back (use a 50e-6–120e-6 S mapping, as SHIP).
 /// </summary>
 public sealed class RramDrift : INonIdeality
 {
+    /// <summary>Siemens per µS: the fit's unit, used only at this model's boundary.</summary>
+    private const double MicroSiemens = 1e-6;
+
     /// <summary>Creates the drift; reads at t ≤ <paramref name="validFrom"/> seconds see no change.</summary>
     public RramDrift(double validFrom = 0.83) => ValidFrom = DeviceErrors.Time(nameof(RramDrift), "validFrom", validFrom);
 
     /// <summary>Earliest time (s) at which the fit applies (0.83 s).</summary>
     public double ValidFrom { get; }
 
-    /// <summary>μ(t) for programmed conductances g0 (µS) at t &gt; 0 s.</summary>
+    /// <summary>μ(t) (S) for programmed conductances g0 (S) at t &gt; 0 s.</summary>
     public static Tensor Mean(Tensor g0, double t)
+    {
+        using var scope = torch.NewDisposeScope();
+        return MeanMicro(g0 / MicroSiemens, t).mul_(MicroSiemens).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>σ/μ(t) (dimensionless) for programmed conductances g0 (S) at t &gt; 0 s (signed, as fitted).</summary>
+    public static Tensor RelativeSpread(Tensor g0, double t)
+    {
+        using var scope = torch.NewDisposeScope();
+        return RelativeSpreadMicro(g0 / MicroSiemens, t).MoveToOuterDisposeScope();
+    }
+
+    private static Tensor MeanMicro(Tensor g0, double t)
     {
         double l = Math.Log10(t);
         var low = (g0 * 0.2302).sub_(15.24).mul_(l).add_(g0 * 0.9546).add_(4.82);
@@ -29,8 +47,7 @@ public sealed class RramDrift : INonIdeality
         return torch.where(g0.lt(64.41), low, high);
     }
 
-    /// <summary>σ/μ(t) for programmed conductances g0 (µS) at t &gt; 0 s (signed, as fitted).</summary>
-    public static Tensor RelativeSpread(Tensor g0, double t)
+    private static Tensor RelativeSpreadMicro(Tensor g0, double t)
     {
         double l = Math.Log10(t);
         var s0 = (g0 - 38.72).reciprocal_().mul_(0.85543).add_(0.005127);
@@ -49,7 +66,8 @@ public sealed class RramDrift : INonIdeality
     {
         double t = state.ElapsedTime;
         if (t <= ValidFrom) return conductances;
-        var mu = Mean(conductances, t);
-        return RelativeSpread(conductances, t).abs_().mul_(state.Recall(this, "z")).add_(1).mul_(mu);
+        var micro = conductances / MicroSiemens;
+        var mu = MeanMicro(micro, t);
+        return RelativeSpreadMicro(micro, t).abs_().mul_(state.Recall(this, "z")).add_(1).mul_(mu).mul_(MicroSiemens);
     }
 }

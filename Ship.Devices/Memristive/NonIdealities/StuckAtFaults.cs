@@ -11,7 +11,7 @@ namespace Ship.Devices.Memristive;
 /// </summary>
 public sealed class StuckAtFaults : INonIdeality
 {
-    /// <summary>Creates the model; the stuck conductances default to the window's bounds.</summary>
+    /// <summary>Creates the model; the stuck conductances (S) default to the window's bounds.</summary>
     public StuckAtFaults(double lowProbability, double highProbability, double? lowConductance = null, double? highConductance = null)
     {
         LowProbability = DeviceErrors.Probability(nameof(StuckAtFaults), "lowProbability", lowProbability);
@@ -28,9 +28,9 @@ public sealed class StuckAtFaults : INonIdeality
     public double LowProbability { get; }
     /// <summary>p_high.</summary>
     public double HighProbability { get; }
-    /// <summary>Stuck-low conductance, or null for Gmin.</summary>
+    /// <summary>Stuck-low conductance (S), or null for Gmin.</summary>
     public double? LowConductance { get; }
-    /// <summary>Stuck-high conductance, or null for Gmax.</summary>
+    /// <summary>Stuck-high conductance (S), or null for Gmax.</summary>
     public double? HighConductance { get; }
 
     /// <inheritdoc />

@@ -15,15 +15,15 @@ public class DeviceArrayTests
     public void ReferenceMappingPutsMagnitudesOnGPlusAndKeepsTheSign()
     {
         var w = torch.tensor(new float[] { -2f, -0.5f, 0f, 1f, 2f, 0.25f }).reshape(2, 3);
-        using var dev = new DeviceArray(new DifferentialReferenceMapping(50, 120));
+        using var dev = new DeviceArray(new DifferentialReferenceMapping(50e-6, 120e-6));
         var ctx = Stat.Ctx();
         dev.Program(w, ctx);
         var g = Stat.D(dev.State.Programmed);
         var x = Stat.D(w);
         for (int i = 0; i < 6; i++)
         {
-            Assert.That(g[i], Is.EqualTo(Math.Abs(x[i]) / 2 * 70 + 50).Within(1e-9), "G+ = |w|/M·70 + 50");
-            Assert.That(g[6 + i], Is.EqualTo(50), "G− = Gmin");
+            Assert.That(g[i], Is.EqualTo((Math.Abs(x[i]) / 2 * 70 + 50) * 1e-6).Within(1e-15), "G+ = (|w|/M·70 + 50) µS");
+            Assert.That(g[6 + i], Is.EqualTo(50e-6), "G− = Gmin");
         }
         var r = Stat.D(dev.Read(ctx));
         for (int i = 0; i < 6; i++) Assert.That(r[i], Is.EqualTo(x[i]).Within(1e-6));
@@ -33,21 +33,21 @@ public class DeviceArrayTests
     public void SymmetricMappingProgramsTheDeviceOfTheSign()
     {
         var w = torch.tensor(new float[] { -2f, -0.5f, 0f, 1f, 2f, 0.25f }).reshape(2, 3);
-        using var dev = new DeviceArray(new SymmetricDifferentialMapping(10, 30));
+        using var dev = new DeviceArray(new SymmetricDifferentialMapping(10e-6, 30e-6));
         var ctx = Stat.Ctx();
         dev.Program(w, ctx);
         var g = Stat.D(dev.State.Programmed);
         var x = Stat.D(w);
         for (int i = 0; i < 6; i++)
         {
-            Assert.That(g[i], Is.EqualTo(Math.Max(x[i], 0) / 2 * 20 + 10).Within(1e-9));
-            Assert.That(g[6 + i], Is.EqualTo(Math.Max(-x[i], 0) / 2 * 20 + 10).Within(1e-9));
+            Assert.That(g[i], Is.EqualTo((Math.Max(x[i], 0) / 2 * 20 + 10) * 1e-6).Within(1e-15));
+            Assert.That(g[6 + i], Is.EqualTo((Math.Max(-x[i], 0) / 2 * 20 + 10) * 1e-6).Within(1e-15));
         }
         Assert.That(Stat.D(dev.Read(ctx)), Is.EqualTo(x).Within(1e-6));
         // A fixed scale replaces max|w|.
-        using var fixedScale = new DeviceArray(new SymmetricDifferentialMapping(10, 30, scale: 4));
+        using var fixedScale = new DeviceArray(new SymmetricDifferentialMapping(10e-6, 30e-6, scale: 4));
         fixedScale.Program(w, ctx);
-        Assert.That(Stat.D(fixedScale.State.Programmed)[4], Is.EqualTo(2.0 / 4 * 20 + 10).Within(1e-9));
+        Assert.That(Stat.D(fixedScale.State.Programmed)[4], Is.EqualTo((2.0 / 4 * 20 + 10) * 1e-6).Within(1e-15));
     }
 
     [Test]
@@ -106,7 +106,7 @@ public class DeviceArrayTests
         var net = new Network { Dt = 1e-3, Steps = steps, Seed = 8 };
         net.Add("I", new TensorInput(3));
         net.Add("L", new TensorInput(2));
-        net.Add("S", new Dense(w).WithDevice(new DeviceArray(new DifferentialReferenceMapping(50, 120), ReadNoise.Absolute(1))), "I", "L");
+        net.Add("S", new Dense(w).WithDevice(new DeviceArray(new DifferentialReferenceMapping(50e-6, 120e-6), ReadNoise.Absolute(1e-6))), "I", "L");
         net.MarkOutput("S");
         var y = net.Run(new Dictionary<string, Tensor> { ["I"] = torch.ones(1, steps, 3), ["L"] = torch.zeros(1, steps, 2) })["S"];
         var rows = Enumerable.Range(0, steps).Select(k => Stat.D(y[0, k])).ToArray();
@@ -154,27 +154,28 @@ public class DeviceArrayTests
             { typeof(PowerLawDrift), typeof(ProgrammingNoise), typeof(ReadNoise), typeof(ConductanceClip) }));
         var g = dev.ReadConductances(ctx);
         Assert.That(Stat.D(g).All(v => v >= 0), "conductances clamped at 0");
-        // Mean full-scale G+ after drift: programmed mean 25 times E[((t+t0)/t0)^(−ν)], ν ≈ N(0.049, 0.008), up to noise.
+        // Mean full-scale G+ after drift: programmed mean 25 µS times E[((t+t0)/t0)^(−ν)], ν ≈ N(0.049, 0.008), up to noise.
         double ratio = (3600 + 20) / 20.0;
-        double expected = 25 * Math.Exp(-0.049 * Math.Log(ratio) + 0.5 * Math.Pow(0.008 * Math.Log(ratio), 2));
+        double expected = 25e-6 * Math.Exp(-0.049 * Math.Log(ratio) + 0.5 * Math.Pow(0.008 * Math.Log(ratio), 2));
         var plus = Stat.D(g[0]);
-        double sigmaProg = 0.26348 + 1.9650 - 1.1731;
-        Assert.That(Stat.Mean(plus), Is.EqualTo(expected).Within(4 * (sigmaProg + 0.06 * 25) / 100));
+        double sigmaProg = (0.26348 + 1.9650 - 1.1731) * 1e-6;
+        Assert.That(Stat.Mean(plus), Is.EqualTo(expected).Within(4 * (sigmaProg + 0.06 * 25e-6) / 100));
+        Assert.That(Stat.D(g).Max(), Is.LessThan(50e-6), "conductances are in siemens (a 25 µS window)");
     }
 
     [Test]
     public void BadWindowsAndReadsBeforeProgrammingAreTypedErrors()
     {
-        var e = Assert.Throws<ParameterException>(() => new DifferentialReferenceMapping(120, 50))!;
+        var e = Assert.Throws<ParameterException>(() => new DifferentialReferenceMapping(120e-6, 50e-6))!;
         Assert.That(e.Parameter, Is.EqualTo("Gmin/Gmax"));
         Assert.That(e.Message, Does.Contain("Gmin < Gmax"));
-        Assert.Throws<ParameterException>(() => new SymmetricDifferentialMapping(10, 10));
+        Assert.Throws<ParameterException>(() => new SymmetricDifferentialMapping(10e-6, 10e-6));
         Assert.Throws<ParameterException>(() => new ConductanceRange(0, double.NaN));
         Assert.That(Assert.Throws<ParameterException>(() => new DirectMapping(scale: -1))!.Parameter, Is.EqualTo("scale"));
         Assert.That(Assert.Throws<ParameterException>(() => new RramDrift(-1))!.Parameter, Is.EqualTo("validFrom"));
         Assert.That(Assert.Throws<ParameterException>(() => ProgrammingNoise.Absolute(-1))!.Parameter, Is.EqualTo("sigma"));
         Assert.That(Assert.Throws<ParameterException>(() => new RangeVariability(-0.1, 0))!.Parameter, Is.EqualTo("gminSpread"));
-        Assert.That(Assert.Throws<ParameterException>(() => new ConductanceClip(5, 1))!.Parameter, Is.EqualTo("min/max"));
+        Assert.That(Assert.Throws<ParameterException>(() => new ConductanceClip(5e-6, 1e-6))!.Parameter, Is.EqualTo("min/max"));
         var dev = MemristivePresets.ShipRram();
         Assert.Throws<ShipException>(() => dev.Read(Stat.Ctx()));
         Assert.That(Assert.Throws<ParameterException>(() => dev.Program(torch.tensor(new[] { float.NaN, 1f }).reshape(1, 2), Stat.Ctx()))!.Parameter, Is.EqualTo("weights"));
@@ -193,7 +194,7 @@ public class DeviceArrayTests
     public void RefabricateDrawsNewDevicesWhileReprogrammingKeepsThem()
     {
         var w = torch.full(50, 50, 0.5f);
-        using var dev = new DeviceArray(new DifferentialReferenceMapping(50, 120), new StuckAtFaults(0.2, 0.2));
+        using var dev = new DeviceArray(new DifferentialReferenceMapping(50e-6, 120e-6), new StuckAtFaults(0.2, 0.2));
         var ctx = Stat.Ctx(10);
         dev.Program(w, ctx);
         var m1 = Stat.D(dev.State.PinnedMask!.to_type(ScalarType.Float64));

@@ -14,14 +14,14 @@ public class FaultTests
         const double pLow = 0.05, pHigh = 0.1;
         var w = torch.full(100, 200, 0.5f);
         w[0, 0] = torch.tensor(1f);
-        using var dev = new DeviceArray(new DifferentialReferenceMapping(50, 120), new StuckAtFaults(pLow, pHigh));
+        using var dev = new DeviceArray(new DifferentialReferenceMapping(50e-6, 120e-6), new StuckAtFaults(pLow, pHigh));
         var ctx = Stat.Ctx(41);
         dev.Program(w, ctx);
         var plus = Stat.D(dev.ReadConductances(ctx)[0]).Skip(1).ToArray(); // G+ programmed at 85 µS
         long n = plus.Length;
-        Stat.BinomialConsistent(plus.Count(v => v == 50), n, pLow, "stuck low among G+");
-        Stat.BinomialConsistent(plus.Count(v => v == 120), n, pHigh, "stuck high among G+");
-        Assert.That(plus.Count(v => v != 50 && v != 120 && Math.Abs(v - 85) > 1e-9), Is.Zero, "others hold their programmed value");
+        Stat.BinomialConsistent(plus.Count(v => v == 50e-6), n, pLow, "stuck low among G+");
+        Stat.BinomialConsistent(plus.Count(v => v == 120e-6), n, pHigh, "stuck high among G+");
+        Assert.That(plus.Count(v => v != 50e-6 && v != 120e-6 && Math.Abs(v - 85e-6) > 1e-15), Is.Zero, "others hold their programmed value");
         var mask = Stat.D(dev.State.PinnedMask!.to_type(ScalarType.Float64));
         Stat.BinomialConsistent((long)mask.Sum(), mask.Length, pLow + pHigh, "all stuck devices");
     }
@@ -47,10 +47,10 @@ public class FaultTests
             if (mask[i] == 1)
             {
                 stuck++;
-                Assert.That(read1[i] == 50 || read1[i] == 120, $"stuck device {i} reads its stuck value after drift, got {read1[i]}");
+                Assert.That(read1[i] == 50e-6 || read1[i] == 120e-6, $"stuck device {i} reads its stuck value after drift, got {read1[i]}");
                 Assert.That(read2[i], Is.EqualTo(read1[i]), "and keeps it after reprogramming");
             }
-            else if (Math.Abs(read2[i] - prog2[i]) > 1e-6) moved++;
+            else if (Math.Abs(read2[i] - prog2[i]) > 1e-12) moved++;
         }
         Assert.That(stuck, Is.GreaterThan(0));
         Assert.That(moved, Is.EqualTo(mask.Length - stuck), "every healthy device drifted");

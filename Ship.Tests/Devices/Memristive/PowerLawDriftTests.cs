@@ -13,7 +13,7 @@ public class PowerLawDriftTests
     {
         var g = new torch.Generator(9);
         var w = torch.rand(new long[] { 20, 30 }, generator: g).sub_(0.5f);
-        using var dev = new DeviceArray(new SymmetricDifferentialMapping(1, 100), PowerLawDrift.MemTorch());
+        using var dev = new DeviceArray(new SymmetricDifferentialMapping(1e-6, 100e-6), PowerLawDrift.MemTorch());
         var ctx = Stat.Ctx();
         dev.Program(w, ctx);
         var g0 = Stat.D(dev.State.Programmed);
@@ -31,12 +31,12 @@ public class PowerLawDriftTests
     [Test]
     public void AihwkitExponentsFollowTheFittedFoldedNormalAndTheOffsetClock()
     {
-        // Symmetric pair on [0, 25] µS: columns at w = M (G+ = 25, x = 1) and w = 0.05 M (G+ = 1.25, x = 0.05).
+        // Symmetric pair on [0, 25] µS: columns at w = M (G+ = 25 µS, x = 1) and w = 0.05 M (G+ = 1.25 µS, x = 0.05).
         const int ns = 100, nt = 200;
         var w = torch.ones(ns, nt);
         w[.., TensorIndex.Slice(100, 200)] = torch.tensor(0.05f);
         const double t = 3600, t0 = 20;
-        using var dev = new DeviceArray(new SymmetricDifferentialMapping(0, 25), PowerLawDrift.Aihwkit()) { ElapsedTime = t };
+        using var dev = new DeviceArray(new SymmetricDifferentialMapping(0, 25e-6), PowerLawDrift.Aihwkit()) { ElapsedTime = t };
         var ctx = Stat.Ctx(21);
         dev.Program(w, ctx);
         var g0 = dev.State.Programmed[0];

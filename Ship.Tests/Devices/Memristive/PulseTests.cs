@@ -124,8 +124,8 @@ public class PulseTests
     [Test]
     public void DeviceArrayPulsesMoveHealthyDevicesOnlyAndReadsStartFromThere()
     {
-        var response = new SoftBoundsPulses(dwMin: 1, wMin: 50, wMax: 120, reference: 85);
-        using var dev = new DeviceArray(new DifferentialReferenceMapping(50, 120), new StuckAtFaults(0.1, 0.1)).WithPulses(response);
+        var response = new SoftBoundsPulses(dwMin: 1e-6, wMin: 50e-6, wMax: 120e-6, reference: 85e-6);
+        using var dev = new DeviceArray(new DifferentialReferenceMapping(50e-6, 120e-6), new StuckAtFaults(0.1, 0.1)).WithPulses(response);
         var ctx = Stat.Ctx(51);
         var w = torch.zeros(30, 40);
         w[0, 0] = torch.tensor(1f);
@@ -137,15 +137,16 @@ public class PulseTests
         var stuck = Stat.D(dev.State.PinnedMask!.to_type(ScalarType.Float64));
         var first = Stat.D(trace[0]);
         var last = Stat.D(trace[50]);
-        // Reference form with r = 85: Δw = dw·(1 − (w − 85)/(120 − 85)), from 50 µS.
+        // Reference form with r = 85 µS: Δw = dw·(1 − (w − 85)/(120 − 85)), from 50 µS (computed in µS, compared in S).
         double expected = 50;
         for (int k = 0; k < 50; k++) expected += 1 * (1 - (expected - 85) / 35);
+        expected *= 1e-6;
         int half = 30 * 40;
         for (int i = 1; i < 2 * half; i++)
         {
             if (stuck[i] == 1) Assert.That(last[i], Is.EqualTo(first[i]), "stuck devices ignore pulses");
-            else if (i < half) Assert.That(last[i], Is.EqualTo(expected).Within(1e-9), "pulsed G+");
-            else Assert.That(last[i], Is.EqualTo(50), "unpulsed G−");
+            else if (i < half) Assert.That(last[i], Is.EqualTo(expected).Within(1e-15), "pulsed G+");
+            else Assert.That(last[i], Is.EqualTo(50e-6), "unpulsed G−");
         }
         Assert.That(Stat.D(dev.ReadConductances(ctx)), Is.EqualTo(last), "reads start from the pulsed state");
         Assert.Throws<ParameterException>(() => dev.ApplyPulses(-1, PulseDirection.Depression, ctx));
@@ -157,30 +158,30 @@ public class PulseTests
     [Test]
     public void PulseProgrammingLandsOnTheNominalTrajectory()
     {
-        var response = new SoftBoundsPulses(dwMin: 0.5, wMin: 50, wMax: 120, reference: 85);
+        var response = new SoftBoundsPulses(dwMin: 0.5e-6, wMin: 50e-6, wMax: 120e-6, reference: 85e-6);
         var programming = new PulseProgramming(response);
         var g = new torch.Generator(3);
         var w = torch.rand(new long[] { 20, 25 }, generator: g);
-        using var dev = new DeviceArray(new DifferentialReferenceMapping(50, 120), programming);
+        using var dev = new DeviceArray(new DifferentialReferenceMapping(50e-6, 120e-6), programming);
         var ctx = Stat.Ctx(52);
         dev.Program(w, ctx);
-        // Nominal trajectory from 50 µS, computed here; each device gets the pulse count nearest to its target.
+        // Nominal trajectory from 50 µS, computed here in µS; each device gets the pulse count nearest to its target.
         var traj = new List<double> { 50 };
         while (traj.Count < 10001 && traj[^1] < 120 - 1e-9) { double x = traj[^1]; traj.Add(Math.Min(x + 0.5 * (1 - (x - 85) / 35), 120)); if (traj[^1] - x < 1e-12 * 70) break; }
-        var target = Stat.D(dev.State.Target);
-        var got = Stat.D(dev.State.Programmed);
+        var target = Stat.D(dev.State.Target).Select(v => v * 1e6).ToArray();
+        var got = Stat.D(dev.State.Programmed).Select(v => v * 1e6).ToArray();
         for (int i = 0; i < target.Length; i++)
         {
             double best = traj.OrderBy(v => Math.Abs(v - target[i])).First();
-            Assert.That(got[i], Is.EqualTo(best).Within(1e-9), $"target {target[i]}");
+            Assert.That(got[i], Is.EqualTo(best).Within(1e-8), $"target {target[i]} µS");
             Assert.That(Math.Abs(got[i] - target[i]), Is.LessThanOrEqualTo(0.5 * 2 / 2 + 1e-9), "error at most half a step");
         }
         // With device-to-device spread the same pulse counts give device-specific conductances.
-        using var spread = new DeviceArray(new DifferentialReferenceMapping(50, 120),
-            new PulseProgramming(new SoftBoundsPulses(0.5, 50, 120, 85, dwMinSpread: 0.2)));
+        using var spread = new DeviceArray(new DifferentialReferenceMapping(50e-6, 120e-6),
+            new PulseProgramming(new SoftBoundsPulses(0.5e-6, 50e-6, 120e-6, 85e-6, dwMinSpread: 0.2)));
         spread.Program(w, ctx);
         var errors = Stat.D(spread.State.Programmed - spread.State.Target);
-        Assert.That(errors.Count(e => Math.Abs(e) > 0.6), Is.GreaterThan(errors.Length / 4));
+        Assert.That(errors.Count(e => Math.Abs(e) > 0.6e-6), Is.GreaterThan(errors.Length / 4));
     }
 
     [Test]

@@ -8,7 +8,8 @@ namespace Ship.Tests.Devices.Memristive;
 
 public class RramDriftTests
 {
-    // DRIFT.md §1, written out in double precision as the reference.
+    // DRIFT.md §1 (the published fit, in µS), written out in double precision as the reference; the library works in
+    // siemens, so the tests convert its conductances to µS before comparing.
     private static double Mu(double g0, double t)
     {
         double l = Math.Log10(t);
@@ -46,7 +47,7 @@ public class RramDriftTests
         using var dev = MemristivePresets.ShipRram(t);
         var ctx = Stat.Ctx(11);
         dev.Program(w, ctx);
-        var g = dev.ReadConductances(ctx);
+        var g = dev.ReadConductances(ctx).mul(1e6); // µS, the fit's unit
         var cols = new[] { (0, 100), (100, 150), (150, 200) };
         for (int i = 0; i < 3; i++)
         {
@@ -77,14 +78,14 @@ public class RramDriftTests
         using var dev = MemristivePresets.ShipRram(10);
         var ctx = Stat.Ctx(13);
         dev.Program(w, ctx);
-        var g0 = Stat.D(dev.State.Programmed);
-        var at10 = Stat.D(dev.ReadConductances(ctx));
+        var g0 = Stat.D(dev.State.Programmed).Select(v => v * 1e6).ToArray();
+        var at10 = Stat.D(dev.ReadConductances(ctx)).Select(v => v * 1e6).ToArray();
         var xi = g0.Select((v, i) => (at10[i] / Mu(v, 10) - 1) / Math.Abs(SigmaOverMu(v, 10))).ToArray();
         Stat.SdConsistent(xi, 1.0, "ξ");
         foreach (var t in new[] { 0.9, 3.0, 60.0, 3800.0, 1e4, 1e6 })
         {
             dev.ElapsedTime = t;
-            var gt = Stat.D(dev.ReadConductances(ctx));
+            var gt = Stat.D(dev.ReadConductances(ctx)).Select(v => v * 1e6).ToArray();
             for (int i = 0; i < gt.Length; i++)
                 Assert.That(gt[i], Is.EqualTo(Mu(g0[i], t) * (1 + Math.Abs(SigmaOverMu(g0[i], t)) * xi[i])).Within(1e-9 * g0[i]), $"device {i} at t = {t}");
         }
@@ -122,7 +123,7 @@ public class RramDriftTests
         // With a sign bit, the read weight is sign(w)·(G+ − G−)/70·M; check against the conductances read now.
         var gc = dev.ReadConductances(ctx);
         double m = w.abs().max().item<float>();
-        var expected = Stat.D((gc[0] - gc[1]).div(70).mul(m).mul(w.sign().to_type(ScalarType.Float64)));
+        var expected = Stat.D((gc[0] - gc[1]).div(70e-6).mul(m).mul(w.sign().to_type(ScalarType.Float64)));
         var actual = Stat.D(r);
         for (int i = 0; i < actual.Length; i++) Assert.That(actual[i], Is.EqualTo(expected[i]).Within(1e-5 * m));
     }
@@ -144,6 +145,26 @@ public class RramDriftTests
         dev.ElapsedTime = 0.84;
         var after = Stat.D(dev.Read(ctx));
         Assert.That(after.Zip(expected).Count(p => Math.Abs(p.First - p.Second) > 1e-3), Is.GreaterThan(100), "drift starts after 0.83 s");
+    }
+
+    [Test]
+    public void PublicFitFunctionsTakeSiemensAndMatchTheMicrosiemensFit()
+    {
+        var g0 = torch.tensor(new[] { 50e-6, 57e-6, 64e-6, 65e-6, 85e-6, 120e-6 }, ScalarType.Float64);
+        foreach (var t in new[] { 1.0, 10.0, 1e4 })
+        {
+            var mean = Stat.D(RramDrift.Mean(g0, t));
+            var spread = Stat.D(RramDrift.RelativeSpread(g0, t));
+            var g = Stat.D(g0);
+            for (int i = 0; i < g.Length; i++)
+            {
+                Assert.That(mean[i], Is.EqualTo(Mu(g[i] * 1e6, t) * 1e-6).Within(1e-15), $"μ(t) in S at {g[i]} S, t = {t}");
+                Assert.That(spread[i], Is.EqualTo(SigmaOverMu(g[i] * 1e6, t)).Within(1e-12), $"σ/μ at {g[i]} S, t = {t}");
+            }
+        }
+        // The DRIFT.md check value through the siemens API: (μ(120 µS) − μ(50 µS))/70 µS at 10⁴ s.
+        var ends = Stat.D(RramDrift.Mean(torch.tensor(new[] { 120e-6, 50e-6 }, ScalarType.Float64), 1e4));
+        Assert.That((ends[0] - ends[1]) / 70e-6, Is.EqualTo(1.1531).Within(5e-5));
     }
 
     [TestCase(-1.0)]

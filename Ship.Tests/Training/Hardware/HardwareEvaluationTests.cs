@@ -43,7 +43,7 @@ public class HardwareEvaluationTests
         foreach (var reference in Enum.GetValues<CompensationReference>())
         {
             var ctx = Ctx();
-            var array = new DeviceArray(new SymmetricDifferentialMapping(1, 5), new PatternDecay());
+            var array = new DeviceArray(new SymmetricDifferentialMapping(1e-6, 5e-6), new PatternDecay());
             var comp = new GlobalDriftCompensation(array, reference);
             comp.Program(w, ctx);
             // Reference and drifted reads straight from the array, measured here by the formulas.
