@@ -62,6 +62,7 @@ public static class ShipCli
         merge.Options.Add(mergeOut);
         merge.SetAction(parse => ExecuteMerge(parse.GetValue(folders) ?? Array.Empty<string>(), parse.GetValue(mergeOut), output, error, live));
         root.Subcommands.Add(merge);
+        root.Subcommands.Add(FitCommand.Create(output, error));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

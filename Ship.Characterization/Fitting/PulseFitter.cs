@@ -121,6 +121,18 @@ public sealed class PulseFitReport
     public double CycleNoise { get; }
     /// <summary>The fitted device: the selected family with the spreads and the cycle noise.</summary>
     public PulseResponse Response { get; }
+
+    /// <summary>Range the up trains cover (S): mean of their first reads to mean of their last reads, from the selected fit's curves.</summary>
+    public (double Lo, double Hi) PerDeviceOrPooledUpRange()
+    {
+        var ups = Trains.Where(t => t.Polarity == PulseDirection.Potentiation).ToArray();
+        if (ups.Length == 0) return (Response.WMin, Response.WMax);
+        var curves = ups.Select(Selected.Predict).ToArray();
+        return (curves.Average(c => c[0]), curves.Average(c => c[^1]));
+    }
+
+    /// <summary>The trains that were fitted.</summary>
+    public IReadOnlyList<PulseTrain> Trains { get; init; } = Array.Empty<PulseTrain>();
 }
 
 /// <summary>
@@ -164,11 +176,15 @@ public static class PulseFitter
         var heldCycles = cycles.Skip(cycles.Count - hold).ToHashSet();
         var fits = new List<PulseFamilyFit>();
         var selectionFits = new List<PulseFamilyFit>();
+        var devices = data.Devices;
         foreach (var f in families)
         {
             if (hold > 0)
-                selectionFits.Add(Fit(f, trains.Where(t => !heldCycles.Contains(t.Cycle)).ToArray(), o.Level,
-                    trains.Where(t => heldCycles.Contains(t.Cycle)).ToArray(), $"{f.Name} on {data.Source} (selection)"));
+            {
+                var pooled = Fit(f, trains.Where(t => !heldCycles.Contains(t.Cycle)).ToArray(), o.Level,
+                    trains.Where(t => heldCycles.Contains(t.Cycle)).ToArray(), $"{f.Name} on {data.Source} (selection)");
+                selectionFits.Add(new PulseFamilyFit(f, pooled.Fit, pooled.YScale, o.Level, HeldOutPerDevice(f, data, heldCycles, pooled, o.Level)));
+            }
             fits.Add(Fit(f, trains, o.Level, null, $"{f.Name} on {data.Source}"));
         }
         int chosen;
@@ -177,7 +193,8 @@ public static class PulseFitter
         {
             double best = selectionFits.Min(f => f.HeldOutRmse);
             chosen = selectionFits.FindIndex(f => f.HeldOutRmse <= best * (1 + o.SelectionTolerance));
-            rule = $"held-out RMSE on cycle(s) {string.Join(", ", heldCycles.Order())} (fitted on the other {cycles.Count - hold}); the first family within {o.SelectionTolerance:P0} of the best wins";
+            rule = $"held-out RMSE on cycle(s) {string.Join(", ", heldCycles.Order())}, each device fitted on its other {cycles.Count - hold} cycle(s) " +
+                $"(device-to-device spread does not count as model error); the first family within {o.SelectionTolerance:P0} of the best wins";
             fits = fits.Select((f, i) => new PulseFamilyFit(f.Family, f.Fit, f.YScale, o.Level, selectionFits[i].HeldOutRmse)).ToList();
         }
         else
@@ -190,7 +207,6 @@ public static class PulseFitter
 
         var perDevice = new List<(string, PulseFamilyFit)>();
         var problems = new List<string>();
-        var devices = data.Devices;
         if (o.PerDevice && devices.Count >= 2)
             foreach (var d in devices)
             {
@@ -218,7 +234,32 @@ public static class PulseFitter
         // Each device's steps against its own model when per-device fits exist, so device spread is not counted as cycle noise.
         double c2c = ownTrains.Count >= 2 ? CycleNoiseOf(ownTrains) : CycleNoiseOf(new[] { (nominal, (IReadOnlyList<PulseTrain>)trains) });
         var response = selected.Family.ToResponse(selected.Values, dwSpread, wMinSpread, wMaxSpread, c2c);
-        return new PulseFitReport(data.Source, fits, selected, rule, perDevice, problems, dwSpread, wMinSpread, wMaxSpread, c2c, response);
+        return new PulseFitReport(data.Source, fits, selected, rule, perDevice, problems, dwSpread, wMinSpread, wMaxSpread, c2c, response) { Trains = trains };
+    }
+
+    // RMS error on the held-out cycles when each device is fitted on its own training cycles; a device whose own fit
+    // fails is scored with the pooled fit instead.
+    private static double HeldOutPerDevice(PulseModelFamily f, PulseMeasurements data, HashSet<int> held, PulseFamilyFit pooled, double level)
+    {
+        double sse = 0;
+        int n = 0;
+        foreach (var d in data.Devices)
+        {
+            var mine = data.Trains(d);
+            var train = mine.Where(t => !held.Contains(t.Cycle)).ToArray();
+            var test = mine.Where(t => held.Contains(t.Cycle)).ToArray();
+            if (test.Length == 0) continue;
+            PulseFamilyFit model = pooled;
+            if (train.Length > 0 && data.Devices.Count > 1)
+                try { model = Fit(f, train, level, null, $"{f.Name} on device '{d}' (selection)"); }
+                catch (Ship.Core.Errors.ShipException) { model = pooled; }
+            foreach (var t in test)
+            {
+                var pred = model.Predict(t);
+                for (int i = 0; i < pred.Length; i++) { sse += (t.Conductances[i] - pred[i]) * (t.Conductances[i] - pred[i]); n++; }
+            }
+        }
+        return Math.Sqrt(sse / Math.Max(1, n));
     }
 
     private static double Sd(IEnumerable<double> v)

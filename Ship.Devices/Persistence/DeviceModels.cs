@@ -202,6 +202,20 @@ public static class DeviceModels
             x => new ExponentialStepPulses(x.GetDouble("dw_min"), x.GetDouble("w_min"), x.GetDouble("w_max"), x.GetDouble("a_up"), x.GetDouble("a_down"),
                 x.GetDouble("gamma_up"), x.GetDouble("gamma_down"), x.GetDouble("slope"), x.GetDouble("offset"), x.GetDouble("reference"),
                 x.GetDouble("dw_min_spread"), x.GetDouble("w_min_spread"), x.GetDouble("w_max_spread"), x.GetDouble("cycle_noise")));
+
+        // Fitted devices (issue #16, fitting branch): NeuroSim's update and the power-law drift with a fitted ν distribution.
+        r.Register<NeuroSimPulses>("NeuroSimPulses",
+            (p, w) =>
+            {
+                w.Set("g_min", p.WMin); w.Set("g_max", p.WMax); w.Set("a_up", p.AUp); w.Set("a_down", p.ADown);
+                w.Set("pulses_up", p.PulsesUp); w.Set("pulses_down", p.PulsesDown); w.Set("dw_min_spread", p.DwMinSpread);
+                w.Set("w_min_spread", p.WMinSpread); w.Set("w_max_spread", p.WMaxSpread); w.Set("cycle_noise", p.CycleNoise);
+            },
+            x => new NeuroSimPulses(x.GetDouble("g_min"), x.GetDouble("g_max"), x.GetDouble("a_up"), x.GetDouble("a_down"), x.GetDouble("pulses_up"),
+                x.GetDouble("pulses_down"), x.GetDouble("dw_min_spread"), x.GetDouble("w_min_spread"), x.GetDouble("w_max_spread"), x.GetDouble("cycle_noise")));
+        r.Register<FittedPowerLawDrift>("FittedPowerLawDrift",
+            (e, w) => { w.Set("t0", e.T0); w.SetEnum("clock", e.Clock); w.Set("nu_mean", e.NuMean); w.Set("nu_sigma", e.NuSigma); },
+            x => new FittedPowerLawDrift(x.GetDouble("t0"), x.GetEnum<PowerLawClock>("clock"), x.GetDouble("nu_mean"), x.GetDouble("nu_sigma")));
     }
 
     private static void WritePulses(PulseResponse p, CheckpointWriter w)
