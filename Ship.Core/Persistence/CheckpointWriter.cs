@@ -79,14 +79,7 @@ public sealed class CheckpointWriter
     }
 
     /// <summary>The tag of the network group whose wrapper stack contains <paramref name="group"/>, for codecs that refer to another group.</summary>
-    public string TagOf(Group group)
-    {
-        ArgumentNullException.ThrowIfNull(group);
-        foreach (var g in _session.Network.Groups)
-            for (Group? x = g; x is not null; x = (x as GroupWrapper)?.Inner)
-                if (ReferenceEquals(x, group)) return g.Tag;
-        throw new CheckpointException(CheckpointProblem.NotSaveable, $"{group.GetType().Name} '{group.DisplayName}' is referenced at '{_prefix}' but is not part of network '{Network.Name}'.");
-    }
+    public string TagOf(Group group) => _session.TagOf(group, _prefix);
 
     private string Key(string key)
     {

@@ -1,49 +1,97 @@
 using System.Globalization;
+using System.Reflection;
 using System.Text.RegularExpressions;
 using Ship.Core.Parameters;
-using Ship.Core.Spikes;
 
 namespace Ship.Core.Persistence;
 
 /// <summary>
-/// Maps model types to the stable names a checkpoint stores, with how to write an object's construction settings and
-/// how to build it back. One registry per serializer (no global table): built-in models are registered by the
-/// library that defines them (Ship.Core: spike functions and surrogates; Ship.Devices: every model, see
-/// <c>Ship.Devices.Persistence.DeviceModels</c>), a custom model by its author:
-/// <code>registry.Register&lt;MyNeuron&gt;("MyNeuron", (g, w) =&gt; w.Set("n", g.ComponentCount), r =&gt; new MyNeuron(r.GetInt("n")));</code>
-/// Parameters, states and run state are saved by the serializer itself; a codec only writes what the constructor needs.
+/// Maps model types to the stable names a checkpoint stores, found by discovery: every class marked
+/// <see cref="ShipModelAttribute"/> in the Ship.NET assemblies (Ship.Core, Ship.Devices, Ship.Training, where present)
+/// and in the assemblies the registry is given — by default the entry assembly, so a program or a file-based study
+/// that declares its own models finds them without registering anything. Each registry scans when it is created;
+/// nothing is cached process-wide. A model's settings are written and read with System.Text.Json
+/// (<see cref="IShipModel{TSelf, TSettings}"/>).
 /// </summary>
 public sealed class ModelRegistry
 {
+    /// <summary>The Ship.NET libraries scanned by every registry when they can be loaded.</summary>
+    public static IReadOnlyList<string> ShipAssemblies { get; } = ["Ship.Core", "Ship.Devices", "Ship.Training", "Ship.Datasets"];
+
     private readonly Dictionary<string, Codec> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<Type, Codec> _byType = new();
     private readonly List<(string Prefix, Func<string, Value?> Resolve)> _generators = new();
 
-    /// <summary>Creates a registry; with <paramref name="includeCoreModels"/> it knows Ship.Core's spike functions, surrogates and Init generators.</summary>
-    public ModelRegistry(bool includeCoreModels = true)
+    /// <summary>
+    /// Discovers the models of the Ship.NET assemblies and of <paramref name="assemblies"/> (none given: the entry
+    /// assembly). A marked class that does not implement <see cref="IShipModel{TSelf, TSettings}"/>, or two classes
+    /// with one name, raise a <see cref="CheckpointException"/> naming them.
+    /// </summary>
+    public ModelRegistry(params Assembly[] assemblies)
     {
-        if (includeCoreModels) RegisterCore();
+        ArgumentNullException.ThrowIfNull(assemblies);
+        var scan = new List<Assembly> { typeof(ModelRegistry).Assembly };
+        foreach (var name in ShipAssemblies)
+        {
+            try { scan.Add(Assembly.Load(name)); }
+            catch (FileNotFoundException) { } // a program that does not ship that library has none of its models
+        }
+        if (assemblies.Length == 0) { if (Assembly.GetEntryAssembly() is { } entry) scan.Add(entry); }
+        else scan.AddRange(assemblies.Select(a => a ?? throw new ArgumentNullException(nameof(assemblies))));
+        foreach (var a in scan.Distinct())
+            foreach (var t in TypesOf(a))
+                if (t.GetCustomAttribute<ShipModelAttribute>() is not null) Add(t);
+        RegisterCoreGenerators();
+    }
+
+    /// <summary>The assemblies' types that could be loaded (a type whose dependency is missing cannot be a model used here).</summary>
+    private static IEnumerable<Type> TypesOf(Assembly a)
+    {
+        try { return a.GetTypes(); }
+        catch (ReflectionTypeLoadException e) { return e.Types.OfType<Type>(); }
     }
 
     /// <summary>Registered names, for messages and inspection.</summary>
     public IReadOnlyCollection<string> Names => _byName.Keys;
 
+    /// <summary>The registered model types.</summary>
+    public IReadOnlyCollection<Type> Types => _byType.Keys;
+
     /// <summary>
-    /// Registers the exact type <typeparamref name="T"/> under <paramref name="name"/>: <paramref name="write"/> stores what
-    /// its constructor needs, <paramref name="read"/> builds a new instance from it. Names and types are unique.
+    /// Adds one model class (marked <see cref="ShipModelAttribute"/>, implementing <see cref="IShipModel{TSelf, TSettings}"/>)
+    /// that lives outside the scanned assemblies; adding a class already known is a no-op.
     /// </summary>
-    public ModelRegistry Register<T>(string name, Action<T, CheckpointWriter> write, Func<CheckpointReader, T> read) where T : class
+    public ModelRegistry Add(Type type)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        ArgumentNullException.ThrowIfNull(write);
-        ArgumentNullException.ThrowIfNull(read);
-        if (_byName.ContainsKey(name)) throw new ArgumentException($"the model name '{name}' is already registered (for {_byName[name].Type.Name}).", nameof(name));
-        if (_byType.ContainsKey(typeof(T))) throw new ArgumentException($"{typeof(T).Name} is already registered as '{_byType[typeof(T)].Name}'.", nameof(T));
-        var codec = new Codec(name, typeof(T), (o, w) => write((T)o, w), r => read(r));
+        ArgumentNullException.ThrowIfNull(type);
+        if (_byType.ContainsKey(type)) return this;
+        var name = type.GetCustomAttribute<ShipModelAttribute>()?.Name
+            ?? throw new CheckpointException(CheckpointProblem.UnknownModel, $"{type.FullName} has no [ShipModel(\"name\")] attribute, so it has no stable checkpoint name.");
+        var contract = type.GetInterfaces().FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IShipModel<,>) && i.GenericTypeArguments[0] == type)
+            ?? throw new CheckpointException(CheckpointProblem.UnknownModel,
+                $"{type.FullName} is marked [ShipModel(\"{name}\")] but does not implement IShipModel<{type.Name}, TSettings>: declare its settings record, GetSettings and FromSettings.");
+        if (type.IsAbstract || type.IsGenericTypeDefinition)
+            throw new CheckpointException(CheckpointProblem.UnknownModel, $"{type.FullName} is marked [ShipModel(\"{name}\")] but is abstract or generic: only concrete classes can be built.");
+        if (_byName.TryGetValue(name, out var other))
+            throw new CheckpointException(CheckpointProblem.UnknownModel, $"two models use the checkpoint name '{name}': {other.Type.FullName} and {type.FullName}; rename one.");
+        var make = typeof(ModelRegistry).GetMethod(nameof(Make), BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(type, contract.GenericTypeArguments[1]);
+        var codec = (Codec)make.Invoke(null, [name])!;
         _byName[name] = codec;
-        _byType[typeof(T)] = codec;
+        _byType[type] = codec;
         return this;
     }
+
+    /// <summary>Adds every marked class of <paramref name="assembly"/>.</summary>
+    public ModelRegistry AddAssembly(Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        foreach (var t in TypesOf(assembly))
+            if (t.GetCustomAttribute<ShipModelAttribute>() is not null) Add(t);
+        return this;
+    }
+
+    private static Codec Make<T, TSettings>(string name) where T : class, IShipModel<T, TSettings> where TSettings : class =>
+        new(name, typeof(T), typeof(TSettings), o => ((T)o).GetSettings(), s => T.FromSettings((TSettings)s));
 
     /// <summary>
     /// Teaches the registry to rebuild generated values (<see cref="Value.Generated"/>) whose description starts with
@@ -64,6 +112,17 @@ public sealed class ModelRegistry
     /// <summary>Whether a model name can be loaded.</summary>
     public bool Contains(string name) => _byName.ContainsKey(name);
 
+    /// <summary>The stable name of a registered type, or null.</summary>
+    public string? NameOf(Type type) => _byType.GetValueOrDefault(type)?.Name;
+
+    /// <summary>The settings record of a registered model object (what a checkpoint writes for it).</summary>
+    public object SettingsOf(object model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var codec = Find(model.GetType()) ?? throw new CheckpointException(CheckpointProblem.UnknownModel, $"{model.GetType().FullName} is not a registered model.");
+        return codec.Settings(model);
+    }
+
     internal Codec? Find(Type type) => _byType.GetValueOrDefault(type);
 
     internal Codec? Find(string name) => _byName.GetValueOrDefault(name);
@@ -76,17 +135,12 @@ public sealed class ModelRegistry
         return null;
     }
 
-    internal sealed record Codec(string Name, Type Type, Action<object, CheckpointWriter> Write, Func<CheckpointReader, object> Read);
+    internal sealed record Codec(string Name, Type Type, Type SettingsType, Func<object, object> Settings, Func<object, object> Build);
 
     private static readonly Regex TwoArgs = new(@"^(uniform|normal)\((\S+), (\S+)\)$", RegexOptions.CultureInvariant);
 
-    private void RegisterCore()
+    private void RegisterCoreGenerators()
     {
-        Register<HeavisideSpikes>("HeavisideSpikes", (_, _) => { }, _ => HeavisideSpikes.Instance);
-        Register<SurrogateSpikes>("SurrogateSpikes", (s, w) => w.SetObject("surrogate", s.Surrogate), r => new SurrogateSpikes(r.GetObject<ISurrogate>("surrogate")));
-        Register<FastSigmoid>("FastSigmoid", (s, w) => w.Set("slope", s.Slope), r => new FastSigmoid(r.GetDouble("slope")));
-        Register<ArcTan>("ArcTan", (s, w) => w.Set("alpha", s.Alpha), r => new ArcTan(r.GetDouble("alpha")));
-        Register<Triangle>("Triangle", (s, w) => w.Set("width", s.Width), r => new Triangle(r.GetDouble("width")));
         Value? Parse(string d)
         {
             var m = TwoArgs.Match(d);

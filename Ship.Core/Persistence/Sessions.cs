@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
@@ -35,20 +36,50 @@ internal sealed class SaveSession
         return name;
     }
 
+    private JsonSerializerOptions? _options;
+    private readonly Stack<string> _paths = new();
+    private int _nested;
+
+    /// <summary>The JSON options of this save (nested models come back to <see cref="WriteObject"/>).</summary>
+    public JsonSerializerOptions Options => _options ??= SettingsJson.Create(Registry, this, null);
+
+    /// <summary>A path for a model nested in the settings being written (messages and tensor names only).</summary>
+    public string NestedPath() => $"{(_paths.Count > 0 ? _paths.Peek() : "")}/{_nested++}";
+
     public JsonObject WriteObject(object value, string prefix)
     {
         ArgumentNullException.ThrowIfNull(value);
         var codec = Registry.Find(value.GetType())
             ?? throw new CheckpointException(CheckpointProblem.UnknownModel,
-                $"no codec is registered for {value.GetType().FullName} (at '{prefix}'): register it with ModelRegistry.Register<{value.GetType().Name}>(name, write, read).");
+                $"{value.GetType().FullName} (at '{prefix}') is not a registered model: mark it [ShipModel(\"Name\")] and implement IShipModel<{value.GetType().Name}, TSettings>; " +
+                "a model outside the entry assembly is found with new ModelRegistry(typeof(Model).Assembly).");
         if (!_writing.Add(value)) throw new CheckpointException(CheckpointProblem.NotSaveable, $"{value.GetType().Name} at '{prefix}' contains itself.");
+        _paths.Push(prefix);
         try
         {
-            var node = new JsonObject { ["type"] = codec.Name };
-            codec.Write(value, new CheckpointWriter(this, node, prefix));
-            return node;
+            JsonNode? settings;
+            try { settings = JsonSerializer.SerializeToNode(codec.Settings(value), codec.SettingsType, Options); }
+            catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException)
+            {
+                throw new CheckpointException(CheckpointProblem.NotSaveable, $"the settings of the {codec.Name} at '{prefix}' cannot be written as JSON: {e.Message}", e);
+            }
+            return new JsonObject { ["type"] = codec.Name, ["settings"] = settings };
         }
-        finally { _writing.Remove(value); }
+        finally
+        {
+            _paths.Pop();
+            _writing.Remove(value);
+        }
+    }
+
+    /// <summary>The tag of the network group whose wrapper stack contains <paramref name="group"/>.</summary>
+    public string TagOf(Group group, string path)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        foreach (var g in Network.Groups)
+            for (Group? x = g; x is not null; x = (x as GroupWrapper)?.Inner)
+                if (ReferenceEquals(x, group)) return g.Tag;
+        throw new CheckpointException(CheckpointProblem.NotSaveable, $"{group.GetType().Name} '{group.DisplayName}' is referenced at '{path}' but is not part of network '{Network.Name}'.");
     }
 
     public JsonNode? WriteSpec(Value? value, string prefix) => value switch
@@ -77,8 +108,8 @@ internal sealed class LoadSession
     }
 
     public ModelRegistry Registry { get; }
-    public Device Device { get; }
-    public ScalarType DType { get; }
+    public Device Device { get; set; }
+    public ScalarType DType { get; set; }
     public string Source { get; }
     public Network? Network { get; set; }
     public Func<string, string, Group>? ResolveGroup { get; set; }
@@ -105,22 +136,53 @@ internal sealed class LoadSession
         return t;
     }
 
-    public T ReadObject<T>(JsonObject node, string path) where T : class
+    private JsonSerializerOptions? _options;
+    private readonly Stack<string> _paths = new();
+    private int _nested;
+
+    /// <summary>The JSON options of this load (nested models come back to <see cref="ReadObject"/>).</summary>
+    public JsonSerializerOptions Options => _options ??= SettingsJson.Create(Registry, null, this);
+
+    /// <summary>A path for a model nested in the settings being read (messages only).</summary>
+    public string NestedPath() => $"{(_paths.Count > 0 ? _paths.Peek() : "")}.{_nested++}";
+
+    public T ReadObject<T>(JsonObject node, string path) where T : class => (T)ReadObject(node, typeof(T), path);
+
+    public object ReadObject(JsonObject node, Type expected, string path)
     {
         var name = node["type"] is JsonValue v && v.TryGetValue(out string? s) ? s
             : throw new CheckpointException(CheckpointProblem.Corrupted, $"{Source}: '{path}' has no \"type\".");
         var codec = Registry.Find(name)
             ?? throw new CheckpointException(CheckpointProblem.UnknownModel,
-                $"{Source}: '{path}' is a '{name}', which the registry does not know (known: {string.Join(", ", Registry.Names.OrderBy(n => n, StringComparer.Ordinal))}); register the model's codec before loading.");
-        object result;
-        try { result = codec.Read(new CheckpointReader(this, node, path)); }
-        catch (CheckpointException) { throw; }
-        catch (Exception e) when (e is ShipException or ArgumentException or InvalidOperationException)
+                $"{Source}: '{path}' is a '{name}', which the registry does not know (known: {string.Join(", ", Registry.Names.OrderBy(n => n, StringComparer.Ordinal))}); " +
+                "a model outside the Ship.NET libraries and the entry assembly is found with new ModelRegistry(typeof(Model).Assembly).");
+        if (!expected.IsAssignableFrom(codec.Type))
+            throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"{Source}: '{path}' is a {name} ({codec.Type.Name}), where a {expected.Name} is expected.");
+        var extra = node.Select(kv => kv.Key).Where(k => k is not "type" and not "settings").ToList();
+        if (extra.Count > 0) throw new CheckpointException(CheckpointProblem.Corrupted, $"{Source}: '{path}' has unknown entries: {string.Join(", ", extra)}.");
+        var settingsNode = node["settings"] as JsonObject
+            ?? throw new CheckpointException(CheckpointProblem.Corrupted, $"{Source}: '{path}.settings' is missing or not a JSON object.");
+        _paths.Push(path);
+        try
         {
-            throw new CheckpointException(CheckpointProblem.Corrupted, $"{Source}: cannot build the {name} at '{path}': {e.Message}", e);
+            object settings;
+            try
+            {
+                settings = settingsNode.Deserialize(codec.SettingsType, Options)
+                    ?? throw new CheckpointException(CheckpointProblem.Corrupted, $"{Source}: '{path}.settings' is null.");
+            }
+            catch (JsonException e)
+            {
+                throw new CheckpointException(CheckpointProblem.Corrupted, $"{Source}: the settings of the {name} at '{path}' do not fit {codec.SettingsType.Name}: {e.Message}", e);
+            }
+            try { return codec.Build(settings); }
+            catch (CheckpointException) { throw; }
+            catch (Exception e) when (e is ShipException or ArgumentException or InvalidOperationException)
+            {
+                throw new CheckpointException(CheckpointProblem.Corrupted, $"{Source}: cannot build the {name} at '{path}': {e.Message}", e);
+            }
         }
-        return result as T ?? throw new CheckpointException(CheckpointProblem.TopologyMismatch,
-            $"{Source}: '{path}' is a {name} ({result.GetType().Name}), where a {typeof(T).Name} is expected.");
+        finally { _paths.Pop(); }
     }
 
     public Value? ReadSpec(JsonNode? node, string path)

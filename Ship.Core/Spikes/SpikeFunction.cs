@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,8 +16,15 @@ public interface ISpikeFunction
 }
 
 /// <summary>The exact Heaviside step, v ≥ thr, with no gradient: the default for inference.</summary>
-public sealed class HeavisideSpikes : ISpikeFunction
+[ShipModel("HeavisideSpikes")]
+public sealed class HeavisideSpikes : ISpikeFunction, IShipModel<HeavisideSpikes, NoSettings>
 {
+    /// <inheritdoc />
+    public NoSettings GetSettings() => NoSettings.Instance;
+
+    /// <inheritdoc />
+    public static HeavisideSpikes FromSettings(NoSettings settings) => Instance;
+
     /// <summary>The shared stateless instance.</summary>
     public static readonly HeavisideSpikes Instance = new();
 

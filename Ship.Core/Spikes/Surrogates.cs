@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,27 +15,45 @@ public interface ISurrogate
 }
 
 /// <summary>Fast sigmoid (SuperSpike; SHIP's default with slope 100): g(x) = 1 / (slope·|x| + 1)².</summary>
-public sealed record FastSigmoid(double Slope = 100) : ISurrogate
+[ShipModel("FastSigmoid")]
+public sealed record FastSigmoid(double Slope = 100) : ISurrogate, IShipModel<FastSigmoid, FastSigmoid>
 {
     /// <inheritdoc />
+    public FastSigmoid GetSettings() => this;
+    /// <inheritdoc />
+    public static FastSigmoid FromSettings(FastSigmoid settings) => settings;
+    /// <inheritdoc />
+    [JsonIgnore]
     public string Name => $"fast-sigmoid(slope={Slope})";
     /// <inheritdoc />
     public Tensor Derivative(Tensor x) => x.abs().mul_(Slope).add_(1).pow_(-2);
 }
 
 /// <summary>Arctan (SpikingJelly): g(x) = (α/2) / (1 + (π/2·α·x)²); integrates to 1.</summary>
-public sealed record ArcTan(double Alpha = 2) : ISurrogate
+[ShipModel("ArcTan")]
+public sealed record ArcTan(double Alpha = 2) : ISurrogate, IShipModel<ArcTan, ArcTan>
 {
     /// <inheritdoc />
+    public ArcTan GetSettings() => this;
+    /// <inheritdoc />
+    public static ArcTan FromSettings(ArcTan settings) => settings;
+    /// <inheritdoc />
+    [JsonIgnore]
     public string Name => $"arctan(alpha={Alpha})";
     /// <inheritdoc />
     public Tensor Derivative(Tensor x) => x.mul(Math.PI / 2 * Alpha).pow_(2).add_(1).reciprocal_().mul_(Alpha / 2);
 }
 
 /// <summary>Triangle: g(x) = max(0, 1 − |x|/w) / w; integrates to 1 and is zero beyond the half-width w.</summary>
-public sealed record Triangle(double Width = 1) : ISurrogate
+[ShipModel("Triangle")]
+public sealed record Triangle(double Width = 1) : ISurrogate, IShipModel<Triangle, Triangle>
 {
     /// <inheritdoc />
+    public Triangle GetSettings() => this;
+    /// <inheritdoc />
+    public static Triangle FromSettings(Triangle settings) => settings;
+    /// <inheritdoc />
+    [JsonIgnore]
     public string Name => $"triangle(width={Width})";
     /// <inheritdoc />
     public Tensor Derivative(Tensor x) => x.abs().div_(-Width).add_(1).clamp_min_(0).div_(Width);
@@ -50,8 +70,18 @@ public sealed record CustomSurrogate(string Name, Func<Tensor, Tensor> Function)
 /// Heaviside forward (exactly v ≥ thr, the inference convention) with a surrogate derivative backward. Without
 /// gradients to track it is the plain step, so attaching a trainer never changes forward results.
 /// </summary>
-public sealed class SurrogateSpikes : ISpikeFunction
+[ShipModel("SurrogateSpikes")]
+public sealed class SurrogateSpikes : ISpikeFunction, IShipModel<SurrogateSpikes, SurrogateSpikes.Settings>
 {
+    /// <summary>Construction settings: the surrogate (a registered model).</summary>
+    public sealed record Settings(ISurrogate Surrogate);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Surrogate);
+
+    /// <inheritdoc />
+    public static SurrogateSpikes FromSettings(Settings settings) => new(settings.Surrogate);
+
     /// <summary>Uses the given surrogate (fast sigmoid with slope 100 if none).</summary>
     public SurrogateSpikes(ISurrogate? surrogate = null) => Surrogate = surrogate ?? new FastSigmoid();
 

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
@@ -28,8 +29,18 @@ public enum DendriteNonlinearity
 /// output is Σ_k f(d_k) with the chosen <see cref="DendriteNonlinearity"/>. The output [batch, N] is analog: feed
 /// it to a soma (e.g. a Lif of N neurons) through an Identity link. Parameters are per branch (N·K components).
 /// </summary>
-public sealed class DendriticIntegrator : NeuronGroup
+[ShipModel("DendriticIntegrator")]
+public sealed class DendriticIntegrator : NeuronGroup, IShipModel<DendriticIntegrator, DendriticIntegrator.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int Neurons, int Branches, DendriteNonlinearity Nonlinearity);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Neurons, Branches, Nonlinearity);
+
+    /// <inheritdoc />
+    public static DendriticIntegrator FromSettings(Settings settings) => new(settings.Neurons, settings.Branches, settings.Nonlinearity);
+
     private Tensor? _beta;
 
     /// <summary>Creates N neurons of K branches with the given branch nonlinearity (τ_d = 10 ms, g = 1, θ = 0, p = 2 unless set).</summary>

@@ -17,8 +17,18 @@ namespace Ship.Devices.Inputs;
 /// run (zero-padded) and, with AdaptSteps, sets the run's length; <see cref="Pad"/> builds one from trains, e.g. to continue
 /// a run with new trains.
 /// </summary>
-public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
+[ShipModel("SpikeTrainInput")]
+public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState, IShipModel<SpikeTrainInput, SpikeTrainInput.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int N, bool AdaptSteps);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount, AdaptSteps);
+
+    /// <inheritdoc />
+    public static SpikeTrainInput FromSettings(Settings settings) => new(settings.N, settings.AdaptSteps);
+
     private Tensor[] _slices = Array.Empty<Tensor>();
     private int _cursor;
     private Tensor? _staged;

@@ -12,8 +12,18 @@ namespace Ship.Devices.Inputs;
 /// stay analog; bool spikes become 0/1 in the network dtype). The data is split once per run, so a step costs no native call.
 /// A checkpoint keeps the data not yet consumed, so a loaded network continues with it as the saved one would.
 /// </summary>
-public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, ICheckpointState
+[ShipModel("TensorInput")]
+public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, ICheckpointState, IShipModel<TensorInput, TensorInput.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int N);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount);
+
+    /// <inheritdoc />
+    public static TensorInput FromSettings(Settings settings) => new(settings.N);
+
     private Tensor? _data;
     private Tensor[]? _slices;
     private int _cursor, _length;

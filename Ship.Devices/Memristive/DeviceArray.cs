@@ -17,8 +17,33 @@ namespace Ship.Devices.Memristive;
 /// programming at which the study reads, independent of the simulation step.
 /// Reads are not differentiable with respect to W (programming is an offline step).
 /// </summary>
-public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState
+[ShipModel("DeviceArray")]
+public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, IShipModel<DeviceArray, DeviceArray.Settings>
 {
+    private WeightedSynapse? _owner;
+
+    /// <summary>
+    /// An array holds the conductances of one synapse: attaching it to a second synapse would make one compute with the
+    /// other's weights, so it is refused with a <see cref="NetworkConfigurationException"/> naming both.
+    /// </summary>
+    public void Attach(WeightedSynapse synapse)
+    {
+        ArgumentNullException.ThrowIfNull(synapse);
+        if (_owner is not null && !ReferenceEquals(_owner, synapse))
+            throw new NetworkConfigurationException(
+                $"Device array '{Name}' is already attached to synapse '{_owner.DisplayName}'; synapse '{synapse.DisplayName}' needs its own array (an array holds one synapse's conductances).");
+        _owner = synapse;
+    }
+
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(string Name, ConductanceMapping Mapping, IReadOnlyList<INonIdeality> NonIdealities, PulseResponse? Pulses, double ElapsedTime);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Name, Mapping, NonIdealities, Pulses, ElapsedTime);
+
+    /// <inheritdoc />
+    public static DeviceArray FromSettings(Settings settings) => new(settings.Name, settings.Mapping, settings.NonIdealities.ToArray()) { Pulses = settings.Pulses, ElapsedTime = settings.ElapsedTime };
+
     private readonly INonIdeality[] _effects;
     private DeviceState? _state;
     private WeightEncoding? _encoding;

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using Ship.Core.Spikes;
@@ -13,8 +14,18 @@ namespace Ship.Devices.Neurons;
 /// so a spike raises the threshold from the next step on by b (then decays with τ_a). The membrane, its one-step
 /// reset and its integration gate are exactly those of <see cref="Lif"/>.
 /// </summary>
-public sealed class AdaptiveLif : NeuronGroup, IIntegrationGate
+[ShipModel("AdaptiveLif")]
+public sealed class AdaptiveLif : NeuronGroup, IIntegrationGate, IShipModel<AdaptiveLif, AdaptiveLif.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int N);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount);
+
+    /// <inheritdoc />
+    public static AdaptiveLif FromSettings(Settings settings) => new(settings.N);
+
     private Tensor? _beta, _rho;
 
     /// <summary>Creates N adaptive LIF neurons (τ = 10 ms, thr0 = 1, τ_a = 200 ms, b = 0.2 unless set).</summary>

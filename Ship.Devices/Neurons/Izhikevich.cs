@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
@@ -19,8 +20,18 @@ namespace Ship.Devices.Neurons;
 /// so rates converge as h → 0. Input I is in the model's own current units (the classic papers drive RS with I = 10).
 /// Initial state: v = −65 mV, u = b·v unless set.
 /// </summary>
-public sealed class Izhikevich : NeuronGroup
+[ShipModel("Izhikevich")]
+public sealed class Izhikevich : NeuronGroup, IShipModel<Izhikevich, Izhikevich.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int N, int Substeps);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount, Substeps);
+
+    /// <inheritdoc />
+    public static Izhikevich FromSettings(Settings settings) => new(settings.N, substeps: settings.Substeps);
+
     private static readonly ConstantValue RecoveryFromB = new(double.NaN);
     private Tensor? _ah;
     private double _h;

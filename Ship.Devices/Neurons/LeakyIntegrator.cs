@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
@@ -11,8 +12,18 @@ namespace Ship.Devices.Neurons;
 /// With a constant input x ≥ 0 the membrane converges to x / (1 − β). The floor at 0 is the original model's
 /// (a membrane referenced to ground cannot go negative).
 /// </summary>
-public sealed class LeakyIntegrator : NeuronGroup
+[ShipModel("LeakyIntegrator")]
+public sealed class LeakyIntegrator : NeuronGroup, IShipModel<LeakyIntegrator, LeakyIntegrator.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int N);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount);
+
+    /// <inheritdoc />
+    public static LeakyIntegrator FromSettings(Settings settings) => new(settings.N);
+
     private Tensor? _beta;
 
     /// <summary>Creates N leaky integrators with τ = 1 ms (SHIP's default) unless set otherwise.</summary>

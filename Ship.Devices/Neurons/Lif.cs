@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using Ship.Core.Spikes;
@@ -12,8 +13,18 @@ namespace Ship.Devices.Neurons;
 /// The spiking step keeps u; the following step holds u at 0 and drops that step's input (a one-step reset).
 /// Output: spikes as 0/1 in the network dtype, the same convention with or without training.
 /// </summary>
-public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup
+[ShipModel("Lif")]
+public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipModel<Lif, Lif.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int N);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount);
+
+    /// <inheritdoc />
+    public static Lif FromSettings(Settings settings) => new(settings.N);
+
     private Tensor? _beta;
 
     /// <summary>Creates N LIF neurons with τ = 10 ms and thr = 1 unless set otherwise.</summary>

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
@@ -14,8 +15,18 @@ namespace Ship.Devices.Neurons;
 /// floor of the original model, so u0 must be ≥ 0 and below thr. The membrane starts at rest (u = u0) unless "u" is
 /// set; SHIP starts it at 0 whatever u0 is (set "u" to 0 to reproduce that).
 /// </summary>
-public sealed class LifRest : NeuronGroup, IIntegrationGate
+[ShipModel("LifRest")]
+public sealed class LifRest : NeuronGroup, IIntegrationGate, IShipModel<LifRest, LifRest.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int N);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount);
+
+    /// <inheritdoc />
+    public static LifRest FromSettings(Settings settings) => new(settings.N);
+
     private Tensor? _beta, _floor;
 
     /// <summary>Creates N neurons with τ = 1 ms, thr = 1 and u0 = 0 (SHIP's defaults) unless set otherwise.</summary>

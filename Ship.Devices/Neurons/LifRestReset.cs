@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using Ship.Core.Spikes;
@@ -15,8 +16,18 @@ namespace Ship.Devices.Neurons;
 /// u never goes below 0 (the original model's floor), so u0 and ur must be ≥ 0 and below thr. The membrane starts at
 /// rest (u = u0) unless "u" is set.
 /// </summary>
-public sealed class LifRestReset : NeuronGroup, IIntegrationGate
+[ShipModel("LifRestReset")]
+public sealed class LifRestReset : NeuronGroup, IIntegrationGate, IShipModel<LifRestReset, LifRestReset.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int N);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount);
+
+    /// <inheritdoc />
+    public static LifRestReset FromSettings(Settings settings) => new(settings.N);
+
     private Tensor? _beta, _floor, _restMinusReset;
 
     /// <summary>Creates N neurons with τ = 1 ms, thr = 1, u0 = 0 and ur = 0 (SHIP's defaults) unless set otherwise.</summary>

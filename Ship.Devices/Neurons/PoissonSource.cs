@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Networks;
@@ -12,8 +13,18 @@ namespace Ship.Devices.Neurons;
 /// independently across components, batch rows and steps. Draws come from the network's generator, so a seed
 /// reproduces them. rate·dt must not exceed 1 (a step cannot hold more than one spike). Output: 0/1 in the network dtype.
 /// </summary>
-public sealed class PoissonSource : NeuronGroup, ISequenceGroup
+[ShipModel("PoissonSource")]
+public sealed class PoissonSource : NeuronGroup, ISequenceGroup, IShipModel<PoissonSource, PoissonSource.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int N);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ComponentCount);
+
+    /// <inheritdoc />
+    public static PoissonSource FromSettings(Settings settings) => new(settings.N);
+
     private Tensor? _threshold;
 
     /// <summary>Creates N sources firing at 100 Hz (SHIP's default) unless set otherwise.</summary>

@@ -50,7 +50,7 @@ public abstract class PlasticityBlock : NeuronGroup
         Bounds = bounds;
         WMin = wMin;
         WMax = wMax;
-        Tap = new InputTap(synapse);
+        Tap = new InputTap(synapse) { Block = this };
     }
 
     /// <summary>The synapse whose weights learn, wrapped so that the block sees its presynaptic input: add this to the network.</summary>

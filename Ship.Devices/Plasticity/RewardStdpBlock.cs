@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Parameters;
 using Ship.Devices.Synapses;
@@ -21,8 +22,18 @@ namespace Ship.Devices.Plasticity;
 /// Bounds act on the signed change: its positive part is potentiation ((w_max − W)·ΔW⁺ with soft bounds), its negative
 /// part depression ((W − w_min)·ΔW⁻). Output: x_post [batch, Nt]. Wiring as <see cref="PlasticityBlock"/>.
 /// </summary>
-public sealed class RewardStdpBlock : PlasticityBlock
+[ShipModel("RewardStdpBlock")]
+public sealed class RewardStdpBlock : PlasticityBlock, IShipModel<RewardStdpBlock, RewardStdpBlock.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(WeightedSynapse Synapse, int PostCount, StdpBounds Bounds, double WMin, double WMax, double? TauEligibility);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Synapse, ComponentCount, Bounds, WMin, WMax, TauEligibility);
+
+    /// <inheritdoc />
+    public static RewardStdpBlock FromSettings(Settings settings) => new(settings.Synapse, settings.PostCount, tauEligibility: settings.TauEligibility, bounds: settings.Bounds, wMin: settings.WMin, wMax: settings.WMax);
+
     private double _alpha, _beta, _gamma, _plus, _minus, _eta;
     private Tensor? _reward, _runReward;
 

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Parameters;
 using Ship.Devices.Synapses;
 using TorchSharp;
@@ -21,8 +22,18 @@ namespace Ship.Devices.Plasticity;
 /// [batch, Nt]. Weights change in place under no_grad and persist across runs until the network is initialized again;
 /// do not train the same weights by gradient in the same run. Synapses with an attached weight device are not supported.
 /// </summary>
-public sealed class StdpBlock : PlasticityBlock
+[ShipModel("StdpBlock")]
+public sealed class StdpBlock : PlasticityBlock, IShipModel<StdpBlock, StdpBlock.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(WeightedSynapse Synapse, int PostCount, StdpBounds Bounds, double WMin, double WMax, TraceInteraction Interaction);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Synapse, ComponentCount, Bounds, WMin, WMax, Interaction);
+
+    /// <inheritdoc />
+    public static StdpBlock FromSettings(Settings settings) => new(settings.Synapse, settings.PostCount, bounds: settings.Bounds, wMin: settings.WMin, wMax: settings.WMax, interaction: settings.Interaction);
+
     private double _alpha, _beta, _plus, _minus;
 
     /// <summary>Creates the block for <paramref name="synapse"/>, whose target has <paramref name="postCount"/> neurons (defaults: Song et al. 2000).</summary>

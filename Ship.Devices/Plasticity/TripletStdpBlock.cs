@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Parameters;
 using Ship.Devices.Synapses;
 using TorchSharp;
@@ -21,8 +22,18 @@ namespace Ship.Devices.Plasticity;
 /// With A3+ = A3− = 0 the rule is the pair rule of <see cref="StdpBlock"/>. Output: o1 [batch, Nt]. Wiring as
 /// <see cref="PlasticityBlock"/>.
 /// </summary>
-public sealed class TripletStdpBlock : PlasticityBlock
+[ShipModel("TripletStdpBlock")]
+public sealed class TripletStdpBlock : PlasticityBlock, IShipModel<TripletStdpBlock, TripletStdpBlock.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(WeightedSynapse Synapse, int PostCount, StdpBounds Bounds, double WMin, double WMax, TraceInteraction Interaction);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Synapse, ComponentCount, Bounds, WMin, WMax, Interaction);
+
+    /// <inheritdoc />
+    public static TripletStdpBlock FromSettings(Settings settings) => new(settings.Synapse, settings.PostCount, bounds: settings.Bounds, wMin: settings.WMin, wMax: settings.WMax, interaction: settings.Interaction);
+
     private TripletCoefficients _c;
 
     /// <summary>Creates the block for <paramref name="synapse"/>, whose target has <paramref name="postCount"/> neurons.</summary>

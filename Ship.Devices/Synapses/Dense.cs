@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
@@ -9,8 +10,15 @@ namespace Ship.Devices.Synapses;
 /// Stateless dense synapse (SHIP's wireS): y = x·W + b, W of shape [Ns, Nt], b per target.
 /// W defaults to uniform draws on [0, 1) from the network's generator, as in SHIP.
 /// </summary>
-public sealed class Dense : WeightedSynapse, ISequenceGroup
+[ShipModel("Dense")]
+public sealed class Dense : WeightedSynapse, ISequenceGroup, IShipModel<Dense, WeightedSynapse.WeightedSettings>
 {
+    /// <inheritdoc />
+    public WeightedSynapse.WeightedSettings GetSettings() => SynapseSettings();
+
+    /// <inheritdoc />
+    public static Dense FromSettings(WeightedSynapse.WeightedSettings settings) => Restore(new Dense(), settings);
+
     /// <summary>Creates a dense synapse; weights and bias may be set later with Set("w", …) and Set("bias", …).</summary>
     public Dense(Value? weights = null, Value? bias = null) : base(weights)
     {

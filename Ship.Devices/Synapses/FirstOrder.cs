@@ -13,8 +13,15 @@ namespace Ship.Devices.Synapses;
 /// output_t = Σ_sources B·I, B = τ·(1 − A), i.e. the exact integral over the step of a current decaying from I.
 /// One spike therefore delivers w·w_scale·τ in total, whatever dt (charge is conserved).
 /// </summary>
-public sealed class FirstOrder : WeightedSynapse, ISequenceGroup
+[ShipModel("FirstOrder")]
+public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<FirstOrder, WeightedSynapse.WeightedSettings>
 {
+    /// <inheritdoc />
+    public WeightedSynapse.WeightedSettings GetSettings() => SynapseSettings();
+
+    /// <inheritdoc />
+    public static FirstOrder FromSettings(WeightedSynapse.WeightedSettings settings) => Restore(new FirstOrder(), settings);
+
     private Tensor? _a, _b;
 
     /// <summary>Creates the synapse with τ = 8 ms and w_scale = 1 (SHIP's defaults); W defaults to uniform [0, 1).</summary>

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -10,8 +11,15 @@ namespace Ship.Devices.Synapses;
 /// (faster, but τ can only differ per target). Each step: I ← α·I + w_scale·(x·W), α = exp(−dt/τ); output: I itself
 /// (the current, not its integral over the step as in <see cref="FirstOrder"/>). One spike gives w·w_scale·α^k k steps later.
 /// </summary>
-public sealed class FirstOrderPerTarget : WeightedSynapse
+[ShipModel("FirstOrderPerTarget")]
+public sealed class FirstOrderPerTarget : WeightedSynapse, IShipModel<FirstOrderPerTarget, WeightedSynapse.WeightedSettings>
 {
+    /// <inheritdoc />
+    public WeightedSynapse.WeightedSettings GetSettings() => SynapseSettings();
+
+    /// <inheritdoc />
+    public static FirstOrderPerTarget FromSettings(WeightedSynapse.WeightedSettings settings) => Restore(new FirstOrderPerTarget(), settings);
+
     private Tensor? _alpha;
 
     /// <summary>Creates the synapse with τ = 8 ms and w_scale = 1 (SHIP's defaults); W defaults to uniform [0, 1).</summary>

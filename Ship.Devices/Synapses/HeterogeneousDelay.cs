@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Parameters;
 using Ship.Devices.Wrappers;
@@ -25,8 +26,18 @@ public enum DelayUnit
 /// seconds, a dt change keeps each pending arrival's remaining flight time (as <see cref="Delay"/> does), so every
 /// contribution arrives exactly once. Works with weight devices (see <see cref="WeightedSynapse"/>).
 /// </summary>
-public sealed class HeterogeneousDelay : WeightedSynapse
+[ShipModel("HeterogeneousDelay")]
+public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<HeterogeneousDelay, HeterogeneousDelay.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(IWeightDevice? Device, bool Plastic, DelayUnit Unit);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(WeightDevice, Plastic, Unit);
+
+    /// <inheritdoc />
+    public static HeterogeneousDelay FromSettings(Settings settings) => Restore(new HeterogeneousDelay(0.0, unit: settings.Unit), new WeightedSettings(settings.Device, settings.Plastic));
+
     private Tensor? _index;
     private Tensor? _pad;
     private long _minSteps, _maxSteps;

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using TorchSharp;
@@ -6,8 +7,15 @@ using static TorchSharp.torch;
 namespace Ship.Devices.Synapses;
 
 /// <summary>One-to-one ideal wire (SHIP's linkS): passes the source output unchanged, so Ns must equal Nt.</summary>
-public sealed class Identity : SynapseGroup
+[ShipModel("Identity")]
+public sealed class Identity : SynapseGroup, IShipModel<Identity, NoSettings>
 {
+    /// <inheritdoc />
+    public NoSettings GetSettings() => NoSettings.Instance;
+
+    /// <inheritdoc />
+    public static Identity FromSettings(NoSettings settings) => new();
+
     /// <inheritdoc />
     public override void ValidateSizes()
     {

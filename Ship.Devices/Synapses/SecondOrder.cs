@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,8 +12,15 @@ namespace Ship.Devices.Synapses;
 /// output = Σ_sources (B1·I1 + B2·I2), Bk = τk·(1 − Ak): the charge delivered during the step.
 /// One spike delivers w·w_scale·(τ1 − τ2) in total; τ1 &gt; τ2 gives a positive response for a positive weight.
 /// </summary>
-public sealed class SecondOrder : WeightedSynapse
+[ShipModel("SecondOrder")]
+public sealed class SecondOrder : WeightedSynapse, IShipModel<SecondOrder, WeightedSynapse.WeightedSettings>
 {
+    /// <inheritdoc />
+    public WeightedSynapse.WeightedSettings GetSettings() => SynapseSettings();
+
+    /// <inheritdoc />
+    public static SecondOrder FromSettings(WeightedSynapse.WeightedSettings settings) => Restore(new SecondOrder(), settings);
+
     private Tensor? _a1, _b1, _a2, _b2;
 
     /// <summary>Creates the synapse with τ1 = 8 ms, τ2 = 4 ms and w_scale = 1 (SHIP's defaults); W defaults to uniform [0, 1).</summary>

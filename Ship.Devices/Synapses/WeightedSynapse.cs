@@ -22,6 +22,13 @@ public interface IWeightDevice
 
     /// <summary>Whether two reads differ (read noise): then the synapse reads every step instead of once per run.</summary>
     bool ReadsVary { get; }
+
+    /// <summary>
+    /// Called when <paramref name="synapse"/> attaches this device (<see cref="WeightedSynapse.WithDevice"/>). A device
+    /// that holds one synapse's conductances refuses a second synapse here; a device that reads its synapse's weights
+    /// (hardware-aware training) binds to it. Does nothing by default.
+    /// </summary>
+    void Attach(WeightedSynapse synapse) { }
 }
 
 /// <summary>
@@ -56,8 +63,27 @@ public abstract class WeightedSynapse : SynapseGroup, ICheckpointState
     /// <summary>Attaches a device array; it is programmed from W at every initialization.</summary>
     public WeightedSynapse WithDevice(IWeightDevice device)
     {
-        WeightDevice = device ?? throw new ArgumentNullException(nameof(device));
+        ArgumentNullException.ThrowIfNull(device);
+        if (ReferenceEquals(device, WeightDevice)) return this;
+        device.Attach(this);
+        WeightDevice = device;
         return this;
+    }
+
+    /// <summary>Construction settings shared by weighted synapses: the attached device and the plasticity flag (weights are a parameter).</summary>
+    public sealed record WeightedSettings(IWeightDevice? Device, bool Plastic);
+
+    /// <summary>This synapse's <see cref="WeightedSettings"/>.</summary>
+    protected WeightedSettings SynapseSettings() => new(WeightDevice, Plastic);
+
+    /// <summary>Applies <paramref name="settings"/> to a newly built synapse and returns it.</summary>
+    protected static T Restore<T>(T synapse, WeightedSettings settings) where T : WeightedSynapse
+    {
+        ArgumentNullException.ThrowIfNull(synapse);
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Device is { } device) synapse.WithDevice(device);
+        synapse.Plastic = settings.Plastic;
+        return synapse;
     }
 
     /// <inheritdoc />

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
@@ -17,8 +18,18 @@ namespace Ship.Devices.Wrappers;
 /// max(1, round(r · dt_old / dt_new)) steps of dt_new; values meeting in one step add up, so each is delivered exactly
 /// once (SHIP empties the buffer instead).
 /// </summary>
-public sealed class Delay : GroupWrapper, IUndelayedOutput
+[ShipModel("Delay")]
+public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, Delay.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(Group Inner, double Seconds);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Inner, Seconds);
+
+    /// <inheritdoc />
+    public static Delay FromSettings(Settings settings) => new(settings.Inner, settings.Seconds);
+
     private int _steps;
     private double _queueDt = double.NaN;
     private Tensor? _slot;

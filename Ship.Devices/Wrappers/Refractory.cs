@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
@@ -15,8 +16,18 @@ namespace Ship.Devices.Wrappers;
 /// times). The neuron's own reset step (Lif's) is included in the period. The spikes used are those the neuron
 /// emitted this step, even when a <see cref="Delay"/> sits between them.
 /// </summary>
-public sealed class Refractory : GroupWrapper
+[ShipModel("Refractory")]
+public sealed class Refractory : GroupWrapper, IShipModel<Refractory, Refractory.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(Group Inner);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Inner);
+
+    /// <inheritdoc />
+    public static Refractory FromSettings(Settings settings) => new(settings.Inner, 0.0);
+
     private readonly IIntegrationGate? _gate;
 
     /// <summary>Wraps <paramref name="inner"/> with a refractory period of <paramref name="period"/> seconds (per neuron and batch row if a tensor).</summary>

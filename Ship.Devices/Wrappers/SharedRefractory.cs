@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
@@ -13,8 +14,18 @@ namespace Ship.Devices.Wrappers;
 /// The max with dt always blocks the step right after the spike (the winner-take-all reset), so t_ref ≤ dt behaves as
 /// <see cref="WinnerTakeAll"/> and longer periods extend it exactly under any dt schedule. Rows never affect each other.
 /// </summary>
-public sealed class SharedRefractory : GroupWrapper
+[ShipModel("SharedRefractory")]
+public sealed class SharedRefractory : GroupWrapper, IShipModel<SharedRefractory, SharedRefractory.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(Group Inner);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Inner);
+
+    /// <inheritdoc />
+    public static SharedRefractory FromSettings(Settings settings) => new(settings.Inner, 0.0);
+
     private readonly IIntegrationGate? _gate;
     private Tensor? _effective;
 

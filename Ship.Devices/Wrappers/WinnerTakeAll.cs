@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -12,8 +13,18 @@ namespace Ship.Devices.Wrappers;
 /// The spikes used are those the neuron emitted this step, even when a <see cref="Delay"/> sits between them.
 /// No parameters and no state of its own: the decision is carried by the gate.
 /// </summary>
-public sealed class WinnerTakeAll : GroupWrapper
+[ShipModel("WinnerTakeAll")]
+public sealed class WinnerTakeAll : GroupWrapper, IShipModel<WinnerTakeAll, WinnerTakeAll.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(Group Inner);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Inner);
+
+    /// <inheritdoc />
+    public static WinnerTakeAll FromSettings(Settings settings) => new(settings.Inner);
+
     private readonly IIntegrationGate? _gate;
 
     /// <summary>Wraps <paramref name="inner"/>, whose stack must contain an integration gate.</summary>

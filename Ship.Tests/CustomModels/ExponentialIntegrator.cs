@@ -1,5 +1,6 @@
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,9 +10,19 @@ namespace Ship.Tests.CustomModels;
 /// Worked example of a user-written model (docs/custom-models.md): a leaky integrator without rectification,
 /// u ← β·u + x with β = exp(−dt/τ), output u. One file: parameters, state, dt-dependent term, step.
 /// </summary>
-public sealed class ExponentialIntegrator : NeuronGroup
+[ShipModel("Tests.ExponentialIntegrator")]
+public sealed class ExponentialIntegrator : NeuronGroup, IShipModel<ExponentialIntegrator, ExponentialIntegrator.Settings>
 {
     private Tensor? _beta;
+
+    /// <summary>What the constructor needs beyond parameters (τ is a parameter, saved with the network).</summary>
+    public sealed record Settings(int N);
+
+    /// <summary>The settings a checkpoint writes.</summary>
+    public Settings GetSettings() => new(ComponentCount);
+
+    /// <summary>Builds the model back from its settings.</summary>
+    public static ExponentialIntegrator FromSettings(Settings settings) => new(settings.N);
 
     /// <summary>N integrators with time constant τ (seconds).</summary>
     public ExponentialIntegrator(int n, double tau = 20e-3) : base(n)

@@ -203,13 +203,13 @@ public class BadInputCatalogTests
         yield return new(53, "checkpoint whose tensors disagree with its topology", typeof(CheckpointException), "do not fit", _ =>
         {
             var dir = SavedCheckpoint("topology");
-            EditManifest(dir, r => GroupNode(r, "L")["model"]!["inner"]!["n"] = 3); // 3 neurons, but weights and states for 2
+            EditManifest(dir, r => GroupNode(r, "L")["model"]!["settings"]!["inner"]!["settings"]!["n"] = 3); // 3 neurons, but weights and states for 2
             Checkpoint.Load(dir);
         });
         yield return new(54, "checkpoint naming a model the registry does not know", typeof(CheckpointException), "which the registry does not know", _ =>
         {
             var dir = SavedCheckpoint("unknown");
-            EditManifest(dir, r => GroupNode(r, "L")["model"]!["inner"]!["type"] = "MyNeuron");
+            EditManifest(dir, r => GroupNode(r, "L")["model"]!["settings"]!["inner"]!["type"] = "MyNeuron");
             Checkpoint.Load(dir);
         });
         yield return new(55, "checkpoint folder that does not exist", typeof(CheckpointException), "does not exist", _ => Checkpoint.Load(Path.Combine(Dir("none"), "missing")));

@@ -224,7 +224,7 @@ public class CheckpointTests
         net.Run(x);
         var err = Assert.Throws<CheckpointException>(() => Checkpoint.Save(net, Path.Combine(dir, "default")));
         Assert.That(err!.Problem, Is.EqualTo(CheckpointProblem.UnknownModel));
-        Assert.That(err.Message, Does.Contain("ExponentialIntegrator").And.Contain("Register"));
+        Assert.That(err.Message, Does.Contain("ExponentialIntegrator").And.Contain("[ShipModel"));
         Assert.That(Directory.Exists(Path.Combine(dir, "default")), Is.False, "a failed save writes nothing");
 
         Checkpoint.Save(net, Path.Combine(dir, "custom"), Scenarios.Registry());
@@ -239,16 +239,16 @@ public class CheckpointTests
     }
 
     [Test]
-    public void RegistriesAreIndependentAndRejectDuplicates()
+    public void RegistriesDiscoverTheirAssembliesAndShareNothing()
     {
-        var a = DeviceModels.CreateRegistry();
-        var b = DeviceModels.CreateRegistry();
-        a.Register<ExponentialIntegrator>("X", (_, _) => { }, _ => new ExponentialIntegrator(1));
-        Assert.That(a.Contains(typeof(ExponentialIntegrator)), Is.True);
-        Assert.That(b.Contains(typeof(ExponentialIntegrator)), Is.False, "no shared table");
-        Assert.Throws<ArgumentException>(() => a.Register<ExponentialIntegrator>("Y", (_, _) => { }, _ => new ExponentialIntegrator(1)));
-        Assert.Throws<ArgumentException>(() => a.Register<Lif>("X", (_, _) => { }, _ => new Lif(1)));
-        Assert.That(new ModelRegistry(includeCoreModels: false).Names, Is.Empty);
+        var withTests = new ModelRegistry(typeof(ExponentialIntegrator).Assembly);
+        var plain = new ModelRegistry(typeof(Network).Assembly);
+        Assert.That(withTests.NameOf(typeof(ExponentialIntegrator)), Is.EqualTo("Tests.ExponentialIntegrator"));
+        Assert.That(plain.Contains(typeof(ExponentialIntegrator)), Is.False, "a registry knows only the assemblies it is given");
+        foreach (var r in new[] { withTests, plain })
+            Assert.That(r.Contains(typeof(Lif)) && r.Contains(typeof(StdpBlock)) && r.Contains(typeof(Ship.Core.Spikes.FastSigmoid)), Is.True, "the Ship.NET libraries are always scanned");
+        withTests.RegisterGenerator("x", _ => null);
+        Assert.That(new ModelRegistry(typeof(ExponentialIntegrator).Assembly).Types, Is.EquivalentTo(withTests.Types), "registries are independent values");
     }
 
     [Test]
@@ -270,7 +270,7 @@ public class CheckpointTests
         var e = Assert.Throws<ShipException>(() => loaded.Run(x));
         Assert.That(e!.Message, Does.Contain("'quarter'").And.Contain("RegisterGenerator"));
 
-        var registry = DeviceModels.CreateRegistry()
+        var registry = new ModelRegistry()
             .RegisterGenerator("quarter", _ => Value.Generated(c => torch.full(c.Shape, 0.25, dtype: c.DType), "quarter"));
         var rebuilt = Checkpoint.Load(dir, registry);
         AssertBitIdentical(net.Run(x)["L"], rebuilt.Run(x)["L"], "a registered generator redraws as the original");

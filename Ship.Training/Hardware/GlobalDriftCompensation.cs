@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Networks;
 using Ship.Devices.Memristive;
@@ -26,10 +27,49 @@ public enum CompensationReference
 /// <see cref="Reference"/>. α is measured once per elapsed time (and per programming) and cached, so noisy reads use one
 /// calibration, as a chip would.
 /// </summary>
-public sealed class GlobalDriftCompensation : IWeightDevice
+[ShipModel("GlobalDriftCompensation")]
+public sealed class GlobalDriftCompensation : IWeightDevice, ICheckpointState, IShipModel<GlobalDriftCompensation, GlobalDriftCompensation.Settings>
 {
     private double? _m0;
     private readonly Dictionary<double, double> _alpha = new();
+
+    /// <summary>Construction settings: the wrapped array (with its own settings), the reference and its time.</summary>
+    public sealed record Settings(DeviceArray Array, CompensationReference Reference, double ReferenceTime);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Array, Reference, ReferenceTime);
+
+    /// <inheritdoc />
+    public static GlobalDriftCompensation FromSettings(Settings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return new(settings.Array, settings.Reference, settings.ReferenceTime);
+    }
+
+    /// <summary>The array belongs to one synapse: attaching the wrapper attaches the array.</summary>
+    public void Attach(WeightedSynapse synapse) => ((IWeightDevice)Array).Attach(synapse);
+
+    void ICheckpointState.SaveState(CheckpointWriter writer)
+    {
+        ((ICheckpointState)Array).SaveState(writer.Child("array"));
+        writer.Set("m0", _m0);
+        // The calibration cache: a noisy calibration read is not redone after loading, as a chip keeps its factors.
+        var cached = _alpha.OrderBy(kv => kv.Key).SelectMany(kv => new[] { kv.Key, kv.Value }).ToArray();
+        using var t = torch.tensor(cached, ScalarType.Float64);
+        writer.SetTensor("alpha", t.reshape(-1, 2));
+    }
+
+    void ICheckpointState.LoadState(CheckpointReader reader)
+    {
+        ((ICheckpointState)Array).LoadState(reader.Child("array"));
+        _m0 = reader.GetNullableDouble("m0");
+        using var t = reader.GetTensor("alpha");
+        if (t.dtype != ScalarType.Float64 || t.dim() != 2 || t.shape[1] != 2)
+            throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"the drift calibration of '{Array.Name}' is stored as {t.dtype} [{string.Join(", ", t.shape)}], expected Float64 [k, 2].");
+        var v = t.cpu().data<double>().ToArray();
+        _alpha.Clear();
+        for (int k = 0; k + 1 < v.Length; k += 2) _alpha[v[k]] = v[k + 1];
+    }
 
     /// <summary>Wraps <paramref name="array"/>; attach the wrapper to the synapse instead of the array.</summary>
     public GlobalDriftCompensation(DeviceArray array, CompensationReference reference = CompensationReference.MeanAbsoluteWeight, double referenceTime = 0)

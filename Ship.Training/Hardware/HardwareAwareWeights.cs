@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Networks;
 using Ship.Devices.Synapses;
@@ -65,18 +66,45 @@ public sealed record HardwareAwareOptions
 /// graph, so the <see cref="Trainer"/> trains through it unchanged. Each run draws fresh noise from the network's
 /// generator. Unlike a <c>DeviceArray</c> it holds no conductances: W stays the trained (latent, full-precision) tensor.
 /// </summary>
-public sealed class HardwareAwareWeights : IWeightDevice
+[ShipModel("HardwareAwareWeights")]
+public sealed class HardwareAwareWeights : IWeightDevice, IShipModel<HardwareAwareWeights, HardwareAwareWeights.Settings>
 {
+    private WeightedSynapse? _synapse;
+
     /// <summary>Creates the transform for <paramref name="synapse"/>'s weights.</summary>
-    public HardwareAwareWeights(WeightedSynapse synapse, HardwareAwareOptions options)
+    public HardwareAwareWeights(WeightedSynapse synapse, HardwareAwareOptions options) : this(options)
     {
-        Synapse = synapse ?? throw new ArgumentNullException(nameof(synapse));
+        _synapse = synapse ?? throw new ArgumentNullException(nameof(synapse));
+    }
+
+    /// <summary>Creates the transform unbound: the synapse that attaches it (<see cref="WeightedSynapse.WithDevice"/>) becomes its synapse.</summary>
+    public HardwareAwareWeights(HardwareAwareOptions options)
+    {
         Options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate(nameof(HardwareAwareWeights));
     }
 
+    /// <summary>Construction settings: the options (the synapse is the one it is attached to).</summary>
+    public sealed record Settings(HardwareAwareOptions Options);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Options);
+
+    /// <inheritdoc />
+    public static HardwareAwareWeights FromSettings(Settings settings) => new((settings ?? throw new ArgumentNullException(nameof(settings))).Options);
+
+    /// <summary>Binds to <paramref name="synapse"/>; a transform already made for another synapse is refused (it would read that synapse's weights).</summary>
+    public void Attach(WeightedSynapse synapse)
+    {
+        ArgumentNullException.ThrowIfNull(synapse);
+        if (_synapse is not null && !ReferenceEquals(_synapse, synapse))
+            throw new NetworkConfigurationException(
+                $"Synapse '{synapse.DisplayName}': this HardwareAwareWeights transforms the weights of synapse '{_synapse.DisplayName}'; create one per synapse.");
+        _synapse = synapse;
+    }
+
     /// <summary>The synapse whose weights are transformed.</summary>
-    public WeightedSynapse Synapse { get; }
+    public WeightedSynapse Synapse => _synapse ?? throw new ShipException("This HardwareAwareWeights is not attached to a synapse yet: call synapse.WithDevice(it).");
     /// <summary>The non-idealities applied in the forward pass.</summary>
     public HardwareAwareOptions Options { get; }
 

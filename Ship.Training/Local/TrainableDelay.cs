@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Parameters;
 using Ship.Devices.Synapses;
@@ -20,8 +21,15 @@ namespace Ship.Training.Local;
 /// a queue of future arrivals (state "arrivals" [batch, C, Nt], C = max n + 2) receives x_i·w_ij·(1 − f_ij) in slot
 /// n_ij and x_i·w_ij·f_ij in slot n_ij + 1 each step; slot 0 is the output. Works with weight devices.
 /// </summary>
-public sealed class TrainableDelay : WeightedSynapse
+[ShipModel("TrainableDelay")]
+public sealed class TrainableDelay : WeightedSynapse, IShipModel<TrainableDelay, WeightedSynapse.WeightedSettings>
 {
+    /// <inheritdoc />
+    public WeightedSettings GetSettings() => SynapseSettings();
+
+    /// <inheritdoc />
+    public static TrainableDelay FromSettings(WeightedSettings settings) => Restore(new TrainableDelay(0.0), settings);
+
     private Tensor? _index, _fraction, _pad;
     private long _minSteps, _maxSteps;
 

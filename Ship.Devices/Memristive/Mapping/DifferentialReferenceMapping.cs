@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,8 +10,18 @@ namespace Ship.Devices.Memristive;
 /// read back w = sign(w)·(G+ − G−)/(Gmax − Gmin)·M. Both devices drift independently; a zero weight stays zero
 /// because its sign is 0.
 /// </summary>
-public sealed class DifferentialReferenceMapping : ConductanceMapping
+[ShipModel("DifferentialReferenceMapping")]
+public sealed class DifferentialReferenceMapping : ConductanceMapping, IShipModel<DifferentialReferenceMapping, DifferentialReferenceMapping.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double Gmin, double Gmax, double? Scale);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Range.Gmin, Range.Gmax, FixedScale);
+
+    /// <inheritdoc />
+    public static DifferentialReferenceMapping FromSettings(Settings settings) => new(settings.Gmin, settings.Gmax, settings.Scale);
+
     /// <summary>Creates the mapping on [gmin, gmax] (S; SHIP: 50e-6–120e-6 S = 50–120 µS); <paramref name="scale"/> fixes M (default max|w|).</summary>
     public DifferentialReferenceMapping(double gmin = 50e-6, double gmax = 120e-6, double? scale = null) : base(scale)
         => Range = new ConductanceRange(gmin, gmax, nameof(DifferentialReferenceMapping));

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,8 +10,18 @@ namespace Ship.Devices.Memristive;
 /// read back w = (G+ − G−)/(Gmax − Gmin)·M. No sign bit: a zero weight is two Gmin devices, so drift and noise
 /// can move it away from zero.
 /// </summary>
-public sealed class SymmetricDifferentialMapping : ConductanceMapping
+[ShipModel("SymmetricDifferentialMapping")]
+public sealed class SymmetricDifferentialMapping : ConductanceMapping, IShipModel<SymmetricDifferentialMapping, SymmetricDifferentialMapping.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double Gmin, double Gmax, double? Scale);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Range.Gmin, Range.Gmax, FixedScale);
+
+    /// <inheritdoc />
+    public static SymmetricDifferentialMapping FromSettings(Settings settings) => new(settings.Gmin, settings.Gmax, settings.Scale);
+
     /// <summary>Creates the mapping on [gmin, gmax] (S, e.g. 0 and 25e-6 for aihwkit's PCM); <paramref name="scale"/> fixes M (default max|w|).</summary>
     public SymmetricDifferentialMapping(double gmin, double gmax, double? scale = null) : base(scale)
         => Range = new ConductanceRange(gmin, gmax, nameof(SymmetricDifferentialMapping));

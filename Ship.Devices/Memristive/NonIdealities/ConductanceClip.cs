@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -5,8 +6,18 @@ using static TorchSharp.torch;
 namespace Ship.Devices.Memristive;
 
 /// <summary>Clamps conductances to physical limits after programming and at every read (aihwkit clamps PCM at G ≥ 0).</summary>
-public sealed class ConductanceClip : INonIdeality
+[ShipModel("ConductanceClip")]
+public sealed class ConductanceClip : INonIdeality, IShipModel<ConductanceClip, ConductanceClip.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double? Min, double? Max);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Min, Max);
+
+    /// <inheritdoc />
+    public static ConductanceClip FromSettings(Settings settings) => new(settings.Min, settings.Max);
+
     /// <summary>Creates the clip at conductances <paramref name="min"/> and <paramref name="max"/> (S); a null bound is open.</summary>
     public ConductanceClip(double? min = 0, double? max = null)
     {

@@ -1,4 +1,5 @@
 using Ship.Core.Errors;
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,8 +11,18 @@ namespace Ship.Devices.Memristive;
 /// G·(t/t0)^(−ν) (MemTorch clock, no change for t ≤ t0) or G·((t + t0)/t0)^(−ν) (aihwkit clock). What
 /// Ship.Characterization's drift fit produces from retention measurements.
 /// </summary>
-public sealed class FittedPowerLawDrift : INonIdeality
+[ShipModel("FittedPowerLawDrift")]
+public sealed class FittedPowerLawDrift : INonIdeality, IShipModel<FittedPowerLawDrift, FittedPowerLawDrift.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; the per-device ν draws are saved with the array state).</summary>
+    public sealed record Settings(double T0, PowerLawClock Clock, double NuMean, double NuSigma);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(T0, Clock, NuMean, NuSigma);
+
+    /// <inheritdoc />
+    public static FittedPowerLawDrift FromSettings(Settings s) => new(s.T0, s.Clock, s.NuMean, s.NuSigma);
+
     /// <summary>Creates the drift law.</summary>
     public FittedPowerLawDrift(double t0, PowerLawClock clock, double nuMean, double nuSigma)
     {

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,8 +10,18 @@ namespace Ship.Devices.Memristive;
 /// (aihwkit counts from t0 = 20 s before the first read, so its presets use an offset of 20 s). σ = 0 while
 /// (t + t_r)/(2·t_r) ≤ 1.
 /// </summary>
-public sealed class OneOverFReadSigma : INoiseSigma
+[ShipModel("OneOverFReadSigma")]
+public sealed class OneOverFReadSigma : INoiseSigma, IShipModel<OneOverFReadSigma, OneOverFReadSigma.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double ReadTime, double TimeOffset, double QsScale, double QsExponent, double QsMax);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ReadTime, TimeOffset, QsScale, QsExponent, QsMax);
+
+    /// <inheritdoc />
+    public static OneOverFReadSigma FromSettings(Settings settings) => new(settings.ReadTime, settings.TimeOffset, settings.QsScale, settings.QsExponent, settings.QsMax);
+
     /// <summary>Creates the law with aihwkit's constants by default.</summary>
     public OneOverFReadSigma(double readTime = 250e-9, double timeOffset = 0, double qsScale = 0.0088, double qsExponent = 0.65, double qsMax = 0.2)
     {

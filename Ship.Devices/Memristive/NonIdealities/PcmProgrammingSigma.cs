@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,8 +9,18 @@ namespace Ship.Devices.Memristive;
 /// σ = (c0 + c1·x + c2·x²)·Gmax/Gref, c = (0.26348, 1.9650, −1.1731) µS fitted at Gref = 25 µS; every coefficient and
 /// conductance here is in siemens (c = (0.26348e-6, 1.9650e-6, −1.1731e-6) S, Gref = 25e-6 S).
 /// </summary>
-public sealed class PcmProgrammingSigma : INoiseSigma
+[ShipModel("PcmProgrammingSigma")]
+public sealed class PcmProgrammingSigma : INoiseSigma, IShipModel<PcmProgrammingSigma, PcmProgrammingSigma.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double C0, double C1, double C2, double ReferenceGmax);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(C0, C1, C2, ReferenceGmax);
+
+    /// <inheritdoc />
+    public static PcmProgrammingSigma FromSettings(Settings settings) => new(settings.C0, settings.C1, settings.C2, settings.ReferenceGmax);
+
     /// <summary>Creates the law with aihwkit's coefficients (S) by default.</summary>
     public PcmProgrammingSigma(double c0 = 0.26348e-6, double c1 = 1.9650e-6, double c2 = -1.1731e-6, double referenceGmax = 25e-6)
     {

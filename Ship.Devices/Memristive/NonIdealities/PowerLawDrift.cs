@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -20,8 +21,18 @@ public enum PowerLawClock
 /// σν = clip(−0.0125·ln x − 0.0059, 0.008, 0.045), G being the conductance this model receives while programming
 /// (list it before programming noise to draw from targets, as aihwkit).
 /// </summary>
-public sealed class PowerLawDrift : INonIdeality
+[ShipModel("PowerLawDrift")]
+public sealed class PowerLawDrift : INonIdeality, IShipModel<PowerLawDrift, PowerLawDrift.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double T0, PowerLawClock Clock, double? Nu);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(T0, Clock, Nu);
+
+    /// <inheritdoc />
+    public static PowerLawDrift FromSettings(Settings settings) => new(settings.T0, settings.Clock, settings.Nu);
+
     /// <summary>Creates the drift; <paramref name="nu"/> null draws ν per device (aihwkit law).</summary>
     public PowerLawDrift(double t0, PowerLawClock clock, double? nu = null)
     {

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,8 +8,18 @@ namespace Ship.Devices.Memristive;
 /// Gaussian programming (write) noise, drawn once per programming: G ← G + σ(G)·ξ, ξ ~ N(0, 1), with σ from an
 /// <see cref="INoiseSigma"/> law (absolute, relative, or aihwkit's PCM polynomial).
 /// </summary>
-public sealed class ProgrammingNoise : INonIdeality
+[ShipModel("ProgrammingNoise")]
+public sealed class ProgrammingNoise : INonIdeality, IShipModel<ProgrammingNoise, ProgrammingNoise.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(INoiseSigma Sigma);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(SigmaLaw);
+
+    /// <inheritdoc />
+    public static ProgrammingNoise FromSettings(Settings settings) => new(settings.Sigma);
+
     /// <summary>Creates the noise with the given σ law.</summary>
     public ProgrammingNoise(INoiseSigma sigma) => SigmaLaw = sigma ?? throw new ArgumentNullException(nameof(sigma));
 

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,8 +11,18 @@ namespace Ship.Devices.Memristive;
 /// programming errors come from the <see cref="PulseResponse"/> (soft bounds, linear step, exponential step).
 /// The response's bounds are in the array's conductance units.
 /// </summary>
-public sealed class PulseProgramming : INonIdeality
+[ShipModel("PulseProgramming")]
+public sealed class PulseProgramming : INonIdeality, IShipModel<PulseProgramming, PulseProgramming.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(PulseResponse Response, int MaxPulses);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Response, MaxPulses);
+
+    /// <inheritdoc />
+    public static PulseProgramming FromSettings(Settings settings) => new(settings.Response, settings.MaxPulses);
+
     /// <summary>Creates the model; at most <paramref name="maxPulses"/> pulses are applied per device.</summary>
     public PulseProgramming(PulseResponse response, int maxPulses = 10000)
     {

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -12,8 +13,18 @@ namespace Ship.Devices.Memristive;
 /// Δ·(1 + s·ξ), drawn once per device (device-to-device step-size spread).
 /// Example: n = 3 on [−1, 1] → levels {−1, 0, 1}, boundaries ±0.5, σ = 1/9.
 /// </summary>
-public sealed class QuantizedLevels : INonIdeality
+[ShipModel("QuantizedLevels")]
+public sealed class QuantizedLevels : INonIdeality, IShipModel<QuantizedLevels, QuantizedLevels.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(int Levels, double? LevelSigma, double StepSpread);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(Levels, LevelSigma, StepSpread);
+
+    /// <inheritdoc />
+    public static QuantizedLevels FromSettings(Settings settings) => new(settings.Levels, settings.LevelSigma, settings.StepSpread);
+
     /// <summary>Creates the model; <paramref name="levelSigma"/> null means (range/n)/6, 0 turns variability off.</summary>
     public QuantizedLevels(int levels, double? levelSigma = null, double stepSpread = 0)
     {

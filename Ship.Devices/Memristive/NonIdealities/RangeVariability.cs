@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,8 +10,18 @@ namespace Ship.Devices.Memristive;
 /// array; Gmax_d kept ≥ Gmin_d), and a conductance programmed at a fraction x of the nominal window lands at the same
 /// fraction of its own: G ← Gmin_d + (G − Gmin)/(Gmax − Gmin)·(Gmax_d − Gmin_d). Its step sizes scale with its window.
 /// </summary>
-public sealed class RangeVariability : INonIdeality
+[ShipModel("RangeVariability")]
+public sealed class RangeVariability : INonIdeality, IShipModel<RangeVariability, RangeVariability.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double GminSpread, double GmaxSpread);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(GminSpread, GmaxSpread);
+
+    /// <inheritdoc />
+    public static RangeVariability FromSettings(Settings settings) => new(settings.GminSpread, settings.GmaxSpread);
+
     /// <summary>Creates the model; spreads are fractions of the nominal window width.</summary>
     public RangeVariability(double gminSpread, double gmaxSpread)
     {

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,8 +8,18 @@ namespace Ship.Devices.Memristive;
 /// Gaussian read noise, drawn afresh at every read: G ← G + σ(G)·ξ. Makes reads vary, so a synapse reads its devices
 /// every step. σ from an <see cref="INoiseSigma"/> law (absolute, relative, or aihwkit's 1/f law).
 /// </summary>
-public sealed class ReadNoise : INonIdeality
+[ShipModel("ReadNoise")]
+public sealed class ReadNoise : INonIdeality, IShipModel<ReadNoise, ReadNoise.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(INoiseSigma Sigma);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(SigmaLaw);
+
+    /// <inheritdoc />
+    public static ReadNoise FromSettings(Settings settings) => new(settings.Sigma);
+
     /// <summary>Creates the noise with the given σ law.</summary>
     public ReadNoise(INoiseSigma sigma) => SigmaLaw = sigma ?? throw new ArgumentNullException(nameof(sigma));
 

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,8 +15,18 @@ namespace Ship.Devices.Memristive;
 /// 10 s … 10^4 s, extrapolated beyond. Conductances in and out are in siemens, like everywhere else: the model converts to
 /// µS for the fit and back (use a 50e-6–120e-6 S mapping, as SHIP).
 /// </summary>
-public sealed class RramDrift : INonIdeality
+[ShipModel("RramDrift")]
+public sealed class RramDrift : INonIdeality, IShipModel<RramDrift, RramDrift.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double ValidFrom);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(ValidFrom);
+
+    /// <inheritdoc />
+    public static RramDrift FromSettings(Settings settings) => new(settings.ValidFrom);
+
     /// <summary>Siemens per µS: the fit's unit, used only at this model's boundary.</summary>
     private const double MicroSiemens = 1e-6;
 

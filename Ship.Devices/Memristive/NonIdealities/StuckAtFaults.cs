@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,8 +10,18 @@ namespace Ship.Devices.Memristive;
 /// a high one (LRS) with probability p_high, drawn once per fabricated array. A stuck device ignores programming, pulses,
 /// drift and read noise: it always reads its stuck value (default Gmin for low, Gmax for high).
 /// </summary>
-public sealed class StuckAtFaults : INonIdeality
+[ShipModel("StuckAtFaults")]
+public sealed class StuckAtFaults : INonIdeality, IShipModel<StuckAtFaults, StuckAtFaults.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double LowProbability, double HighProbability, double? LowConductance, double? HighConductance);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(LowProbability, HighProbability, LowConductance, HighConductance);
+
+    /// <inheritdoc />
+    public static StuckAtFaults FromSettings(Settings settings) => new(settings.LowProbability, settings.HighProbability, settings.LowConductance, settings.HighConductance);
+
     /// <summary>Creates the model; the stuck conductances (S) default to the window's bounds.</summary>
     public StuckAtFaults(double lowProbability, double highProbability, double? lowConductance = null, double? highConductance = null)
     {

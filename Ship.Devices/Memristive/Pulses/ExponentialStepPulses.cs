@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,8 +9,18 @@ namespace Ship.Devices.Memristive;
 /// potentiation Δw = dw_min·max(1 − A⁺·e^(γ⁺·z), 0), depression Δw = −dw_min·max(1 − A⁻·e^(−γ⁻·z), 0), then hard bounds.
 /// Defaults are aihwkit's fit (A⁺ = 0.00081, A⁻ = 0.36833, γ⁺ = 12.44625, γ⁻ = 12.78785, a = 0.244, b = 0.2425).
 /// </summary>
-public sealed class ExponentialStepPulses : PulseResponse
+[ShipModel("ExponentialStepPulses")]
+public sealed class ExponentialStepPulses : PulseResponse, IShipModel<ExponentialStepPulses, ExponentialStepPulses.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double DwMin, double WMin, double WMax, double AUp, double ADown, double GammaUp, double GammaDown, double Slope, double Offset, double Reference, double DwMinSpread, double WMinSpread, double WMaxSpread, double CycleNoise);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(DwMin, WMin, WMax, AUp, ADown, GammaUp, GammaDown, Slope, Offset, Reference, DwMinSpread, WMinSpread, WMaxSpread, CycleNoise);
+
+    /// <inheritdoc />
+    public static ExponentialStepPulses FromSettings(Settings settings) => new(settings.DwMin, settings.WMin, settings.WMax, settings.AUp, settings.ADown, settings.GammaUp, settings.GammaDown, settings.Slope, settings.Offset, settings.Reference, settings.DwMinSpread, settings.WMinSpread, settings.WMaxSpread, settings.CycleNoise);
+
     /// <summary>Creates the model with aihwkit's fit parameters by default.</summary>
     public ExponentialStepPulses(double dwMin = 0.001, double wMin = -0.6, double wMax = 0.6,
                                  double aUp = 0.00081, double aDown = 0.36833, double gammaUp = 12.44625, double gammaDown = 12.78785,

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,8 +10,18 @@ namespace Ship.Devices.Memristive;
 /// potentiation Δw = dw_min·(1 − γ⁺·(w − r)/(w_max − r)), depression Δw = −dw_min·(1 − γ⁻·(w − r)/(w_min − r)),
 /// then hard bounds. γ = 0 is a constant step (a linear conductance-vs-pulse ramp up to the bound); γ = 1 is soft bounds.
 /// </summary>
-public sealed class LinearStepPulses : PulseResponse
+[ShipModel("LinearStepPulses")]
+public sealed class LinearStepPulses : PulseResponse, IShipModel<LinearStepPulses, LinearStepPulses.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double DwMin, double WMin, double WMax, double GammaUp, double GammaDown, double Reference, double DwMinSpread, double WMinSpread, double WMaxSpread, double CycleNoise);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(DwMin, WMin, WMax, GammaUp, GammaDown, Reference, DwMinSpread, WMinSpread, WMaxSpread, CycleNoise);
+
+    /// <inheritdoc />
+    public static LinearStepPulses FromSettings(Settings settings) => new(settings.DwMin, settings.WMin, settings.WMax, settings.GammaUp, settings.GammaDown, settings.Reference, settings.DwMinSpread, settings.WMinSpread, settings.WMaxSpread, settings.CycleNoise);
+
     /// <summary>Creates the model; γ⁺ = γ⁻ = 0 (constant step) by default.</summary>
     public LinearStepPulses(double dwMin = 0.001, double wMin = -0.6, double wMax = 0.6, double gammaUp = 0, double gammaDown = 0,
                             double reference = 0, double dwMinSpread = 0, double wMinSpread = 0, double wMaxSpread = 0, double cycleNoise = 0)

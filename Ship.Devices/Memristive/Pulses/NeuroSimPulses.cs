@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,8 +13,20 @@ namespace Ship.Devices.Memristive;
 /// in siemens. Device-to-device spread: dw_min scales both steps (dw_min = (G_max − G_min)/P_max⁺ nominally), w_min/w_max
 /// move each device's window; cycle-to-cycle noise multiplies each step.
 /// </summary>
-public sealed class NeuroSimPulses : PulseResponse
+[ShipModel("NeuroSimPulses")]
+public sealed class NeuroSimPulses : PulseResponse, IShipModel<NeuroSimPulses, NeuroSimPulses.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double GMin, double GMax, double AUp, double ADown, double PulsesUp, double PulsesDown,
+        double DwMinSpread, double WMinSpread, double WMaxSpread, double CycleNoise);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(WMin, WMax, AUp, ADown, PulsesUp, PulsesDown, DwMinSpread, WMinSpread, WMaxSpread, CycleNoise);
+
+    /// <inheritdoc />
+    public static NeuroSimPulses FromSettings(Settings s) =>
+        new(s.GMin, s.GMax, s.AUp, s.ADown, s.PulsesUp, s.PulsesDown, s.DwMinSpread, s.WMinSpread, s.WMaxSpread, s.CycleNoise);
+
     /// <summary>Creates the model: window [<paramref name="gMin"/>, <paramref name="gMax"/>] (S), A and P_max per direction (pulses).</summary>
     public NeuroSimPulses(double gMin, double gMax, double aUp, double aDown, double pulsesUp, double pulsesDown,
                           double dwMinSpread = 0, double wMinSpread = 0, double wMaxSpread = 0, double cycleNoise = 0)

@@ -1,3 +1,4 @@
+using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,8 +10,18 @@ namespace Ship.Devices.Memristive;
 /// these are dw_min·(1 − w/w_max) and −dw_min·(1 − w/w_min). From w0, k noise-free up pulses give
 /// w_k = w_max − (w_max − w0)·(1 − dw_min/w_max)^k (r = 0): exponential saturation.
 /// </summary>
-public sealed class SoftBoundsPulses : PulseResponse
+[ShipModel("SoftBoundsPulses")]
+public sealed class SoftBoundsPulses : PulseResponse, IShipModel<SoftBoundsPulses, SoftBoundsPulses.Settings>
 {
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    public sealed record Settings(double DwMin, double WMin, double WMax, double Reference, double DwMinSpread, double WMinSpread, double WMaxSpread, double CycleNoise);
+
+    /// <inheritdoc />
+    public Settings GetSettings() => new(DwMin, WMin, WMax, Reference, DwMinSpread, WMinSpread, WMaxSpread, CycleNoise);
+
+    /// <inheritdoc />
+    public static SoftBoundsPulses FromSettings(Settings settings) => new(settings.DwMin, settings.WMin, settings.WMax, settings.Reference, settings.DwMinSpread, settings.WMinSpread, settings.WMaxSpread, settings.CycleNoise);
+
     /// <summary>Creates the model; defaults are aihwkit's dw_min and bounds with spreads and noise off.</summary>
     public SoftBoundsPulses(double dwMin = 0.001, double wMin = -0.6, double wMax = 0.6, double reference = 0,
                             double dwMinSpread = 0, double wMinSpread = 0, double wMaxSpread = 0, double cycleNoise = 0)
