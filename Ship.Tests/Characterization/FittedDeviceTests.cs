@@ -130,6 +130,30 @@ public class FittedDeviceTests
     }
 
     [Test]
+    public void TheMainJobTakesAFittedDeviceFileAsAPreset()
+    {
+        var dir = Temp();
+        try
+        {
+            Directory.CreateDirectory(dir);
+            var e = new StringWriter();
+            Assert.That(ShipCli.Run(new[] { "--device-preset", Path.Combine(dir, "missing.json") }, new StringWriter(), e, live: false), Is.EqualTo(ShipCli.BadUsage));
+            Assert.That(e.ToString(), Does.Contain("missing.json").And.Contain("does not exist"));
+            var path = Path.Combine(dir, "chip.json");
+            new FittedDevice
+            {
+                Name = "chip", Family = "soft-bounds", GminS = 20e-6, GmaxS = 90e-6,
+                Parameters = new() { ["start_up"] = 20e-6, ["w_max"] = 100e-6, ["k_up"] = 0.1, ["start_down"] = 90e-6, ["w_min"] = 15e-6, ["k_down"] = 0.1 },
+            }.Save(path);
+            using var array = Study.Preset(path);
+            Assert.That(array.Name, Is.EqualTo("chip"));
+            Assert.That(array.Pulses, Is.TypeOf<SoftBoundsPulses>());
+            Assert.That(Study.PresetLabel(path), Is.EqualTo("chip"), "file name without extension in labels and figure names");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Test]
     public void NeuroSimPulsesFollowTheirClosedFormAndClipAtTheWindow()
     {
         var m = new NeuroSimPulses(10e-6, 60e-6, aUp: 9, aDown: 6, pulsesUp: 24, pulsesDown: 24);
