@@ -1,8 +1,10 @@
+#:project ../../Ship.Core/Ship.Core.csproj
 #:property GenerateDocumentationFile=false
 #:property PublishAot=false
 
 // Writes the synthetic "lab measurements" of examples/data (the files docs/measured-devices.md fits), from a fixed seed,
-// with plain closed forms (no Ship.NET code, so the fit has something independent to recover):
+// with plain closed forms (no Ship.NET API is called, so the fit has something independent to recover; the Ship.Core
+// reference only keeps the common example settings):
 //  - measured-pulses.csv: 8 devices × 4 cycles of 40 potentiation then 40 depression pulses, NeuroSim-style update
 //    G(P) = Gmin + B(1 − e^(−P/A)) with A⁺ = 12, A⁻ = 8 pulses, P_max = 32 pulses per direction, window 20–100 µS,
 //    10 % device-to-device spread of the window's top, 3 % cycle-to-cycle noise on each step, 0.2 µS read noise;
