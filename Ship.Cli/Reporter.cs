@@ -51,26 +51,38 @@ public sealed class Reporter
             return work(new PlainStage(_console, title, total));
         }
         T result = default!;
+        // Spectre gives the description whatever is left of the line and wraps the other columns when it is too long
+        // (at 80 columns the percentage became a vertical "10/0/%"): the bar has a fixed width and the description is
+        // cut to what fits, so every stage stays one line at any terminal width.
+        int width = Math.Max(_console.Profile.Width, 40);
+        int bar = width >= 100 ? 30 : width >= 70 ? 20 : 10;
+        int description = Math.Max(8, width - bar - FixedColumns);
         _console.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = bar }, new PercentageColumn(),
                 new ElapsedTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask(Markup.Escape(title), maxValue: Math.Max(total, 1e-9));
-                result = work(new LiveStage(_console, task, title));
+                var task = ctx.AddTask(Markup.Escape(Fit(title, description)), maxValue: Math.Max(total, 1e-9));
+                result = work(new LiveStage(_console, task, title, description));
                 task.Value = task.MaxValue;
             });
         return result;
     }
 
-    private sealed class LiveStage(IAnsiConsole console, ProgressTask task, string title) : IStageProgress
+    /// <summary>Columns besides the description and the bar: "100%" (4), "00:00:00" (8), the spinner (1), one space between each of the five (4), a spare column (1).</summary>
+    private const int FixedColumns = 4 + 8 + 1 + 4 + 1;
+
+    /// <summary><paramref name="text"/> cut to <paramref name="max"/> characters, ending in "…" when cut.</summary>
+    internal static string Fit(string text, int max) => text.Length <= max ? text : text[..Math.Max(0, max - 1)] + "…";
+
+    private sealed class LiveStage(IAnsiConsole console, ProgressTask task, string title, int width) : IStageProgress
     {
         public void Advance(double amount = 1, string? status = null)
         {
             task.Increment(amount);
-            if (status is not null) task.Description = Markup.Escape($"{title}: {status}");
+            if (status is not null) task.Description = Markup.Escape(Fit($"{title}: {status}", width));
         }
 
         public void Report(string line) => console.MarkupLine("  " + Markup.Escape(line));

@@ -67,11 +67,48 @@ public static class ShipCli
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var e in parsed.Errors) error.WriteLine($"ship: {e.Message}");
+            foreach (var e in parsed.Errors) error.WriteLine($"ship: {Readable(e.Message)}");
             error.WriteLine("Try 'ship --help' for the options.");
             return BadUsage;
         }
         return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+    }
+
+    /// <summary>
+    /// A parser message as a person reads it: "Cannot parse argument 'abc' for option '--hidden' as expected type
+    /// 'System.Nullable`1[System.Int32]'" becomes "--hidden: 'abc' is not a whole number"; other messages pass unchanged.
+    /// </summary>
+    public static string Readable(string message)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(message, @"^Cannot parse argument '(.*)' for option '(.*)' as expected type '(.*)'\.?$");
+        if (!m.Success) return message;
+        string type = m.Groups[3].Value;
+        string expected = type.Contains("Int32") || type.Contains("Int64") ? "a whole number"
+            : type.Contains("Double") || type.Contains("Single") ? "a number (e.g. 0.005 or 1e-3)"
+            : type.Contains("Boolean") ? "true or false"
+            : "a valid value";
+        return $"{m.Groups[2].Value}: '{m.Groups[1].Value}' is not {expected}.";
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="path"/> can be an output folder: neither it nor any folder above it may be an existing
+    /// file (creating it would fail later with a message that does not name the option).
+    /// </summary>
+    internal static string OutFolder(string option, string? path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option} needs a folder name.");
+        string full;
+        try { full = Path.GetFullPath(path); }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new UsageException($"{option}: '{path}' is not a usable folder path ({e.Message}).");
+        }
+        for (var p = full; !string.IsNullOrEmpty(p); p = Path.GetDirectoryName(p))
+            if (File.Exists(p))
+                throw new UsageException(p == full
+                    ? $"{option}: '{path}' is a file; give a folder (it is created if missing)."
+                    : $"{option}: '{path}' cannot be a folder because '{p}' is a file.");
+        return path;
     }
 
     private static int Execute(ParseResult parse, CliOptions o, TextWriter output, TextWriter error, bool? live, bool compare)
@@ -96,7 +133,8 @@ public static class ShipCli
             var result = new Study(settings, reporter).Run();
             reporter.Heading("Done");
             reporter.Info($"test accuracy {Study.Pct(result.Plain.TestAccuracy)} (plain, ideal weights)" +
-                (result.HardwareAware is { } h ? $"; hardware-aware {Study.Pct(h.TestAccuracy)}" : ""));
+                (result.HardwareAware is { } h ? $"; hardware-aware {Study.Pct(h.TestAccuracy)} (its ideal weights; it is trained for {settings.HwLevels}-level devices, not for them)" : ""));
+            if (Study.FewLevelsLine(result, settings) is { } few) reporter.Info(few);
             reporter.Info($"whole study {result.Seconds:F1} s; {result.Files.Count} files in {Path.GetFullPath(settings.Out)} (see summary.md)");
             return Ok;
         }
@@ -115,9 +153,13 @@ public static class ShipCli
 
     private static int ExecuteMerge(string[] folders, string? outDir, TextWriter output, TextWriter error, bool? live)
     {
-        if (outDir is not null && string.IsNullOrWhiteSpace(outDir))
+        try
         {
-            error.WriteLine("ship: merge --out needs a folder name.");
+            if (outDir is not null) OutFolder("merge --out", outDir);
+        }
+        catch (UsageException e)
+        {
+            error.WriteLine($"ship: {e.Message}");
             error.WriteLine("Try 'ship merge --help' for the options.");
             return BadUsage;
         }
@@ -165,14 +207,14 @@ internal sealed class CliOptions
     public Option<string?> Dataset { get; } = new("--dataset") { Description = "Data: digits (embedded 8x8 digits, default), idx:FOLDER (MNIST-style IDX files with train-/t10k- parts) or csv:FILE (one sample per row: non-negative features, integer label last).", HelpName = "digits|idx:FOLDER|csv:FILE" };
     public Option<int?> Hidden { get; } = new("--hidden") { Description = "Hidden LIF neurons (default 128; quick 64).", HelpName = "N" };
     public Option<int?> Steps { get; } = new("--steps") { Description = "Simulation steps of 1 ms per sample (default 25; quick 20).", HelpName = "N" };
-    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Training epochs (default 30; quick 5).", HelpName = "N" };
+    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Training epochs (default 30; quick 15).", HelpName = "N" };
     public Option<string?> Presets { get; } = new("--device-preset") { Description = "Device preset(s) for the drift study and device plots: rram (SHIP's HfO2 RRAM drift), pcm (aihwkit-like PCM: power-law drift, programming and read noise), ideal, or a fitted device file (device.json from 'ship fit'); comma-separated (default rram,pcm).", HelpName = "rram|pcm|ideal|FILE.json[,...]" };
     public Option<string?> Levels { get; } = new("--levels") { Description = "Conductance level counts for accuracy vs levels, each >= 2 (default 2,4,8,16,32,64; quick 2,4,16).", HelpName = "2,4,8,..." };
     public Option<string?> Times { get; } = new("--times") { Description = "Elapsed times since programming in seconds for accuracy vs time (default 1,3.16,10,...,1e4 log-spaced; quick 1,100,1e4).", HelpName = "1,10,...,1e4" };
     public Option<int?> Seeds { get; } = new("--seeds") { Description = "Seeds per hardware setting: device seeds in the study (default 5; quick 2), training seeds in compare (default 5).", HelpName = "N" };
     public Option<string?> Device { get; } = new("--device") { Description = "Torch device: cpu (default) or cuda (needs a CUDA build of TorchSharp).", HelpName = "cpu|cuda" };
     public Option<string?> Out { get; } = new("--out") { Description = "Output folder (default ./ship-output; compare: ./ship-compare).", HelpName = "FOLDER" };
-    public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 5 epochs of batch 64, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
+    public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 15 epochs of batch 64, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
     public Option<string?> Encoding { get; } = new("--encoding") { Description = "Input coding: rate (Bernoulli spikes, redrawn every epoch; default) or latency (time to first spike).", HelpName = "rate|latency" };
     public Option<int?> HwLevels { get; } = new("--hw-levels") { Description = "Levels seen by hardware-aware training (default 4; 0 = train only the plain network). In compare: the levels of the comparison.", HelpName = "N" };
     public Option<double?> MaxRate { get; } = new("--max-rate") { Description = "Rate coding: spike rate of a full-intensity input in Hz (default 1000 = 1/dt: a full-intensity input fires every step).", HelpName = "HZ" };
@@ -211,11 +253,8 @@ internal sealed class CliOptions
         if (p.GetValue(Times) is { } tm) s = s with { Times = ParseTimes(tm) };
         if (p.GetValue(Seeds) is { } sd) s = s with { Seeds = Positive("--seeds", sd, 1000) };
         if (p.GetValue(Device) is { } dv) s = s with { Device = ParseDevice(dv) };
-        if (p.GetValue(Out) is { } o)
-        {
-            if (string.IsNullOrWhiteSpace(o)) throw new UsageException("--out needs a folder name.");
-            s = s with { Out = o };
-        }
+        if (p.GetValue(Out) is { } o) s = s with { Out = o };
+        ShipCli.OutFolder("--out", s.Out);
         if (p.GetValue(Encoding) is { } enc)
             s = s with { Encoding = enc is "rate" or "latency" ? enc : throw new UsageException($"--encoding must be rate or latency, got '{enc}'.") };
         if (p.GetValue(HwLevels) is { } hl)

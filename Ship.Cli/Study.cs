@@ -309,9 +309,7 @@ public sealed class Study
         sb.AppendLine($"**Test accuracy: {Pct(r.Plain.TestAccuracy)}** (plain network, ideal weights, {r.Plain.Seconds:F1} s of training)" +
             (r.HardwareAware is { } hw0 ? $"; the hardware-aware network scores {Pct(hw0.TestAccuracy)} with its ideal (unquantized) weights ({hw0.Seconds:F1} s of training)." : "."));
         sb.AppendLine();
-        if (r.HardwareAware is not null && r.Levels.Count == 2 && r.Levels[0].X.ToList().IndexOf(s.HwLevels) is var at and >= 0)
-            sb.AppendLine($"On {s.HwLevels}-level devices with level variability: plain {Pct(r.Levels[0].Mean[at])} ± {100 * r.Levels[0].Std[at]:F1}, " +
-                $"hardware-aware {Pct(r.Levels[1].Mean[at])} ± {100 * r.Levels[1].Std[at]:F1} (mean ± std over {s.Seeds} device seeds).").AppendLine();
+        if (FewLevelsLine(r, s) is { } few) sb.AppendLine(few).AppendLine();
         sb.AppendLine($"Whole study: {r.Seconds:F0} s.").AppendLine();
 
         sb.AppendLine("## Settings").AppendLine().AppendLine("| setting | value |").AppendLine("|---|---|");
@@ -374,6 +372,25 @@ public sealed class Study
                 sb.AppendLine($"| {fmt(sweeps[0].X[i])} | " + string.Join(" | ", sweeps.Select(w => $"{Pct(w.Mean[i])} ± {100 * w.Std[i]:F1}")) + " |");
             sb.AppendLine();
         }
+    }
+
+    /// <summary>
+    /// The study's headline: plain vs hardware-aware accuracy on devices with the hardware-aware training's level count
+    /// (what the ideal-weight accuracies do not show), or why there is none; null when no hardware-aware network was trained.
+    /// </summary>
+    public static string? FewLevelsLine(StudyResult r, StudySettings s)
+    {
+        if (r.HardwareAware is null || r.Levels.Count != 2) return null;
+        int at = r.Levels[0].X.ToList().IndexOf(s.HwLevels);
+        if (at < 0)
+            return $"No comparison on {s.HwLevels}-level devices: --levels ({string.Join(",", s.Levels)}) does not include the hardware-aware training's {s.HwLevels} levels.";
+        double plain = r.Levels[0].Mean[at], aware = r.Levels[1].Mean[at];
+        double spread = Math.Max(r.Levels[0].Std[at], r.Levels[1].Std[at]);
+        string verdict = aware - plain > spread ? "hardware-aware training wins by more than the device-seed spread"
+            : aware > plain ? "hardware-aware training is ahead, but by less than the device-seed spread"
+            : "hardware-aware training does NOT beat plain training here (too few epochs for it to converge? try more --epochs)";
+        return $"On {s.HwLevels}-level devices with level variability: plain {Pct(plain)} ± {100 * r.Levels[0].Std[at]:F1}, " +
+            $"hardware-aware {Pct(aware)} ± {100 * r.Levels[1].Std[at]:F1} (mean ± std over {s.Seeds} device seeds): {verdict}.";
     }
 
     /// <summary>A time in seconds as people write it (1, 3.16, 10000).</summary>

@@ -74,13 +74,17 @@ public sealed record StudySettings
     /// <summary>Whether this is the short CI setting.</summary>
     public bool Quick { get; init; }
 
-    /// <summary>The short setting (&lt; 60 s): smaller network, few epochs, few levels, times and seeds.</summary>
+    /// <summary>
+    /// The short setting (&lt; 60 s): smaller network, fewer epochs, few levels, times and seeds. 15 epochs (not fewer)
+    /// so the hardware-aware network has converged enough to show the study's point at 4 levels: with 5 epochs it scored
+    /// 54 % on 4-level devices (plain 29 %), with 15 it scores 92 % against 51 % for plain training.
+    /// </summary>
     public static StudySettings QuickDefaults { get; } = new()
     {
         Quick = true,
         Steps = 20,
         Hidden = 64,
-        Epochs = 5,
+        Epochs = 15,
         BatchSize = 64,
         Levels = new[] { 2, 4, 16 },
         Times = new[] { 1.0, 100, 10000 },

@@ -83,6 +83,43 @@ public static class LinePlots
         return Figure.Save(model, folder, name, new[] { "series", "x", "mean", "lower", "upper", "n" }, rows, options);
     }
 
+    /// <summary>
+    /// A piecewise-constant quantity (a step length dt, a learning rate schedule…) drawn as a step: value i holds on
+    /// [edges[i], edges[i + 1]), so <paramref name="edges"/> has one more entry than <paramref name="values"/> and
+    /// rises strictly. Drawn as horizontal runs joined by vertical risers, never as slopes between samples. CSV columns:
+    /// <c>series, x_start, x_end, value</c> (one row per interval).
+    /// </summary>
+    public static FigureFiles Steps(string folder, string name, string label, IReadOnlyList<double> edges, IReadOnlyList<double> values,
+        string xTitle, string yTitle, bool logX = false, PlotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(edges);
+        ArgumentNullException.ThrowIfNull(values);
+        if (values.Count == 0) throw new ArgumentException("A step plot needs at least one interval.", nameof(values));
+        if (edges.Count != values.Count + 1) throw new ArgumentException($"{values.Count} values need {values.Count + 1} edges, got {edges.Count}.", nameof(edges));
+        PlotData.CheckFinite(edges, $"Series '{label}' edges");
+        PlotData.CheckFinite(values, $"Series '{label}' values");
+        if (logX) PlotData.CheckPositive(edges, $"Series '{label}' edges");
+        for (int i = 1; i < edges.Count; i++)
+            if (!(edges[i] > edges[i - 1])) throw new ArgumentException($"Series '{label}': the edges must rise strictly; edge {i} is {edges[i]} after {edges[i - 1]}.", nameof(edges));
+        var model = Figure.NewModel(options);
+        model.Axes.Add(Figure.Axis(AxisPosition.Bottom, xTitle, logX));
+        model.Axes.Add(Figure.Linear(AxisPosition.Left, yTitle));
+        var xs = new List<double>(2 * values.Count);
+        var ys = new List<double>(2 * values.Count);
+        var rows = new List<object[]>(values.Count);
+        for (int i = 0; i < values.Count; i++)
+        {
+            xs.Add(edges[i]); ys.Add(values[i]);
+            xs.Add(edges[i + 1]); ys.Add(values[i]);
+            rows.Add(new object[] { label, edges[i], edges[i + 1], values[i] });
+        }
+        // No point reduction: dropping a corner vertex closer than 2 px would turn a riser into a slope.
+        var line = PlotData.Line(xs, ys, Figure.Color(0), label);
+        line.MinimumSegmentLength = 0;
+        model.Series.Add(line);
+        return Figure.Save(model, folder, name, new[] { "series", "x_start", "x_end", "value" }, rows, options);
+    }
+
     /// <summary>One set drawn as mean ± spread: a shortcut for <see cref="Bands"/> from runs[r][i].</summary>
     public static FigureFiles Band(string folder, string name, string label, IReadOnlyList<double> x, IReadOnlyList<IReadOnlyList<double>> runs,
         string xTitle, string yTitle, Spread spread = Spread.Std, bool logX = false, PlotOptions? options = null) =>

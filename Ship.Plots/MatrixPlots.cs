@@ -51,14 +51,19 @@ public static class MatrixPlots
             }
 
         var model = Figure.NewModel(options);
+        var size = options ?? PlotOptions.Default;
+        // Small matrices (a confusion matrix, a few neurons) label every index: OxyPlot would otherwise choose a step of 2
+        // or 5 and leave rows and columns unnamed. Larger ones keep the automatic ticks (labels would overlap).
         model.Axes.Add(Figure.Linear(AxisPosition.Bottom, targetTitle).With(a =>
         {
             a.Minimum = -0.5; a.Maximum = nt - 0.5; a.MinimumMajorStep = 1; a.MinimumMinorStep = 1; a.MajorGridlineStyle = LineStyle.None;
+            if (nt <= size.Width / 20) a.MajorStep = a.MinorStep = 1;
         }));
         model.Axes.Add(Figure.Linear(AxisPosition.Left, sourceTitle).With(a =>
         {
             a.Minimum = -0.5; a.Maximum = ns - 0.5; a.MinimumMajorStep = 1; a.MinimumMinorStep = 1; a.MajorGridlineStyle = LineStyle.None;
             a.StartPosition = 1; a.EndPosition = 0;
+            if (ns <= size.Height / 18) a.MajorStep = a.MinorStep = 1;
         }));
         bool signed = min < 0 && max > 0;
         double lim = Math.Max(Math.Abs(min), Math.Abs(max));

@@ -75,6 +75,8 @@ public sealed class Trainer
     public double TrainBatch(IReadOnlyDictionary<string, Tensor> inputs, Tensor target, Ship.Core.Clocks.Schedule? schedule = null)
     {
         ArgumentNullException.ThrowIfNull(target);
+        // Before the run: a target that cannot fit leaves the network and the optimizer untouched.
+        if (ExpectedScores() is { } shape) Loss.Check(shape, target);
         double value;
         Optimizer.zero_grad();
         Network.TrackGradients = true;
@@ -117,9 +119,21 @@ public sealed class Trainer
     /// <summary>Fraction of samples whose highest score is the label.</summary>
     public double Accuracy(Tensor input, Tensor labels, Ship.Core.Clocks.Schedule? schedule = null)
     {
+        ArgumentNullException.ThrowIfNull(labels);
+        if (ExpectedScores() is { } shape) LossChecks.ClassIndices("accuracy", "labels", shape, labels);
         using var scope = torch.NewDisposeScope();
         var scores = Predict(input, schedule);
+        LossChecks.ClassIndices("accuracy", "labels", scores.shape, labels);
         return scores.argmax(1).eq(labels.to_type(ScalarType.Int64)).to_type(ScalarType.Float64).mean().item<double>();
+    }
+
+    /// <summary>The scores' shape [batch, N] when the readout reads one known output group, else null (checked after the run).</summary>
+    private long[]? ExpectedScores()
+    {
+        if (Readout is not Readouts.SequenceReadout r) return null;
+        var tag = r.Tag ?? (Network.Outputs.Count == 1 ? Network.Outputs[0] : null);
+        if (tag is null || !Network.Groups.Any(g => g.Tag == tag)) return null;
+        return [Network.BatchSize, Network[tag].OutputSize];
     }
 
     private string OnlyInput()

@@ -27,7 +27,13 @@ public sealed class Schedule
             if (s.Steps < 1)
                 throw new NetworkConfigurationException($"Schedule segment {i}: steps must be >= 1 (an empty segment does nothing), got {s.Steps}.");
         }
+        long total = Segments.Sum(s => (long)s.Steps);
+        if (total > MaxSteps)
+            throw new NetworkConfigurationException($"The schedule has {total} steps in all; a run counts steps in 32 bits, so at most {MaxSteps}: split it into several Continue calls.");
     }
+
+    /// <summary>Most steps one schedule may hold (step indices of a run are 32-bit).</summary>
+    public const int MaxSteps = int.MaxValue;
 
     /// <summary>Creates a schedule from (dt, steps) pairs.</summary>
     public Schedule(params (double dt, int steps)[] segments) : this(segments.Select(s => new Segment(s.dt, s.steps))) { }

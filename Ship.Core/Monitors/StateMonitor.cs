@@ -24,6 +24,9 @@ public sealed class StateMonitor
     private double[]? _streamTimes;
     private int _count;
 
+    /// <summary>The monitors of the same network (to refuse two streams into one folder).</summary>
+    internal IReadOnlyList<StateMonitor>? Siblings { get; init; }
+
     internal StateMonitor(Group group, string variable)
     {
         Group = group;
@@ -62,8 +65,7 @@ public sealed class StateMonitor
     {
         get
         {
-            if (_count == 0)
-                throw new Errors.ShipException($"Monitor {Group.DisplayName}.{Variable} has no records: run the network first.");
+            if (_count == 0) return _stacked ??= EmptyRecords();
             if (_stream is not null)
             {
                 Flush();
@@ -71,6 +73,26 @@ public sealed class StateMonitor
             }
             return _stacked ??= torch.stack(_records, 1).DetachFromDisposeScope();
         }
+    }
+
+    /// <summary>
+    /// No records yet: [batch, 0, ...] in the network's dtype once the group is bound (so code that concatenates or
+    /// counts records needs no special case), [0] before.
+    /// </summary>
+    private Tensor EmptyRecords()
+    {
+        if (!Group.IsBound) return torch.empty(0).DetachFromDisposeScope();
+        var ctx = Group.Context;
+        long[] record;
+        if (Variable == Output) record = [ctx.BatchSize, Group.OutputSize];
+        else
+        {
+            var variable = Group.Variable(Variable);
+            record = variable.FullShape(ctx);
+            if ((variable.Extent & Parameters.Extent.Batch) == 0) record = new[] { (long)ctx.BatchSize }.Concat(record).ToArray();
+        }
+        var shape = new[] { record[0], 0L }.Concat(record.Skip(1)).ToArray();
+        return torch.empty(shape, ctx.DType, ctx.Device).DetachFromDisposeScope();
     }
 
     /// <summary>
@@ -87,6 +109,12 @@ public sealed class StateMonitor
         if (chunkSteps < 1) throw new ArgumentOutOfRangeException(nameof(chunkSteps), chunkSteps, "a chunk holds at least one step.");
         if (_count > 0)
             throw new Errors.ShipException($"Monitor {Group.DisplayName}.{Variable} already holds {_count} records: switch it to streaming before running.");
+        var full = Path.GetFullPath(folder);
+        if (File.Exists(full))
+            throw new Errors.ShipException($"Monitor {Group.DisplayName}.{Variable}: cannot stream into '{full}', which is a file; give a folder.");
+        if (Siblings?.FirstOrDefault(m => !ReferenceEquals(m, this) && m._stream is { } s && s.Folder == full) is { } other)
+            throw new Errors.ShipException(
+                $"Monitor {Group.DisplayName}.{Variable}: folder '{full}' already receives the stream of monitor {other.Group.DisplayName}.{other.Variable}; the two would overwrite each other's chunks. Give each monitor its own folder.");
         _stream = new MonitorStreamWriter(folder, chunkSteps, format, Group.DisplayName, Variable);
         return this;
     }

@@ -222,7 +222,7 @@ public sealed partial class Network
     {
         var g = Find(tag, "monitor");
         if (variable != StateMonitor.Output) g.Variable(variable); // validates the name now, with the list of names
-        var m = new StateMonitor(g, variable);
+        var m = new StateMonitor(g, variable) { Siblings = _monitors };
         _monitors.Add(m);
         return m;
     }
@@ -230,8 +230,21 @@ public sealed partial class Network
     /// <summary>Stops and forgets a monitor.</summary>
     public void RemoveMonitor(StateMonitor monitor)
     {
+        ArgumentNullException.ThrowIfNull(monitor);
+        if (!_monitors.Contains(monitor))
+            throw new NetworkConfigurationException(
+                $"Network '{Name}': monitor {monitor.Group.DisplayName}.{monitor.Variable} is not one of its monitors (another network's, or removed already); its records were left as they are.");
         monitor.Clear();
         _monitors.Remove(monitor);
+    }
+
+    /// <summary>What kind of group without inputs <paramref name="g"/> (or a group it wraps) is, or null if it takes input.</summary>
+    private static string? TakesNoInput(Group g)
+    {
+        for (Group? x = g; x is not null; x = (x as GroupWrapper)?.Inner)
+            if (x is IInputGroup) return "an input group";
+            else if (x is ISourceGroup) return "a source";
+        return null;
     }
 
     /// <summary>
@@ -254,6 +267,9 @@ public sealed partial class Network
                 throw new NetworkConfigurationException($"Network '{Name}': connection {s} -> {t} names an unknown source '{s}' (known: {string.Join(", ", _byTag.Keys)}).");
             if (!_byTag.TryGetValue(t, out var gt))
                 throw new NetworkConfigurationException($"Network '{Name}': connection {s} -> {t} names an unknown target '{t}' (known: {string.Join(", ", _byTag.Keys)}).");
+            if (TakesNoInput(gt) is { } kind)
+                throw new NetworkConfigurationException(
+                    $"Network '{Name}': connection {s} -> {t}: '{t}' is {kind} ({gt.GetType().Name}), which takes no input; its current would be dropped. Remove the connection or target another group.");
             edges.Add((index[gs], index[gt]));
         }
         foreach (var o in _outputs)
@@ -346,12 +362,18 @@ public sealed partial class Network
     /// <summary>Resets and runs with one input tensor [batch, steps, N] for the network's only input group.</summary>
     public RunResult Run(Tensor input, Schedule? schedule = null) => Run(SingleInput(input), schedule);
 
+    /// <summary>Runs a network without external data (sources only) on <paramref name="schedule"/>; <c>Run(null, schedule)</c> is ambiguous.</summary>
+    public RunResult Run(Schedule schedule) => Run((IReadOnlyDictionary<string, Tensor>?)null, schedule ?? throw new ArgumentNullException(nameof(schedule)));
+
     /// <summary>Steps on from the current state (no reset); new inputs, if given, are consumed from their first step (and may set the step count as in Run).</summary>
     public RunResult Continue(IReadOnlyDictionary<string, Tensor>? inputs = null, Schedule? schedule = null) =>
         Execute(schedule, inputs, reset: false);
 
     /// <summary>Continues with one new input tensor for the network's only input group.</summary>
     public RunResult Continue(Tensor input, Schedule? schedule = null) => Continue(SingleInput(input), schedule);
+
+    /// <summary>Continues a network without external data on <paramref name="schedule"/>; <c>Continue(null, schedule)</c> is ambiguous.</summary>
+    public RunResult Continue(Schedule schedule) => Continue((IReadOnlyDictionary<string, Tensor>?)null, schedule ?? throw new ArgumentNullException(nameof(schedule)));
 
     private Dictionary<string, Tensor> SingleInput(Tensor input)
     {

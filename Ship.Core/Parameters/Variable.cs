@@ -103,6 +103,8 @@ public abstract class Variable
     {
         if (t is null || t.IsInvalid)
             throw new ParameterException(Owner.DisplayName, Name, $"the {origin} tensor is null or disposed.");
+        if (t.is_complex())
+            throw new ParameterException(Owner.DisplayName, Name, $"the {origin} tensor is complex ({t.dtype}); values are real, and its imaginary part would be dropped.");
         var shape = t.shape;
         if (!Shapes.BroadcastsTo(shape, full))
             throw new ParameterException(Owner.DisplayName, Name,

@@ -40,9 +40,12 @@ public sealed partial class NetworkCheckpoint
             {
                 var node = latestNode[g.Tag] as JsonObject ?? throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"{src}: run.latest has no output for group '{g.Tag}'.");
                 var t = session.Tensor(Str(node, "tensor", src), $"run.latest.{g.Tag}");
-                if (t.dim() != 2 || t.shape[0] != ctx.BatchSize || t.shape[1] != g.OutputSize)
-                    throw new CheckpointException(CheckpointProblem.TopologyMismatch,
-                        $"{src}: the latest output of '{g.Tag}' is {Shapes.Format(t.shape)}, the group outputs [{ctx.BatchSize}, {g.OutputSize}].");
+                if (t.dim() != 2 || t.shape[0] != ctx.BatchSize || t.shape[1] != g.OutputSize || !(t.is_floating_point() || t.dtype == ScalarType.Bool))
+                {
+                    var message = $"{src}: the latest output of '{g.Tag}' is {t.dtype} {Shapes.Format(t.shape)}, the group outputs {ctx.DType} [{ctx.BatchSize}, {g.OutputSize}].";
+                    t.Dispose();
+                    throw new CheckpointException(CheckpointProblem.TopologyMismatch, message);
+                }
                 latest.Add(t);
             }
             network.RestoreRun(dt, stepIndex, Dbl(run, "time", src), stretches, latest, () =>
@@ -75,6 +78,11 @@ public sealed partial class NetworkCheckpoint
 
         var rng = Need<JsonObject>(root, "rng", src);
         var state = session.Peek(Str(rng, "tensor", src), "rng");
+        // libtorch aborts the process on a state of the wrong size or dtype: checked here first.
+        using (var current = network.Context.Rng.get_state())
+            if (state.dtype != current.dtype || !state.shape.SequenceEqual(current.shape))
+                throw new CheckpointException(CheckpointProblem.Corrupted,
+                    $"{src}: the random generator state is {state.dtype} {Shapes.Format(state.shape)}, a {network.Device} generator's state is {current.dtype} {Shapes.Format(current.shape)}.");
         try { network.Context.Rng.set_state(state); }
         catch (Exception e) when (e is not ShipException)
         {

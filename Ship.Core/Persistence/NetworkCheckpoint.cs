@@ -184,12 +184,14 @@ public sealed partial class NetworkCheckpoint
     private static void WriteFolder(string folder, JsonObject root, SaveSession session)
     {
         string tmp = $"{folder}.{Environment.ProcessId}.shiptmp";
+        if (File.Exists(folder))
+            throw new CheckpointException(CheckpointProblem.NotSaveable, $"'{folder}' is a file, not a folder; a checkpoint is a folder (nothing was written).");
         if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any() && !File.Exists(Path.Combine(folder, ManifestFile)))
             throw new CheckpointException(CheckpointProblem.NotSaveable, $"'{folder}' exists and is not a checkpoint folder; choose another path (nothing was written).");
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
-        Directory.CreateDirectory(tmp);
         try
         {
+            if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+            Directory.CreateDirectory(tmp);
             string tensorPath = Path.Combine(tmp, TensorFile);
             SafeTensors.Write(tensorPath, session.Tensors, new Dictionary<string, string> { ["format"] = FormatName, ["version"] = FormatVersion.ToString() });
             byte[] hash;
@@ -217,9 +219,11 @@ public sealed partial class NetworkCheckpoint
                 Directory.Move(tmp, folder);
             }
         }
-        catch
+        catch (Exception e)
         {
             if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+            if (e is IOException or UnauthorizedAccessException)
+                throw new CheckpointException(CheckpointProblem.NotSaveable, $"cannot write the checkpoint '{folder}': {e.Message} (the previous checkpoint, if any, is kept).", e);
             throw;
         }
     }

@@ -134,7 +134,12 @@ public static class SafeTensors
             long begin = offs[0] is JsonValue b && b.TryGetValue<long>(out var bb) ? bb : -1;
             long end = offs[1] is JsonValue e2 && e2.TryGetValue<long>(out var ee) ? ee : -1;
             long numel = 1;
-            foreach (var d in shape) numel = checked(numel * d);
+            try
+            {
+                foreach (var d in shape) numel = checked(numel * d);
+                _ = checked(numel * Types[idx].Size);
+            }
+            catch (OverflowException) { throw Bad(source, $"entry '{name}' has a shape {Format(shape)} whose size overflows 64 bits"); }
             if (begin < 0 || end < begin || end - begin != numel * Types[idx].Size)
                 throw Bad(source, $"entry '{name}' ({dtypeName} {Format(shape)}) needs {numel * Types[idx].Size} bytes, its offsets [{begin}, {end}] give {end - begin}");
             entries.Add((name, Types[idx].Type, shape, begin, end));

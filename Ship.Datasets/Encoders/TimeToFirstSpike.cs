@@ -22,6 +22,9 @@ public enum LateSpikes
 /// </summary>
 public static class TimeToFirstSpike
 {
+    /// <summary>The threshold SHIP's <c>logI</c> docstring states (0.2); its code uses 0, Ship.NET's default.</summary>
+    public const double ShipDocumentedThreshold = 0.2;
+
     private const double Tolerance = 1e-9;
 
     /// <summary>
@@ -59,8 +62,12 @@ public static class TimeToFirstSpike
     /// <param name="window">Latest latency W in seconds; default steps·dt.</param>
     /// <param name="late">What happens to latencies ≥ W.</param>
     /// <param name="dtype">Floating dtype of the raster.</param>
+    /// <param name="threshold">
+    /// Intensities at or below it never fire. 0 by default, as the signature of SHIP's <c>logI</c> (its docstring says
+    /// 0.2; pass <see cref="ShipDocumentedThreshold"/> for that).
+    /// </param>
     public static Tensor Logarithmic(Tensor x, int steps, double dt, double tau, double xMax = 1, double? window = null,
-        LateSpikes late = LateSpikes.Drop, ScalarType dtype = ScalarType.Float32)
+        LateSpikes late = LateSpikes.Drop, ScalarType dtype = ScalarType.Float32, double threshold = 0)
     {
         const string name = nameof(TimeToFirstSpike) + "." + nameof(Logarithmic);
         var w = CheckWindow(name, steps, dt, window);
@@ -68,7 +75,9 @@ public static class TimeToFirstSpike
         Positive(name, "tau", tau, " s");
         using var scope = torch.NewDisposeScope();
         var xf = Intensities(name, x, 0, xMax, $" (0 to xMax = {xMax})");
-        var fires = xf.gt(0);
+        if (!double.IsFinite(threshold) || threshold < 0 || threshold >= xMax)
+            throw new Ship.Core.Errors.ParameterException(name, "threshold", $"must be a finite intensity in [0, xMax = {xMax}), got {threshold}.");
+        var fires = xf.gt(threshold);
         var safe = torch.where(fires, xf, torch.ones_like(xf));
         var t = safe.reciprocal().mul_(xMax).log_().mul_(tau);
         return Raster(t, fires, steps, dt, w, late, dtype).MoveToOuterDisposeScope();

@@ -151,6 +151,11 @@ public static class CsvTimeSeries
         {
             throw DataFormatException.AtLine(path, Math.Max(1, e.LineNumber), $"malformed CSV: {e.Message}", e);
         }
+        catch (InvalidDataException e)
+        {
+            // A damaged gzip stream (bad block, wrong checksum) surfaces while rows are read.
+            throw DataFormatException.AtLine(path, Math.Max(1, steps + (o.HasHeader ? 2 : 1)), $"the gzip-compressed data is corrupt: {e.Message}", e);
+        }
         if (steps == 0)
             throw DataFormatException.AtLine(path, o.HasHeader ? 2 : 1, "the file has no data rows.");
 

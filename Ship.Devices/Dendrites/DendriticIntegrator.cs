@@ -62,7 +62,10 @@ public sealed class DendriticIntegrator : NeuronGroup, IShipModel<DendriticInteg
     {
         if (neurons < 1) throw new ParameterException(nameof(DendriticIntegrator), "neurons", $"needs at least one neuron, got {neurons}.");
         if (branches < 1) throw new ParameterException(nameof(DendriticIntegrator), "branches", $"needs at least one branch per neuron, got {branches}.");
-        return checked(neurons * branches);
+        long product = (long)neurons * branches;
+        if (product > int.MaxValue)
+            throw new ParameterException(nameof(DendriticIntegrator), "neurons × branches", $"{neurons} × {branches} = {product} branch units overflow a group size (at most {int.MaxValue}).");
+        return (int)product;
     }
 
     /// <summary>Number of output neurons N.</summary>

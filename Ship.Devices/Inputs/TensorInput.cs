@@ -41,6 +41,8 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
     public void CheckFeed(Tensor data, int stepsNeeded)
     {
         if (data is null || data.IsInvalid) throw new InputException(DisplayName, "the input tensor is null or disposed.");
+        if (data.is_complex())
+            throw new InputException(DisplayName, $"the input is complex ({data.dtype}); inputs are real, and the imaginary part would be dropped.");
         var ctx = Context;
         var expected = $"[{ctx.BatchSize}, >= {stepsNeeded}, {ComponentCount}] (batch, steps, N)";
         if (data.dim() != 3 || data.shape[0] != ctx.BatchSize || data.shape[2] != ComponentCount || data.shape[1] < stepsNeeded)

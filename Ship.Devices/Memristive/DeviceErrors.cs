@@ -26,6 +26,14 @@ internal static class DeviceErrors
         return value;
     }
 
+    /// <summary>A physical conductance: finite and never negative (a device conducts or it does not).</summary>
+    public static double Conductance(string owner, string parameter, double value)
+    {
+        if (!double.IsFinite(value) || value < 0)
+            throw new ParameterException(owner, parameter, $"is a conductance and must be a finite value >= 0, got {value}.");
+        return value;
+    }
+
     public static double Time(string owner, string parameter, double value)
     {
         if (!double.IsFinite(value) || value < 0)

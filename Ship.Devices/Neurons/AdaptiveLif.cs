@@ -31,7 +31,7 @@ public sealed class AdaptiveLif : NeuronGroup, IIntegrationGate, IShipModel<Adap
     /// <summary>Creates N adaptive LIF neurons (τ = 10 ms, thr0 = 1, τ_a = 200 ms, b = 0.2 unless set).</summary>
     public AdaptiveLif(int n, double tau = 10e-3, double threshold = 1.0, double tauAdaptation = 200e-3, double adaptation = 0.2) : base(n)
     {
-        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.Positive);
+        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.TimeConstant);
         BaseThreshold = Param("thr0", Extent.Component | Extent.Batch, threshold, Constraint.Finite);
         TauAdaptation = Param("tau_a", Extent.Component | Extent.Batch, tauAdaptation, Constraint.Positive);
         Adaptation = Param("b", Extent.Component | Extent.Batch, adaptation, Constraint.Finite);

@@ -29,7 +29,7 @@ public sealed class LeakyIntegrator : NeuronGroup, IShipModel<LeakyIntegrator, L
     /// <summary>Creates N leaky integrators with τ = 1 ms (SHIP's default) unless set otherwise.</summary>
     public LeakyIntegrator(int n, double tau = 1e-3) : base(n)
     {
-        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.Positive);
+        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.TimeConstant);
         U = State("u", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
     }
 

@@ -30,7 +30,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
     /// <summary>Creates N LIF neurons with τ = 10 ms and thr = 1 unless set otherwise.</summary>
     public Lif(int n, double tau = 10e-3, double threshold = 1.0) : base(n)
     {
-        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.Positive);
+        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.TimeConstant);
         Threshold = Param("thr", Extent.Component | Extent.Batch, threshold, Constraint.Finite);
         U = State("u", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
         Integrate = State("integrate", Extent.Batch | Extent.Component, 1.0);

@@ -32,7 +32,7 @@ public sealed class LifRest : NeuronGroup, IIntegrationGate, IShipModel<LifRest,
     /// <summary>Creates N neurons with τ = 1 ms, thr = 1 and u0 = 0 (SHIP's defaults) unless set otherwise.</summary>
     public LifRest(int n, double tau = 1e-3, double threshold = 1.0, double rest = 0.0) : base(n)
     {
-        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.Positive);
+        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.TimeConstant);
         Threshold = Param("thr", Extent.Component | Extent.Batch, threshold, Constraint.Finite);
         Rest = Param("u0", Extent.Component | Extent.Batch, rest, Constraint.NonNegative);
         U = State("u", Extent.Batch | Extent.Component, LifLevels.AtParameter(Rest), Constraint.Finite);

@@ -33,7 +33,7 @@ public sealed class LifRestReset : NeuronGroup, IIntegrationGate, IShipModel<Lif
     /// <summary>Creates N neurons with τ = 1 ms, thr = 1, u0 = 0 and ur = 0 (SHIP's defaults) unless set otherwise.</summary>
     public LifRestReset(int n, double tau = 1e-3, double threshold = 1.0, double rest = 0.0, double reset = 0.0) : base(n)
     {
-        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.Positive);
+        Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.TimeConstant);
         Threshold = Param("thr", Extent.Component | Extent.Batch, threshold, Constraint.Finite);
         Rest = Param("u0", Extent.Component | Extent.Batch, rest, Constraint.NonNegative);
         Reset = Param("ur", Extent.Component | Extent.Batch, reset, Constraint.NonNegative);

@@ -14,7 +14,7 @@ namespace Ship.Devices.Neurons;
 /// reproduces them. rate·dt must not exceed 1 (a step cannot hold more than one spike). Output: 0/1 in the network dtype.
 /// </summary>
 [ShipModel("PoissonSource")]
-public sealed class PoissonSource : NeuronGroup, ISequenceGroup, IShipModel<PoissonSource, PoissonSource.Settings>
+public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, IShipModel<PoissonSource, PoissonSource.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(int N);

@@ -23,7 +23,7 @@ namespace Ship.Devices.Plasticity;
 /// part depression ((W − w_min)·ΔW⁻). Output: x_post [batch, Nt]. Wiring as <see cref="PlasticityBlock"/>.
 /// </summary>
 [ShipModel("RewardStdpBlock")]
-public sealed class RewardStdpBlock : PlasticityBlock, IShipModel<RewardStdpBlock, RewardStdpBlock.Settings>
+public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipModel<RewardStdpBlock, RewardStdpBlock.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(WeightedSynapse Synapse, int PostCount, StdpBounds Bounds, double WMin, double WMax, double? TauEligibility);
@@ -84,6 +84,8 @@ public sealed class RewardStdpBlock : PlasticityBlock, IShipModel<RewardStdpBloc
     /// </summary>
     public void SetReward(Tensor? reward)
     {
+        if (reward is not null && reward.is_complex())
+            throw new InputException(DisplayName, $"the reward is complex ({reward.dtype}); rewards are real.");
         if (reward is not null && (reward.dim() is < 1 or > 2))
             throw new InputException(DisplayName, $"reward must be [batch] or [batch, steps], got {Shapes.Format(reward.shape)}.");
         _reward?.Dispose();
@@ -152,6 +154,18 @@ public sealed class RewardStdpBlock : PlasticityBlock, IShipModel<RewardStdpBloc
         XPost.Tensor = xPost;
         Eligibility.Tensor = e;
         return xPost;
+    }
+
+    void ICheckpointState.SaveState(CheckpointWriter writer) => writer.SetTensor("reward", _reward);
+
+    void ICheckpointState.LoadState(CheckpointReader reader)
+    {
+        var reward = reader.GetNullableTensor("reward");
+        if (reward is not null) CheckReward(reward, Context.BatchSize);
+        SetReward(reward);
+        reward?.Dispose();
+        _runReward?.Dispose();
+        _runReward = _reward is null ? null : Keep(_reward.to(Context.DType).to(Context.Device).clone());
     }
 
     private void CheckReward(Tensor reward, long batch)

@@ -1,6 +1,6 @@
 using Ship.Core.Groups;
-using Ship.Core.Networks;
 using Ship.Core.Parameters;
+using Ship.Core.Networks;
 using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -133,6 +133,8 @@ public abstract class WeightedSynapse : SynapseGroup, ICheckpointState
     protected virtual void SaveCheckpoint(CheckpointWriter writer)
     {
         if (WeightDevice is ICheckpointState device) device.SaveState(writer.Child("device"));
+        // The device read of this run: a device that draws per run (hardware-aware noise) would draw anew otherwise.
+        writer.SetTensor("read", _read);
     }
 
     /// <summary>Restores what <see cref="SaveCheckpoint"/> wrote; the device read of the run is redone from the restored device.</summary>
@@ -141,6 +143,14 @@ public abstract class WeightedSynapse : SynapseGroup, ICheckpointState
         if (WeightDevice is ICheckpointState device) device.LoadState(reader.Child("device"));
         _read?.Dispose();
         _read = null;
+        if (reader.GetNullableTensor("read") is not { } read) return;
+        if (read.dtype != Context.DType || read.dim() != 2 || read.shape[0] != SourceCount || read.shape[1] != TargetCount)
+        {
+            var message = $"the device read of synapse '{DisplayName}' is stored as {read.dtype} {Shapes.Format(read.shape)}, the synapse reads {Context.DType} [{SourceCount}, {TargetCount}].";
+            read.Dispose();
+            throw new CheckpointException(CheckpointProblem.TopologyMismatch, message);
+        }
+        _read = Keep(read);
     }
 
     /// <summary>The weights to use in this step: W, the device read of this run, or a fresh read for noisy devices.</summary>

@@ -51,6 +51,11 @@ public class CliTests
             var levels = File.ReadAllLines(Path.Combine(dir, "accuracy-vs-levels.csv"));
             Assert.That(levels[0], Is.EqualTo("series,levels,mean,lower,upper,n"));
             Assert.That(levels.Length - 1, Is.EqualTo(2 * 3));
+            // The quick setting still shows the study's point: at 4 levels hardware-aware training beats plain training
+            // by more than the device-seed spread, and the output says so in words.
+            double Mean(string series, int n) => double.Parse(levels.Single(l => l.StartsWith(series + ",") && l.Split(',')[1] == n.ToString()).Split(',')[2], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.That(Mean("hardware-aware (4 levels)", 4), Is.GreaterThan(Mean("plain", 4) + 0.1), "hardware-aware beats plain on 4-level devices");
+            Assert.That(output, Does.Contain("On 4-level devices").And.Contain("hardware-aware training wins"));
 
             var weights = SafeTensors.Read(Path.Combine(dir, "model.safetensors"));
             Assert.That(weights["in_hidden.w"].shape, Is.EqualTo(new long[] { 64, 64 }));
@@ -83,12 +88,51 @@ public class CliTests
     [TestCase("--device", "tpu")]
     [TestCase("--no-such-option", "1")]
     [TestCase("--epochs", "many")]
+    [TestCase("--hidden", "abc")]
+    [TestCase("--lr", "fast")]
+    [TestCase("--seed", "x")]
+    [TestCase("--max-rate", "1e3Hz")]
     public void BadOptionsExitWithCodeTwoAndAClearMessage(string option, string value)
     {
-        var (code, output, error) = Ship(option, value, "--out", Path.Combine(Path.GetTempPath(), "ship-never-" + Guid.NewGuid().ToString("N")));
+        var never = Path.Combine(Path.GetTempPath(), "ship-never-" + Guid.NewGuid().ToString("N"));
+        var (code, output, error) = Ship(option, value, "--out", never);
         Assert.That(code, Is.EqualTo(2), output + error);
-        Assert.That(error, Does.Contain(option.TrimStart('-').Split('-')[0]).IgnoreCase, "the message names the option");
+        Assert.That(error, Does.Contain(option), "the message names the option");
         Assert.That(error, Does.Contain("--help"));
+        Assert.That(error, Does.Not.Contain("System."), "no .NET type names");
+        Assert.That(Directory.Exists(never), Is.False, "nothing is written for a bad command line");
+    }
+
+    [Test]
+    public void OutOntoAFileIsAUsageErrorNamingOut()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "ship-out-file-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(file, "not a folder");
+        try
+        {
+            foreach (var args in new[] { new[] { "--out", file }, new[] { "--out", Path.Combine(file, "below") }, new[] { "compare", "--out", file } })
+            {
+                var (code, output, error) = Ship(args);
+                Assert.That(code, Is.EqualTo(2), string.Join(" ", args) + ": " + output + error);
+                Assert.That(error, Does.Contain("--out"), "names the option");
+                Assert.That(error, Does.Contain(file), "and the file in the way");
+            }
+            var merge = Ship("merge", Path.GetTempPath(), "--out", file);
+            Assert.That(merge.Code, Is.EqualTo(2), merge.Err);
+            Assert.That(merge.Err, Does.Contain("--out"));
+            Assert.That(File.ReadAllText(file), Is.EqualTo("not a folder"), "the file is left alone");
+        }
+        finally { File.Delete(file); }
+    }
+
+    [Test]
+    public void ParserMessagesNameTheOptionNotTheType()
+    {
+        Assert.That(ShipCli.Readable("Cannot parse argument 'abc' for option '--hidden' as expected type 'System.Nullable`1[System.Int32]'."),
+            Is.EqualTo("--hidden: 'abc' is not a whole number."));
+        Assert.That(ShipCli.Readable("Cannot parse argument 'x' for option '--lr' as expected type 'System.Nullable`1[System.Double]'."),
+            Does.StartWith("--lr: 'x' is not a number"));
+        Assert.That(ShipCli.Readable("Unrecognized command or argument '--bogus'."), Is.EqualTo("Unrecognized command or argument '--bogus'."));
     }
 
     [Test]

@@ -159,3 +159,57 @@ public class PerCategoryPlotTests
         Assert.That(bottomLabels.Where(t => double.TryParse(t, out _)), Is.EquivalentTo(seeds), "and no fractional seed ticks");
     }
 }
+
+/// <summary>A confusion matrix names every class on both axes.</summary>
+public class HeatmapLabelTests
+{
+    [Test]
+    public void ConfusionMatrixLabelsEveryDigitOnBothAxes()
+    {
+        var dir = NewFolder("confusion-labels");
+        var m = Enumerable.Range(0, 10).Select(i => (IReadOnlyList<double>)Enumerable.Range(0, 10).Select(j => i == j ? 30.0 : (i + j) % 3).ToArray()).ToArray();
+        var f = MatrixPlots.Heatmap(dir, "confusion", m, "Test samples", "True digit", "Predicted digit");
+        var svg = SvgGeometry.Read(f.Svg);
+        var digits = Enumerable.Range(0, 10).Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var bottom = svg.Texts.Where(t => t.Anchor == "middle" && t.Baseline == "hanging").Select(t => t.Text).ToList();
+        var left = svg.Texts.Where(t => t.Anchor == "end" && t.Baseline == "middle").Select(t => t.Text).ToList();
+        Assert.That(bottom, Is.SupersetOf(digits), "every predicted digit is labelled");
+        Assert.That(left, Is.SupersetOf(digits), "every true digit is labelled");
+        // Large matrices keep automatic (sparser) ticks rather than overlapping labels.
+        var big = Enumerable.Range(0, 100).Select(i => (IReadOnlyList<double>)Enumerable.Range(0, 100).Select(j => (double)(i * j % 7)).ToArray()).ToArray();
+        var g = SvgGeometry.Read(MatrixPlots.Heatmap(dir, "big", big).Svg);
+        Assert.That(g.Texts.Count(t => t.Anchor == "middle" && t.Baseline == "hanging" && int.TryParse(t.Text, out _)), Is.LessThan(30));
+    }
+}
+
+/// <summary>A piecewise-constant quantity is drawn as a step.</summary>
+public class StepPlotTests
+{
+    [Test]
+    public void StepsAreHorizontalRunsJoinedByVerticalRisers()
+    {
+        var dir = NewFolder("steps");
+        // dt = 1 ms for 5 steps, 0.1 ms for 20, 1 ms for 5: edges are the step ends, starting at 0.
+        var dts = Enumerable.Repeat(1.0, 5).Concat(Enumerable.Repeat(0.1, 20)).Concat(Enumerable.Repeat(1.0, 5)).ToArray();
+        var edges = new List<double> { 0 };
+        foreach (var d in dts) edges.Add(edges[^1] + d);
+        var f = LinePlots.Steps(dir, "dt", "dt", edges, dts, "Time (ms)", "dt (ms)");
+        FilesWritten(f, dir, "dt");
+        var (header, rows) = ReadCsv(f.Csv);
+        Assert.That(header, Is.EqualTo(new[] { "series", "x_start", "x_end", "value" }));
+        Assert.That(rows, Has.Count.EqualTo(dts.Length));
+        for (int i = 0; i < dts.Length; i++)
+        {
+            Assert.That(D(rows[i][1]), Is.EqualTo(edges[i]));
+            Assert.That(D(rows[i][2]), Is.EqualTo(edges[i + 1]));
+            Assert.That(D(rows[i][3]), Is.EqualTo(dts[i]));
+        }
+        var colour = Figure.Color(0);
+        var line = SvgGeometry.Read(f.Svg).Polylines.Where(p => p.Stroke == $"rgb({colour.R},{colour.G},{colour.B})").SelectMany(p => p.Points.Zip(p.Points.Skip(1))).ToList();
+        Assert.That(line, Is.Not.Empty);
+        Assert.That(line.Where(s => Math.Abs(s.First.X - s.Second.X) > 1e-3 && Math.Abs(s.First.Y - s.Second.Y) > 1e-3), Is.Empty, "no sloped segment");
+        Assert.That(line.Count(s => Math.Abs(s.First.X - s.Second.X) < 1e-3 && Math.Abs(s.First.Y - s.Second.Y) > 1), Is.EqualTo(2), "two risers: down to 0.1 ms, back up to 1 ms");
+        Assert.Throws<ArgumentException>(() => LinePlots.Steps(dir, "bad", "dt", new[] { 0.0, 1 }, new[] { 1.0, 2 }, "x", "y"));
+        Assert.Throws<ArgumentException>(() => LinePlots.Steps(dir, "bad", "dt", new[] { 0.0, 1, 1 }, new[] { 1.0, 2 }, "x", "y"));
+    }
+}

@@ -130,7 +130,7 @@ public class BadInputCatalogTests
         yield return new(29, "monitor of an unknown variable", typeof(ParameterException), "no such parameter or state", n => n.Monitor("L", "v"));
 
         // Parameters.
-        yield return new(30, "negative time constant", typeof(ParameterException), "outside the allowed range (> 0)", n => n.Set("L", "tau", -5e-3));
+        yield return new(30, "negative time constant", typeof(ParameterException), "outside the allowed range (> 0 s", n => n.Set("L", "tau", -5e-3));
         yield return new(31, "zero time constant", typeof(ParameterException), "outside the allowed range (> 0)", n => n.Set("S", "tau", 0.0));
         yield return new(32, "time-constant tensor with a zero", typeof(ParameterException), "values must be > 0", n => n.Set("L", "tau", torch.tensor(new[] { 5e-3f, 0f })));
         yield return new(33, "parameter tensor of the wrong shape", typeof(ParameterException), "expected a shape broadcastable to [3, 2]", n => n.Set("S", "w", torch.ones(4, 4)));

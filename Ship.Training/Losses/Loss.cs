@@ -8,6 +8,8 @@ public interface ILoss
 {
     /// <summary>The mean loss over the batch.</summary>
     Tensor Compute(Tensor scores, Tensor target);
+    /// <summary>Throws a <see cref="LossInputException"/> if <paramref name="target"/> cannot be compared with scores of this shape (checked before a run).</summary>
+    void Check(long[] scoresShape, Tensor target) => LossChecks.Real(Name, "target", target);
     /// <summary>Name for summaries.</summary>
     string Name { get; }
 }
@@ -16,7 +18,9 @@ public interface ILoss
 public sealed class NllLoss : ILoss
 {
     /// <inheritdoc />
-    public Tensor Compute(Tensor scores, Tensor target) =>
+    public void Check(long[] scoresShape, Tensor target) => LossChecks.ClassIndices(Name, "target", scoresShape, target);
+    /// <inheritdoc />
+    public Tensor Compute(Tensor scores, Tensor target) => this.CheckThen(scores, target) ??
         nn.functional.nll_loss(nn.functional.log_softmax(scores, 1), target.to_type(ScalarType.Int64));
     /// <inheritdoc />
     public string Name => "nll(log-softmax)";
@@ -26,7 +30,9 @@ public sealed class NllLoss : ILoss
 public sealed class CrossEntropyLoss(double labelSmoothing = 0) : ILoss
 {
     /// <inheritdoc />
-    public Tensor Compute(Tensor scores, Tensor target) =>
+    public void Check(long[] scoresShape, Tensor target) => LossChecks.ClassIndices(Name, "target", scoresShape, target);
+    /// <inheritdoc />
+    public Tensor Compute(Tensor scores, Tensor target) => this.CheckThen(scores, target) ??
         nn.functional.cross_entropy(scores, target.to_type(ScalarType.Int64), label_smoothing: labelSmoothing);
     /// <inheritdoc />
     public string Name => labelSmoothing == 0 ? "cross-entropy" : $"cross-entropy(smoothing={labelSmoothing})";
@@ -36,7 +42,9 @@ public sealed class CrossEntropyLoss(double labelSmoothing = 0) : ILoss
 public sealed class MseLoss : ILoss
 {
     /// <inheritdoc />
-    public Tensor Compute(Tensor scores, Tensor target) => nn.functional.mse_loss(scores, target.to_type(scores.dtype));
+    public void Check(long[] scoresShape, Tensor target) => LossChecks.SameShape(Name, scoresShape, target);
+    /// <inheritdoc />
+    public Tensor Compute(Tensor scores, Tensor target) => this.CheckThen(scores, target) ?? nn.functional.mse_loss(scores, target.to_type(scores.dtype));
     /// <inheritdoc />
     public string Name => "mse";
 }
@@ -48,4 +56,16 @@ public sealed class CustomLoss(string name, Func<Tensor, Tensor, Tensor> functio
     public Tensor Compute(Tensor scores, Tensor target) => function(scores, target);
     /// <inheritdoc />
     public string Name => name;
+}
+
+/// <summary>Shared by the built-in losses: the check runs on the actual scores too, for callers that skip the trainer.</summary>
+internal static class LossCheckExtensions
+{
+    /// <summary>Checks and returns null, so <c>CheckThen(…) ?? compute</c> reads as one expression.</summary>
+    public static Tensor? CheckThen(this ILoss loss, Tensor scores, Tensor target)
+    {
+        ArgumentNullException.ThrowIfNull(scores);
+        loss.Check(scores.shape, target);
+        return null;
+    }
 }

@@ -13,7 +13,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("DifferentialReferenceMapping")]
 public sealed class DifferentialReferenceMapping : ConductanceMapping, IShipModel<DifferentialReferenceMapping, DifferentialReferenceMapping.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double Gmin, double Gmax, double? Scale);
 
     /// <inheritdoc />
@@ -24,7 +24,7 @@ public sealed class DifferentialReferenceMapping : ConductanceMapping, IShipMode
 
     /// <summary>Creates the mapping on [gmin, gmax] (S; SHIP: 50e-6–120e-6 S = 50–120 µS); <paramref name="scale"/> fixes M (default max|w|).</summary>
     public DifferentialReferenceMapping(double gmin = 50e-6, double gmax = 120e-6, double? scale = null) : base(scale)
-        => Range = new ConductanceRange(gmin, gmax, nameof(DifferentialReferenceMapping));
+        => Range = new ConductanceRange(DeviceErrors.Conductance(nameof(DifferentialReferenceMapping), "gmin", gmin), gmax, nameof(DifferentialReferenceMapping));
 
     /// <summary>Window of the programmed device (S); the reference sits at Gmin.</summary>
     public ConductanceRange Range { get; }

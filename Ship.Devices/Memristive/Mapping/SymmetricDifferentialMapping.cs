@@ -13,7 +13,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("SymmetricDifferentialMapping")]
 public sealed class SymmetricDifferentialMapping : ConductanceMapping, IShipModel<SymmetricDifferentialMapping, SymmetricDifferentialMapping.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double Gmin, double Gmax, double? Scale);
 
     /// <inheritdoc />
@@ -24,7 +24,7 @@ public sealed class SymmetricDifferentialMapping : ConductanceMapping, IShipMode
 
     /// <summary>Creates the mapping on [gmin, gmax] (S, e.g. 0 and 25e-6 for aihwkit's PCM); <paramref name="scale"/> fixes M (default max|w|).</summary>
     public SymmetricDifferentialMapping(double gmin, double gmax, double? scale = null) : base(scale)
-        => Range = new ConductanceRange(gmin, gmax, nameof(SymmetricDifferentialMapping));
+        => Range = new ConductanceRange(DeviceErrors.Conductance(nameof(SymmetricDifferentialMapping), "gmin", gmin), gmax, nameof(SymmetricDifferentialMapping));
 
     /// <summary>Window of both devices (S).</summary>
     public ConductanceRange Range { get; }

@@ -8,7 +8,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("AbsoluteSigma")]
 public sealed class AbsoluteSigma : INoiseSigma, IShipModel<AbsoluteSigma, AbsoluteSigma.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double Sigma);
 
     /// <inheritdoc />

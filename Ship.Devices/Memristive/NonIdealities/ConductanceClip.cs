@@ -9,7 +9,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("ConductanceClip")]
 public sealed class ConductanceClip : INonIdeality, IShipModel<ConductanceClip, ConductanceClip.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double? Min, double? Max);
 
     /// <inheritdoc />
@@ -21,6 +21,8 @@ public sealed class ConductanceClip : INonIdeality, IShipModel<ConductanceClip, 
     /// <summary>Creates the clip at conductances <paramref name="min"/> and <paramref name="max"/> (S); a null bound is open.</summary>
     public ConductanceClip(double? min = 0, double? max = null)
     {
+        if (min is { } lo && double.IsNaN(lo)) throw new ParameterException(nameof(ConductanceClip), "min", "is NaN, which clips nothing; give a number or null for no lower bound.");
+        if (max is { } hi && double.IsNaN(hi)) throw new ParameterException(nameof(ConductanceClip), "max", "is NaN, which clips nothing; give a number or null for no upper bound.");
         if (min is { } a && max is { } b && !(a < b))
             throw new ParameterException(nameof(ConductanceClip), "min/max", $"needs min < max, got min = {a}, max = {b}.");
         Min = min;

@@ -12,7 +12,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("PcmProgrammingSigma")]
 public sealed class PcmProgrammingSigma : INoiseSigma, IShipModel<PcmProgrammingSigma, PcmProgrammingSigma.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double C0, double C1, double C2, double ReferenceGmax);
 
     /// <inheritdoc />

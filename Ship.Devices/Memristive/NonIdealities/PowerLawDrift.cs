@@ -33,6 +33,16 @@ public sealed class PowerLawDrift : INonIdeality, IShipModel<PowerLawDrift, Powe
     /// <inheritdoc />
     public static PowerLawDrift FromSettings(Settings settings) => new(settings.T0, settings.Clock, settings.Nu);
 
+    /// <summary>
+    /// The drift exponent ν of every device of <paramref name="array"/> drawn at its last programming, [devices, Ns, Nt]
+    /// (a copy). This drift must be in the array's list and the array programmed.
+    /// </summary>
+    public Tensor Exponents(DeviceArray array)
+    {
+        ArgumentNullException.ThrowIfNull(array);
+        return array.State.Recall(this, "nu").clone();
+    }
+
     /// <summary>Creates the drift; <paramref name="nu"/> null draws ν per device (aihwkit law).</summary>
     public PowerLawDrift(double t0, PowerLawClock clock, double? nu = null)
     {

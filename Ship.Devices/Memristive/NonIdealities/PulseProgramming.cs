@@ -9,7 +9,7 @@ namespace Ship.Devices.Memristive;
 /// number of pulses n that would bring a nominal device (no spread, no noise) closest to its target; the real device,
 /// with its own dw_min/w_min/w_max and cycle-to-cycle noise, lands where its response takes it. Nonlinear, bounded
 /// programming errors come from the <see cref="PulseResponse"/> (soft bounds, linear step, exponential step).
-/// The response's bounds are in the array's conductance units.
+/// The response's bounds are in the array's conductance units (S for a physical window).
 /// </summary>
 [ShipModel("PulseProgramming")]
 public sealed class PulseProgramming : INonIdeality, IShipModel<PulseProgramming, PulseProgramming.Settings>

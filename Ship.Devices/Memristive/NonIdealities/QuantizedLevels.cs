@@ -42,6 +42,23 @@ public sealed class QuantizedLevels : INonIdeality, IShipModel<QuantizedLevels, 
     /// <summary>Relative device-to-device spread of the level step.</summary>
     public double StepSpread { get; }
 
+    /// <summary>The n level values L_k = Gmin + k·Δ on <paramref name="range"/> (in its units; S for siemens ranges), lowest first.</summary>
+    public double[] LevelValues(ConductanceRange range)
+    {
+        double step = range.Width / (Levels - 1);
+        return Enumerable.Range(0, Levels).Select(k => k == Levels - 1 ? range.Gmax : range.Gmin + k * step).ToArray();
+    }
+
+    /// <summary>
+    /// The n − 1 bin edges between neighbouring levels, halfway: Gmin + (k + ½)·Δ. A value on an edge goes to the upper
+    /// level; the outer bins are open-ended.
+    /// </summary>
+    public double[] BinEdges(ConductanceRange range)
+    {
+        double step = range.Width / (Levels - 1);
+        return Enumerable.Range(0, Levels - 1).Select(k => range.Gmin + (k + 0.5) * step).ToArray();
+    }
+
     /// <summary>σ (S) used on a window of the given width (S).</summary>
     public double SigmaFor(double width) => LevelSigma ?? width / Levels / 6;
 

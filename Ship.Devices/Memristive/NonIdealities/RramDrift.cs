@@ -27,6 +27,17 @@ public sealed class RramDrift : INonIdeality, IShipModel<RramDrift, RramDrift.Se
     /// <inheritdoc />
     public static RramDrift FromSettings(Settings settings) => new(settings.ValidFrom);
 
+    /// <summary>
+    /// The standard-normal deviation z of every device of <paramref name="array"/> drawn at its last programming (each
+    /// device keeps its place in the drift distribution at every time), [devices, Ns, Nt] (a copy). This drift must be
+    /// in the array's list and the array programmed.
+    /// </summary>
+    public Tensor Deviations(DeviceArray array)
+    {
+        ArgumentNullException.ThrowIfNull(array);
+        return array.State.Recall(this, "z").clone();
+    }
+
     /// <summary>Siemens per µS: the fit's unit, used only at this model's boundary.</summary>
     private const double MicroSiemens = 1e-6;
 

@@ -13,7 +13,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("StuckAtFaults")]
 public sealed class StuckAtFaults : INonIdeality, IShipModel<StuckAtFaults, StuckAtFaults.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double LowProbability, double HighProbability, double? LowConductance, double? HighConductance);
 
     /// <inheritdoc />
@@ -29,8 +29,8 @@ public sealed class StuckAtFaults : INonIdeality, IShipModel<StuckAtFaults, Stuc
         HighProbability = DeviceErrors.Probability(nameof(StuckAtFaults), "highProbability", highProbability);
         if (lowProbability + highProbability > 1)
             throw new ParameterException(nameof(StuckAtFaults), "lowProbability + highProbability", $"the two fault probabilities must sum to at most 1, got {lowProbability + highProbability}.");
-        if (lowConductance is { } l && !double.IsFinite(l)) throw new ParameterException(nameof(StuckAtFaults), "lowConductance", $"must be finite, got {l}.");
-        if (highConductance is { } h && !double.IsFinite(h)) throw new ParameterException(nameof(StuckAtFaults), "highConductance", $"must be finite, got {h}.");
+        if (lowConductance is { } l) DeviceErrors.Conductance(nameof(StuckAtFaults), "lowConductance", l);
+        if (highConductance is { } h) DeviceErrors.Conductance(nameof(StuckAtFaults), "highConductance", h);
         LowConductance = lowConductance;
         HighConductance = highConductance;
     }

@@ -12,7 +12,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("ExponentialStepPulses")]
 public sealed class ExponentialStepPulses : PulseResponse, IShipModel<ExponentialStepPulses, ExponentialStepPulses.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double DwMin, double WMin, double WMax, double AUp, double ADown, double GammaUp, double GammaDown, double Slope, double Offset, double Reference, double DwMinSpread, double WMinSpread, double WMaxSpread, double CycleNoise);
 
     /// <inheritdoc />

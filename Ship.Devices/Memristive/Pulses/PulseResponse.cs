@@ -24,11 +24,11 @@ public sealed class PulseDeviceParameters : IDisposable
         WMax = wMax.DetachFromDisposeScope();
     }
 
-    /// <summary>Step size dw_min of each device.</summary>
+    /// <summary>Step size dw_min of each device (S on a physical window).</summary>
     public Tensor DwMin { get; }
-    /// <summary>Lower bound w_min of each device.</summary>
+    /// <summary>Lower bound w_min of each device (S on a physical window).</summary>
     public Tensor WMin { get; }
-    /// <summary>Upper bound w_max of each device.</summary>
+    /// <summary>Upper bound w_max of each device (S on a physical window).</summary>
     public Tensor WMax { get; }
 
     /// <inheritdoc />
@@ -46,7 +46,7 @@ public sealed class PulseDeviceParameters : IDisposable
 /// w_max (relative, drawn once per device: dw_min·(1 + σ·ξ), r + (w_max − r)·|1 + σ·ξ|, r − (r − w_min)·|1 + σ·ξ|,
 /// dw_min clamped at 0), multiplicative cycle-to-cycle noise on each step Δw·(1 + σ_c2c·ξ), and hard clipping to the
 /// device's [w_min, w_max]. The reference r (default 0, aihwkit's convention w_min &lt; 0 &lt; w_max) is where the step
-/// equals dw_min; set it inside the window to use conductance units (e.g. r = (Gmin + Gmax)/2).
+/// equals dw_min; set it inside the window to use conductance units (siemens, e.g. r = (Gmin + Gmax)/2).
 /// Adding a pulse model is adding one subclass.
 /// </summary>
 public abstract class PulseResponse
@@ -68,11 +68,11 @@ public abstract class PulseResponse
         CycleNoise = DeviceErrors.NonNegative(owner, "cycleNoise", cycleNoise);
     }
 
-    /// <summary>Mean step size (conductance units).</summary>
+    /// <summary>Mean step size (S on a physical window; weight units in aihwkit's normalised convention).</summary>
     public double DwMin { get; }
-    /// <summary>Mean lower bound.</summary>
+    /// <summary>Mean lower bound (S on a physical window).</summary>
     public double WMin { get; }
-    /// <summary>Mean upper bound.</summary>
+    /// <summary>Mean upper bound (S on a physical window).</summary>
     public double WMax { get; }
     /// <summary>Point where the step equals dw_min (0 in aihwkit).</summary>
     public double Reference { get; }

@@ -13,7 +13,7 @@ namespace Ship.Devices.Memristive;
 [ShipModel("SoftBoundsPulses")]
 public sealed class SoftBoundsPulses : PulseResponse, IShipModel<SoftBoundsPulses, SoftBoundsPulses.Settings>
 {
-    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
+    /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately); conductances in S.</summary>
     public sealed record Settings(double DwMin, double WMin, double WMax, double Reference, double DwMinSpread, double WMinSpread, double WMaxSpread, double CycleNoise);
 
     /// <inheritdoc />

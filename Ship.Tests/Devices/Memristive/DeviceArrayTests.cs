@@ -1,3 +1,4 @@
+using Ship.Devices.Neurons;
 using NUnit.Framework;
 using Ship.Core.Errors;
 using Ship.Core.Networks;
@@ -74,10 +75,10 @@ public class DeviceArrayTests
         var device = MemristivePresets.ShipRram(1e4);
         var net = new Network { Dt = 1e-3, Steps = steps, BatchSize = b, Seed = 5 };
         net.Add("I", new TensorInput(ns));
-        net.Add("L", new TensorInput(nt));
+        net.Add("L", new LeakyIntegrator(nt)); // a sink: the synapse output is what is checked
         net.Add("S", new Dense(w).WithDevice(device), "I", "L");
         net.MarkOutput("S");
-        var y = net.Run(new Dictionary<string, Tensor> { ["I"] = x, ["L"] = torch.zeros(b, steps, nt) })["S"];
+        var y = net.Run(new Dictionary<string, Tensor> { ["I"] = x })["S"];
         var wEff = device.Read(net.Context);
         Assert.That(Stat.D(wEff).Zip(Stat.D(w)).Count(p => Math.Abs(p.First - p.Second) > 1e-3), Is.GreaterThan(0), "the device changed the weights");
         var expected = torch.matmul(x.to_type(ScalarType.Float64), wEff.to_type(ScalarType.Float64));
@@ -86,15 +87,15 @@ public class DeviceArrayTests
         // The ideal device gives exactly the synapse without a device.
         var plain = new Network { Dt = 1e-3, Steps = steps, BatchSize = b, Seed = 5 };
         plain.Add("I", new TensorInput(ns));
-        plain.Add("L", new TensorInput(nt));
+        plain.Add("L", new LeakyIntegrator(nt)); // a sink: the synapse output is what is checked
         plain.Add("S", new Dense(w), "I", "L");
         plain.MarkOutput("S");
         var ideal = new Network { Dt = 1e-3, Steps = steps, BatchSize = b, Seed = 5 };
         ideal.Add("I", new TensorInput(ns));
-        ideal.Add("L", new TensorInput(nt));
+        ideal.Add("L", new LeakyIntegrator(nt)); // a sink: the synapse output is what is checked
         ideal.Add("S", new Dense(w).WithDevice(MemristivePresets.Ideal()), "I", "L");
         ideal.MarkOutput("S");
-        var inputs = new Dictionary<string, Tensor> { ["I"] = x, ["L"] = torch.zeros(b, steps, nt) };
+        var inputs = new Dictionary<string, Tensor> { ["I"] = x };
         Assert.That(Stat.D(ideal.Run(inputs)["S"]), Is.EqualTo(Stat.D(plain.Run(inputs)["S"])));
     }
 
@@ -105,10 +106,10 @@ public class DeviceArrayTests
         var w = torch.ones(3, 2);
         var net = new Network { Dt = 1e-3, Steps = steps, Seed = 8 };
         net.Add("I", new TensorInput(3));
-        net.Add("L", new TensorInput(2));
+        net.Add("L", new LeakyIntegrator(2)); // a sink: the synapse output is what is checked
         net.Add("S", new Dense(w).WithDevice(new DeviceArray(new DifferentialReferenceMapping(50e-6, 120e-6), ReadNoise.Absolute(1e-6))), "I", "L");
         net.MarkOutput("S");
-        var y = net.Run(new Dictionary<string, Tensor> { ["I"] = torch.ones(1, steps, 3), ["L"] = torch.zeros(1, steps, 2) })["S"];
+        var y = net.Run(new Dictionary<string, Tensor> { ["I"] = torch.ones(1, steps, 3) })["S"];
         var rows = Enumerable.Range(0, steps).Select(k => Stat.D(y[0, k])).ToArray();
         for (int k = 1; k < steps; k++) Assert.That(rows[k], Is.Not.EqualTo(rows[k - 1]));
         Assert.That(rows.SelectMany(r => r).All(v => Math.Abs(v - 3) < 3 * 4 * Math.Sqrt(2) / 70 * 1), "each is 3 ± noise");
@@ -133,10 +134,10 @@ public class DeviceArrayTests
         {
             var net = new Network { Dt = 1e-3, Steps = 4, Seed = seed };
             net.Add("I", new TensorInput(20));
-            net.Add("L", new TensorInput(30));
+            net.Add("L", new LeakyIntegrator(30)); // a sink: the synapse output is what is checked
             net.Add("S", new Dense(w).WithDevice(MemristivePresets.PcmLike(60)), "I", "L");
             net.MarkOutput("S");
-            return net.Run(new Dictionary<string, Tensor> { ["I"] = torch.ones(1, 4, 20), ["L"] = torch.zeros(1, 4, 30) })["S"];
+            return net.Run(new Dictionary<string, Tensor> { ["I"] = torch.ones(1, 4, 20) })["S"];
         }
         Assert.That(Stat.D(RunNet(4)), Is.EqualTo(Stat.D(RunNet(4))));
         Assert.That(Stat.D(RunNet(4)), Is.Not.EqualTo(Stat.D(RunNet(5))));

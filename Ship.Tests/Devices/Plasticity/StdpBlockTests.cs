@@ -1,3 +1,4 @@
+using Ship.Devices.Neurons;
 using NUnit.Framework;
 using Ship.Core.Errors;
 using Ship.Core.Networks;
@@ -26,7 +27,8 @@ public class StdpBlockTests
         var syn = new Dense(w0);
         var block = new StdpBlock(syn, nt, aPlus, aMinus, TauPlus, TauMinus, bounds, wMin, wMax);
         net.Add("S", block.Tap);
-        net.Connect("S", "Pre", "Post");
+        net.Add("Sink", new LeakyIntegrator(nt)); // the synapse needs a target; Post is data
+        net.Connect("S", "Pre", "Sink");
         net.Add("STDP", block);
         net.Connect("Post", "STDP");
         return (net, syn, block);
@@ -178,7 +180,8 @@ public class StdpBlockTests
         net.Add("Post", new TensorInput(1));
         var syn = new Dense(0.5);
         var block = new StdpBlock(syn, 1);
-        net.Add("S", syn, "Pre", "Post"); // the tap was not used
+        net.Add("Sink", new LeakyIntegrator(1));
+        net.Add("S", syn, "Pre", "Sink"); // the tap was not used
         net.Add("STDP", block);
         net.Connect("Post", "STDP");
         var ex = Assert.Throws<NetworkConfigurationException>(() =>
@@ -206,7 +209,8 @@ public class StdpBlockTests
         var syn = new Dense(0.5);
         var block = new StdpBlock(syn, 3);
         net.Add("S", block.Tap);
-        net.Connect("S", "Pre", "Post");
+        net.Add("Sink", new LeakyIntegrator(2)); // the synapse needs a target; Post is data
+        net.Connect("S", "Pre", "Sink");
         net.Add("STDP", block);
         net.Add("Other", new TensorInput(3));
         net.Connect("Other", "STDP");

@@ -1,3 +1,4 @@
+using Ship.Devices.Neurons;
 using NUnit.Framework;
 using Ship.Core.Errors;
 using Ship.Core.Networks;
@@ -24,7 +25,8 @@ public class RewardStdpTests
         var syn = new Dense(w0);
         var block = new RewardStdpBlock(syn, nt, APlus, AMinus, TauPlus, TauMinus, tauE, Eta, bounds, wMin, wMax);
         net.Add("S", block.Tap);
-        net.Connect("S", "Pre", "Post");
+        net.Add("Sink", new LeakyIntegrator(nt)); // the synapse needs a target; Post is data
+        net.Connect("S", "Pre", "Sink");
         net.Add("RSTDP", block);
         net.Connect("Post", "RSTDP");
         return (net, syn, block);

@@ -1,3 +1,4 @@
+using Ship.Devices.Neurons;
 using NUnit.Framework;
 using Ship.Core.Networks;
 using Ship.Core.Parameters;
@@ -27,7 +28,8 @@ public class TripletStdpTests
         var syn = new Dense(w0);
         var block = new TripletStdpBlock(syn, nt, A2P, a3Plus, A2M, a3Minus, TauPlus, TauMinus, TauX, TauY, bounds, wMin, wMax, interaction);
         net.Add("S", block.Tap);
-        net.Connect("S", "Pre", "Post");
+        net.Add("Sink", new LeakyIntegrator(nt)); // the synapse needs a target; Post is data
+        net.Connect("S", "Pre", "Sink");
         net.Add("STDP", block);
         net.Connect("Post", "STDP");
         return (net, syn, block);
@@ -131,7 +133,8 @@ public class TripletStdpTests
         var pairSyn = new Dense(w0);
         var pair = new StdpBlock(pairSyn, nt, A2P, A2M, TauPlus, TauMinus);
         pairNet.Add("S", pair.Tap);
-        pairNet.Connect("S", "Pre", "Post");
+        pairNet.Add("Sink", new LeakyIntegrator(nt)); // the synapse needs a target; Post is data
+        pairNet.Connect("S", "Pre", "Sink");
         pairNet.Add("STDP", pair);
         pairNet.Connect("Post", "STDP");
         pairNet.Run(inputs, Ship.Core.Clocks.Schedule.Fixed(Dt, steps));

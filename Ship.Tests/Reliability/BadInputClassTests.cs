@@ -1,0 +1,237 @@
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json.Nodes;
+using NUnit.Framework;
+using Ship.Core.Clocks;
+using Ship.Core.Errors;
+using Ship.Core.Networks;
+using Ship.Core.Parameters;
+using Ship.Core.Persistence;
+using Ship.Datasets;
+using Ship.Datasets.Readers;
+using Ship.Devices.Inputs;
+using Ship.Devices.Memristive;
+using Ship.Devices.Neurons;
+using Ship.Devices.Persistence;
+using Ship.Devices.Plasticity;
+using Ship.Devices.Synapses;
+using Ship.Devices.Wrappers;
+using Ship.Training;
+using Ship.Training.Losses;
+using Ship.Training.Readouts;
+using TorchSharp;
+using static Ship.Tests.Reliability.ReliabilityKit;
+using static TorchSharp.torch;
+
+namespace Ship.Tests.Reliability;
+
+/// <summary>
+/// The seven classes of bad input of issue #12 (docs/errors.md, rows 101 on): native aborts, complex dtypes, wiring
+/// into sources, physical ranges, ownership, overflow, raw framework exceptions. Each gives its typed error naming the
+/// object, and the network it was given to still runs bit-identically to an untouched one right after.
+/// </summary>
+public class BadInputClassTests
+{
+    public sealed record Case(int Row, string Input, Type Error, string Gist, Action<Network> Bad, Action<Network>? Fix = null, bool RunFirst = true)
+    {
+        public override string ToString() => $"{Row:D3} {Input}";
+    }
+
+    private static Network Base()
+    {
+        var net = new Network("base") { Dt = 1e-3, Steps = 20, BatchSize = 2, Seed = 7 };
+        net.Add("I", new TensorInput(3));
+        net.Add("S", new FirstOrder(Init.Uniform(0, 1), tau: 5e-3, weightScale: 100.0), "I", "L");
+        net.Add("P", new PoissonSource(2, rate: 100));
+        net.Add("PS", new Dense(0.5), "P", "L");
+        net.Add("L", new Refractory(new Lif(2, tau: 8e-3), 2e-3));
+        net.MarkOutput("L");
+        return net;
+    }
+
+    private static Tensor Good() => Scenarios.Raster(2, 20, 3, 0.4, seed: 5);
+
+    private static string Dir(string name) => TempFolder("classes-" + name);
+
+    private static string SavedCheckpoint(string name)
+    {
+        var dir = Path.Combine(Dir(name), "ckpt");
+        var net = Base();
+        net.Run(Good());
+        Checkpoint.Save(net, dir);
+        return dir;
+    }
+
+    /// <summary>Replaces tensors of a saved checkpoint and fixes the manifest's size and SHA-256, so only the replaced tensor is wrong.</summary>
+    private static void RewriteTensor(string dir, string name, Func<Tensor, Tensor> replace)
+    {
+        var path = Path.Combine(dir, NetworkCheckpoint.TensorFile);
+        var list = new List<KeyValuePair<string, Tensor>>();
+        using (var content = SafeTensors.Read(path))
+            foreach (var n in content.Names) list.Add(new(n, n == name ? replace(content.Tensors[n]) : content.Tensors[n].clone()));
+        SafeTensors.Write(path, list, new Dictionary<string, string> { ["format"] = NetworkCheckpoint.FormatName, ["version"] = NetworkCheckpoint.FormatVersion.ToString() });
+        var bytes = File.ReadAllBytes(path);
+        var manifest = Path.Combine(dir, NetworkCheckpoint.ManifestFile);
+        var root = JsonNode.Parse(File.ReadAllText(manifest))!.AsObject();
+        root["tensor_file"]!["bytes"] = bytes.LongLength;
+        root["tensor_file"]!["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+        File.WriteAllText(manifest, root.ToJsonString());
+    }
+
+    private static Trainer NewTrainer(Network n, ILoss loss) =>
+        new(n, new SpikeCount("L"), loss, ps => torch.optim.SGD(ps, 0.0), trainable: Trainables.Of(n, "S", "w"));
+
+    public static IEnumerable<Case> Cases()
+    {
+        // 1. Native aborts: everything from a checkpoint is checked before libtorch sees it.
+        yield return new(101, "checkpoint whose generator state has the wrong size", typeof(CheckpointException), "random generator state", _ =>
+        {
+            var dir = SavedCheckpoint("rng");
+            RewriteTensor(dir, "rng/state", t => t.narrow(0, 0, t.shape[0] - 7).clone());
+            Checkpoint.Load(dir);
+        });
+        yield return new(102, "checkpoint whose latest output has the wrong dtype", typeof(CheckpointException), "latest output of 'L'", _ =>
+        {
+            var dir = SavedCheckpoint("latest");
+            RewriteTensor(dir, "run/latest/L", t => t.to_type(ScalarType.Int64));
+            Checkpoint.Load(dir);
+        });
+        yield return new(103, "safetensors header whose shape overflows 64 bits", typeof(CheckpointException), "overflows 64 bits", _ =>
+        {
+            var header = Encoding.UTF8.GetBytes("{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,8],\"data_offsets\":[0,4]}}");
+            var bytes = new byte[8 + header.Length + 4];
+            BitConverter.GetBytes((ulong)header.Length).CopyTo(bytes, 0);
+            header.CopyTo(bytes, 8);
+            SafeTensors.Read(bytes, "overflow.safetensors");
+        });
+
+        // 2. Complex dtypes: refused where real values are expected, never silently truncated.
+        yield return new(104, "complex input tensor", typeof(InputException), "complex", n => n.Run(Good().to_type(ScalarType.ComplexFloat32)));
+        yield return new(105, "complex tensor as a parameter value", typeof(ParameterException), "complex", _ =>
+        {
+            var g = new Lif(2);
+            g.Bind(new SimulationContext(2));
+            g.Set("tau", torch.full(new long[] { 2 }, 5e-3, ScalarType.ComplexFloat64));
+            g.PrepareTimeStep(1e-3);
+        });
+        yield return new(106, "complex reward for reward-modulated STDP", typeof(InputException), "complex",
+            _ => new RewardStdpBlock(new Dense(), 2).SetReward(torch.ones(2, ScalarType.ComplexFloat32)));
+        yield return new(107, "complex training target", typeof(LossInputException), "complex",
+            n => NewTrainer(n, new MseLoss()).TrainBatch(Good(), torch.ones(new long[] { 2, 2 }, ScalarType.ComplexFloat32)));
+
+        // 3. Wiring into sources: refused at Initialize, naming the connection.
+        yield return new(108, "synapse into an input group", typeof(NetworkConfigurationException), "connection X -> I", n =>
+        {
+            n.Add("X", new Dense(0.5), "L", "I");
+            n.Initialize();
+        }, n => n.Remove("X"));
+        yield return new(109, "synapse into a Poisson source", typeof(NetworkConfigurationException), "connection Y -> P", n =>
+        {
+            n.Add("Y", new Dense(0.5), "L", "P");
+            n.Initialize();
+        }, n => n.Remove("Y"));
+
+        // 4. Physical ranges.
+        yield return new(110, "negative conductance window of a differential mapping", typeof(ParameterException), "is a conductance",
+            _ => new DifferentialReferenceMapping(-10, 120));
+        yield return new(111, "negative conductance window of a symmetric mapping", typeof(ParameterException), "is a conductance",
+            _ => new SymmetricDifferentialMapping(-5, 10));
+        yield return new(112, "negative stuck-at conductance", typeof(ParameterException), "lowConductance",
+            _ => new StuckAtFaults(0.1, 0.1, lowConductance: -1));
+        yield return new(113, "NaN clip bound", typeof(ParameterException), "NaN", _ => new ConductanceClip(double.NaN, 100));
+
+        // 5. Ownership.
+        yield return new(114, "one device array attached to two synapses", typeof(NetworkConfigurationException), "already attached to synapse", _ =>
+        {
+            var array = MemristivePresets.ShipRram();
+            new Dense().WithDevice(array);
+            new Dense().WithDevice(array);
+        });
+        yield return new(115, "removing a monitor through another network", typeof(NetworkConfigurationException), "is not one of its monitors", n =>
+        {
+            var m = n.Monitor("L", "u");
+            n.Run(Good());
+            try { Base().RemoveMonitor(m); }
+            finally { Assert.That(m.Count, Is.EqualTo(20), "the records are kept"); }
+        }, n => n.RemoveMonitor(n.Monitors[^1]));
+        yield return new(116, "two monitors streaming into one folder", typeof(ShipException), "already receives the stream", n =>
+        {
+            var folder = Dir("one-folder");
+            n.Monitor("L", "u").StreamTo(folder);
+            n.Monitor("S", "I").StreamTo(folder);
+        }, n => n.RemoveMonitor(n.Monitors[^1]));
+
+        // 6. Overflow.
+        yield return new(117, "schedule whose step count overflows 32 bits", typeof(NetworkConfigurationException), "at most 2147483647",
+            n => n.Run(Good(), new Schedule((1e-3, int.MaxValue), (1e-3, 10))));
+        yield return new(118, "dendritic group whose neurons × branches overflows a size", typeof(ParameterException), "overflow a group size",
+            _ => new Ship.Devices.Dendrites.DendriticIntegrator(int.MaxValue, 2));
+
+        // 7. Raw framework exceptions become typed ones naming the file or object.
+        yield return new(119, "corrupt gzip stream in a CSV", typeof(DataFormatException), "gzip", _ =>
+        {
+            var path = Path.Combine(Dir("gzip"), "series.csv.gz");
+            using (var f = File.Create(path))
+            using (var gz = new GZipStream(f, CompressionLevel.Optimal))
+                gz.Write(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 2000).Select(k => $"{k},{k * 0.5}\n"))));
+            var bytes = File.ReadAllBytes(path);
+            for (int k = 40; k < bytes.Length - 20; k += 7) bytes[k] ^= 0x5A;
+            File.WriteAllBytes(path, bytes);
+            CsvTimeSeries.Read(path, new CsvTimeSeriesOptions { HasHeader = false });
+        });
+        yield return new(120, "checkpoint manifest with a duplicated key", typeof(CheckpointException), "not valid JSON", _ =>
+        {
+            var dir = SavedCheckpoint("duplicate");
+            var path = Path.Combine(dir, NetworkCheckpoint.ManifestFile);
+            File.WriteAllText(path, File.ReadAllText(path).Replace("\"version\": 2,", "\"version\": 2, \"version\": 2,"));
+            Checkpoint.Load(dir);
+        });
+        yield return new(121, "saving a checkpoint onto a path that is a file", typeof(CheckpointException), "is a file", n =>
+        {
+            var file = Path.Combine(Dir("onto-file"), "ckpt");
+            File.WriteAllText(file, "not a folder");
+            Checkpoint.Save(n, file);
+        });
+        yield return new(122, "streaming a monitor onto a path that is a file", typeof(ShipException), "which is a file", n =>
+        {
+            var file = Path.Combine(Dir("stream-file"), "records");
+            File.WriteAllText(file, "not a folder");
+            n.Monitor("L", "u").StreamTo(file);
+        }, n => n.RemoveMonitor(n.Monitors[^1]));
+        yield return new(123, "training target of the wrong shape", typeof(LossInputException), "the scores' shape [2, 2]",
+            n => NewTrainer(n, new MseLoss()).TrainBatch(Good(), torch.ones(2, 3)));
+        yield return new(124, "training labels of the wrong count", typeof(LossInputException), "[2] class indices",
+            n => NewTrainer(n, new NllLoss()).TrainBatch(Good(), torch.tensor(new long[] { 0, 1, 1 })));
+        yield return new(125, "training label out of range", typeof(LossInputException), "class indices in [0, 1]",
+            n => NewTrainer(n, new CrossEntropyLoss()).TrainBatch(Good(), torch.tensor(new long[] { 0, 2 })));
+        yield return new(126, "accuracy with the wrong number of labels", typeof(LossInputException), "[2] class indices",
+            n => NewTrainer(n, new NllLoss()).Accuracy(Good(), torch.tensor(new long[] { 0, 1, 0, 1 })));
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void ABadInputOfEachClassGivesItsTypedErrorAndTheNetworkStillRunsCorrectly(Case c)
+    {
+        var net = Base();
+        if (c.RunFirst) net.Run(Good());
+        var e = Assert.Throws(Is.InstanceOf(c.Error), () => c.Bad(net))!;
+        Assert.That(e.Message, Does.Contain(c.Gist), "the message says what is wrong");
+        c.Fix?.Invoke(net);
+
+        net.CheckFinite = false;
+        var reference = Base();
+        reference.Initialize();
+        if (!net.IsInitialized) net.Initialize();
+        reference.Context.Rng.set_state(net.Context.Rng.get_state());
+        foreach (var g in reference.Groups)
+            foreach (var p in g.AllVariables.OfType<Parameter>())
+                AssertBitIdentical(p.Value, net[g.Tag].Variable(p.Name).Value, $"{g.Tag}.{p.Name} unchanged");
+        AssertBitIdentical(reference.Run(Good())["L"], net.Run(Good())["L"], "a correct run right after");
+    }
+
+    [Test]
+    public void EveryRowIsListedInErrorsMd()
+    {
+        var doc = File.ReadAllText(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", "..", "docs", "errors.md"));
+        foreach (var c in Cases()) Assert.That(doc, Does.Contain($"| {c.Row} | {c.Input} |"), $"row {c.Row}");
+    }
+}

@@ -1,0 +1,72 @@
+using Ship.Core.Errors;
+using Ship.Core.Parameters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Training.Losses;
+
+/// <summary>
+/// A target, label or score tensor does not fit the loss or metric it is given to (wrong shape, label count, a label
+/// outside the classes, complex values). Raised before anything runs, so the network and the optimizer are unchanged.
+/// </summary>
+public sealed class LossInputException : ShipException
+{
+    /// <summary>Creates the exception for <paramref name="loss"/>'s <paramref name="what"/>.</summary>
+    public LossInputException(string loss, string what, string expected, string actual)
+        : base($"Loss '{loss}': the {what} should be {expected}, got {actual}.")
+    {
+        Loss = loss;
+        What = what;
+        Expected = expected;
+        Actual = actual;
+    }
+
+    /// <summary>The loss or metric (e.g. "cross-entropy", "accuracy").</summary>
+    public string Loss { get; }
+    /// <summary>Which tensor: "target", "labels", "scores".</summary>
+    public string What { get; }
+    /// <summary>What was expected.</summary>
+    public string Expected { get; }
+    /// <summary>What was given.</summary>
+    public string Actual { get; }
+}
+
+/// <summary>The checks losses and metrics share; each reads the target once on the host at most.</summary>
+public static class LossChecks
+{
+    /// <summary>Targets of a classification loss: [batch] whole numbers in [0, classes) for scores [batch, classes].</summary>
+    public static void ClassIndices(string loss, string what, ReadOnlySpan<long> scores, Tensor target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        Real(loss, what, target);
+        if (scores.Length != 2) throw new LossInputException(loss, "scores", "[batch, classes]", Shapes.Format(scores.ToArray()));
+        long batch = scores[0], classes = scores[1];
+        if (target.dim() != 1 || target.shape[0] != batch)
+            throw new LossInputException(loss, what, $"[{batch}] class indices (one per sample)", $"{target.dtype} {Shapes.Format(target.shape)}");
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var t = target.detach().to_type(ScalarType.Float64);
+        if (t.numel() == 0) return;
+        double lo = t.min().item<double>(), hi = t.max().item<double>();
+        if (!t.eq(t.floor()).all().item<bool>() || double.IsNaN(lo) || double.IsNaN(hi))
+            throw new LossInputException(loss, what, "whole class indices", $"non-integer values from {lo} to {hi}");
+        if (lo < 0 || hi >= classes)
+            throw new LossInputException(loss, what, $"class indices in [0, {classes - 1}] ({classes} classes)", $"values from {lo} to {hi}");
+    }
+
+    /// <summary>Targets of a regression loss: exactly the scores' shape (no silent broadcasting).</summary>
+    public static void SameShape(string loss, ReadOnlySpan<long> scores, Tensor target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        Real(loss, "target", target);
+        if (!target.shape.AsSpan().SequenceEqual(scores))
+            throw new LossInputException(loss, "target", $"the scores' shape {Shapes.Format(scores.ToArray())}", Shapes.Format(target.shape));
+    }
+
+    /// <summary>Refuses complex tensors (the imaginary part would be dropped).</summary>
+    public static void Real(string loss, string what, Tensor t)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+        if (t.is_complex()) throw new LossInputException(loss, what, "real", $"complex ({t.dtype})");
+    }
+}
