@@ -59,7 +59,7 @@ public static class FitCommand
                     Read = new MeasurementReadOptions { ConductanceUnit = u },
                 });
                 var sel = result.Pulses.Selected;
-                output.WriteLine($"selected model: {sel.Family.Name} (RMSE {sel.Rmse * 1e6:G4} µS, held-out {sel.HeldOutRmse * 1e6:G4} µS)");
+                output.WriteLine($"selected model: {sel.Family.Name} (RMSE {sel.Rmse * 1e6:G4} µS one curve for all devices, held-out {sel.HeldOutRmse * 1e6:G4} µS per device)");
                 foreach (var f in result.Pulses.Families.Where(f => !ReferenceEquals(f, sel)))
                     output.WriteLine($"  {f.Family.Name}: RMSE {f.Rmse * 1e6:G4} µS, held-out {f.HeldOutRmse * 1e6:G4} µS");
                 if (result.Drift is { } d) output.WriteLine($"drift: ν = {d.NuMean.Value:G4} ± {d.NuSigma.Value:G4} over {d.Series.Count} series");

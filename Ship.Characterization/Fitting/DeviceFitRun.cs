@@ -93,7 +93,7 @@ public static class DeviceFitRun
         b.AppendLine($"# Device fit of {report.Source}").AppendLine();
         b.AppendLine("## Pulse response: model selection").AppendLine();
         b.AppendLine($"Rule: {report.SelectionRule}.").AppendLine();
-        b.AppendLine("| model | parameters | RMSE (µS) | R² | held-out RMSE (µS) | selected |").AppendLine("|---|---|---|---|---|---|");
+        b.AppendLine("| model | parameters | RMSE, one curve for all devices (µS) | R² | held-out RMSE, per device (µS) | selected |").AppendLine("|---|---|---|---|---|---|");
         foreach (var f in report.Families)
             b.AppendLine($"| {f.Family.Name} | {f.Parameters.Count} | {F(f.Rmse * 1e6)} | {f.RSquared:F5} | {(double.IsNaN(f.HeldOutRmse) ? "–" : F(f.HeldOutRmse * 1e6))} | {(ReferenceEquals(f, report.Selected) ? "**yes**" : "")} |");
         b.AppendLine().AppendLine($"## {report.Selected.Family.Name}: parameters (all devices, 95 % intervals)").AppendLine();
