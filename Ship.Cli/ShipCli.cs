@@ -63,6 +63,16 @@ public static class ShipCli
         merge.SetAction(parse => ExecuteMerge(parse.GetValue(folders) ?? Array.Empty<string>(), parse.GetValue(mergeOut), output, error, live));
         root.Subcommands.Add(merge);
         root.Subcommands.Add(FitCommand.Create(output, error));
+        root.Subcommands.Add(NirCommand.Create(output, error));
+
+        // Hardware ledger (issue #14): energy table of a saved study.
+        var energyFolder = new Argument<string>("FOLDER") { Description = "A study's output folder: settings.json, model.safetensors (and model-hw.safetensors if present).", Arity = ArgumentArity.ExactlyOne };
+        var energy = new Command("energy",
+            "Prints energy and operations per inference of the networks saved in FOLDER on its test set: NeuroBench metrics, the digital " +
+            "references (Horowitz 45 nm, keras-spiking's devices) and every device preset of the study on a 1T1R crossbar. See docs/energy.md.");
+        energy.Arguments.Add(energyFolder);
+        energy.SetAction(parse => ExecuteEnergy(parse.GetValue(energyFolder)!, output, error));
+        root.Subcommands.Add(energy);
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -151,6 +161,20 @@ public static class ShipCli
         }
     }
 
+    private static int ExecuteEnergy(string folder, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            output.Write(EnergyStudy.Print(folder));
+            return Ok;
+        }
+        catch (Exception e) when (e is Ship.Core.Errors.ShipException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or System.Text.Json.JsonException)
+        {
+            error.WriteLine($"ship: {e.Message}");
+            return Failed;
+        }
+    }
+
     private static int ExecuteMerge(string[] folders, string? outDir, TextWriter output, TextWriter error, bool? live)
     {
         try
@@ -214,6 +238,7 @@ internal sealed class CliOptions
     public Option<int?> Seeds { get; } = new("--seeds") { Description = "Seeds per hardware setting: device seeds in the study (default 5; quick 2), training seeds in compare (default 5).", HelpName = "N" };
     public Option<string?> Device { get; } = new("--device") { Description = "Torch device: cpu (default) or cuda (needs a CUDA build of TorchSharp).", HelpName = "cpu|cuda" };
     public Option<string?> Out { get; } = new("--out") { Description = "Output folder (default ./ship-output; compare: ./ship-compare).", HelpName = "FOLDER" };
+    public Option<bool> Nir { get; } = new("--nir") { Description = "Also write the trained networks as NIR graphs (model.nir, model-hw.nir) for other simulators and neuromorphic hardware (docs/nir.md)." };
     public Option<bool> Quick { get; } = new("--quick") { Description = "Short setting for CI (< 60 s): 64 hidden, 20 steps, 15 epochs of batch 64, levels 2,4,16, times 1,100,1e4, 2 seeds; other options still override." };
     public Option<string?> Encoding { get; } = new("--encoding") { Description = "Input coding: rate (Bernoulli spikes, redrawn every epoch; default) or latency (time to first spike).", HelpName = "rate|latency" };
     public Option<int?> HwLevels { get; } = new("--hw-levels") { Description = "Levels seen by hardware-aware training (default 4; 0 = train only the plain network). In compare: the levels of the comparison.", HelpName = "N" };
@@ -234,7 +259,7 @@ internal sealed class CliOptions
 
     public void AddStudyOptions(Command c)
     {
-        foreach (var opt in new Option[] { Dataset, Hidden, Steps, Epochs, Presets, Levels, Times, Seeds, Device, Out, Quick, Encoding, HwLevels, MaxRate, LearningRate, BatchSize, Threads, Seed })
+        foreach (var opt in new Option[] { Dataset, Hidden, Steps, Epochs, Presets, Levels, Times, Seeds, Device, Out, Quick, Encoding, HwLevels, MaxRate, LearningRate, BatchSize, Threads, Seed, Nir })
             c.Options.Add(opt);
     }
 
@@ -269,6 +294,7 @@ internal sealed class CliOptions
             s = s with { LearningRate = lr > 0 && double.IsFinite(lr) ? lr : throw new UsageException($"--lr must be a positive number, got {lr.ToString(Inv)}.") };
         if (p.GetValue(BatchSize) is { } bs) s = s with { BatchSize = Positive("--batch-size", bs, 100000) };
         if (p.GetValue(Threads) is { } th) s = s with { Threads = Positive("--threads", th, 1024) };
+        if (p.GetValue(Nir)) s = s with { Nir = true };
         if (p.GetValue(Seed) is { } seed) s = s with { Seed = seed >= 0 ? seed : throw new UsageException($"--seed must be >= 0, got {seed}.") };
         if (s.Encoding == "rate" && s.MaxRate * s.Dt > 1) throw new UsageException($"--max-rate: the rate coding needs max-rate × dt <= 1 (at most {1 / s.Dt:g4} Hz), got {s.MaxRate.ToString(Inv)} Hz.");
         return s;

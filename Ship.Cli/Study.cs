@@ -5,6 +5,7 @@ using System.Text.Json;
 using Ship.Core.Networks;
 using Ship.Devices.Memristive;
 using Ship.Plots;
+using Ship.Devices.Energy;
 using Ship.Training.Hardware;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,6 +25,8 @@ public sealed record StudyResult
     public required IReadOnlyList<AccuracySweep> Drift { get; init; }
     /// <summary>Files written (relative to the output folder).</summary>
     public required IReadOnlyList<string> Files { get; init; }
+    /// <summary>Energy and operations per inference of each trained network (hardware ledger).</summary>
+    public IReadOnlyList<NetworkEnergy> Energy { get; init; } = Array.Empty<NetworkEnergy>();
     /// <summary>Wall time of the whole study (s).</summary>
     public double Seconds { get; init; }
 }
@@ -108,17 +111,35 @@ public sealed class Study
             return list;
         });
 
+        var energy = _report.Stage("Energy and operations per inference", trained.Length * (1 + s.Presets.Count), p =>
+            trained.Select(m =>
+            {
+                var e = EnergyStudy.Measure(model, m.Label, m.Weights, testSpikes, s.Presets);
+                p.Advance(1 + s.Presets.Count, m.Label);
+                p.Report($"{m.Label}: {EnergyStudy.G(e.Ideal.TotalEnergy(EnergyPresets.Fp32Cmos45nm()))} J (FP32 45 nm), " +
+                    string.Join(", ", e.Presets.Select(q => $"{EnergyStudy.G(q.Report.TotalEnergy(EnergyStudy.Crossbar))} J ({q.Preset} crossbar)")) + " per inference");
+                return e;
+            }).ToList());
+
         _report.Heading("Figures and files");
-        var plots = _report.Stage("Writing plots", 6 + 2 * s.Presets.Count + (hw is null ? 0 : 1), p =>
+        var plots = _report.Stage("Writing plots", 8 + 2 * s.Presets.Count + (hw is null ? 0 : 1), p =>
         {
             WritePlots(model, data, testSpikes, plain, hw, levels, drift, p);
+            Add(EnergyStudy.VsLevels(_s.Out, model, plain.Weights, testSpikes, energy[0]));
+            Add(EnergyStudy.VsActivity(_s.Out, model, plain.Weights, data.Test.Inputs));
+            p.Advance(2, "energy plots");
             return 0;
         });
         SaveModel("model", plain, data);
         if (hw is not null) SaveModel("model-hw", hw, data);
+        if (s.Nir)
+        {
+            ExportNir("model", model, plain);
+            if (hw is not null) ExportNir("model-hw", model, hw);
+        }
         WriteJson("settings.json", s);
         clock.Stop();
-        var result = new StudyResult { Plain = plain, HardwareAware = hw, Levels = levels, Drift = drift, Files = _files, Seconds = clock.Elapsed.TotalSeconds };
+        var result = new StudyResult { Plain = plain, HardwareAware = hw, Levels = levels, Drift = drift, Energy = energy, Files = _files, Seconds = clock.Elapsed.TotalSeconds };
         WriteJson("results.json", Summary(result));
         WriteSummary(result, data);
         return result with { Seconds = clock.Elapsed.TotalSeconds };
@@ -277,6 +298,14 @@ public sealed class Study
         _files.Add(name + ".safetensors");
     }
 
+    // The trained network as a NIR graph (with its checkpoint in the metadata), for other simulators and hardware.
+    private void ExportNir(string name, StudyModel model, TrainedModel m)
+    {
+        var net = model.Build(1, m.Weights);
+        Ship.Nir.NirGraph.Write(net, Path.Combine(_s.Out, name + ".nir"));
+        _files.Add(name + ".nir");
+    }
+
     private void WriteJson<T>(string name, T value)
     {
         File.WriteAllText(Path.Combine(_s.Out, name), JsonSerializer.Serialize(value, new JsonSerializerOptions { WriteIndented = true }));
@@ -290,6 +319,18 @@ public sealed class Study
         hardware_aware = r.HardwareAware is { } h ? new { h.Label, h.TestAccuracy, h.Seconds, h.EpochAccuracy } : null,
         levels = r.Levels.Select(Sweep),
         drift = r.Drift.Select(Sweep),
+        energy = r.Energy.Select(e => new
+        {
+            label = e.Label,
+            effective_acs = e.Ideal.EffectiveAcs,
+            effective_macs = e.Ideal.EffectiveMacs,
+            dense = e.Ideal.DenseOps,
+            neuron_updates = e.Ideal.NeuronUpdates,
+            activation_sparsity = e.Ideal.ActivationSparsity,
+            joules_per_inference = EnergyPresets.Digital().ToDictionary(d => d.Name, d => e.Ideal.TotalEnergy(d))
+                .Concat(e.Presets.Select(q => KeyValuePair.Create($"{q.Preset} crossbar", q.Report.TotalEnergy(EnergyStudy.Crossbar))))
+                .ToDictionary(k => k.Key, k => k.Value),
+        }),
     };
 
     private static object Sweep(AccuracySweep s) => new { label = s.Label, x = s.X, seeds = s.Seeds, mean = s.Mean, std = s.Std, accuracies = s.Accuracies };
@@ -348,6 +389,12 @@ public sealed class Study
         sb.AppendLine($"The plain network programmed on each preset and read at each elapsed time, mean ± std over {s.Seeds} device seeds; \"compensated\" multiplies every read by a global α = mean|w(0)| / mean|w(t)| from a calibration read.").AppendLine();
         Table(r.Drift, "time (s)", Seconds);
         Fig("accuracy-vs-time", "Accuracy vs elapsed time");
+
+        sb.AppendLine("## Energy and operations per inference").AppendLine();
+        sb.AppendLine(EnergyStudy.Explanation(EnergyStudy.Physical(s.Presets).Count)).AppendLine();
+        foreach (var e in r.Energy) sb.Append(EnergyStudy.Tables(e));
+        Fig("energy-vs-levels", "Energy per inference vs number of conductance levels (plain network; log energy axis)");
+        Fig("energy-vs-activity", "Energy per inference vs hidden-layer activity, varied through the input rate (plain network; log energy axis)");
 
         sb.AppendLine("## Device characteristics").AppendLine();
         foreach (var preset in s.Presets)

@@ -71,6 +71,8 @@ public sealed record StudySettings
     public int Threads { get; init; } = 1;
     /// <summary>Output folder.</summary>
     public string Out { get; init; } = "ship-output";
+    /// <summary>Whether to also write the trained networks as NIR graphs (model.nir, model-hw.nir; docs/nir.md).</summary>
+    public bool Nir { get; init; }
     /// <summary>Whether this is the short CI setting.</summary>
     public bool Quick { get; init; }
 

@@ -84,7 +84,15 @@ public sealed class Trainer
         {
             using var scope = torch.NewDisposeScope();
             var result = Network.Run(inputs, schedule);
-            var loss = Loss.Compute(Readout.Read(result), target);
+            var scores = Readout.Read(result);
+            Tensor loss;
+            try { loss = Loss.Compute(scores, target); }
+            catch (System.Runtime.InteropServices.ExternalException e)
+            {
+                // A custom loss that libtorch refuses: name the loss and both shapes instead of the raw native message alone.
+                throw new LossInputException(Loss.Name, "target", $"a tensor the loss accepts with scores {Ship.Core.Parameters.Shapes.Format(scores.shape)}",
+                    $"{target.dtype} {Ship.Core.Parameters.Shapes.Format(target.shape)} ({e.Message.Split('\n')[0]})");
+            }
             if (loss.numel() != 1) throw new ShipException($"Loss '{Loss.Name}' returned {loss.numel()} values; it must return a scalar.");
             loss.backward();
             Optimizer.step();

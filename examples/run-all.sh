@@ -37,6 +37,7 @@ run device-characterization summary.txt $(figures pulse-response drift weight-dr
 run ship-network-example summary.txt rate-vs-tau.csv $(figures membrane membrane-tau-10ms membrane-tau-100ms raster input-raster firing-rate)
 run reservoir summary.txt $(figures recurrent-weights connection-probability input-raster excitatory-raster inhibitory-raster input-series training-curve accuracy)
 run training summary.txt $(figures training-curve confusion input-raster hidden-raster output-raster)
+run nir-conformance summary.txt lif.nir $(figures membrane deviation)
 # STDP features on the digits: also exits non-zero below 80 % test accuracy.
 run stdp-conv-digits summary.txt $(figures accuracy kernels)
 run tutorials/01-build

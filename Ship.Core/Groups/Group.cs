@@ -59,6 +59,12 @@ public abstract class Group
     /// <summary>Steps by which the output lags the computation; ≥ 1 lets a back edge read it without an artefact.</summary>
     public virtual int OutputDelaySteps => 0;
 
+    /// <summary>
+    /// Shape of a per-connection value (<see cref="Parameters.Extent.Connection"/>): [Ns, Nt] for all-to-all synapses;
+    /// a convolution overrides it with its kernel matrix [kernel entries, output channels], one weight per device.
+    /// </summary>
+    public virtual (long Rows, long Columns) ConnectionShape => (_ns, _nt);
+
     /// <summary>The declared parameters, in declaration order.</summary>
     public IReadOnlyList<Parameter> Parameters => _parameters;
     /// <summary>The declared state variables, in declaration order.</summary>

@@ -436,6 +436,7 @@ public sealed partial class Network
             if (!seq[i]) foreach (var s in _sources[i]) needSlices[s] |= seq[s];
             needSlices[i] |= seq[i] && (monitorsOf[i].Length > 0 || guard is not null);
         }
+        ObserversStart(reset, firstStep, total, seq, needSlices); // observer hook (interim, see Network.Observers.cs)
         var stepped = _order.Where(i => !seq[i] || needSlices[i]).ToArray();
         // A fully time-batched run has nothing to do per step but advance the clock.
         bool perStepWork = stepped.Length > 0 || _prefetch.Length > 0;
@@ -469,6 +470,7 @@ public sealed partial class Network
                         {
                             ctx.Time = _timeline.Now;
                             _timeline.Advance(seg.Dt);
+                            ObserversStep(ctx.StepIndex, ctx.Time, seg.Dt); // observer hook (interim)
                             ctx.StepIndex++;
                         }
                         first = false;
@@ -491,6 +493,7 @@ public sealed partial class Network
                         done += block;
                         first = false;
                     }
+                    ObserversBlock(ctx.StepIndex - length, length, seg.Dt, seq, seqOut); // observer hook (interim)
                     if (!seq.Any(b => b)) continue;
                     // The last step of a whole-segment output, as a small copy of its own: a view would keep the whole
                     // [batch, steps, N] block (and, when training, its autograd graph) alive until the garbage collector
@@ -521,10 +524,12 @@ public sealed partial class Network
             foreach (var l in lists) FreeUnlessLive(l);
             foreach (var l in seqSegments) { foreach (var t in l) t.Dispose(); l.Clear(); }
             foreach (var m in _monitors) m.EndOfCall();
+            ObserversEnd(completed: false); // observer hook (interim)
             throw;
         }
         _hasRun = true;
         foreach (var m in _monitors) m.EndOfCall();
+        ObserversEnd(completed: true); // observer hook (interim)
 
         var outputs = new Dictionary<string, Tensor>();
         var handed = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
@@ -660,6 +665,7 @@ public sealed partial class Network
             guard?.Add(i, y);
         }
         guard?.Check(ctx.StepIndex, end);
+        ObserversStep(ctx.StepIndex, ctx.Time, dt); // observer hook (interim)
         ctx.StepIndex++;
     }
 

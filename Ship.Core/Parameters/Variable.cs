@@ -47,7 +47,7 @@ public abstract class Variable
         var s = new List<long>();
         if ((Extent & Extent.Batch) != 0) s.Add(ctx.BatchSize);
         if ((Extent & Extent.Component) != 0) s.Add(Owner.ComponentCount);
-        if ((Extent & Extent.Connection) != 0) { s.Add(Owner.SourceCount); s.Add(Owner.TargetCount); }
+        if ((Extent & Extent.Connection) != 0) { var (rows, columns) = Owner.ConnectionShape; s.Add(rows); s.Add(columns); }
         return s.ToArray();
     }
 

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Ship.Core.Persistence;
 
 /// <summary>
-/// What a codec or an <see cref="ICheckpointState"/> reads back: the counterpart of <see cref="CheckpointWriter"/>.
+/// What an <see cref="ICheckpointState"/> reads back: the counterpart of <see cref="CheckpointWriter"/>.
 /// A missing or mistyped entry raises a <see cref="CheckpointException"/> naming the path in the checkpoint, so a
 /// damaged file is reported instead of building a wrong model. Tensors come on the network's device and belong to
 /// the caller.

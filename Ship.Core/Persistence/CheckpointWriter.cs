@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace Ship.Core.Persistence;
 
 /// <summary>
-/// What a codec or an <see cref="ICheckpointState"/> writes into a checkpoint: named numbers, flags, strings, enums,
+/// What an <see cref="ICheckpointState"/> writes into a checkpoint (run state beyond declared variables; construction settings are records, see <see cref="IShipModel{TSelf, TSettings}"/>): named numbers, flags, strings, enums,
 /// tensors (stored in the safetensors file, referenced by name from the JSON) and nested registered objects.
 /// Keys are the codec's own; the JSON keeps them as given, so a checkpoint stays readable.
 /// </summary>

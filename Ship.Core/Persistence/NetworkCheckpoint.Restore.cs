@@ -101,9 +101,10 @@ public sealed partial class NetworkCheckpoint
             {
                 var values = session.Tensor(Str(rec, "tensor", src), $"monitors[{k}].records");
                 using var times = session.Tensor(Str(Need<JsonObject>(o, "times", src), "tensor", src), $"monitors[{k}].times");
-                if (values.dim() < 2 || values.shape[0] != network.BatchSize || times.dim() != 1 || times.shape[0] != values.shape[1])
+                if (values.dim() < 2 || values.shape[0] != network.BatchSize || times.dim() != 1 || times.shape[0] != values.shape[1]
+                    || !(values.is_floating_point() || values.dtype == ScalarType.Bool) || !times.is_floating_point())
                     throw new CheckpointException(CheckpointProblem.TopologyMismatch,
-                        $"{src}: the records of monitor {m.Group.Tag}.{m.Variable} are {Shapes.Format(values.shape)} with {times.numel()} times.");
+                        $"{src}: the records of monitor {m.Group.Tag}.{m.Variable} are {values.dtype} {Shapes.Format(values.shape)} with {times.numel()} {times.dtype} times.");
                 m.Restore(values, times.to_type(ScalarType.Float64).data<double>().ToArray());
                 values.Dispose();
             }

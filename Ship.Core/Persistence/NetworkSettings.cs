@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Ship.Core.Networks;
 using Ship.Core.Spikes;
 using TorchSharp;
@@ -25,7 +26,7 @@ namespace Ship.Core.Persistence;
 /// <param name="DisposeScopeBytes">About how many bytes of intermediates a dispose scope may gather.</param>
 /// <param name="SpikeFunction">How neurons fire (a registered model).</param>
 public sealed record NetworkSettings(
-    string Name, double Dt, int Steps, int BatchSize, string Device, ScalarType DType, long Seed,
+    string Name, double Dt, int Steps, int BatchSize, string Device, [property: JsonPropertyName("dtype")] ScalarType DType, long Seed,
     bool TrackGradients, bool TimeBatching, bool CheckFinite, int StepsPerDisposeScope, int SequenceBlockSteps,
     long DisposeScopeBytes, ISpikeFunction SpikeFunction)
 {

@@ -213,9 +213,13 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         _pulseDevices ??= response.DrawDevices(s.Shape, rng, s.Device);
         var trace = response.Train(s.Programmed, count, direction, _pulseDevices, rng, mask, Name);
         trace = s.ApplyPins(trace);
+        s.AddWrites(Energy.WriteEnergy.OfPulseTrain(trace, mask)); // hardware ledger: the pulses' write energy
         s.SetProgrammed(trace[count].clone());
         return trace.MoveToOuterDisposeScope();
     }
+
+    /// <summary>Programming pulses the devices received since the last call (pulse programming, <see cref="ApplyPulses(int, PulseDirection, torch.Generator, Tensor?)"/>), for the hardware ledger; none when not programmed.</summary>
+    public Energy.WriteCounts TakeWrites() => _state?.TakeWrites() ?? Energy.WriteCounts.Zero;
 
     /// <summary>
     /// Saves the fabricated and programmed devices: conductances, device-to-device draws, stuck masks, the encoding

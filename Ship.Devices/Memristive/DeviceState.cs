@@ -32,6 +32,20 @@ public sealed class DeviceState : IDisposable
     public Device Device { get; }
     /// <summary>The generator of the network using the array now: every draw comes from it.</summary>
     public torch.Generator Rng { get; internal set; }
+
+    /// <summary>Programming pulses applied since the last <see cref="TakeWrites"/> (hardware ledger, docs/energy.md).</summary>
+    private Energy.WriteCounts _writes = Energy.WriteCounts.Zero;
+
+    /// <summary>Adds the counts of a pulse train (conductances before and after each pulse).</summary>
+    internal void AddWrites(Energy.WriteCounts counts) => _writes += counts;
+
+    /// <summary>The programming pulses counted since the last call, and forgets them.</summary>
+    public Energy.WriteCounts TakeWrites()
+    {
+        var w = _writes;
+        _writes = Energy.WriteCounts.Zero;
+        return w;
+    }
     /// <summary>Nominal conductance window of the current programming (S).</summary>
     public ConductanceRange Range { get; internal set; }
     /// <summary>Time since programming at which reads happen, in seconds.</summary>
@@ -153,17 +167,18 @@ public sealed class DeviceState : IDisposable
             Range = new ConductanceRange(r.GetDouble("gmin"), r.GetDouble("gmax"), owner),
             ElapsedTime = r.GetDouble("elapsed_time"),
         };
-        Tensor? Checked(Tensor? t, string what)
+        // Shape and dtype checked here: a wrong one would otherwise reach libtorch in the middle of a run.
+        Tensor? Checked(Tensor? t, string what, ScalarType dtype)
         {
-            if (t is not null && !t.shape.SequenceEqual(shape))
+            if (t is not null && (!t.shape.SequenceEqual(shape) || t.dtype != dtype))
                 throw new CheckpointException(CheckpointProblem.TopologyMismatch,
-                    $"Device array '{owner}': saved {what} is [{string.Join(", ", t.shape)}], the devices are [{string.Join(", ", shape)}].");
+                    $"Device array '{owner}': saved {what} is {t.dtype} [{string.Join(", ", t.shape)}], the devices are {dtype} [{string.Join(", ", shape)}].");
             return t;
         }
-        s._target = Checked(r.GetNullableTensor("target"), "target");
-        s._g0 = Checked(r.GetNullableTensor("programmed"), "programmed conductances");
-        s._pinMask = Checked(r.GetNullableTensor("pin_mask"), "stuck-device mask");
-        s._pinValue = Checked(r.GetNullableTensor("pin_value"), "stuck-device values");
+        s._target = Checked(r.GetNullableTensor("target"), "target", ScalarType.Float64);
+        s._g0 = Checked(r.GetNullableTensor("programmed"), "programmed conductances", ScalarType.Float64);
+        s._pinMask = Checked(r.GetNullableTensor("pin_mask"), "stuck-device mask", ScalarType.Bool);
+        s._pinValue = Checked(r.GetNullableTensor("pin_value"), "stuck-device values", ScalarType.Float64);
         LoadDraws(r.Child("fabricated"), s._fabricated, effects, owner);
         LoadDraws(r.Child("programming_draws"), s._programmed, effects, owner);
         return s;
@@ -176,7 +191,10 @@ public sealed class DeviceState : IDisposable
             int dot = name.IndexOf('.');
             if (dot < 1 || !int.TryParse(name[..dot], out int index) || index < 0 || index >= effects.Count)
                 throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"Device array '{owner}': saved draw '{name}' names no non-ideality of the array (it has {effects.Count}).");
-            draws[(effects[index], name[(dot + 1)..])] = r.GetTensor(name);
+            var draw = r.GetTensor(name);
+            if (!draw.is_floating_point() && draw.dtype != ScalarType.Bool)
+                throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"Device array '{owner}': saved draw '{name}' is {draw.dtype}, not a real or boolean tensor.");
+            draws[(effects[index], name[(dot + 1)..])] = draw;
         }
     }
 

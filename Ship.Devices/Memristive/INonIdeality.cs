@@ -14,10 +14,10 @@ public interface INonIdeality
     /// <summary>Whether <see cref="Read"/> draws fresh randomness, so two reads differ and the synapse must read every step.</summary>
     bool ReadsVary => false;
 
-    /// <summary>Programming stage, once per programming: turns the conductances being written into what the devices hold.</summary>
+    /// <summary>Programming stage, once per programming: turns the conductances (S) being written into what the devices hold (S).</summary>
     Tensor Program(Tensor conductances, DeviceState state) => conductances;
 
-    /// <summary>Read stage, at every read: turns the programmed conductances into what is read at the study's elapsed time.</summary>
+    /// <summary>Read stage, at every read: turns the programmed conductances (S) into what is read (S) at the study's elapsed time.</summary>
     Tensor Read(Tensor conductances, DeviceState state) => conductances;
 }
 

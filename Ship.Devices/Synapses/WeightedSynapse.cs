@@ -108,14 +108,15 @@ public abstract class WeightedSynapse : SynapseGroup, ICheckpointState
     }
 
     /// <summary>
-    /// Gives W its full [Ns, Nt] shape when it was set as a scalar or a per-source/per-target vector: matrix products,
+    /// Gives W its full <see cref="Group.ConnectionShape"/> ([Ns, Nt] unless a model says otherwise) when it was set as a scalar or a per-source/per-target vector: matrix products,
     /// devices and training need one weight per connection. A trained (pinned) W is already full.
     /// </summary>
     private void ExpandWeights()
     {
         var w = W.Value;
-        if (w.dim() == 2 && w.shape[0] == SourceCount && w.shape[1] == TargetCount) return;
-        W.Tensor = Keep(w.expand(SourceCount, TargetCount).clone());
+        var (rows, columns) = ConnectionShape;
+        if (w.dim() == 2 && w.shape[0] == rows && w.shape[1] == columns) return;
+        W.Tensor = Keep(w.expand(rows, columns).clone());
     }
 
     /// <inheritdoc />
@@ -144,9 +145,10 @@ public abstract class WeightedSynapse : SynapseGroup, ICheckpointState
         _read?.Dispose();
         _read = null;
         if (reader.GetNullableTensor("read") is not { } read) return;
-        if (read.dtype != Context.DType || read.dim() != 2 || read.shape[0] != SourceCount || read.shape[1] != TargetCount)
+        var (rows, columns) = ConnectionShape;
+        if (read.dtype != Context.DType || read.dim() != 2 || read.shape[0] != rows || read.shape[1] != columns)
         {
-            var message = $"the device read of synapse '{DisplayName}' is stored as {read.dtype} {Shapes.Format(read.shape)}, the synapse reads {Context.DType} [{SourceCount}, {TargetCount}].";
+            var message = $"the device read of synapse '{DisplayName}' is stored as {read.dtype} {Shapes.Format(read.shape)}, the synapse reads {Context.DType} [{rows}, {columns}].";
             read.Dispose();
             throw new CheckpointException(CheckpointProblem.TopologyMismatch, message);
         }

@@ -72,11 +72,35 @@ public class CliTests
             foreach (var f in figures) Assert.That(summary, Does.Contain($"]({f}.png)"), $"summary.md shows {f}");
             Assert.That(output, Does.Contain("test accuracy"));
             Assert.That(output, Does.Not.Contain("\u001b["), "no ANSI escapes when the output is not a terminal");
+
+            // Hardware ledger (#14): the energy section, its two plots, and 'ship energy' on the saved study printing the same table.
+            Assert.That(summary, Does.Contain("## Energy and operations per inference").And.Contain("Effective_ACs").And.Contain("rram on 1T1R"));
+            foreach (var f in new[] { "energy-vs-levels", "energy-vs-activity" })
+            {
+                Assert.That(File.ReadAllBytes(Path.Combine(dir, f + ".png")).Take(8).ToArray(), Is.EqualTo(PngSignature), f);
+                Assert.That(File.ReadAllText(Path.Combine(dir, f + ".svg")), Does.Contain("</svg>"), f);
+                Assert.That(File.ReadAllLines(Path.Combine(dir, f + ".csv"))[0], Is.EqualTo("platform,x,energy_J"), f);
+                Assert.That(summary, Does.Contain($"]({f}.png)"), f);
+            }
+            // FP32, INT8 and loihi plus the two presets, at the quick setting's 3 level counts.
+            Assert.That(File.ReadAllLines(Path.Combine(dir, "energy-vs-levels.csv")).Length - 1, Is.EqualTo(5 * 3));
+            var (ecode, eout, eerr) = Ship("energy", dir);
+            Assert.That(ecode, Is.EqualTo(0), eerr);
+            var fp32 = summary.Split('\n').First(l => l.StartsWith("| CMOS 45 nm FP32 |", StringComparison.Ordinal));
+            Assert.That(eout, Does.Contain(fp32), "the same counts from the saved network as in the study");
         }
         finally
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Test]
+    public void EnergyOfAFolderWithoutAStudyIsAClearError()
+    {
+        var (code, _, error) = Ship("energy", Path.Combine(Path.GetTempPath(), "ship-never-" + Guid.NewGuid().ToString("N")));
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(error, Does.Contain("settings.json").And.Contain("FOLDER"));
     }
 
     [TestCase("--levels", "1,4")]

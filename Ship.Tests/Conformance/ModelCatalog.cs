@@ -151,6 +151,16 @@ public static class ModelCatalog
             Synapse("Dense+HardwareAware", () => HardwareAwareDense(NoiseDraw.PerStep), typeof(HardwareAwareWeights)),
             Synapse("Dense+HardwareAwarePerRun", () => HardwareAwareDense(NoiseDraw.PerRun), typeof(HardwareAwareWeights)),
             Synapse("Dense+DriftCompensation", () => new Dense(Init.Uniform(0, 1)).WithDevice(new GlobalDriftCompensation(MemristivePresets.PcmLike(elapsedTime: 1000))), typeof(GlobalDriftCompensation)),
+            // NIR family (#17): exact continuous-time neurons, relays, thresholds, convolution, pooling, flatten, gain.
+            Neuron("CubaLif", () => new CubaLif(4, tauMem: 5e-3, tauSyn: 2e-3, r: 3, vLeak: 0.05, threshold: 0.6, reset: -0.1, weightIn: 1.5)),
+            Neuron("Relay", () => new Relay(4)),
+            Neuron("ThresholdUnit", () => new ThresholdUnit(4, threshold: 0.4)),
+            Synapse("Conv", () => new Conv(new[] { 1, InputChannels }, 2, new[] { 2 }, weights: Init.Uniform(0, 1), bias: 0.05), targetSize: 2 * (InputChannels - 1)),
+            Synapse("Conv+Quantized", () => new Conv(new[] { 1, InputChannels }, 2, new[] { 2 }, weights: Init.Uniform(0, 1))
+                .WithDevice(MemristivePresets.ShipQuantized(8)), typeof(DeviceArray), targetSize: 2 * (InputChannels - 1)),
+            Synapse("Pool2d", () => new Pool2d(new[] { 1, InputChannels, 1 }, new[] { 2, 1 }, PoolKind.Sum, stride: new[] { 1, 1 }), targetSize: InputChannels - 1),
+            Synapse("Flatten", () => new Ship.Devices.Synapses.Flatten(new[] { InputChannels }), targetSize: InputChannels),
+            Synapse("Scale", () => new Scale(0.7), targetSize: InputChannels),
             // Inputs and sources.
             new("TensorInput", typeof(TensorInput), null, () => new TensorInput(InputChannels), seed => Source(seed, new TensorInput(InputChannels), tensorInput: true)),
             new("SpikeTrainInput", typeof(SpikeTrainInput), null, () => Trains(0), seed => Source(seed, Trains(seed), tensorInput: false)),

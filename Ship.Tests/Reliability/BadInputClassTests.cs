@@ -78,6 +78,17 @@ public class BadInputClassTests
         File.WriteAllText(manifest, root.ToJsonString());
     }
 
+    private static void EditManifest(string dir, Action<JsonObject> edit)
+    {
+        var path = Path.Combine(dir, NetworkCheckpoint.ManifestFile);
+        var root = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        edit(root);
+        File.WriteAllText(path, root.ToJsonString());
+    }
+
+    private static JsonObject GroupNode(JsonObject root, string tag) =>
+        root["network"]!["groups"]!.AsArray().Select(g => g!.AsObject()).First(g => (string)g["tag"]! == tag);
+
     private static Trainer NewTrainer(Network n, ILoss loss) =>
         new(n, new SpikeCount("L"), loss, ps => torch.optim.SGD(ps, 0.0), trainable: Trainables.Of(n, "S", "w"));
 
@@ -94,6 +105,18 @@ public class BadInputClassTests
         {
             var dir = SavedCheckpoint("latest");
             RewriteTensor(dir, "run/latest/L", t => t.to_type(ScalarType.Int64));
+            Checkpoint.Load(dir);
+        });
+        yield return new(127, "checkpoint whose device conductances have the wrong dtype", typeof(CheckpointException), "programmed conductances is Int64", _ =>
+        {
+            var dir = Path.Combine(Dir("device-dtype"), "ckpt");
+            var net = new Network("dev") { Dt = 1e-3, Steps = 5, BatchSize = 2, Seed = 3 };
+            net.Add("I", new TensorInput(3));
+            net.Add("S", new Dense(Init.Uniform(0, 1)).WithDevice(MemristivePresets.ShipRram()), "I", "L");
+            net.Add("L", new Lif(2));
+            net.Run(torch.ones(2, 5, 3));
+            Checkpoint.Save(net, dir);
+            RewriteTensor(dir, "groups/S/state0/device/state/programmed", t => t.to_type(ScalarType.Int64));
             Checkpoint.Load(dir);
         });
         yield return new(103, "safetensors header whose shape overflows 64 bits", typeof(CheckpointException), "overflows 64 bits", _ =>
@@ -186,6 +209,18 @@ public class BadInputClassTests
             File.WriteAllText(path, File.ReadAllText(path).Replace("\"version\": 2,", "\"version\": 2, \"version\": 2,"));
             Checkpoint.Load(dir);
         });
+        yield return new(128, "checkpoint whose model settings hold an unknown member", typeof(CheckpointException), "do not fit Settings", _ =>
+        {
+            var dir = SavedCheckpoint("unknown-member");
+            EditManifest(dir, r => ((JsonObject)GroupNode(r, "L")["model"]!["settings"]!["inner"]!["settings"]!)["n_typo"] = 2);
+            Checkpoint.Load(dir);
+        });
+        yield return new(129, "checkpoint whose network dtype is complex", typeof(CheckpointException), "not a floating dtype", _ =>
+        {
+            var dir = SavedCheckpoint("complex-dtype");
+            EditManifest(dir, r => r["network"]!["settings"]!["dtype"] = "ComplexFloat32");
+            Checkpoint.Load(dir);
+        });
         yield return new(121, "saving a checkpoint onto a path that is a file", typeof(CheckpointException), "is a file", n =>
         {
             var file = Path.Combine(Dir("onto-file"), "ckpt");
@@ -204,6 +239,8 @@ public class BadInputClassTests
             n => NewTrainer(n, new NllLoss()).TrainBatch(Good(), torch.tensor(new long[] { 0, 1, 1 })));
         yield return new(125, "training label out of range", typeof(LossInputException), "class indices in [0, 1]",
             n => NewTrainer(n, new CrossEntropyLoss()).TrainBatch(Good(), torch.tensor(new long[] { 0, 2 })));
+        yield return new(130, "custom loss that libtorch refuses for the target's shape", typeof(LossInputException), "Loss 'my-mse'",
+            n => NewTrainer(n, new CustomLoss("my-mse", (a, b) => torch.nn.functional.mse_loss(a, b))).TrainBatch(Good(), torch.ones(5)));
         yield return new(126, "accuracy with the wrong number of labels", typeof(LossInputException), "[2] class indices",
             n => NewTrainer(n, new NllLoss()).Accuracy(Good(), torch.tensor(new long[] { 0, 1, 0, 1 })));
     }

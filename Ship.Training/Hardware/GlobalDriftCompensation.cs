@@ -13,7 +13,7 @@ public enum CompensationReference
 {
     /// <summary>m = mean over the array of |w| (the effective weights read back); the default.</summary>
     MeanAbsoluteWeight,
-    /// <summary>m = mean over every device of |G| (conductances), the literal form of the global correction.</summary>
+    /// <summary>m = mean over every device of |G| (conductances, S), the literal form of the global correction.</summary>
     MeanAbsoluteConductance,
     /// <summary>m = Σ_j |Σ_i w_ij|: the outputs of the array for an all-ones input, as aihwkit's GlobalDriftCompensation reads them.</summary>
     OnesInput,
@@ -138,7 +138,7 @@ public sealed class GlobalDriftCompensation : IWeightDevice, ICheckpointState, I
     /// <summary>α = m0/m(t); 1 when m(t) is 0 (nothing left to scale).</summary>
     public static double Factor(double reference, double current) => current > 0 ? reference / current : 1.0;
 
-    /// <summary>The measure m of a weight read [Ns, Nt] (or of conductances [D, Ns, Nt] for <see cref="CompensationReference.MeanAbsoluteConductance"/>).</summary>
+    /// <summary>The measure m of a weight read [Ns, Nt] (or of conductances (S) [D, Ns, Nt] for <see cref="CompensationReference.MeanAbsoluteConductance"/>).</summary>
     public static double Measure(Tensor read, CompensationReference reference)
     {
         ArgumentNullException.ThrowIfNull(read);

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Ship.Devices.Memristive;
 
-/// <summary>Clamps conductances to physical limits after programming and at every read (aihwkit clamps PCM at G ≥ 0).</summary>
+/// <summary>Clamps conductances (S) to physical limits after programming and at every read (aihwkit clamps PCM at G ≥ 0).</summary>
 [ShipModel("ConductanceClip")]
 public sealed class ConductanceClip : INonIdeality, IShipModel<ConductanceClip, ConductanceClip.Settings>
 {

@@ -36,7 +36,7 @@ public sealed class PulseProgramming : INonIdeality, IShipModel<PulseProgramming
     /// <summary>Cap on pulses per device.</summary>
     public int MaxPulses { get; }
 
-    /// <summary>Conductance of a nominal device after 0, 1, … pulses from w_min (non-decreasing), until it saturates or the cap.</summary>
+    /// <summary>Conductance (S on a physical window) of a nominal device after 0, 1, … pulses from w_min (non-decreasing), until it saturates or the cap.</summary>
     public Tensor NominalTrajectory(Device? device = null)
     {
         using var scope = torch.NewDisposeScope();
@@ -79,14 +79,24 @@ public sealed class PulseProgramming : INonIdeality, IShipModel<PulseProgramming
         var counts = PulseCounts(NominalTrajectory(state.Device), conductances);
         long max = counts.max().item<long>();
         var w = devices.WMin.clone().DetachFromDisposeScope();
+        // The pulses' write counts (hardware ledger), summed on the device and read once at the end.
+        var writes = torch.zeros(4, dtype: ScalarType.Float64, device: state.Device).DetachFromDisposeScope();
         for (long k = 1; k <= max; k++)
         {
             using var scope = torch.NewDisposeScope();
-            var next = torch.where(counts.ge(k), Response.Pulse(w, PulseDirection.Potentiation, devices, state.Rng), w)
+            var pulsed = counts.ge(k);
+            var next = torch.where(pulsed, Response.Pulse(w, PulseDirection.Potentiation, devices, state.Rng), w)
                 .DetachFromDisposeScope();
+            writes.add_(Energy.WriteEnergy.CountsOf(torch.stack(new[] { w, next }), pulsed));
             w.Dispose();
             w = next;
         }
+        using (var host = writes.cpu())
+        {
+            var c = host.data<double>().ToArray();
+            state.AddWrites(new Energy.WriteCounts(c[0], c[1], c[2], c[3]));
+        }
+        writes.Dispose();
         var result = w.clone();
         w.Dispose();
         return result;

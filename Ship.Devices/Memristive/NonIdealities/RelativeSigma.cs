@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Ship.Devices.Memristive;
 
-/// <summary>Noise proportional to the conductance: σ = f·|G|.</summary>
+/// <summary>Noise proportional to the conductance: σ = f·|G| (in the conductances' unit, S).</summary>
 [ShipModel("RelativeSigma")]
 public sealed class RelativeSigma : INoiseSigma, IShipModel<RelativeSigma, RelativeSigma.Settings>
 {

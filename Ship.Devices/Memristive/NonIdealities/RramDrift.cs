@@ -79,9 +79,17 @@ public sealed class RramDrift : INonIdeality, IShipModel<RramDrift, RramDrift.Se
     /// <inheritdoc />
     public Tensor Program(Tensor conductances, DeviceState state)
     {
+        // The fit is only meaningful on tens of µS; a window given in µS numbers (50–120 instead of 50e-6–120e-6) would
+        // be read as megasiemens and drift into nonsense without a word, so such conductances are refused.
+        if (state.Range.Gmax > MaxConductance)
+            throw new Ship.Core.Errors.ParameterException(state.Owner, "conductances",
+                $"RramDrift takes conductances in siemens (SHIP's window is 50e-6 to 120e-6 S); the window reaches {state.Range.Gmax:g4} S, above {MaxConductance:g2} S. Was it given in µS?");
         state.Remember(this, "z", state.Normal());
         return conductances;
     }
+
+    /// <summary>Largest window top (S) accepted: 0.01 S, far above the fitted 37–117 µS and far below a window mistakenly given in µS.</summary>
+    public const double MaxConductance = 1e-2;
 
     /// <inheritdoc />
     public Tensor Read(Tensor conductances, DeviceState state)

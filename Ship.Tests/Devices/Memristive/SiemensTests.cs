@@ -34,6 +34,20 @@ public class SiemensTests
     }
 
     [Test]
+    public void RramDriftRefusesAWindowGivenInMicrosiemens()
+    {
+        // The old µS numbers (50, 120) are 50 S and 120 S now: the drift fit must say so instead of drifting nonsense.
+        using var micro = new DeviceArray("old window", new DifferentialReferenceMapping(50, 120), new RramDrift());
+        var e = Assert.Throws<Ship.Core.Errors.ParameterException>(() => micro.Program(torch.ones(2, 3), Stat.Ctx()))!;
+        Assert.That(e.Group, Is.EqualTo("old window"));
+        Assert.That(e.Parameter, Is.EqualTo("conductances"));
+        Assert.That(e.Message, Does.Contain("siemens").And.Contain("µS"));
+        Assert.That(micro.IsProgrammed, Is.False, "nothing was programmed");
+        using var siemens = MemristivePresets.ShipRram();
+        Assert.DoesNotThrow(() => siemens.Program(torch.ones(2, 3), Stat.Ctx()));
+    }
+
+    [Test]
     public void UnknownPresetNamesAreATypedErrorListingTheKnownOnes()
     {
         var e = Assert.Throws<UnknownPresetException>(() => MemristivePresets.ByName("ship-rram"))!;
