@@ -58,12 +58,13 @@ public static class HardwareComparison
     public const int DeviceSeeds = 3;
 
     /// <summary>Runs the check, or only shard <paramref name="shard"/> of its training seeds; returns the exit code (0 whatever the verdict: the numbers are the result).</summary>
-    public static int Run(StudySettings s, Reporter report, int levels, ShardSpec? shard = null)
+    public static int Run(StudySettings s, Reporter report, int levels, ShardSpec? shard = null, IReadOnlyList<string>? commandLine = null)
     {
         s = s with { HwLevels = levels };
         Directory.CreateDirectory(s.Out);
         torch.set_num_threads(s.Threads);
         var points = shard?.Points(s.Seeds) ?? Enumerable.Range(0, s.Seeds).ToArray();
+        Ship.Core.IO.Provenance.Write(s.Out, ProvenanceSeeds(points.Select(k => (long)k + 1)), s, s.Device, commandLine);
         using var data = StudyData.Load(s.Dataset, s.TestFraction, s.Seed);
         report.Heading($"Hardware-aware vs plain training at {levels} levels, {s.Seeds} training seeds" +
             (shard is null ? "" : $": shard {shard} (seed{(points.Length == 1 ? "" : "s")} {(points.Length == 0 ? "none" : string.Join(", ", points.Select(k => k + 1)))})"));
@@ -114,7 +115,7 @@ public static class HardwareComparison
     /// Merges the shards of a sharded run found in <paramref name="folders"/> into <paramref name="outDir"/>: exactly the
     /// compare.csv, plot and verdict of the unsharded run. Throws <see cref="ShardException"/> when the shards do not fit.
     /// </summary>
-    public static int Merge(IReadOnlyList<string> folders, string outDir, Reporter report)
+    public static int Merge(IReadOnlyList<string> folders, string outDir, Reporter report, IReadOnlyList<string>? commandLine = null)
     {
         var merged = SweepShards.Merge(folders, SweepName);
         if (!merged.Columns.SequenceEqual(CompareRow.Columns))
@@ -123,6 +124,8 @@ public static class HardwareComparison
             throw new ShardException($"the manifest's settings give no usable {nameof(StudySettings.HwLevels)}.", merged.Manifests[0]);
         var rows = merged.Rows.Select(r => CompareRow.Parse(r.Fields, merged.Manifests[ShardSpec.ShardOf(r.Point, merged.Shards) - 1])).ToList();
         report.Heading($"Hardware-aware vs plain training at {levels} levels, {merged.TotalPoints} training seeds: {merged.Shards} shards merged");
+        Ship.Core.IO.Provenance.Write(outDir, ProvenanceSeeds(rows.Select(r => r.Seed).Distinct()),
+            new { merged_folders = folders.Select(Path.GetFullPath).ToArray(), shards = merged.Shards, settings = merged.Settings }, commandLine: commandLine);
         WriteResults(outDir, levels, rows, report);
         return ShipCli.Ok;
     }
@@ -141,6 +144,18 @@ public static class HardwareComparison
                 or nameof(StudySettings.Times) or nameof(StudySettings.Presets)))
                 d[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
         d["DeviceSeeds"] = DeviceSeeds.ToString(CultureInfo.InvariantCulture);
+        return d;
+    }
+
+    /// <summary>The seeds of a compare run for provenance.json: each training seed and its device seeds (1000·seed + 1…3).</summary>
+    private static Dictionary<string, long> ProvenanceSeeds(IEnumerable<long> trainingSeeds)
+    {
+        var d = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var t in trainingSeeds)
+        {
+            d[$"training_{t}"] = t;
+            for (int k = 1; k <= DeviceSeeds; k++) d[$"training_{t}_device_{k}"] = 1000 * t + k;
+        }
         return d;
     }
 

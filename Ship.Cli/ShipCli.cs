@@ -60,7 +60,7 @@ public static class ShipCli
             "were run with the same settings and cover every training seed exactly once. See docs/sweeps.md.");
         merge.Arguments.Add(folders);
         merge.Options.Add(mergeOut);
-        merge.SetAction(parse => ExecuteMerge(parse.GetValue(folders) ?? Array.Empty<string>(), parse.GetValue(mergeOut), output, error, live));
+        merge.SetAction(parse => ExecuteMerge(parse.GetValue(folders) ?? Array.Empty<string>(), parse.GetValue(mergeOut), output, error, live, CommandLine(parse)));
         root.Subcommands.Add(merge);
         root.Subcommands.Add(FitCommand.Create(output, error));
         root.Subcommands.Add(NirCommand.Create(output, error));
@@ -80,6 +80,16 @@ public static class ShipCli
             foreach (var e in parsed.Errors) error.WriteLine($"ship: {Readable(e.Message)}");
             error.WriteLine("Try 'ship --help' for the options.");
             return BadUsage;
+        }
+        if (!parsed.Tokens.Any(t => t.Value is "--help" or "-h" or "-?" or "--version"))
+        {
+            // The first touch of TorchSharp: where its natives cannot load, one line with the cause instead of a long trace.
+            try { Ship.Core.Native.TorchSharpLoad.EnsureLoaded(); }
+            catch (Ship.Core.Errors.TorchSharpLoadException e)
+            {
+                error.WriteLine($"ship: {e.Message}");
+                return Failed;
+            }
         }
         return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
     }
@@ -139,8 +149,9 @@ public static class ShipCli
         var reporter = MakeReporter(output, live);
         try
         {
-            if (compare) return HardwareComparison.Run(settings, reporter, o.CompareLevels(parse), shard);
-            var result = new Study(settings, reporter).Run();
+            var commandLine = CommandLine(parse);
+            if (compare) return HardwareComparison.Run(settings, reporter, o.CompareLevels(parse), shard, commandLine);
+            var result = new Study(settings, reporter, commandLine).Run();
             reporter.Heading("Done");
             reporter.Info($"test accuracy {Study.Pct(result.Plain.TestAccuracy)} (plain, ideal weights)" +
                 (result.HardwareAware is { } h ? $"; hardware-aware {Study.Pct(h.TestAccuracy)} (its ideal weights; it is trained for {settings.HwLevels}-level devices, not for them)" : ""));
@@ -175,7 +186,10 @@ public static class ShipCli
         }
     }
 
-    private static int ExecuteMerge(string[] folders, string? outDir, TextWriter output, TextWriter error, bool? live)
+    /// <summary>The command line as typed (program name first), for provenance.json.</summary>
+    private static IReadOnlyList<string> CommandLine(ParseResult parse) => new[] { "ship" }.Concat(parse.Tokens.Select(t => t.Value)).ToArray();
+
+    private static int ExecuteMerge(string[] folders, string? outDir, TextWriter output, TextWriter error, bool? live, IReadOnlyList<string> commandLine)
     {
         try
         {
@@ -189,7 +203,7 @@ public static class ShipCli
         }
         try
         {
-            return HardwareComparison.Merge(folders, outDir ?? folders[0], MakeReporter(output, live));
+            return HardwareComparison.Merge(folders, outDir ?? folders[0], MakeReporter(output, live), commandLine);
         }
         catch (Ship.Training.Sweeps.ShardException e)
         {

@@ -42,12 +42,14 @@ public sealed class Study
     private readonly StudySettings _s;
     private readonly Reporter _report;
     private readonly List<string> _files = new();
+    private readonly IReadOnlyList<string>? _commandLine;
 
-    /// <summary>Creates a study with its settings and reporter.</summary>
-    public Study(StudySettings settings, Reporter reporter)
+    /// <summary>Creates a study with its settings and reporter; <paramref name="commandLine"/> goes into provenance.json (default: the process's).</summary>
+    public Study(StudySettings settings, Reporter reporter, IReadOnlyList<string>? commandLine = null)
     {
         _s = settings;
         _report = reporter;
+        _commandLine = commandLine;
     }
 
     /// <summary>The device presets known to the study (the library's names, shared with the examples).</summary>
@@ -70,6 +72,11 @@ public sealed class Study
         var s = _s;
         Directory.CreateDirectory(s.Out);
         torch.set_num_threads(s.Threads);
+        Ship.Core.IO.Provenance.Write(s.Out, new Dictionary<string, long>
+        {
+            ["split_weights_order_encoding"] = s.Seed, ["test_encoding"] = s.Seed + 1000,
+            ["device_seed_first"] = 1, ["device_seed_last"] = s.Seeds,
+        }, s, s.Device, _commandLine);
 
         _report.Heading("Data");
         using var data = StudyData.Load(s.Dataset, s.TestFraction, s.Seed);

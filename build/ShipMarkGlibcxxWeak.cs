@@ -10,6 +10,8 @@ public class ShipMarkGlibcxxWeak : Task
 {
     [Required] public ITaskItem[] Files { get; set; }
     [Required] public string VersionName { get; set; }
+    // Patch even where the host's libstdc++ has the version: for copies that travel to other machines.
+    public bool Always { get; set; }
 
     const uint ShtGnuVerneed = 0x6ffffffe;
     const ushort VerFlgWeak = 0x2;
@@ -25,7 +27,7 @@ public class ShipMarkGlibcxxWeak : Task
     {
         string host = null;
         foreach (var c in HostCandidates) if (File.Exists(c)) { host = c; break; }
-        if (host != null && Contains(File.ReadAllBytes(host), Encoding.ASCII.GetBytes(VersionName + "\0")))
+        if (!Always && host != null && Contains(File.ReadAllBytes(host), Encoding.ASCII.GetBytes(VersionName + "\0")))
         {
             Log.LogMessage(MessageImportance.Low, "Host libstdc++ provides " + VersionName + ": nothing to patch.");
             return true;

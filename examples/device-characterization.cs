@@ -35,6 +35,7 @@ double[] times = quick
     ? new[] { 1.0, 10, 100, 1e3, 1e4, 1e5 }
     : Enumerable.Range(0, 21).Select(i => Math.Pow(10, i / 4.0)).ToArray();   // 1 s … 10^5 s (27.8 h)
 const long seed = 7;
+Ship.Core.IO.Provenance.Write(outDir, new Dictionary<string, long> { ["chip"] = seed }, new { quick, preset = presetName });   // provenance.json
 
 DeviceArray Preset() => MemristivePresets.ByName(presetName);
 const double uS = 1e6;                          // siemens → µS, for the text report only

@@ -20,6 +20,7 @@ using TorchSharp;
 var (_, outDir) = Cli.Parse(args, "nir-conformance");
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 torch.set_num_threads(1);
+Ship.Core.IO.Provenance.Write(outDir, new Dictionary<string, long>(), new { dt = 1e-4, graph = "lif_norse.nir" });   // provenance.json
 
 const double dt = 1e-4;   // the paper's step: the graph stores none
 string data = FindData();

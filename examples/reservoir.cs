@@ -72,6 +72,7 @@ const int batchSize = 64;
 const double lr = 1e-2;
 const double readoutStd = 0.05;                    // initial readout weights ~ N(0, 0.05²)
 const long seed = 11;
+Ship.Core.IO.Provenance.Write(outDir, new Dictionary<string, long> { ["split_structure_network_loader"] = seed }, new { quick, scan });   // provenance.json
 
 // ---- data: images → time series → send-on-delta spikes ----------------------------------------------------
 var (train, test) = Digits.Split(testFraction: 0.2, seed: seed, normalize: true);

@@ -32,18 +32,18 @@ run() {
   echo "    $(( SECONDS - start )) s"
 }
 
-run variable-dt summary.txt membrane-long.csv $(figures membrane membrane-vs-reference input-charge dt raster)
-run device-characterization summary.txt $(figures pulse-response drift weight-drift)
-run ship-network-example summary.txt rate-vs-tau.csv $(figures membrane membrane-tau-10ms membrane-tau-100ms raster input-raster firing-rate)
-run reservoir summary.txt $(figures recurrent-weights connection-probability input-raster excitatory-raster inhibitory-raster input-series training-curve accuracy)
-run training summary.txt $(figures training-curve confusion input-raster hidden-raster output-raster)
-run nir-conformance summary.txt lif.nir $(figures membrane deviation)
+run variable-dt summary.txt provenance.json membrane-long.csv $(figures membrane membrane-vs-reference input-charge dt raster)
+run device-characterization summary.txt provenance.json $(figures pulse-response drift weight-drift)
+run ship-network-example summary.txt provenance.json rate-vs-tau.csv $(figures membrane membrane-tau-10ms membrane-tau-100ms raster input-raster firing-rate)
+run reservoir summary.txt provenance.json $(figures recurrent-weights connection-probability input-raster excitatory-raster inhibitory-raster input-series training-curve accuracy)
+run training summary.txt provenance.json $(figures training-curve confusion input-raster hidden-raster output-raster)
+run nir-conformance summary.txt provenance.json lif.nir $(figures membrane deviation)
 # STDP features on the digits: also exits non-zero below 80 % test accuracy.
-run stdp-conv-digits summary.txt $(figures accuracy kernels)
+run stdp-conv-digits summary.txt provenance.json $(figures accuracy kernels)
 run tutorials/01-build
-run tutorials/02-simulate membrane-long.csv $(figures raster membrane)
-run tutorials/03-train $(figures training-curve)
-run tutorials/04-model $(figures resources membrane)
+run tutorials/02-simulate provenance.json membrane-long.csv $(figures raster membrane)
+run tutorials/03-train provenance.json $(figures training-curve)
+run tutorials/04-model provenance.json $(figures resources membrane)
 
 if [ ${#failures[@]} -gt 0 ]; then
   echo "examples: ${#failures[@]} failed"

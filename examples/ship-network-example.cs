@@ -44,6 +44,7 @@ int shown = Math.Min(steps, (int)Math.Round(0.1 / dt));   // traces and rasters 
 var taus = Enumerable.Range(1, 10).Select(i => i * 10e-3).ToArray();
 int batch = taus.Length;
 const long seed = 3000;
+Ship.Core.IO.Provenance.Write(o.Out, new Dictionary<string, long> { ["network_input"] = seed }, o);   // provenance.json
 
 // ---- the network ----------------------------------------------------------------------------------------------
 var net = new Network("ship-4.1") { Dt = dt, Steps = steps, BatchSize = batch, Seed = seed };

@@ -40,6 +40,8 @@ const int Steps = 16, Kernel = 5;
 Directory.CreateDirectory(outDir);
 // One thread by default: STDP learns image by image, and tiny operations only lose time to thread hand-offs.
 torch.set_num_threads(Arg("--threads", 1));
+Ship.Core.IO.Provenance.Write(outDir, new Dictionary<string, long> { ["split"] = 0, ["kernels"] = seed, ["order"] = seed + 1 },
+    new { quick, epochs, features, winners, radius, pool, threshold });   // provenance.json
 
 var clock = Stopwatch.StartNew();
 var (train, test) = Digits.Split(testFraction: 0.2, seed: 0);

@@ -45,6 +45,7 @@ const int batchSize = 64;
 const double maxRate = 500;          // Hz, the rate of a white pixel
 const double lr = 1e-2;
 const long seed = 1;
+Ship.Core.IO.Provenance.Write(outDir, new Dictionary<string, long> { ["split_encoding_loader_network"] = seed }, new { quick });   // provenance.json
 
 // ---- data: digits → spike trains ----------------------------------------------------------------------------
 var (train, test) = Digits.Split(testFraction: 0.2, seed: seed, normalize: true);

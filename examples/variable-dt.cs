@@ -26,6 +26,7 @@ var (quick, outDir) = Cli.Parse(args, "variable-dt");
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 // Small tensors: one thread avoids waking (and, on a shared runner, fighting over) the others; several times faster here.
 torch.set_num_threads(1);
+Ship.Core.IO.Provenance.Write(outDir, new Dictionary<string, long> { ["network"] = 1 }, new { quick });   // provenance.json
 
 // ---- settings -------------------------------------------------------------------------------------------------
 const double tau = 20e-3;                  // membrane time constant (s)

@@ -36,7 +36,7 @@ public sealed partial class Network
     private bool[] _latestOwned = Array.Empty<bool>(); // latest outputs that only the stepper holds (copies), freed when replaced
     private double _dt = 1e-3;
     private int _steps = 100, _batch = 1;
-    private Device _device = CPU;
+    private Device _device = Ship.Core.Native.TorchSharpLoad.Cpu; // the first touch of TorchSharp: a load failure gets a one-line cause
     private ScalarType _dtype = ScalarType.Float32;
     private long _seed;
 

@@ -64,6 +64,11 @@ public class CliTests
             var settings = File.ReadAllText(Path.Combine(dir, "settings.json"));
             Assert.That(settings, Does.Contain("\"Hidden\": 64").And.Contain("\"Quick\": true"));
             Assert.That(new FileInfo(Path.Combine(dir, "results.json")).Length, Is.GreaterThan(0));
+            var provenance = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "provenance.json"))).RootElement;
+            Assert.That(provenance.GetProperty("command_line").EnumerateArray().Select(a => a.GetString()).ToArray(), Is.EqualTo(new[] { "ship", "--quick", "--out", dir }),
+                "provenance.json records the command line the study ran with");
+            Assert.That(provenance.GetProperty("settings").GetProperty("Hidden").GetInt32(), Is.EqualTo(64));
+            Assert.That(provenance.GetProperty("seeds").GetProperty("test_encoding").GetInt64(), Is.EqualTo(1001), "seed 1 + 1000 encodes the test set");
 
             var summary = File.ReadAllText(Path.Combine(dir, "summary.md"));
             var results = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));

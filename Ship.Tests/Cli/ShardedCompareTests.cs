@@ -66,6 +66,8 @@ public class ShardedCompareTests
             foreach (var f in new[] { "compare.csv", "compare-per-seed.csv", "compare-per-seed.svg" })
                 Assert.That(File.ReadAllBytes(Path.Combine(dir, f)), Is.EqualTo(File.ReadAllBytes(Path.Combine(Whole, f))), $"{dir}/{f}");
             Assert.That(File.Exists(Path.Combine(dir, "compare-per-seed.png")), Is.True);
+            var provenance = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "provenance.json"))).RootElement;
+            Assert.That(provenance.GetProperty("command_line").EnumerateArray().Select(a => a.GetString()).Contains("merge"), Is.True, $"{dir}/provenance.json records the merge");
             Assert.That(VerdictLines(output), Is.EqualTo(VerdictLines(_wholeOutput)).And.Length.EqualTo(5), "the printed table (4 rows) and verdict");
         }
     }

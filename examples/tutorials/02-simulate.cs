@@ -18,6 +18,7 @@ using TorchSharp;
 
 int at = Array.IndexOf(args, "--out");
 string outDir = at >= 0 && at + 1 < args.Length ? args[at + 1] : Path.Combine("examples-output", "tutorial-02");
+Ship.Core.IO.Provenance.Write(outDir, new Dictionary<string, long> { ["network"] = 7 });   // provenance.json: version, commit, command line, seeds, time
 
 // [build]
 var net = new Network("tutorial-2") { Dt = 1e-3, Steps = 60, BatchSize = 1, Seed = 7 };

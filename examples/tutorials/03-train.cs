@@ -27,6 +27,7 @@ using TorchSharp;
 int at = Array.IndexOf(args, "--out");
 string outDir = at >= 0 && at + 1 < args.Length ? args[at + 1] : Path.Combine("examples-output", "tutorial-03");
 torch.set_num_threads(1);
+Ship.Core.IO.Provenance.Write(outDir, new Dictionary<string, long> { ["network"] = 1 });   // provenance.json: version, commit, command line, seeds, time
 
 // [data]
 var (train, test) = Digits.Split(testFraction: 0.2, seed: 1, normalize: true);   // 1438 / 359 images, pixels in 0..1

@@ -20,6 +20,7 @@ using static TorchSharp.torch;
 
 int at = Array.IndexOf(args, "--out");
 string outDir = at >= 0 && at + 1 < args.Length ? args[at + 1] : Path.Combine("examples-output", "tutorial-04");
+Ship.Core.IO.Provenance.Write(outDir, new Dictionary<string, long> { ["network"] = 1 });   // provenance.json: version, commit, command line, seeds, time
 
 // [standalone]
 // One depressing synapse alone: 1 source, 1 target, a spike every step.
