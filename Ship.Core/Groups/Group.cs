@@ -58,6 +58,17 @@ public abstract class Group
     public virtual int OutputSize => Kind == GroupKind.Synapse ? _nt : _n;
     /// <summary>Steps by which the output lags the computation; ≥ 1 lets a back edge read it without an artefact.</summary>
     public virtual int OutputDelaySteps => 0;
+    /// <summary>What <see cref="OutputDelaySteps"/> will be at time step <paramref name="dt"/>, without changing anything (plans are made before a run).</summary>
+    public virtual int OutputDelayStepsAt(double dt) => OutputDelaySteps;
+
+    /// <summary>Throws a <see cref="ParameterException"/> naming the group if it cannot run at time step <paramref name="dt"/> (e.g. rate·dt &gt; 1); changes nothing.</summary>
+    public virtual void ValidateTimeStep(double dt) { }
+
+    /// <summary>Groups whose state this group reads directly every step (not through a connection), so the plan calls them first.</summary>
+    public virtual IEnumerable<Group> ReadsDirectly => Array.Empty<Group>();
+
+    /// <summary>Marks a declared state that a monitor cannot record (its layout is not [batch, …]), with the reason given to the user.</summary>
+    protected static void NotMonitorable(StateVariable state, string reason) => state.NotMonitorableBecause = reason;
 
     /// <summary>
     /// Shape of a per-connection value (<see cref="Parameters.Extent.Connection"/>): [Ns, Nt] for all-to-all synapses;

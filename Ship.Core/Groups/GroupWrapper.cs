@@ -43,6 +43,10 @@ public abstract class GroupWrapper : Group
     /// <inheritdoc />
     public override int OutputDelaySteps => Inner.OutputDelaySteps;
     /// <inheritdoc />
+    public override int OutputDelayStepsAt(double dt) => Inner.OutputDelayStepsAt(dt);
+    /// <inheritdoc />
+    public override void ValidateTimeStep(double dt) => Inner.ValidateTimeStep(dt);
+    /// <inheritdoc />
     public override IEnumerable<Variable> AllVariables => base.AllVariables.Concat(Inner.AllVariables);
 
     internal override void OnTagged(string tag)

@@ -1,3 +1,4 @@
+using Ship.Core.Networks.Observers;
 using Ship.Core.IO;
 using Ship.Core.Groups;
 using TorchSharp;
@@ -12,7 +13,7 @@ namespace Ship.Core.Monitors;
 /// With <see cref="StreamTo"/> the records go to disk in chunks instead, so a long monitored run holds at most one
 /// chunk in memory.
 /// </summary>
-public sealed class StateMonitor
+public sealed class StateMonitor : IRunObserver
 {
     /// <summary>The name that records a group's output rather than one of its variables.</summary>
     public const string Output = "output";
@@ -119,16 +120,63 @@ public sealed class StateMonitor
         return this;
     }
 
+    /// <inheritdoc />
+    public bool NeedsStepOutput(Group group) => false;
+    /// <inheritdoc />
+    public bool NeedsStepState(Group group) => Enabled && Variable != Output && ReferenceEquals(group, Group);
+    /// <inheritdoc />
+    public bool Watches(Group group) => Enabled && ReferenceEquals(group, Group);
+    /// <inheritdoc />
+    public void OnRunStart(RunStartView run) { }
+    /// <inheritdoc />
+    public void OnRunEnd(bool completed) => EndOfCall();
+    /// <inheritdoc />
+    public override string ToString() => $"monitor {Group.DisplayName}.{Variable}";
+
+    /// <inheritdoc />
+    public void OnStep(StepView step)
+    {
+        // A whole-block group's output is recorded once per block (OnBlockEnd), never also per step.
+        if (!Enabled || step.Plan!.IsSequence(Group) || step.Output(Group) is not { } y) return;
+        Record(Variable == Output ? y : Group.Variable(Variable).Value, step.EndTime);
+    }
+
+    /// <inheritdoc />
+    public void OnBlockEnd(BlockView block)
+    {
+        if (!Enabled || Variable != Output || block.SequenceOutput(Group) is not { } y) return;
+        for (int k = 0; k < block.Steps; k++)
+        {
+            using var slice = y.select(1, k);
+            Record(slice, block.EndTimes[k]);
+        }
+    }
+
+    /// <summary>Why this monitor cannot record, or null when it can (the variable exists and has a [batch, …] layout).</summary>
+    internal static string? WhyNotRecordable(Group group, string variable)
+    {
+        if (variable == Output) return null;
+        var v = group.AllVariables.FirstOrDefault(x => x.Name == variable);
+        if (v is null) return $"no such parameter or state; {group.GetType().Name} has: {string.Join(", ", group.AllVariables.Select(x => x.Name))}.";
+        return v is Parameters.StateVariable { NotMonitorableBecause: { } why } ? $"cannot be monitored: {why}." : null;
+    }
+
     internal void Record(Tensor value, double time)
     {
         // A detached copy: states may be updated in place, and records must never change afterwards.
         var v = value.detach();
         if (Variable != Output)
         {
+            // Declared extent first (a scalar or per-component value is broadcast to [batch, …]); a state whose actual
+            // layout differs from its declaration (a per-source trace [batch, Ns], a queue [batch, C, Nt]) is recorded
+            // as it is, with a batch axis added when it has none.
             var variable = Group.Variable(Variable);
             var full = variable.FullShape(Group.Context);
-            if ((variable.Extent & Parameters.Extent.Batch) == 0) full = new[] { (long)Group.Context.BatchSize }.Concat(full).ToArray();
-            v = v.expand(full);
+            bool batched = (variable.Extent & Parameters.Extent.Batch) != 0;
+            if (!batched) full = new[] { (long)Group.Context.BatchSize }.Concat(full).ToArray();
+            if (Parameters.Shapes.BroadcastsTo(v.shape, full)) v = v.expand(full);
+            else if (!batched || v.dim() == 0 || v.shape[0] != Group.Context.BatchSize)
+                v = v.unsqueeze(0).expand(new[] { (long)Group.Context.BatchSize }.Concat(v.shape).ToArray());
         }
         _records.Add(v.clone().DetachFromDisposeScope());
         _times.Add(time);

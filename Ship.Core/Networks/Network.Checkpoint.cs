@@ -7,32 +7,24 @@ namespace Ship.Core.Networks;
 /// <summary>The run state a checkpoint saves and restores (used by <see cref="Persistence.NetworkCheckpoint"/> only).</summary>
 public sealed partial class Network
 {
-    /// <summary>Whether a run happened since the last initialization, so that Continue has something to continue.</summary>
-    internal bool HasRun => _hasRun;
+    /// <summary>Whether a completed run can be continued.</summary>
+    internal bool HasRun => _state?.HasRun == true;
 
     /// <summary>The latest output of the group at <paramref name="index"/> (in order of adding), what its readers see next step.</summary>
-    internal Tensor? LatestOutput(int index) => _latest[index];
+    internal Tensor? LatestOutput(int index) => _state!.Latest[_state.Graph.IndexOf(_groups[index])];
 
-    /// <summary>
-    /// Puts a freshly initialized network in the state of a saved run: prepares every group for the saved dt, resets
-    /// the states (so groups rebuild their own layout), lets <paramref name="restoreStates"/> overwrite them, then
-    /// restores the latest outputs, the timeline and the step counters. Continue then goes on exactly as the saved network would.
-    /// </summary>
+    /// <summary>Puts a freshly initialized network in a saved run's state (prepare at dt, reset, <paramref name="restoreStates"/>, latest outputs in order of adding, timeline, counters).</summary>
     internal void RestoreRun(double dt, long stepIndex, double time, IReadOnlyList<Timeline.Stretch> stretches, IReadOnlyList<Tensor> latest, Action restoreStates)
     {
-        var ctx = Context;
-        Prepare(ctx, dt);
-        ResetAll(ctx);
+        var s = _state!;
+        s.Context.Dt = dt;
+        foreach (var g in s.Graph.Groups) g.PrepareTimeStep(dt);
+        s.Reset();
         restoreStates();
-        for (int i = 0; i < _latest.Length; i++)
-        {
-            _latest[i]?.Dispose();
-            _latest[i] = latest[i].DetachFromDisposeScope();
-            _latestOwned[i] = false;
-        }
+        for (int i = 0; i < _groups.Count; i++) s.SetLatest(s.Graph.IndexOf(_groups[i]), latest[i].DetachFromDisposeScope(), owned: true);
         _timeline.Restore(stretches);
-        ctx.StepIndex = stepIndex;
-        ctx.Time = time;
-        _hasRun = true;
+        s.Context.StepIndex = stepIndex;
+        s.Context.Time = time;
+        s.HasRun = true;
     }
 }

@@ -78,15 +78,34 @@ public sealed partial class NetworkCheckpoint
 
         var rng = Need<JsonObject>(root, "rng", src);
         var state = session.Peek(Str(rng, "tensor", src), "rng");
-        // libtorch aborts the process on a state of the wrong size or dtype: checked here first.
+        // libtorch aborts the process on a state of the wrong size or dtype: checked here first (streams too).
         using (var current = network.Context.Rng.get_state())
-            if (state.dtype != current.dtype || !state.shape.SequenceEqual(current.shape))
-                throw new CheckpointException(CheckpointProblem.Corrupted,
-                    $"{src}: the random generator state is {state.dtype} {Shapes.Format(state.shape)}, a {network.Device} generator's state is {current.dtype} {Shapes.Format(current.shape)}.");
-        try { network.Context.Rng.set_state(state); }
-        catch (Exception e) when (e is not ShipException)
         {
-            throw new CheckpointException(CheckpointProblem.Corrupted, $"{src}: the random generator state does not fit a {network.Device} generator: {e.Message}", e);
+            void Check(Tensor t, string what)
+            {
+                if (t.dtype != current.dtype || !t.shape.SequenceEqual(current.shape))
+                    throw new CheckpointException(CheckpointProblem.Corrupted,
+                        $"{src}: {what} is {t.dtype} {Shapes.Format(t.shape)}, a {network.Device} generator's state is {current.dtype} {Shapes.Format(current.shape)}.");
+            }
+            Check(state, "the random generator state");
+            var streamStates = new List<(string Owner, string Purpose, Tensor State)>();
+            if (rng["streams"] is JsonArray streams)
+                foreach (var node in streams.OfType<JsonObject>())
+                {
+                    var (owner, purpose) = (Str(node, "owner", src), Str(node, "purpose", src));
+                    var t = session.Peek(Str(node, "tensor", src), "rng stream");
+                    Check(t, $"the state of random stream {owner}/{purpose}");
+                    streamStates.Add((owner, purpose, t));
+                }
+            try
+            {
+                network.Context.Rng.set_state(state);
+                foreach (var (owner, purpose, t) in streamStates) network.Context.Streams.SetState(owner, purpose, t);
+            }
+            catch (Exception e) when (e is not ShipException)
+            {
+                throw new CheckpointException(CheckpointProblem.Corrupted, $"{src}: the random generator state does not fit a {network.Device} generator: {e.Message}", e);
+            }
         }
     }
 

@@ -106,6 +106,17 @@ public sealed partial class NetworkCheckpoint
         var rng = ctx.Rng.get_state();
         temporaries.Add(rng);
         var rngNode = new JsonObject { ["tensor"] = session.AddTensor("rng/state", rng), ["device"] = ctx.Device.ToString() };
+        // The per-group streams (seeded from seed, tag and purpose): saved so that a loaded network draws on exactly as
+        // the saved one would.
+        var streams = new JsonArray();
+        int si = 0;
+        foreach (var (owner, purpose, generator) in ctx.Streams.All)
+        {
+            var st = generator.get_state();
+            temporaries.Add(st);
+            streams.Add(new JsonObject { ["owner"] = owner, ["purpose"] = purpose, ["tensor"] = session.AddTensor($"rng/streams/{si++}", st) });
+        }
+        rngNode["streams"] = streams;
 
         return new JsonObject
         {

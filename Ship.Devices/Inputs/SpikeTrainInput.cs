@@ -132,7 +132,7 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
     void IInputGroup.Feed(Tensor data, int stepsNeeded)
     {
         var ctx = Context;
-        using var converted = data.detach().to_type(ctx.DType).contiguous();
+        using var converted = data.detach().to_type(ctx.DType, copy: true).contiguous(); // a copy: the caller may refill its tensor
         long missing = stepsNeeded - converted.shape[1];
         using var full = missing > 0
             ? torch.cat(new[] { converted, torch.zeros(new long[] { converted.shape[0], missing, converted.shape[2] }, dtype: ctx.DType, device: converted.device) }, 1)

@@ -72,7 +72,8 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
     public void Feed(Tensor data, int stepsNeeded)
     {
         var ctx = Context;
-        _data = Keep(data.detach().to_type(ctx.DType).contiguous());
+        // Always a copy of its own: refilling the caller's tensor later must not change what Continue consumes.
+        _data = Keep(data.detach().to_type(ctx.DType, copy: true).contiguous());
         _length = (int)_data.shape[1];
         _slices = null; // split lazily: a run that takes whole segments never needs per-step slices
         _cursor = 0;

@@ -107,7 +107,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     public void Program(Tensor weights, SimulationContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        ProgramCore(weights, ctx.Device, ctx.Rng);
+        ProgramCore(weights, ctx.Device, ctx.Stream("programming"));
     }
 
     /// <summary>
@@ -153,7 +153,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     {
         ArgumentNullException.ThrowIfNull(ctx);
         using var scope = torch.NewDisposeScope();
-        return ReadCore(ctx.Rng).MoveToOuterDisposeScope();
+        return ReadCore(ctx.Stream("read-noise")).MoveToOuterDisposeScope();
     }
 
     /// <summary>Conductances of every device [D, …] as read now, without a network (device bench): draws come from <paramref name="rng"/>.</summary>
@@ -177,7 +177,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     {
         ArgumentNullException.ThrowIfNull(ctx);
         using var scope = torch.NewDisposeScope();
-        var w = Mapping.Decode(ReadCore(ctx.Rng), _encoding!).to(ctx.DType).contiguous();
+        var w = Mapping.Decode(ReadCore(ctx.Stream("read-noise")), _encoding!).to(ctx.DType).contiguous();
         return w.MoveToOuterDisposeScope();
     }
 
@@ -199,7 +199,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     public Tensor ApplyPulses(int count, PulseDirection direction, SimulationContext ctx, Tensor? mask = null)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        return ApplyPulses(count, direction, ctx.Rng, mask);
+        return ApplyPulses(count, direction, ctx.Stream("pulses"), mask);
     }
 
     /// <summary>As <see cref="ApplyPulses(int, PulseDirection, SimulationContext, Tensor?)"/>, without a network: draws come from <paramref name="rng"/>.</summary>
@@ -253,7 +253,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     {
         // Built completely before anything is replaced, so a bad entry leaves the array as it was.
         var ctx = reader.Network?.Context ?? throw new CheckpointException(CheckpointProblem.Corrupted, $"Device array '{Name}': no network to restore into.");
-        var state = reader.Has("state") ? DeviceState.Load(reader.Child("state"), Name, _effects, ctx.Device, ctx.Rng) : null;
+        var state = reader.Has("state") ? DeviceState.Load(reader.Child("state"), Name, _effects, ctx.Device, ctx.Stream("programming")) : null;
         WeightEncoding? encoding = null;
         if (reader.Has("encoding"))
         {

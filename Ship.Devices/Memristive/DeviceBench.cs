@@ -1,3 +1,4 @@
+using Ship.Core.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -5,8 +6,8 @@ namespace Ship.Devices.Memristive;
 
 /// <summary>
 /// A device array on the bench, without a network: program weights, apply pulse trains, age (set the time since
-/// programming) and read conductances (S) or weights, every draw from the bench's own seeded generator (the same
-/// physics and the same draw order as the array inside a network whose generator has that seed). For characterization
+/// programming) and read conductances (S) or weights, every draw from the bench's own seeded context (the network path
+/// itself, on a context of that seed: the same physics and the same named random streams). For characterization
 /// and fitting: <c>using var bench = new DeviceBench(MemristivePresets.PcmLike(), seed: 1);
 /// bench.Program(w).Age(3600); var g = bench.Read();</c>
 /// </summary>
@@ -16,14 +17,15 @@ public sealed class DeviceBench : IDisposable
     public DeviceBench(DeviceArray array, long seed = 0, Device? device = null)
     {
         Array = array ?? throw new ArgumentNullException(nameof(array));
-        Rng = new torch.Generator((ulong)seed, CPU); // host generator, as a network's (see Draw)
+        Context = new SimulationContext(1, device, ScalarType.Float64, seed: seed);
         Device = device ?? CPU;
     }
 
+    /// <summary>The bench's context: its named random streams give every draw of programming, pulses and reads.</summary>
+    public SimulationContext Context { get; }
+
     /// <summary>The array under test.</summary>
     public DeviceArray Array { get; }
-    /// <summary>The bench's generator: every draw of programming, pulses and reads.</summary>
-    public torch.Generator Rng { get; }
     /// <summary>Where the device tensors live.</summary>
     public Device Device { get; }
     /// <summary>The programmed devices (conductances, stuck masks, draws).</summary>
@@ -35,7 +37,7 @@ public sealed class DeviceBench : IDisposable
     public DeviceBench Program(Tensor weights)
     {
         Array.ElapsedTime = 0;
-        Array.Program(weights, Rng, Device);
+        Array.Program(weights, Context);
         return this;
     }
 
@@ -54,14 +56,14 @@ public sealed class DeviceBench : IDisposable
     }
 
     /// <summary>Applies <paramref name="count"/> pulses (to masked devices only, if given): the trace of programmed conductances (S), [count + 1, D, …].</summary>
-    public Tensor Pulse(int count, PulseDirection direction, Tensor? mask = null) => Array.ApplyPulses(count, direction, Rng, mask);
+    public Tensor Pulse(int count, PulseDirection direction, Tensor? mask = null) => Array.ApplyPulses(count, direction, Context, mask);
 
     /// <summary>Conductances (S) of every device [D, …] read now.</summary>
-    public Tensor Read() => Array.ReadConductances(Rng);
+    public Tensor Read() => Array.ReadConductances(Context);
 
     /// <summary>Weights read now (float64).</summary>
-    public Tensor ReadWeights() => Array.ReadWeights(Rng);
+    public Tensor ReadWeights() => Array.ReadWeights(Context.Stream("read-noise"));
 
-    /// <summary>Frees the generator; the array stays usable (it is not owned).</summary>
-    public void Dispose() => Rng.Dispose();
+    /// <summary>Nothing to free but the array, which is not owned and stays usable.</summary>
+    public void Dispose() { }
 }

@@ -48,17 +48,29 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
     /// <inheritdoc />
     public override void PrepareTimeStep(double dt) => _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
 
-    /// <summary>Largest batch × N for which a GPU network runs this group's recurrence on the host (measured crossover on an H100).</summary>
+    /// <summary>Default of <see cref="Ship.Core.Networks.KernelPolicy.HostRecurrenceLimit"/> (the measured crossover on an H100).</summary>
     public const long HostRecurrenceLimit = 16384;
 
+    /// <summary>Why the fused recurrence cannot serve the coming run (the maths or the kernel policy), or null when it can.</summary>
+    public string? SequenceRefusal
+    {
+        get
+        {
+            var ctx = Context;
+            if (ctx.DType is not (ScalarType.Float32 or ScalarType.Float64)) return $"the fused recurrence supports float32 and float64, not {ctx.DType}";
+            if (Tau.Value.requires_grad || Threshold.Value.requires_grad) return "tau or thr is trained: the fused node has no gradient for them";
+            if (ctx.Spikes is not (HeavisideSpikes or SurrogateSpikes)) return $"spike function {ctx.Spikes.GetType().Name} is not one the fused node implements";
+            // On a GPU the recurrence is a fused kernel where the policy allows and NVRTC is found; else it runs on the
+            // host, which only pays off while the copies are small.
+            bool cuda = ctx.Kernels.CudaKernels && LifCuda.IsAvailable(ctx.Device);
+            if (!cuda && !ctx.Kernels.HostRecurrence(ctx.Device, (long)ctx.BatchSize * ComponentCount))
+                return $"batch × N = {(long)ctx.BatchSize * ComponentCount} is above the host-recurrence limit of the kernel policy and no CUDA kernel is available";
+            return null;
+        }
+    }
+
     /// <inheritdoc />
-    public bool CanRunSequence =>
-        Context.DType is ScalarType.Float32 or ScalarType.Float64
-        // On a GPU the recurrence is a fused kernel where NVRTC is found; else it runs on the host, which only pays off
-        // while the copies are small.
-        && (Context.Device.type == DeviceType.CPU || (long)Context.BatchSize * ComponentCount <= HostRecurrenceLimit || LifCuda.IsAvailable(Context.Device))
-        && !Tau.Value.requires_grad && !Threshold.Value.requires_grad
-        && Context.Spikes is HeavisideSpikes or SurrogateSpikes;
+    public bool CanRunSequence => SequenceRefusal is null;
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)
@@ -73,10 +85,11 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
             Beta = _beta!.expand(shape).contiguous(),
             Thr = Threshold.Value.expand(shape).contiguous(),
             Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
+            CudaKernel = ctx.Kernels.CudaKernels,
         };
-        var spikes = LifSequence.Run(x, args);
-        U.Tensor = args.UFinal;
-        Integrate.Tensor = args.GFinal;
+        var (spikes, u, gate) = LifSequence.Run(x, args);
+        U.Tensor = u;
+        Integrate.Tensor = gate;
         return spikes;
     }
 

@@ -38,12 +38,12 @@ public static class LifCuda
         }
 
         template <typename T>
-        __device__ void bwd(const T* go, const T* sg, const T* mk, const T* beta, T* dx, long long rows, int steps, long long n)
+        __device__ void bwd(const T* go, const T* sg, const T* mk, const T* beta, T* dx, T* cy, long long rows, int steps, long long n)
         {
             long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
             if (i >= rows * n) return;
             long long b = i / n, j = i - b * n;
-            T be = beta[i], carry = (T)0;
+            T be = beta[i], carry = cy[i];
             for (int t = steps - 1; t >= 0; t--)
             {
                 long long off = (b * steps + t) * n + j;
@@ -53,16 +53,17 @@ public static class LifCuda
                 dx[off] = dm;
                 carry = dm * be;
             }
+            cy[i] = carry;
         }
 
         extern "C" __global__ void lif_fwd_f32(const float* x, float* s, float* u, float* g, const float* beta, const float* thr, float* us, float* mk, long long rows, int steps, long long n, int save)
         { fwd<float>(x, s, u, g, beta, thr, us, mk, rows, steps, n, save); }
         extern "C" __global__ void lif_fwd_f64(const double* x, double* s, double* u, double* g, const double* beta, const double* thr, double* us, double* mk, long long rows, int steps, long long n, int save)
         { fwd<double>(x, s, u, g, beta, thr, us, mk, rows, steps, n, save); }
-        extern "C" __global__ void lif_bwd_f32(const float* go, const float* sg, const float* mk, const float* beta, float* dx, long long rows, int steps, long long n)
-        { bwd<float>(go, sg, mk, beta, dx, rows, steps, n); }
-        extern "C" __global__ void lif_bwd_f64(const double* go, const double* sg, const double* mk, const double* beta, double* dx, long long rows, int steps, long long n)
-        { bwd<double>(go, sg, mk, beta, dx, rows, steps, n); }
+        extern "C" __global__ void lif_bwd_f32(const float* go, const float* sg, const float* mk, const float* beta, float* dx, float* cy, long long rows, int steps, long long n)
+        { bwd<float>(go, sg, mk, beta, dx, cy, rows, steps, n); }
+        extern "C" __global__ void lif_bwd_f64(const double* go, const double* sg, const double* mk, const double* beta, double* dx, double* cy, long long rows, int steps, long long n)
+        { bwd<double>(go, sg, mk, beta, dx, cy, rows, steps, n); }
         """;
 
     private const int Block = 256;
@@ -85,7 +86,7 @@ public static class LifCuda
     public static string Status => Compiled.Value.Why;
 
     /// <summary>Forward over x [B, T, N] on the GPU: spikes, and (when <paramref name="save"/>) the membrane and gradient mask per step.</summary>
-    internal static (Tensor Spikes, Tensor? U, Tensor? Mask) Forward(Tensor x, LifSequence.Args a, bool save)
+    internal static (Tensor Spikes, Tensor UFinal, Tensor GFinal, Tensor? U, Tensor? Mask) Forward(Tensor x, LifSequence.Args a, bool save)
     {
         var module = Compiled.Value.Module ?? throw new InvalidOperationException($"LIF CUDA kernels unavailable: {Compiled.Value.Why}");
         x = x.detach().contiguous();
@@ -98,13 +99,11 @@ public static class LifCuda
         Tensor? us = save ? torch.empty_like(x) : null, mask = save ? torch.empty_like(x) : null;
         string fn = x.dtype == ScalarType.Float32 ? "lif_fwd_f32" : "lif_fwd_f64";
         module.Launch(fn, b * n, Block, x, spikes, u, g, beta, thr, us ?? spikes, mask ?? spikes, b, checked((int)t), n, save ? 1 : 0);
-        a.UFinal = u;
-        a.GFinal = g;
-        return (spikes, us, mask);
+        return (spikes, u, g, us, mask);
     }
 
-    /// <summary>Backward on the GPU: ∂L/∂x from ∂L/∂spikes, the surrogate slope per step, the gradient mask and β.</summary>
-    internal static Tensor Backward(Tensor gradOut, Tensor sg, Tensor mask, Tensor beta)
+    /// <summary>Backward on the GPU: ∂L/∂x and ∂L/∂U0 from ∂L/∂spikes, ∂L/∂U_final (null: none), the surrogate slope per step, the gradient mask and β.</summary>
+    internal static (Tensor Dx, Tensor DU0) Backward(Tensor gradOut, Tensor? gradU, Tensor sg, Tensor mask, Tensor beta)
     {
         var module = Compiled.Value.Module ?? throw new InvalidOperationException($"LIF CUDA kernels unavailable: {Compiled.Value.Why}");
         var go = gradOut.contiguous();
@@ -112,8 +111,9 @@ public static class LifCuda
         var betac = beta.contiguous();
         var dx = torch.empty_like(mask);
         long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
+        var carry = gradU is null ? torch.zeros(new long[] { b, n }, dtype: mask.dtype, device: mask.device) : gradU.to_type(mask.dtype).contiguous().clone();
         string fn = mask.dtype == ScalarType.Float32 ? "lif_bwd_f32" : "lif_bwd_f64";
-        module.Launch(fn, b * n, Block, go, sgc, mask, betac, dx, b, checked((int)t), n);
-        return dx;
+        module.Launch(fn, b * n, Block, go, sgc, mask, betac, dx, carry, b, checked((int)t), n);
+        return (dx, carry);
     }
 }

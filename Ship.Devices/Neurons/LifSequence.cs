@@ -15,12 +15,12 @@ namespace Ship.Devices.Neurons;
 /// </summary>
 public static class LifSequence
 {
-    /// <summary>What the autograd node needs besides the input: initial state, parameters, surrogate; it returns the final state.</summary>
+    /// <summary>What the recurrence needs besides the input and the initial membrane: initial gate, parameters, surrogate.</summary>
     public sealed class Args
     {
-        /// <summary>Initial membrane [B, N], contiguous.</summary>
+        /// <summary>Initial membrane [B, N], contiguous; an autograd input of the node, so gradients reach earlier blocks.</summary>
         public required Tensor U0 { get; init; }
-        /// <summary>Initial integrate gate [B, N], contiguous.</summary>
+        /// <summary>Initial integrate gate [B, N], contiguous (a flag: no gradient flows through it).</summary>
         public required Tensor G0 { get; init; }
         /// <summary>Decay β [B, N], contiguous.</summary>
         public required Tensor Beta { get; init; }
@@ -28,26 +28,38 @@ public static class LifSequence
         public required Tensor Thr { get; init; }
         /// <summary>Surrogate derivative used backward (null: no gradient is needed).</summary>
         public ISurrogate? Surrogate { get; init; }
-        /// <summary>Membrane after the last step.</summary>
-        public Tensor? UFinal { get; set; }
-        /// <summary>Integrate gate after the last step.</summary>
-        public Tensor? GFinal { get; set; }
+        /// <summary>Whether the kernel policy allows the fused CUDA kernel (used on a CUDA device where it compiled).</summary>
+        public bool CudaKernel { get; init; } = true;
     }
 
-    /// <summary>Runs the recurrence over x [B, T, N]; returns the spikes [B, T, N] and sets the final state in <paramref name="args"/>.</summary>
-    public static Tensor Run(Tensor x, Args args)
+    /// <summary>
+    /// Runs the recurrence over x [B, T, N] from (U0, G0): returns the spikes [B, T, N] and the final membrane and gate
+    /// [B, N]. While recording gradients the spikes and the final membrane are outputs of one autograd node whose inputs
+    /// are x and U0, so gradients flow across blocks and segments exactly as through T per-step calls.
+    /// </summary>
+    public static (Tensor Spikes, Tensor U, Tensor G) Run(Tensor x, Args args)
     {
-        if (args.Surrogate is not null && torch.is_grad_enabled() && x.requires_grad)
-            return LifSequenceFunction.apply(x, args);
-        var (spikes, _, _) = Forward(x, args, save: false);
-        return spikes;
+        if (args.Surrogate is not null && torch.is_grad_enabled() && (x.requires_grad || args.U0.requires_grad))
+        {
+            // One packed output [B, T·N + 2N] = (spikes, final membrane, final gate): a single autograd output always
+            // receives a defined gradient, whichever parts the loss uses.
+            long b = x.shape[0], t = x.shape[1], n = x.shape[2];
+            using var packed = LifSequenceFunction.apply(x, args.U0, args);
+            using var ps = packed.narrow(1, 0, t * n);
+            using var pu = packed.narrow(1, t * n, n);
+            using var pg = packed.narrow(1, t * n + n, n);
+            using var gd = pg.detach();
+            return (ps.reshape(b, t, n), pu.clone(), gd.clone());
+        }
+        var (spikes, u, g, _, _) = Forward(x, args, save: false);
+        return (spikes, u, g);
     }
 
-    internal static (Tensor Spikes, Tensor? U, Tensor? Mask) Forward(Tensor x, Args a, bool save)
+    internal static (Tensor Spikes, Tensor UFinal, Tensor GFinal, Tensor? U, Tensor? Mask) Forward(Tensor x, Args a, bool save)
     {
         // On a GPU with NVRTC the recurrence is one fused kernel; otherwise it runs on the host, which on a GPU replaces
         // ~10 kernel launches per step by two copies per segment.
-        if (LifCuda.IsAvailable(x.device)) return LifCuda.Forward(x, a, save);
+        if (a.CudaKernel && LifCuda.IsAvailable(x.device)) return LifCuda.Forward(x, a, save);
         var device = x.device;
         x = x.detach().to(CPU).contiguous();
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
@@ -62,9 +74,7 @@ public static class LifSequence
             if (x.dtype == ScalarType.Float32) ForwardKernel<float>(x, spikes, u, g, beta, thr, us, mask, bi, t, n);
             else ForwardKernel<double>(x, spikes, u, g, beta, thr, us, mask, bi, t, n);
         });
-        a.UFinal = u.to(device);
-        a.GFinal = g.to(device);
-        return (spikes.to(device), us, mask);
+        return (spikes.to(device), u.to(device), g.to(device), us, mask);
     }
 
     /// <summary>Batch rows are independent recurrences: large segments use all cores, small ones avoid the scheduling cost.</summary>
@@ -131,9 +141,11 @@ public static class LifSequence
         }
     }
 
-    internal static Tensor Backward(Tensor gradOut, Tensor sg, Tensor mask, Tensor beta)
+    /// <summary>∂L/∂x and ∂L/∂U0 from ∂L/∂spikes and ∂L/∂U_final (<paramref name="gradU"/>, null for none): the carry starts from ∂L/∂U_final.</summary>
+    internal static (Tensor Dx, Tensor DU0) Backward(Tensor gradOut, Tensor? gradU, Tensor sg, Tensor mask, Tensor beta)
     {
-        if (LifCuda.IsAvailable(mask.device)) return LifCuda.Backward(gradOut, sg, mask, beta);
+        // The forward's choice decides: its saved mask is on the GPU only when the CUDA kernel ran.
+        if (mask.device.type == DeviceType.CUDA && LifCuda.IsAvailable(mask.device)) return LifCuda.Backward(gradOut, gradU, sg, mask, beta);
         var device = gradOut.device;
         // The gradient of a sum (the usual loss) is one value broadcast with zero strides: read that value instead of
         // materializing a [B, T, N] copy, whose first touch costs more than the whole recurrence.
@@ -144,15 +156,17 @@ public static class LifSequence
         var betac = beta.to(CPU).contiguous();
         var dx = HostBuffers.EmptyLike(mask);
         long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
+        // The carry is ∂L/∂u after the last step (the final membrane's own gradient) and ends as ∂L/∂U0.
+        var carry = gradU is null ? torch.zeros(new long[] { b, n }, dtype: mask.dtype) : gradU.to(CPU).to_type(mask.dtype).contiguous().clone();
         ForEachBatchRow(b, t * n, bi =>
         {
-            if (mask.dtype == ScalarType.Float32) BackwardKernel<float>(go, broadcast, sgc, mask, betac, dx, bi, t, n);
-            else BackwardKernel<double>(go, broadcast, sgc, mask, betac, dx, bi, t, n);
+            if (mask.dtype == ScalarType.Float32) BackwardKernel<float>(go, broadcast, sgc, mask, betac, dx, carry, bi, t, n);
+            else BackwardKernel<double>(go, broadcast, sgc, mask, betac, dx, carry, bi, t, n);
         });
-        return dx.to(device);
+        return (dx.to(device), carry.to(device));
     }
 
-    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor sgt, Tensor maskt, Tensor betat, Tensor dxt, long bi, long t, long n)
+    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor sgt, Tensor maskt, Tensor betat, Tensor dxt, Tensor carryt, long bi, long t, long n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var go = MemoryMarshal.Cast<byte, T>(got.bytes);
@@ -162,7 +176,8 @@ public static class LifSequence
         var mk = MemoryMarshal.Cast<byte, T>(maskt.bytes);
         var beta = MemoryMarshal.Cast<byte, T>(betat.bytes);
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
-        var carry = new T[n];
+        var carryRow = MemoryMarshal.Cast<byte, T>(carryt.bytes).Slice((int)(bi * n), (int)n);
+        var carry = carryRow.ToArray();
         int w = Vector<T>.Count;
         {
             int row = (int)(bi * n);
@@ -187,10 +202,15 @@ public static class LifSequence
                 }
             }
         }
+        carry.CopyTo(carryRow);
     }
 }
 
-/// <summary>Autograd node of the fused LIF sequence: input currents in, spikes out, surrogate gradient back to the currents.</summary>
+/// <summary>
+/// Autograd node of the fused LIF sequence: inputs (currents, initial membrane), one packed output [B, T·N + 2N] =
+/// (spikes, final membrane, final gate); the surrogate gradient flows back to the currents and to the initial membrane
+/// (the gate is a flag, its gradient is ignored).
+/// </summary>
 public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<LifSequenceFunction>
 {
     /// <inheritdoc />
@@ -200,12 +220,13 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
-        var a = (LifSequence.Args)vars[1];
-        var (spikes, u, mask) = LifSequence.Forward(x, a, save: true);
-        // Saved in the graph (not held by the managed Args), so they live exactly as long as the graph does.
+        var a = (LifSequence.Args)vars[2];
+        var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true);
+        // Saved in the graph (not held by managed objects), so they live exactly as long as the graph does.
         ctx.save_for_backward(new List<Tensor> { u!, mask!, a.Beta, a.Thr });
         ctx.save_data("surrogate", a.Surrogate!);
-        return spikes;
+        long b = x.shape[0];
+        return torch.cat(new[] { spikes.reshape(b, -1), uFinal, gFinal }, 1);
     }
 
     /// <inheritdoc />
@@ -216,8 +237,11 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var saved = ctx.get_saved_variables();
         var surrogate = (ISurrogate)ctx.get_data("surrogate");
         Tensor u = saved[0], mask = saved[1], beta = saved[2], thr = saved[3];
+        long bs = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
+        var gradSpikes = gradOutput.narrow(1, 0, t * n).reshape(bs, t, n);
+        var gradU = gradOutput.narrow(1, t * n, n);
         var sg = surrogate.Derivative(u.sub(thr.to(u.device).unsqueeze(1)));
-        var dx = LifSequence.Backward(gradOutput, sg, mask, beta);
-        return new List<Tensor> { b.Return(dx), null! };
+        var (dx, du0) = LifSequence.Backward(gradSpikes, gradU, sg, mask, beta);
+        return new List<Tensor> { b.Return(dx), b.Return(du0), null! };
     }
 }

@@ -37,13 +37,20 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
     public Parameter Rate { get; }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
+    public override void ValidateTimeStep(double dt)
     {
         using var p = Rate.Value.to_type(ScalarType.Float64).mul(dt);
         double max = p.max().item<double>();
         if (max > 1)
             throw new ParameterException(DisplayName, "rate",
                 $"rate·dt must be <= 1 (at most one spike per step); the highest rate gives {max} at dt = {dt} s: lower the rate or the time step.");
+    }
+
+    /// <inheritdoc />
+    public override void PrepareTimeStep(double dt)
+    {
+        ValidateTimeStep(dt);
+        using var p = Rate.Value.to_type(ScalarType.Float64).mul(dt);
         // u ~ U[0, 1) fires when u ≥ 1 − p, which has probability p, never fires for p = 0 and always for p = 1.
         // Double precision: in float32, 1 − p and the draws are rounded to 2^-24, which biases the small p of low
         // rates at small dt (e.g. 1 Hz at dt = 1 µs) by percents or suppresses them entirely.
@@ -53,13 +60,13 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
     /// <inheritdoc />
     public bool CanRunSequence => true;
 
-    /// <summary>Draws all steps at once in step-major order, [T, B, N], so the stream of random numbers is the one per-step draws consume.</summary>
+    /// <summary>Draws all steps at once in step-major order, [T, B, N], from the group's own "spikes" stream: the numbers per-step draws consume.</summary>
     public Tensor StepSequence(Tensor? input, int steps)
     {
         if (input is not null)
             throw new NetworkConfigurationException($"Poisson source '{DisplayName}' generates its own spikes and takes no input: remove the connections into it.");
         var ctx = Context;
-        var u = Draw.Rand(new long[] { steps, ctx.BatchSize, ComponentCount }, ScalarType.Float64, ctx.Device, ctx.Rng).permute(1, 0, 2);
+        var u = Draw.Rand(new long[] { steps, ctx.BatchSize, ComponentCount }, ScalarType.Float64, ctx.Device, ctx.Stream("spikes")).permute(1, 0, 2);
         var thr = _threshold!.dim() == 2 ? _threshold.unsqueeze(1) : _threshold;
         var spikes = ctx.Spikes.Fire(u, thr);
         return spikes.dtype == ctx.DType ? spikes : spikes.to_type(ctx.DType);
@@ -71,7 +78,7 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
         if (input is not null)
             throw new NetworkConfigurationException($"Poisson source '{DisplayName}' generates its own spikes and takes no input: remove the connections into it.");
         var ctx = Context;
-        var u = Draw.Rand(new long[] { ctx.BatchSize, ComponentCount }, ScalarType.Float64, ctx.Device, ctx.Rng);
+        var u = Draw.Rand(new long[] { ctx.BatchSize, ComponentCount }, ScalarType.Float64, ctx.Device, ctx.Stream("spikes"));
         var spikes = ctx.Spikes.Fire(u, _threshold!);
         return spikes.dtype == ctx.DType ? spikes : spikes.to_type(ctx.DType);
     }

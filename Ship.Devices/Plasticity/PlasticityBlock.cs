@@ -57,6 +57,9 @@ public abstract class PlasticityBlock : NeuronGroup
     public InputTap Tap { get; }
     /// <summary>The synapse whose weights learn.</summary>
     public WeightedSynapse Synapse { get; }
+    /// <inheritdoc />
+    public override IEnumerable<Group> ReadsDirectly => new Group[] { Tap };
+
     /// <summary>How weights are bounded.</summary>
     public StdpBounds Bounds { get; }
     /// <summary>Lower weight bound (used by Clip and Soft).</summary>

@@ -54,7 +54,7 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
     public bool CanRunSequence =>
         !ChangesDuringRun && Weights.dim() == 2 && (Tau.Value.dim() == 0 || Tau.Value.shape[^1] == 1)
         && Context.DType is ScalarType.Float32 or ScalarType.Float64
-        && (Context.Device.type == DeviceType.CPU || (long)Context.BatchSize * SourceCount <= Ship.Devices.Neurons.Lif.HostRecurrenceLimit);
+        && Context.Kernels.HostRecurrence(Context.Device, (long)Context.BatchSize * SourceCount);
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)

@@ -67,6 +67,26 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
     public override int OutputDelaySteps => (int)Math.Min(_minSteps, int.MaxValue);
 
     /// <inheritdoc />
+    public override int OutputDelayStepsAt(double dt)
+    {
+        if (Unit == DelayUnit.Steps) return OutputDelaySteps;
+        using var min = Delays.Value.min();
+        return (int)Math.Min(Math.Floor(min.item<double>() / dt + 0.5 + 1e-9), int.MaxValue);
+    }
+
+    /// <inheritdoc />
+    public override void ValidateTimeStep(double dt)
+    {
+        if (Unit == DelayUnit.Steps) return;
+        using var max = Delays.Value.max();
+        double longest = Math.Floor(max.item<double>() / dt + 0.5 + 1e-9);
+        double slots = (longest + 1) * Context.BatchSize * TargetCount;
+        if (longest > int.MaxValue || slots > (1L << 31))
+            throw new ParameterException(DisplayName, "delay",
+                $"the longest delay is {longest} steps at dt = {dt} s, which needs a queue of {slots} values; shorten it or raise dt.");
+    }
+
+    /// <inheritdoc />
     protected override void OnBind()
     {
         base.OnBind();

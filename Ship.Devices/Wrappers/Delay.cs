@@ -42,6 +42,7 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
             throw new ParameterException(GetType().Name, "delay", $"the delay must be a finite number of seconds >= 0, got {delay}.");
         Seconds = delay;
         Queue = State("delay_queue", Extent.Batch | Extent.Component, 0.0);
+        NotMonitorable(Queue, "it is a queue [slots, batch, N] whose length changes with dt; monitor the group's output instead");
         WrapperStack.CheckNames(this);
     }
 
@@ -57,6 +58,17 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
 
     /// <inheritdoc />
     public override int OutputDelaySteps => _steps + Inner.OutputDelaySteps;
+
+    /// <inheritdoc />
+    public override int OutputDelayStepsAt(double dt) => DelayFunctional.StepsFor(Seconds, dt) + Inner.OutputDelayStepsAt(dt);
+
+    /// <inheritdoc />
+    public override void ValidateTimeStep(double dt)
+    {
+        base.ValidateTimeStep(dt);
+        if (Seconds / dt + 0.5 > int.MaxValue)
+            throw new ParameterException(DisplayName, "delay", $"a delay of {Seconds} s is more than {int.MaxValue} steps of {dt} s.");
+    }
 
     /// <inheritdoc />
     protected override void OnBind()

@@ -228,6 +228,10 @@ public class BadInputCatalogTests
             });
         yield return new(58, "streamed monitor with chunks of 0 steps", typeof(ArgumentOutOfRangeException), "a chunk holds at least one step",
             n => n.Monitor("L").StreamTo(Dir("chunk"), 0));
+        yield return new(59, "a later schedule segment whose dt gives rate·dt > 1", typeof(ParameterException), "rate·dt must be <= 1",
+            n => n.Continue(Scenarios.Raster(2, 10, 3, 0.4, seed: 9), new Ship.Core.Clocks.Schedule((1e-3, 5), (20e-3, 5))));
+        yield return new(60, "monitor of a delay queue", typeof(ParameterException), "cannot be monitored",
+            n => { n.Add("DQ", new Delay(new Lif(2), 2e-3)); n.Monitor("DQ", "delay_queue"); }, n => n.Remove("DQ"));
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -245,6 +249,8 @@ public class BadInputCatalogTests
         reference.Initialize();
         if (!net.IsInitialized) net.Initialize();
         reference.Context.Rng.set_state(net.Context.Rng.get_state());
+        foreach (var (owner, purpose, generator) in net.Context.Streams.All) // draws come from per-group streams
+            reference.Context.Streams.Get(owner, purpose).set_state(generator.get_state());
         foreach (var g in reference.Groups)
             foreach (var p in g.AllVariables.OfType<Parameter>())
                 AssertBitIdentical(p.Value, net[g.Tag].Variable(p.Name).Value, $"{g.Tag}.{p.Name} unchanged");

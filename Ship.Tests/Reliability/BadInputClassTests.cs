@@ -259,6 +259,8 @@ public class BadInputClassTests
         reference.Initialize();
         if (!net.IsInitialized) net.Initialize();
         reference.Context.Rng.set_state(net.Context.Rng.get_state());
+        foreach (var (owner, purpose, generator) in net.Context.Streams.All) // draws come from per-group streams
+            reference.Context.Streams.Get(owner, purpose).set_state(generator.get_state());
         foreach (var g in reference.Groups)
             foreach (var p in g.AllVariables.OfType<Parameter>())
                 AssertBitIdentical(p.Value, net[g.Tag].Variable(p.Name).Value, $"{g.Tag}.{p.Name} unchanged");

@@ -118,7 +118,7 @@ public sealed class HardwareAwareWeights : IWeightDevice, IShipModel<HardwareAwa
     public Tensor Read(SimulationContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        return Transform(Synapse.W.Value.to(ctx.DType), Options, ctx.Rng);
+        return Transform(Synapse.W.Value.to(ctx.DType), Options, ctx.Stream("hardware-noise"));
     }
 
     /// <summary>The forward transform of <paramref name="options"/> applied to weights w (differentiable, straight-through).</summary>

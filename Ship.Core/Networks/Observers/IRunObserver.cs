@@ -19,6 +19,16 @@ public interface IRunObserver
     /// </summary>
     bool NeedsStepOutput(Group group);
 
+    /// <summary>
+    /// Whether this observer reads a state of <paramref name="group"/> after every step (a state monitor): the plan then
+    /// steps that group one step at a time, since a group computed a block at once only has its state at the block's end.
+    /// (Added with the execution plan; defaults to false.)
+    /// </summary>
+    bool NeedsStepState(Group group) => false;
+
+    /// <summary>Whether this observer looks at <paramref name="group"/> at all, for the plan's description. (Added; defaults to false.)</summary>
+    bool Watches(Group group) => false;
+
     /// <summary>Called once per Run/Continue, after every check passed and before the first step.</summary>
     void OnRunStart(RunStartView run);
 
@@ -56,8 +66,10 @@ public sealed class StepView
     public double Time { get; set; }
     /// <summary>The step's dt in seconds.</summary>
     public double Dt { get; set; }
-    /// <summary>Time at the end of the step (what monitors record as the step's time).</summary>
-    public double EndTime => Time + Dt;
+    /// <summary>Time at the end of the step (what monitors record as the step's time), as the network's timeline has it.</summary>
+    public double EndTime { get; set; }
+    /// <summary>The plan the step runs under (which groups are whole-block, which are stepped). (Added with the execution plan.)</summary>
+    public ExecutionPlan? Plan { get; set; }
 
     /// <summary>The step's output [batch, N] of a group computed or sliced step by step; null for a group seen only per block.</summary>
     public Tensor? Output(Group group) => _output(group);
@@ -77,6 +89,10 @@ public sealed class BlockView
     public int Steps { get; set; }
     /// <summary>The block's dt in seconds (a block never spans a dt change).</summary>
     public double Dt { get; set; }
+    /// <summary>The plan the block ran under. (Added with the execution plan.)</summary>
+    public ExecutionPlan? Plan { get; set; }
+    /// <summary>End time of each step of the block, as the network's timeline has it. (Added with the execution plan.)</summary>
+    public IReadOnlyList<double> EndTimes { get; set; } = Array.Empty<double>();
 
     /// <summary>The [batch, Steps, N] output of a group the plan computed a whole block at once; null for a group stepped one step at a time.</summary>
     public Tensor? SequenceOutput(Group group) => _output(group);

@@ -1,0 +1,48 @@
+using Ship.Core.Groups;
+using Ship.Core.Networks.Observers;
+using Ship.Core.Scheduling;
+
+namespace Ship.Core.Networks;
+
+/// <summary>
+/// Execution plans per dt, cached with what they were derived from (time batching, which groups can run a block at
+/// once, what observers read), and call orders per delay vector: a plan is rebuilt only when one of those changed,
+/// and order, delays and stages always come from one build.
+/// </summary>
+internal sealed class PlanCache
+{
+    private readonly Dictionary<string, CallOrderResult> _orders = new();
+    private readonly Dictionary<(double, string), ExecutionPlan> _plans = new();
+
+    public void Clear()
+    {
+        _orders.Clear();
+        _plans.Clear();
+    }
+
+    public ExecutionPlan Get(CompiledGraph graph, double dt, bool timeBatching, IReadOnlyList<IRunObserver> observers)
+    {
+        var delays = ExecutionPlan.DelaysAt(graph, dt);
+        var key = (dt, Fingerprint(graph, delays, timeBatching, observers));
+        if (_plans.TryGetValue(key, out var plan)) return plan;
+        string dkey = string.Join(",", delays);
+        if (!_orders.TryGetValue(dkey, out var order)) _orders[dkey] = order = ExecutionPlan.OrderFor(graph, delays);
+        if (_plans.Count > 64) _plans.Clear(); // many distinct dts (e.g. a sweep): keep memory bounded
+        return _plans[key] = ExecutionPlan.Build(graph, dt, delays, order, timeBatching, observers);
+    }
+
+    private static string Fingerprint(CompiledGraph graph, int[] delays, bool timeBatching, IReadOnlyList<IRunObserver> observers)
+    {
+        var chars = new char[graph.Count * 2 + 1];
+        chars[0] = timeBatching ? 'T' : 'F';
+        for (int i = 0; i < graph.Count; i++)
+        {
+            var g = graph.Groups[i];
+            chars[1 + 2 * i] = timeBatching && g is ISequenceGroup s && delays[i] == 0 && s.CanRunSequence ? 's' : '-';
+            int o = 0;
+            foreach (var ob in observers) o |= (ob.NeedsStepOutput(g) ? 1 : 0) | (ob.NeedsStepState(g) ? 2 : 0) | (ob.Watches(g) ? 4 : 0);
+            chars[2 + 2 * i] = (char)('0' + o);
+        }
+        return string.Join(",", delays) + "|" + new string(chars);
+    }
+}

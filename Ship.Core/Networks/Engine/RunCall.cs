@@ -1,0 +1,139 @@
+using Ship.Core.Clocks;
+using Ship.Core.Errors;
+using Ship.Core.Groups;
+using Ship.Core.Networks.Observers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Core.Networks;
+
+/// <summary>
+/// One Run or Continue: <see cref="Prepare"/> checks everything the call implies (inputs, every segment's dt against
+/// every group, monitors) and derives the plan of each distinct dt without changing anything; <see cref="Execute"/>
+/// then feeds the inputs, resets (Run) and steps. A failure part-way (the finite guard, a model error) puts states,
+/// latest outputs and random streams back as they were at the start of the call and refuses Continue until a Run.
+/// </summary>
+internal sealed class RunCall
+{
+    private readonly Network _net;
+    private readonly RunState _state;
+    private readonly Schedule _schedule;
+    private readonly List<(IInputGroup Group, Tensor Data)> _feeds;
+    private readonly bool _reset;
+    private readonly IReadOnlyList<IRunObserver> _observers;
+    private readonly OutputRecorder _recorder;
+
+    private RunCall(Network net, RunState state, Schedule schedule, List<(IInputGroup, Tensor)> feeds, bool reset,
+        IReadOnlyList<IRunObserver> observers, OutputRecorder recorder, Dictionary<double, ExecutionPlan> plans)
+    {
+        _net = net;
+        _state = state;
+        _schedule = schedule;
+        _feeds = feeds;
+        _reset = reset;
+        _observers = observers;
+        _recorder = recorder;
+        Plans = plans;
+    }
+
+    /// <summary>The plan of every distinct dt of the call.</summary>
+    public Dictionary<double, ExecutionPlan> Plans { get; }
+
+    /// <summary>The observers of a call, in the order they hear each step: the output recorder, monitors, the finite guard, then the user's.</summary>
+    public static List<IRunObserver> ObserversOf(Network net, OutputRecorder? recorder)
+    {
+        var list = new List<IRunObserver>();
+        if (recorder is not null) list.Add(recorder);
+        list.AddRange(net.Monitors.Where(m => m.Enabled));
+        if (net.CheckFinite) list.Add(new FiniteGuard());
+        list.AddRange(net.Observers);
+        return list;
+    }
+
+    /// <summary>Validates the call; changes nothing.</summary>
+    public static RunCall Prepare(Network net, RunState state, Schedule? schedule, IReadOnlyDictionary<string, Tensor>? inputs, bool reset)
+    {
+        if (!reset && !state.HasRun) throw new ShipException($"Network '{net.Name}': nothing to continue; call Run first.");
+        var groups = state.Graph.Groups;
+        var feeds = new List<(IInputGroup Group, Tensor Data)>();
+        if (inputs is not null)
+            foreach (var (tag, data) in inputs)
+            {
+                var g = net[tag];
+                if (g is not IInputGroup ig) throw new InputException(tag, $"is a {g.GetType().Name}, not an input group.");
+                feeds.Add((ig, data));
+            }
+        if (reset)
+            foreach (var g in groups)
+                if (g is IInputGroup ig && !feeds.Any(f => ReferenceEquals(f.Group, ig)) && ig.StagedData is { } staged)
+                    feeds.Add((ig, staged));
+        // The step count the data asks for belongs to this call only: Steps is left as it was (SHIP changes a global).
+        int? preferred = feeds.Select(f => f.Group.PreferredSteps(f.Data)).Where(p => p is > 0).Max();
+        schedule ??= Schedule.Fixed(net.Dt, preferred ?? net.Steps);
+        int total = schedule.TotalSteps;
+        foreach (var (ig, data) in feeds) ig.CheckFeed(data, total);
+        foreach (var g in groups)
+            if (g is IInputGroup ig && !feeds.Any(f => ReferenceEquals(f.Group, ig)))
+            {
+                if (reset) throw new InputException(g.Tag, "got no data for this run: pass a [batch, steps, N] tensor keyed by its tag.");
+                if (ig.RemainingSteps < total) throw new InputException(g.Tag, $"has {ig.RemainingSteps} steps of data left, the continued run needs {total}; pass new data.");
+            }
+        // Every dt of the schedule against every group, before any state changes (one place validates dt).
+        var dts = schedule.Segments.Select(s => s.Dt).Distinct().ToList();
+        foreach (var dt in dts)
+            foreach (var g in groups) g.ValidateTimeStep(dt);
+        foreach (var m in net.Monitors.Where(m => m.Enabled))
+        {
+            if (!state.Graph.Contains(m.Group)) throw new NetworkConfigurationException($"Network '{net.Name}': monitor {m.Group.DisplayName}.{m.Variable} watches a group that is not part of this network.");
+            if (Monitors.StateMonitor.WhyNotRecordable(m.Group, m.Variable) is { } why) throw new ParameterException(m.Group.DisplayName, m.Variable, why);
+        }
+        var recorder = new OutputRecorder(state.Graph);
+        var observers = ObserversOf(net, recorder);
+        var plans = dts.ToDictionary(dt => dt, dt => net.PlanFor(dt, observers));
+        return new RunCall(net, state, schedule, feeds, reset, observers, recorder, plans);
+    }
+
+    /// <summary>Feeds, resets (for a Run) and steps the whole schedule; returns the outputs.</summary>
+    public RunResult Execute()
+    {
+        using var gradGuard = _net.TrackGradients ? null : torch.no_grad();
+        var saved = _state.Snapshot();
+        bool completed = false;
+        var lifetime = new TensorLifetime(_state, _recorder, _net.DisposeScopeBytes, _net.StepsPerDisposeScope);
+        var stepper = new Stepper(_state, _observers, lifetime, _net.SequenceBlockSteps);
+        try
+        {
+            foreach (var (g, d) in _feeds) g.Feed(d, _schedule.TotalSteps);
+            if (_reset)
+            {
+                _state.Reset();
+                foreach (var m in _net.Monitors) m.Clear();
+            }
+            _state.HasRun = false;
+            int firstStep = _state.Timeline.Count;
+            var start = new RunStartView(_net, _reset, firstStep, _schedule.TotalSteps);
+            foreach (var o in _observers) o.OnRunStart(start);
+            bool first = true;
+            foreach (var seg in _schedule.Segments)
+            {
+                stepper.RunSegment(Plans[seg.Dt], seg.Steps, prepare: first);
+                first = false;
+            }
+            var outputs = _recorder.Finish(lifetime.Live());
+            _state.HasRun = true;
+            completed = true;
+            return new RunResult(outputs, _state.Timeline.TimesFrom(firstStep), firstStep);
+        }
+        catch
+        {
+            saved.Restore(_state);
+            _recorder.Release(lifetime.Live());
+            throw;
+        }
+        finally
+        {
+            if (completed) saved.Discard();
+            foreach (var o in _observers) o.OnRunEnd(completed);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+using Ship.Core.Errors;
+using Ship.Core.Groups;
+using Ship.Core.Networks.Observers;
+using Ship.Core.Parameters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Core.Networks;
+
+/// <summary>
+/// Executes validated plans: for each segment, blocks of at most <c>blockSteps</c> steps; per block the whole-block
+/// stage computes its groups' outputs at once, then the step stage calls the stepped groups in call order, step by
+/// step, and every observer hears each step and the block's end. It has no monitor-, guard- or output-specific
+/// branches: those are observers. Tensor lifetime is <see cref="TensorLifetime"/>'s business.
+/// </summary>
+internal sealed class Stepper
+{
+    private readonly RunState _state;
+    private readonly IReadOnlyList<IRunObserver> _observers;
+    private readonly TensorLifetime _lifetime;
+    private readonly int _blockSteps;
+    private readonly Tensor?[] _current, _block;
+    private readonly Tensor[][] _slices;
+    private readonly StepView _step;
+    private readonly BlockView _blockView;
+    private bool _checkShapes = true;
+
+    public Stepper(RunState state, IReadOnlyList<IRunObserver> observers, TensorLifetime lifetime, int blockSteps)
+    {
+        _state = state;
+        _observers = observers;
+        _lifetime = lifetime;
+        _blockSteps = Math.Max(1, blockSteps);
+        int n = state.Graph.Count;
+        _current = new Tensor?[n];
+        _block = new Tensor?[n];
+        _slices = new Tensor[n][];
+        _step = new StepView(g => _current[state.Graph.IndexOf(g)]);
+        _blockView = new BlockView(g => _block[state.Graph.IndexOf(g)]);
+    }
+
+    /// <summary>Runs <paramref name="steps"/> steps under <paramref name="plan"/> (one schedule segment); groups are prepared for its dt when <paramref name="prepare"/> or the dt changes.</summary>
+    public void RunSegment(ExecutionPlan plan, int steps, bool prepare)
+    {
+        var ctx = _state.Context;
+        if (prepare || ctx.Dt != plan.Dt)
+        {
+            ctx.Dt = plan.Dt;
+            foreach (var g in plan.Graph.Groups) g.PrepareTimeStep(plan.Dt);
+        }
+        int chunk = plan.HasSequence ? _blockSteps : steps;
+        for (int start = 0; start < steps; start += chunk)
+        {
+            int length = Math.Min(chunk, steps - start);
+            long first = ctx.StepIndex;
+            if (plan.HasSequence) ComputeBlock(plan, length);
+            for (int done = 0; done < length;)
+            {
+                if (!plan.PerStepWork) { Advance(plan.Dt); done++; continue; }
+                int n = _lifetime.NextScopeSteps(length - done);
+                using (var scope = _lifetime.BeginSteps())
+                {
+                    for (int k = 0; k < n; k++) Step(plan, done + k);
+                    _lifetime.EndSteps(scope, n, plan.Sequence);
+                }
+                done += n;
+            }
+            EndBlock(plan, first, length);
+        }
+    }
+
+    private void Advance(double dt)
+    {
+        var ctx = _state.Context;
+        ctx.Time = _state.Timeline.Now;
+        _state.Timeline.Advance(dt);
+        ctx.StepIndex++;
+    }
+
+    private void ComputeBlock(ExecutionPlan plan, int steps)
+    {
+        // One dispose scope for the whole block: what the sequence forms make in between is freed here; outputs, slices
+        // and new states are kept. While recording gradients the autograd graph holds what the backward needs.
+        using var scope = torch.NewDisposeScope();
+        var graph = plan.Graph;
+        var ctx = _state.Context;
+        foreach (var i in plan.Order)
+        {
+            if (!plan.Sequence[i]) continue;
+            var src = graph.Sources[i];
+            Tensor? x = src.Length switch
+            {
+                0 => null,
+                1 => _block[src[0]],
+                _ => src.Skip(1).Aggregate(_block[src[0]]!.clone(), (acc, s) => acc.add_(_block[s]!)),
+            };
+            var g = graph.Groups[i];
+            var y = ((ISequenceGroup)g).StepSequence(x, steps);
+            if (y.dim() != 3 || y.shape[0] != ctx.BatchSize || y.shape[1] != steps || y.shape[2] != g.OutputSize)
+                throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(y.shape)} from StepSequence, expected [{ctx.BatchSize}, {steps}, {g.OutputSize}].");
+            _block[i] = y.DetachFromDisposeScope();
+            _lifetime.AddTemporary(y);
+            if (plan.Slices[i])
+            {
+                _slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
+                foreach (var t in _slices[i]) _lifetime.AddTemporary(t);
+            }
+            foreach (var v in g.AllVariables) v.Tensor?.DetachFromDisposeScope();
+        }
+    }
+
+    private void Step(ExecutionPlan plan, int stepInBlock)
+    {
+        var graph = plan.Graph;
+        var ctx = _state.Context;
+        ctx.Time = _state.Timeline.Now;
+        _state.Timeline.Advance(plan.Dt);
+        // A delayed output is known before its group runs, so a back edge from it reads this step's value (no artefact).
+        foreach (var i in plan.Prefetch) _state.SetLatest(i, graph.Groups[i].PeekDelayedOutput(), owned: false);
+        Array.Clear(_current);
+        foreach (var i in plan.Stepped)
+        {
+            var g = graph.Groups[i];
+            Tensor y;
+            if (plan.Sequence[i]) y = _slices[i][stepInBlock];
+            else
+            {
+                var src = graph.Sources[i];
+                var x = src.Length switch { 0 => null, 1 => _state.Latest[src[0]], _ => SumOf(src) };
+                y = g.Step(x);
+                if (_checkShapes) CheckOutput(g, y);
+            }
+            _state.SetLatest(i, y, owned: false);
+            _current[i] = y;
+        }
+        _checkShapes = false;
+        _step.StepIndex = ctx.StepIndex;
+        _step.Time = ctx.Time;
+        _step.Dt = plan.Dt;
+        _step.EndTime = _state.Timeline.Now;
+        _step.Plan = plan;
+        foreach (var o in _observers) o.OnStep(_step);
+        ctx.StepIndex++;
+    }
+
+    private void EndBlock(ExecutionPlan plan, long first, int length)
+    {
+        var graph = plan.Graph;
+        // The last step of a whole-block output, as a small copy of its own: a view would keep the whole block (and its
+        // autograd graph) alive. Nothing computes from it in this block; it is what the next block and checkpoints read.
+        for (int i = 0; i < graph.Count; i++)
+            if (plan.Sequence[i])
+            {
+                using var last = _block[i]!.select(1, length - 1);
+                using var plain = last.detach();
+                _state.SetLatest(i, plain.clone().DetachFromDisposeScope(), owned: true);
+            }
+        _blockView.FirstStep = first;
+        _blockView.Steps = length;
+        _blockView.Dt = plan.Dt;
+        _blockView.Plan = plan;
+        _blockView.EndTimes = Enumerable.Range(0, length).Select(k => _state.Timeline.Times[(int)(first + k)]).ToArray();
+        foreach (var o in _observers) o.OnBlockEnd(_blockView);
+        Array.Clear(_block);
+        Array.Clear(_slices);
+        _lifetime.EndBlock();
+    }
+
+    private Tensor SumOf(int[] src)
+    {
+        var acc = _state.Latest[src[0]]!.add(_state.Latest[src[1]]!);
+        for (int k = 2; k < src.Length; k++) acc.add_(_state.Latest[src[k]]!);
+        return acc;
+    }
+
+    private void CheckOutput(Group g, Tensor y)
+    {
+        var ctx = _state.Context;
+        if (y is null || y.dim() != 2 || y.shape[0] != ctx.BatchSize || y.shape[1] != g.OutputSize)
+            throw new ShipException(
+                $"Group '{g.DisplayName}' ({g.GetType().Name}) returned {(y is null ? "null" : Shapes.Format(y.shape))} from Step, expected [{ctx.BatchSize}, {g.OutputSize}].");
+    }
+}

@@ -1,0 +1,95 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Core.Networks;
+
+/// <summary>
+/// The one place that decides which tensors of a run live and which are freed. Rules: a tensor that is a group's
+/// variable, a latest output, or held by the output recorder (recorded or returned) is never freed here; whatever a
+/// block of steps computes besides is freed when the block ends (intermediates under a dispose scope at once, replaced
+/// states of the previous block with the next one); whole-block temporaries (sequence outputs nobody returns, their
+/// per-step slices) are freed when their block ends. Scopes never reach outside the call: a caller's own dispose scope
+/// around Run/Continue sees only the returned outputs, which are detached from every scope.
+/// </summary>
+internal sealed class TensorLifetime
+{
+    private readonly RunState _state;
+    private readonly OutputRecorder _recorder;
+    private readonly long _scopeBytes;
+    private readonly int _maxStepsPerScope;
+    private readonly HashSet<Tensor> _survivors = new(ReferenceEqualityComparer.Instance);
+    private readonly List<Tensor> _temporaries = new();
+    private int? _stepsPerScope;
+
+    public TensorLifetime(RunState state, OutputRecorder recorder, long scopeBytes, int maxStepsPerScope)
+    {
+        _state = state;
+        _recorder = recorder;
+        _scopeBytes = scopeBytes;
+        _maxStepsPerScope = Math.Max(1, maxStepsPerScope);
+    }
+
+    /// <summary>Steps to compute under the next scope: one at first (measured), then as many as about the byte budget allows.</summary>
+    public int NextScopeSteps(int left) => Math.Min(_stepsPerScope ?? 1, left);
+
+    /// <summary>Opens the scope of a block of steps; what the previous block kept and has since been replaced is freed with it.</summary>
+    public DisposeScope BeginSteps()
+    {
+        var scope = torch.NewDisposeScope();
+        foreach (var t in _survivors) if (!t.IsInvalid) scope.Attach(t);
+        return scope;
+    }
+
+    /// <summary>
+    /// Before the scope of <paramref name="steps"/> steps closes: keeps variables, latest outputs and recorded outputs,
+    /// and remembers the states and latest outputs this block made (the next block frees them once they are replaced).
+    /// </summary>
+    public void EndSteps(DisposeScope scope, int steps, bool[] sequence)
+    {
+        if (_stepsPerScope is null)
+        {
+            long bytes = 0;
+            foreach (var d in scope.DisposablesView)
+                if (d is Tensor { IsInvalid: false } t) bytes += t.NumberOfElements * t.ElementSize;
+            long perStep = Math.Max(1, bytes / Math.Max(1, steps));
+            _stepsPerScope = (int)Math.Clamp(_scopeBytes / perStep, 1, _maxStepsPerScope);
+        }
+        _survivors.Clear();
+        foreach (var g in _state.Graph.Groups)
+            foreach (var v in g.AllVariables)
+                if (v.Tensor is { } t)
+                {
+                    if (v is Parameters.StateVariable && scope.Contains(t) && !_recorder.Holds(t)) _survivors.Add(t);
+                    t.DetachFromDisposeScope();
+                }
+        var latest = _state.Latest;
+        for (int i = 0; i < latest.Length; i++)
+            if (latest[i] is { } y)
+            {
+                if (!sequence[i] && scope.Contains(y) && !_recorder.Holds(y)) _survivors.Add(y);
+                y.DetachFromDisposeScope();
+            }
+        foreach (var t in _recorder.Held) t.DetachFromDisposeScope();
+    }
+
+    /// <summary>A whole-block tensor (a sequence output or one of its slices) to free when its block ends unless kept.</summary>
+    public void AddTemporary(Tensor t) => _temporaries.Add(t);
+
+    /// <summary>Frees the block's temporaries that are neither live (variable, latest output) nor held by the recorder.</summary>
+    public void EndBlock()
+    {
+        var live = Live();
+        foreach (var t in _temporaries)
+            if (!live.Contains(t) && !_recorder.Holds(t)) t.Dispose();
+        _temporaries.Clear();
+    }
+
+    /// <summary>Tensors the network still holds: variables and latest outputs.</summary>
+    public HashSet<Tensor> Live()
+    {
+        var live = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        foreach (var t in _state.Latest) if (t is not null) live.Add(t);
+        foreach (var g in _state.Graph.Groups) foreach (var v in g.AllVariables) if (v.Tensor is not null) live.Add(v.Tensor);
+        return live;
+    }
+}
