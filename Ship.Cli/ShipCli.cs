@@ -62,6 +62,7 @@ public static class ShipCli
         merge.Options.Add(mergeOut);
         merge.SetAction(parse => ExecuteMerge(parse.GetValue(folders) ?? Array.Empty<string>(), parse.GetValue(mergeOut), output, error, live, CommandLine(parse)));
         root.Subcommands.Add(merge);
+        root.Subcommands.Add(FitCommand.Create(output, error));
         root.Subcommands.Add(NirCommand.Create(output, error));
 
         // Hardware ledger (issue #14): energy table of a saved study.
@@ -245,7 +246,7 @@ internal sealed class CliOptions
     public Option<int?> Hidden { get; } = new("--hidden") { Description = "Hidden LIF neurons (default 128; quick 64).", HelpName = "N" };
     public Option<int?> Steps { get; } = new("--steps") { Description = "Simulation steps of 1 ms per sample (default 25; quick 20).", HelpName = "N" };
     public Option<int?> Epochs { get; } = new("--epochs") { Description = "Training epochs (default 30; quick 15).", HelpName = "N" };
-    public Option<string?> Presets { get; } = new("--device-preset") { Description = "Device preset(s) for the drift study and device plots: rram (SHIP's HfO2 RRAM drift), pcm (aihwkit-like PCM: power-law drift, programming and read noise), ideal; comma-separated (default rram,pcm).", HelpName = "rram|pcm|ideal[,...]" };
+    public Option<string?> Presets { get; } = new("--device-preset") { Description = "Device preset(s) for the drift study and device plots: rram (SHIP's HfO2 RRAM drift), pcm (aihwkit-like PCM: power-law drift, programming and read noise), ideal, or a fitted device file (device.json from 'ship fit'); comma-separated (default rram,pcm).", HelpName = "rram|pcm|ideal|FILE.json[,...]" };
     public Option<string?> Levels { get; } = new("--levels") { Description = "Conductance level counts for accuracy vs levels, each >= 2 (default 2,4,8,16,32,64; quick 2,4,16).", HelpName = "2,4,8,..." };
     public Option<string?> Times { get; } = new("--times") { Description = "Elapsed times since programming in seconds for accuracy vs time (default 1,3.16,10,...,1e4 log-spaced; quick 1,100,1e4).", HelpName = "1,10,...,1e4" };
     public Option<int?> Seeds { get; } = new("--seeds") { Description = "Seeds per hardware setting: device seeds in the study (default 5; quick 2), training seeds in compare (default 5).", HelpName = "N" };
@@ -340,7 +341,15 @@ internal sealed class CliOptions
     {
         var list = Split(text, "--device-preset");
         foreach (var x in list)
-            if (!Study.KnownPresets.Contains(x)) throw new UsageException($"--device-preset: unknown preset '{x}'; choose from {string.Join(", ", Study.KnownPresets)}.");
+        {
+            // A fitted device file (ship fit's device.json) is a preset too.
+            if (Study.FittedPresetFile(x))
+            {
+                if (!File.Exists(x)) throw new UsageException($"--device-preset: fitted device file '{x}' does not exist (ship fit writes device.json).");
+                continue;
+            }
+            if (!Study.KnownPresets.Contains(x)) throw new UsageException($"--device-preset: unknown preset '{x}'; choose from {string.Join(", ", Study.KnownPresets)} or give a fitted device.json.");
+        }
         return list.Distinct().ToArray();
     }
 

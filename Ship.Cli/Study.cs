@@ -58,7 +58,14 @@ public sealed class Study
     public static IReadOnlyList<string> KnownPresets => MemristivePresets.Names;
 
     /// <summary>A new, unprogrammed device array of a preset; an unknown name throws <see cref="UnknownPresetException"/>.</summary>
-    public static DeviceArray Preset(string name) => MemristivePresets.ByName(name);
+    public static DeviceArray Preset(string name) =>
+        FittedPresetFile(name) ? Ship.Characterization.Fitting.FittedDevice.Load(name).ToArray() : MemristivePresets.ByName(name);
+
+    /// <summary>Whether a preset name is a fitted device file (the device.json that <c>ship fit</c> writes).</summary>
+    public static bool FittedPresetFile(string name) => name.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>How a preset is named in labels and file names: a fitted device file by its file name without extension.</summary>
+    public static string PresetLabel(string name) => FittedPresetFile(name) ? Path.GetFileNameWithoutExtension(name) : name;
 
     /// <summary>Runs the study and writes the output folder.</summary>
     public StudyResult Run()
@@ -105,7 +112,7 @@ public sealed class Study
             foreach (var preset in s.Presets)
                 foreach (var comp in new CompensationReference?[] { null, CompensationReference.MeanAbsoluteWeight })
                 {
-                    string label = $"{preset}{(comp is null ? "" : ", compensated")}";
+                    string label = $"{PresetLabel(preset)}{(comp is null ? "" : ", compensated")}";
                     var sweep = ev.Drift(label, s.Times, seeds, () => Preset(preset), comp);
                     list.Add(sweep);
                     p.Report($"{label}: {Pct(sweep.Mean[0])} at {Seconds(s.Times[0])} s → {Pct(sweep.Mean[^1])} at {Seconds(s.Times[^1])} s");
@@ -238,10 +245,11 @@ public sealed class Study
         using var probe = Preset(preset);
         var (lo, hi) = Window(probe);
         bool physical = preset != "ideal";
-        PulseResponse response = preset == "pcm"
+        // A fitted device shows its own measured response; the library presets model drift only and get a generic one.
+        PulseResponse response = probe.Pulses ?? (preset == "pcm"
             ? new SoftBoundsPulses(dwMin: (hi - lo) / 60, wMin: lo, wMax: hi, reference: (lo + hi) / 2, dwMinSpread: 0.1, wMaxSpread: 0.05, cycleNoise: 0.02)
             : new LinearStepPulses(dwMin: (hi - lo) / 100, wMin: lo, wMax: hi, gammaUp: physical ? 0.6 : 0, gammaDown: physical ? 0.6 : 0,
-                reference: (lo + hi) / 2, dwMinSpread: physical ? 0.1 : 0, cycleNoise: physical ? 0.02 : 0);
+                reference: (lo + hi) / 2, dwMinSpread: physical ? 0.1 : 0, cycleNoise: physical ? 0.02 : 0));
         using var scope = torch.NewDisposeScope();
         var rng = new torch.Generator((ulong)_s.Seed);
         using var devices = new PulsedDevices(response, new long[] { 100 }, rng, initial: lo);
@@ -251,8 +259,8 @@ public sealed class Study
         var pot = up.narrow(0, 1, 120).t();
         var dep = down.narrow(0, 1, 120).t();
         var (scale, unit) = DisplayUnit(preset);
-        Add(DevicePlots.PulseResponse(_s.Out, $"device-{preset}-pulses", pot, dep, scale: scale, unit: unit,
-            options: new PlotOptions(Title: $"{preset}: conductance vs pulse number (100 devices, mean ± σ)")));
+        Add(DevicePlots.PulseResponse(_s.Out, $"device-{PresetLabel(preset)}-pulses", pot, dep, scale: scale, unit: unit,
+            options: new PlotOptions(Title: $"{PresetLabel(preset)}: conductance vs pulse number (100 devices, mean ± σ)")));
     }
 
     /// <summary>The nominal window of a preset's mapping (S for physical presets), [−1, 1] for the weight-space ideal one.</summary>
@@ -284,8 +292,8 @@ public sealed class Study
         var all = torch.stack(g, 1); // [levels, times, devices], siemens
         var (scale, unit) = DisplayUnit(preset);
         var labels = fractions.Select((f, i) => preset == "ideal" ? $"w = {f:0.0}" : $"G0 = {all[i, 0].mean().item<double>() * scale:F0} {unit}").ToArray();
-        Add(DevicePlots.DriftDistribution(_s.Out, $"device-{preset}-drift", all, _s.Times, labels, scale: scale, unit: unit,
-            options: new PlotOptions(Title: $"{preset}: programmed levels drifting (200 devices each, mean ± σ)")));
+        Add(DevicePlots.DriftDistribution(_s.Out, $"device-{PresetLabel(preset)}-drift", all, _s.Times, labels, scale: scale, unit: unit,
+            options: new PlotOptions(Title: $"{PresetLabel(preset)}: programmed levels drifting (200 devices each, mean ± σ)")));
         array.Dispose();
     }
 
@@ -411,8 +419,8 @@ public sealed class Study
         sb.AppendLine("## Device characteristics").AppendLine();
         foreach (var preset in s.Presets)
         {
-            Fig($"device-{preset}-pulses", $"{preset}: conductance vs pulse number");
-            Fig($"device-{preset}-drift", $"{preset}: drift of programmed levels");
+            Fig($"device-{PresetLabel(preset)}-pulses", $"{PresetLabel(preset)}: conductance vs pulse number");
+            Fig($"device-{PresetLabel(preset)}-drift", $"{PresetLabel(preset)}: drift of programmed levels");
         }
         sb.AppendLine("## Files").AppendLine();
         sb.AppendLine("Every figure is a PNG, an SVG and the CSV of exactly the plotted numbers. The trained weights are in " +

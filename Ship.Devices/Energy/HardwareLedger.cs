@@ -162,7 +162,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
 
     /// <summary>
     /// Counts a train of programming pulses: <paramref name="trace"/> [count + 1, …] holds the conductances (S) before
-    /// the first pulse and after each (as <see cref="DeviceArray.ApplyPulses"/> returns them); devices where
+    /// the first pulse and after each (as <see cref="DeviceArray.ApplyPulses(int, PulseDirection, TorchSharp.torch.Generator, TorchSharp.torch.Tensor?)"/> returns them); devices where
     /// <paramref name="mask"/> is false received no pulse. See <see cref="WriteEnergy.OfPulseTrain"/>.
     /// </summary>
     public void RecordPulseTrain(Tensor trace, Tensor? mask = null) => _writes += WriteEnergy.OfPulseTrain(trace, mask);

@@ -71,7 +71,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     public ConductanceMapping Mapping { get; }
     /// <summary>The non-idealities, in the order they act.</summary>
     public IReadOnlyList<INonIdeality> NonIdealities => _effects;
-    /// <summary>Response of a device to one programming pulse, for <see cref="ApplyPulses"/>; null if pulses are not modelled.</summary>
+    /// <summary>Response of a device to one programming pulse, for <see cref="ApplyPulses(int, PulseDirection, torch.Generator, Tensor?)"/>; null if pulses are not modelled.</summary>
     public PulseResponse? Pulses { get; init; }
 
     /// <summary>Time since programming at which reads happen (s, ≥ 0); a property of the study, not of the simulation clock. Takes effect at the next read (next run).</summary>
@@ -109,25 +109,39 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     /// <inheritdoc />
     public void Program(Tensor weights, SimulationContext ctx)
     {
-        ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(ctx);
+        ProgramCore(weights, ctx.Device, ctx.Stream("programming"));
+    }
+
+    /// <summary>
+    /// Programs the array without a network (device bench): every draw comes from <paramref name="rng"/>, tensors live on
+    /// <paramref name="device"/> (CPU by default). Same physics as the network path.
+    /// </summary>
+    public void Program(Tensor weights, torch.Generator rng, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        ProgramCore(weights, device ?? CPU, rng);
+    }
+
+    private void ProgramCore(Tensor weights, Device device, torch.Generator rng)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
         using var scope = torch.NewDisposeScope();
-        var w = weights.detach().to(ScalarType.Float64, ctx.Device);
+        var w = weights.detach().to(ScalarType.Float64, device);
         if (!w.isfinite().all().item<bool>())
             throw new ParameterException(Name, "weights", "weights to program must be finite.");
         var shape = new[] { (long)Mapping.DevicesPerWeight }.Concat(w.shape).ToArray();
         if (_refabricate || _state is null || !_state.Shape.SequenceEqual(shape)
-            || _state.Device.type != ctx.Device.type || _state.Device.index != ctx.Device.index)
+            || _state.Device.type != device.type || _state.Device.index != device.index)
         {
             _state?.Dispose();
             _pulseDevices?.Dispose();
             _pulseDevices = null;
-            _state = new DeviceState(Name, shape, ctx.Device, ctx.Stream("programming"));
+            _state = new DeviceState(Name, shape, device, rng);
             _refabricate = false;
         }
         var s = _state;
-        // Programming and reading draw from separate streams of the synapse, so re-programming never shifts read noise.
-        s.Rng = ctx.Stream("programming");
+        s.Rng = rng;
         s.ElapsedTime = _elapsed;
         var g = Mapping.Encode(w, out var encoding);
         _encoding?.Dispose();
@@ -142,7 +156,23 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     {
         ArgumentNullException.ThrowIfNull(ctx);
         using var scope = torch.NewDisposeScope();
-        return ReadCore(ctx).MoveToOuterDisposeScope();
+        return ReadCore(ctx.Stream("read-noise")).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Conductances of every device [D, …] as read now, without a network (device bench): draws come from <paramref name="rng"/>.</summary>
+    public Tensor ReadConductances(torch.Generator rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        using var scope = torch.NewDisposeScope();
+        return ReadCore(rng).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Weights as read now (float64), without a network (device bench).</summary>
+    public Tensor ReadWeights(torch.Generator rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        using var scope = torch.NewDisposeScope();
+        return Mapping.Decode(ReadCore(rng), _encoding!).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />
@@ -150,14 +180,14 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     {
         ArgumentNullException.ThrowIfNull(ctx);
         using var scope = torch.NewDisposeScope();
-        var w = Mapping.Decode(ReadCore(ctx), _encoding!).to(ctx.DType).contiguous();
+        var w = Mapping.Decode(ReadCore(ctx.Stream("read-noise")), _encoding!).to(ctx.DType).contiguous();
         return w.MoveToOuterDisposeScope();
     }
 
-    private Tensor ReadCore(SimulationContext ctx)
+    private Tensor ReadCore(torch.Generator rng)
     {
         var s = State;
-        s.Rng = ctx.Stream("read-noise");
+        s.Rng = rng;
         s.ElapsedTime = _elapsed;
         var g = s.Programmed.alias();
         foreach (var e in _effects) g = e.Read(g, s);
@@ -172,19 +202,26 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     public Tensor ApplyPulses(int count, PulseDirection direction, SimulationContext ctx, Tensor? mask = null)
     {
         ArgumentNullException.ThrowIfNull(ctx);
+        return ApplyPulses(count, direction, ctx.Stream("pulses"), mask);
+    }
+
+    /// <summary>As <see cref="ApplyPulses(int, PulseDirection, SimulationContext, Tensor?)"/>, without a network: draws come from <paramref name="rng"/>.</summary>
+    public Tensor ApplyPulses(int count, PulseDirection direction, torch.Generator rng, Tensor? mask = null)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
         var response = Pulses ?? throw new ParameterException(Name, nameof(Pulses), "no pulse response: create the array with WithPulses(…) before applying pulses.");
         if (count < 0) throw new ParameterException(Name, "count", $"the number of pulses must be >= 0, got {count}.");
         var s = State;
         using var scope = torch.NewDisposeScope();
-        _pulseDevices ??= response.DrawDevices(s.Shape, ctx.Stream("pulses"), s.Device);
-        var trace = response.Train(s.Programmed, count, direction, _pulseDevices, ctx.Stream("pulses"), mask, Name);
+        _pulseDevices ??= response.DrawDevices(s.Shape, rng, s.Device);
+        var trace = response.Train(s.Programmed, count, direction, _pulseDevices, rng, mask, Name);
         trace = s.ApplyPins(trace);
         s.AddWrites(Energy.WriteEnergy.OfPulseTrain(trace, mask)); // hardware ledger: the pulses' write energy
         s.SetProgrammed(trace[count].clone());
         return trace.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Programming pulses the devices received since the last call (pulse programming, <see cref="ApplyPulses"/>), for the hardware ledger; none when not programmed.</summary>
+    /// <summary>Programming pulses the devices received since the last call (pulse programming, <see cref="ApplyPulses(int, PulseDirection, torch.Generator, Tensor?)"/>), for the hardware ledger; none when not programmed.</summary>
     public Energy.WriteCounts TakeWrites() => _state?.TakeWrites() ?? Energy.WriteCounts.Zero;
 
     /// <summary>

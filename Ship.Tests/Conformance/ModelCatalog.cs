@@ -154,6 +154,10 @@ public static class ModelCatalog
             Synapse("FirstOrder+LinearPulses", () => new FirstOrder(Init.Uniform(0, 1), tau: 3e-3, weightScale: 150.0).WithDevice(new DeviceArray("linear",
                 new DifferentialReferenceMapping(40e-6, 110e-6), new PulseProgramming(new LinearStepPulses(dwMin: 0.6e-6, wMin: 40e-6, wMax: 110e-6, gammaUp: 0.1, gammaDown: 0.2, reference: 75e-6), maxPulses: 300))),
                 typeof(DeviceArray)),
+            // Added by the fitting branch (#16): a fitted device (NeuroSim pulse programming, fitted power-law drift).
+            Synapse("Dense+FittedNeuroSim", () => new Dense(Init.Uniform(0, 1)).WithDevice(new DeviceArray("fitted", new SymmetricDifferentialMapping(10e-6, 60e-6),
+                new PulseProgramming(new NeuroSimPulses(10e-6, 60e-6, aUp: 9, aDown: 6, pulsesUp: 24, pulsesDown: 30, dwMinSpread: 0.05, cycleNoise: 0.02), maxPulses: 200),
+                new FittedPowerLawDrift(1, PowerLawClock.FromZero, 0.04, 0.01)) { ElapsedTime = 3600 }), typeof(DeviceArray)),
             Synapse("Dense+HardwareAware", () => HardwareAwareDense(NoiseDraw.PerStep), typeof(HardwareAwareWeights)),
             Synapse("Dense+HardwareAwarePerRun", () => HardwareAwareDense(NoiseDraw.PerRun), typeof(HardwareAwareWeights)),
             Synapse("Dense+DriftCompensation", () => new Dense(Init.Uniform(0, 1)).WithDevice(new GlobalDriftCompensation(MemristivePresets.PcmLike(elapsedTime: 1000))), typeof(GlobalDriftCompensation)),
