@@ -66,6 +66,48 @@ public static class LinePlots
     }
 
     /// <summary>
+    /// A result against its reference when the two nearly coincide (a variable-dt run against a fixed fine step, a
+    /// model against its closed form): the reference is drawn first as a wide, half-transparent line and the result on
+    /// top as a thin dashed line with a marker per point, so neither hides the other where they overlap. CSV columns as
+    /// <see cref="Lines"/>: <c>series, x, y</c>, the reference's rows first.
+    /// </summary>
+    public static FigureFiles Versus(string folder, string name, LineData reference, LineData result, string xTitle, string yTitle,
+        bool logX = false, PlotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(result);
+        var model = Figure.NewModel(options);
+        model.Axes.Add(Figure.Axis(AxisPosition.Bottom, xTitle, logX));
+        model.Axes.Add(Figure.Linear(AxisPosition.Left, yTitle));
+        var rows = new List<object[]>();
+        foreach (var s in new[] { reference, result })
+        {
+            PlotData.CheckFinite(s.X, $"Series '{s.Label}' x");
+            PlotData.CheckFinite(s.Y, $"Series '{s.Label}' y");
+            if (logX) PlotData.CheckPositive(s.X, $"Series '{s.Label}' x");
+            for (int i = 0; i < s.X.Count; i++) rows.Add(new object[] { s.Label, s.X[i], s.Y[i] });
+        }
+        var under = PlotData.Line(reference.X, reference.Y, Figure.Color(0), reference.Label);
+        under.StrokeThickness = VersusReferenceThickness;
+        under.Color = OxyColor.FromAColor(110, under.Color);
+        var over = PlotData.Line(result.X, result.Y, Figure.Color(1), result.Label);
+        over.StrokeThickness = VersusResultThickness;
+        over.LineStyle = LineStyle.Dash;
+        over.MarkerType = MarkerType.Circle;
+        over.MarkerSize = 2;
+        over.MarkerFill = over.Color;
+        model.Series.Add(under);
+        model.Series.Add(over);
+        Figure.LegendIfSeveral(model);
+        return Figure.Save(model, folder, name, new[] { "series", "x", "y" }, rows, options);
+    }
+
+    /// <summary>Stroke width of the reference line of <see cref="Versus"/> (wide, so the result drawn on it stays inside it).</summary>
+    public const double VersusReferenceThickness = 6;
+    /// <summary>Stroke width of the result line of <see cref="Versus"/>.</summary>
+    public const double VersusResultThickness = 1.5;
+
+    /// <summary>
     /// Draws each set as its mean line with a shaded spread band (std, standard error, or min–max). CSV columns:
     /// <c>series, x, mean, lower, upper, n</c>, where lower/upper are the band edges drawn and n the sample count.
     /// </summary>

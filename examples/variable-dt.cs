@@ -156,23 +156,12 @@ FigureFiles Marked(FigureFiles f)
 var membrane = new List<LineData>();
 for (int i = 0; i < n; i++) membrane.Add(new LineData($"neuron {i}", Ms(times), Column(uVar, i)));
 files.Add(Marked(LinePlots.Lines(outDir, "membrane", membrane, "Time (ms)", "Membrane u (threshold = 1)")));
-var versus = LinePlots.Lines(outDir, "membrane-vs-reference", new[]
-{
+// The two curves coincide almost everywhere: Versus draws the reference wide and pale underneath and the variable-dt
+// run thin, dashed and with a marker at every step on top, so both stay visible where they overlap.
+var versus = LinePlots.Versus(outDir, "membrane-vs-reference",
     new LineData("fixed 0.1 ms (reference)", Ms(refTimes), Column(uRef, n - 1)),
     new LineData("variable dt", Ms(times), Column(uVar, n - 1)),
-}, "Time (ms)", $"Membrane u of neuron {n - 1}");
-// The two curves coincide almost everywhere: the reference is a wide, pale line underneath and the variable-dt run a
-// thin dashed line with a marker at every step on top, so both stay visible where they overlap.
-if (versus.Model.Series[0] is OxyPlot.Series.LineSeries refLine && versus.Model.Series[1] is OxyPlot.Series.LineSeries varLine)
-{
-    refLine.StrokeThickness = 6;
-    refLine.Color = OxyPlot.OxyColor.FromAColor(110, refLine.Color);
-    varLine.StrokeThickness = 1.5;
-    varLine.LineStyle = OxyPlot.LineStyle.Dash;
-    varLine.MarkerType = OxyPlot.MarkerType.Circle;
-    varLine.MarkerSize = 2;
-    varLine.MarkerFill = varLine.Color;
-}
+    "Time (ms)", $"Membrane u of neuron {n - 1}");
 files.Add(Marked(versus));
 files.Add(Marked(LinePlots.Lines(outDir, "input-charge", new[] { new LineData("charge per step", Ms(times), Column(driveVar, 0)) },
     "Time (ms)", "Input charge per step (neuron 0)")));
