@@ -238,7 +238,8 @@ public static class NirFile
             NirDType.UInt8 => a.Data.Select(x => (byte)x).ToArray(),
             _ => a.Data.Select(x => (long)x).ToArray(),
         };
-        if (a.Shape.Length == 0) return a.DType switch { NirDType.Float32 => (float)a.Data[0], NirDType.Float64 => a.Data[0], NirDType.UInt8 => (byte)a.Data[0], _ => (long)a.Data[0] };
+        // Each arm boxed on its own: unboxed, the switch would take the arms' common type (double) and store every scalar as float64.
+        if (a.Shape.Length == 0) return a.DType switch { NirDType.Float32 => (object)(float)a.Data[0], NirDType.Float64 => (object)a.Data[0], NirDType.UInt8 => (object)(byte)a.Data[0], _ => (object)(long)a.Data[0] };
         var dims = a.Shape.Select(x => (ulong)x).ToArray();
         if (a.Count == 0) return new H5Dataset(data, fileDims: dims);
         return new H5Dataset(data, chunks: a.Shape.Select(x => (uint)x).ToArray(), fileDims: dims,

@@ -3,8 +3,8 @@ using Ship.Core.Errors;
 namespace Ship.Devices.Energy;
 
 /// <summary>
-/// How a crossbar's cells are selected. A simple local enum until the crossbar issue (#15) lands its array types; the
-/// coordinator maps that type onto this one (1T1R ↔ <see cref="OneTransistorOneResistor"/>, cross-point ↔ <see cref="CrossPoint"/>).
+/// How a crossbar's cells are selected; shared by the energy models and <c>CrossbarSettings.ArrayType</c> (a crossbar
+/// synapse's writes take its own type's half-select terms).
 /// </summary>
 public enum ArrayType
 {
@@ -50,11 +50,11 @@ public sealed record DigitalEnergyModel(string Name, double AccumulateEnergy, do
 /// <param name="WritePulseWidth">Write pulse width t_pulse (s).</param>
 /// <param name="CellCapacitance">Wire capacitance per cell of a driven line (F): a write pulse charges C = cells on the line × this.</param>
 /// <param name="ArrayType">How cells are selected (decides the half-select terms of a write).</param>
-/// <param name="AdcEnergy">Energy of one ADC conversion (J), one per column read in a step with input events; 0 = not modelled.</param>
-/// <param name="DacEnergy">Energy of one row drive (DAC or pulse driver) per input event (J); 0 = not modelled.</param>
+/// <param name="AdcEnergy">Energy of one ADC conversion (J): a crossbar synapse's own count, else one per column read in a step with input events; 0 = not modelled.</param>
+/// <param name="DacEnergy">Energy of one row drive (J): a crossbar synapse's DAC conversion, else a pulse driver per input event; 0 = not modelled.</param>
 /// <param name="NeuronUpdateEnergy">Energy of one neuron-circuit update (J); 0 = not modelled.</param>
 /// <param name="SpikeEnergy">Energy of one emitted spike (J); 0 = not modelled.</param>
-/// <param name="AdcTime">Time of one (column-parallel) conversion per step (s), for the latency estimate.</param>
+/// <param name="AdcTime">Time of one (column-parallel) conversion per step (s), for the latency estimate (× ColumnsPerAdc for a crossbar synapse).</param>
 /// <param name="NeuronUpdateTime">Time of one (parallel) neuron update per step (s), for the latency estimate.</param>
 /// <param name="Source">Where the numbers come from (shown in docs and reports).</param>
 public sealed record CrossbarEnergyModel(string Name, double ReadVoltage, double ReadPulseWidth, double WriteVoltage, double WritePulseWidth,

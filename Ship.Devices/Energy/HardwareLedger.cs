@@ -2,6 +2,7 @@ using Ship.Core.Groups;
 using Ship.Core.Networks;
 using Ship.Core.Networks.Observers;
 using Ship.Devices.Memristive;
+using Ship.Devices.Memristive.Crossbar;
 using Ship.Devices.Synapses;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,7 +15,9 @@ namespace Ship.Devices.Energy;
 /// multiply-accumulates and dense operations per weighted synapse; the conductance read by input events on
 /// device-array synapses (S, for the read energy Σ V_read²·G·t_read); row drives and column conversions — and, when
 /// programming pulses the network's device arrays received (pulse programming, <c>ApplyPulses</c>; others through
-/// <see cref="RecordPulseTrain"/>). Counts stay tensors on the network's device and are read
+/// <see cref="RecordPulseTrain"/>). A <see cref="CrossbarSynapse"/> reports its own DAC and ADC conversions and clipped
+/// conversions (taken as the difference of its counters over the run), its read pulse and its array type, which replace
+/// the estimates and the energy model's values for that synapse (docs/energy.md). Counts stay tensors on the network's device and are read
 /// to the host once per run; the ledger never writes a network tensor nor draws from the network's generator, so
 /// results are identical with and without it. Energies come from the counts and an energy model in <see cref="Report"/>.
 /// </summary>
@@ -30,6 +33,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     private long _samples, _steps, _runs;
     private double _time;
     private WriteCounts _writes = WriteCounts.Zero;
+    private readonly Dictionary<ArrayType, WriteCounts> _typedWrites = new();
     private StaticMetrics? _static;
 
     /// <summary>Creates an empty ledger; attach it with <c>network.AddObserver(ledger)</c>.</summary>
@@ -54,6 +58,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         _runs = 0;
         _time = 0;
         _writes = WriteCounts.Zero;
+        _typedWrites.Clear();
         _static = null;
     }
 
@@ -88,7 +93,14 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             var target = net.Connections.FirstOrDefault(c => c.Source == g.Tag).Target ?? "";
             if (source is null || !byTag.TryGetValue(source, out var src)) continue; // fed by a synapse: no event count
             // Pulses the network's arrays received since the last look (pulse programming at initialization, ApplyPulses).
-            if (ws.WeightDevice is DeviceArray pulsed) _writes += pulsed.TakeWrites();
+            if (ws.WeightDevice is DeviceArray pulsed)
+            {
+                var taken = pulsed.TakeWrites();
+                _writes += taken;
+                // A crossbar says how its cells are selected: its half-select terms follow its array type, not the model's.
+                if (ws is CrossbarSynapse typed)
+                    _typedWrites[typed.Settings.ArrayType] = (_typedWrites.TryGetValue(typed.Settings.ArrayType, out var w0) ? w0 : WriteCounts.Zero) + taken;
+            }
             var s = new SynapseTrack(g.Tag, source, target, ws, ctx, ReadSeed);
             src.Readers.Add(s);
             _synapses.Add(s);
@@ -130,11 +142,13 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         if (_net is null) return;
         foreach (var n in _neurons) n.Flush();
         // The one host read of the run: every accumulator at once.
-        var all = _neurons.Select(n => n.Acc).Concat(_synapses.Select(s => s.Acc)).ToArray();
         double[] values;
         using (var scope = torch.NewDisposeScope())
+        {
+            var all = _neurons.Select(n => n.Acc).Concat(_synapses.Select(s => s.Acc)).Concat(_synapses.Select(s => s.ClippedDelta())).ToArray();
             values = all.Length == 0 ? Array.Empty<double>() : torch.cat(all).cpu().data<double>().ToArray();
-        int k = 0;
+        }
+        int k = 0, c = values.Length - 2 * _synapses.Count;
         foreach (var n in _neurons)
         {
             var tot = _neuronTotals.TryGetValue(n.Group.Tag, out var t0) ? t0 : new NeuronTotals(n.Group.Tag, n.Group.OutputSize, n.IsInput, 0, 0);
@@ -150,12 +164,18 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
                 EffectiveMacs = tot.EffectiveMacs + values[k + 1],
                 ReadConductance = tot.ReadConductance + values[k + 2],
                 RowEvents = tot.RowEvents + values[k + 3],
-                AdcConversions = tot.AdcConversions + values[k + 4] * s.Nt,
+                // A crossbar counts its own conversions; other arrays are estimated at Nt per read.
+                AdcConversions = tot.AdcConversions + (s.Crossbar is { } x ? x.AdcConversions - s.AdcAtStart : values[k + 4] * s.Nt),
                 Dense = tot.Dense + (double)s.Steps * s.Batch * s.Ns * s.Nt,
                 Steps = tot.Steps + s.Steps,
                 ActiveReads = tot.ActiveReads + values[k + 4],
+                DacConversions = tot.DacConversions + (s.Crossbar is { } y ? y.DacConversions - s.DacAtStart : 0),
+                AdcClipped = tot.AdcClipped + values[c],
+                DacClipped = tot.DacClipped + values[c + 1],
+                Crossbar = s.Circuit,
             };
             k += SynapseTrack.Width;
+            c += 2;
         }
         DisposeTracks();
     }
@@ -173,7 +193,10 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     /// <summary>What the ledger counted so far, on the host.</summary>
     public LedgerReport Report() => new(
         Name, _samples, _runs, _steps, _time,
-        _neuronTotals.Values.ToArray(), _synapseTotals.Values.ToArray(), _writes, _static ?? StaticMetrics.Empty);
+        _neuronTotals.Values.ToArray(), _synapseTotals.Values.ToArray(), _writes, _static ?? StaticMetrics.Empty)
+    {
+        WritesByArrayType = new Dictionary<ArrayType, WriteCounts>(_typedWrites),
+    };
 
     /// <inheritdoc />
     public void Dispose()
@@ -337,7 +360,39 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             }
             _m = torch.stack(new[] { fanout, rowG, torch.ones(Ns, dtype: ScalarType.Float64, device: ctx.Device) }, 1).DetachFromDisposeScope();
             Acc = torch.zeros(Width, dtype: ScalarType.Float64, device: ctx.Device).DetachFromDisposeScope();
+            if (ws is CrossbarSynapse x)
+            {
+                // The crossbar's counters run from its last reset (a Continue keeps them): count their change over this run.
+                Crossbar = x;
+                Circuit = CrossbarCircuit.Of(x);
+                AdcAtStart = x.AdcConversions;
+                DacAtStart = x.DacConversions;
+                _clippedAtStart = Clipped(x, ctx.Device).DetachFromDisposeScope();
+            }
         }
+
+        private readonly Tensor? _clippedAtStart; // [2] float64: the crossbar's clipped ADC and DAC counts when the run started
+
+        /// <summary>The crossbar this synapse is, or null.</summary>
+        public CrossbarSynapse? Crossbar { get; }
+        /// <summary>The crossbar's circuit facts for the report, or null.</summary>
+        public CrossbarCircuit? Circuit { get; }
+        /// <summary>The crossbar's ADC conversions when the run started.</summary>
+        public long AdcAtStart { get; }
+        /// <summary>The crossbar's DAC conversions when the run started.</summary>
+        public long DacAtStart { get; }
+
+        private static Tensor Clipped(CrossbarSynapse x, Device device)
+        {
+            var (adc, dac) = x.ClippedCounters;
+            var zero = torch.zeros(1, dtype: ScalarType.Float64, device: device);
+            return torch.cat(new[] { adc?.to(ScalarType.Float64).view(1) ?? zero, dac?.to(ScalarType.Float64).view(1) ?? zero });
+        }
+
+        /// <summary>Clipped ADC and DAC conversions of this run [2] (float64, on the device; zeros unless a crossbar), read with the ledger's one host read.</summary>
+        public Tensor ClippedDelta() => Crossbar is { } x && _clippedAtStart is { } c0
+            ? Clipped(x, c0.device).sub_(c0)
+            : torch.zeros(2, dtype: ScalarType.Float64, device: Acc.device);
 
         public string Tag { get; }
         public string Source { get; }
@@ -384,6 +439,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         {
             _m.Dispose();
             Acc.Dispose();
+            _clippedAtStart?.Dispose();
         }
     }
 }

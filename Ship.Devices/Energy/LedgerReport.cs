@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Ship.Core.Networks;
+using Ship.Devices.Memristive.Crossbar;
 using Ship.Devices.Synapses;
 
 namespace Ship.Devices.Energy;
@@ -27,11 +28,45 @@ public sealed record NeuronTotals(string Tag, int Neurons, bool IsInput, double 
 /// <param name="Dense">NeuroBench Dense: every connection every step (Ns × Nt × steps × samples).</param>
 /// <param name="ReadConductance">Σ over input events of the conductance of the devices on the event's row (S).</param>
 /// <param name="RowEvents">Input events (rows driven).</param>
-/// <param name="AdcConversions">Column conversions: Nt per (step, sample) with at least one input event.</param>
+/// <param name="AdcConversions">Column conversions: a <see cref="CrossbarSynapse"/>'s own count (every converted column of every row tile, every step and sample; 0 without ADC); other device arrays are estimated at Nt per (step, sample) with at least one input event.</param>
 /// <param name="ActiveReads">(step, sample) pairs with at least one input event (array reads).</param>
 /// <param name="Steps">Steps counted.</param>
 public sealed record SynapseTotals(string Tag, string Source, string Target, int Ns, int Nt, long NonZeroWeights, bool OnDevices, int DevicesPerWeight,
-    double EffectiveAcs, double EffectiveMacs, double Dense, double ReadConductance, double RowEvents, double AdcConversions, double ActiveReads, long Steps);
+    double EffectiveAcs, double EffectiveMacs, double Dense, double ReadConductance, double RowEvents, double AdcConversions, double ActiveReads, long Steps)
+{
+    /// <summary>DAC conversions a <see cref="CrossbarSynapse"/> counted (one per driven row per column tile per sample per step); 0 otherwise.</summary>
+    public double DacConversions { get; init; }
+    /// <summary>ADC conversions clipped at the end of the code range (crossbars only).</summary>
+    public double AdcClipped { get; init; }
+    /// <summary>DAC inputs outside the DAC's range (crossbars only).</summary>
+    public double DacClipped { get; init; }
+    /// <summary>The circuit of a <see cref="CrossbarSynapse"/> (its read pulse, array type, converters), or null for other synapses.</summary>
+    public CrossbarCircuit? Crossbar { get; init; }
+}
+
+/// <summary>What the ledger needs of a crossbar's circuit: its read pulse replaces an energy model's, its array type decides the half-select terms of its writes.</summary>
+/// <param name="ReadVoltage">V_read (V).</param>
+/// <param name="ReadPulseWidth">t_read (s).</param>
+/// <param name="ArrayType">How its cells are selected.</param>
+/// <param name="HasDac">Whether rows are driven through DACs (row drives are then DAC conversions).</param>
+/// <param name="ColumnsPerAdc">Columns each ADC converts in series (1 = one per column), 0 without ADC.</param>
+public sealed record CrossbarCircuit(double ReadVoltage, double ReadPulseWidth, ArrayType ArrayType, bool HasDac, int ColumnsPerAdc)
+{
+    /// <summary>The circuit facts of <paramref name="crossbar"/>.</summary>
+    public static CrossbarCircuit Of(CrossbarSynapse crossbar)
+    {
+        ArgumentNullException.ThrowIfNull(crossbar);
+        var s = crossbar.Settings;
+        return new(s.Read.Voltage, s.Read.Width, s.ArrayType, s.Dac is not null, s.Adc?.ColumnsPerAdc ?? 0);
+    }
+}
+
+/// <summary>Converter counts: ADC and DAC conversions and the clipped ones.</summary>
+/// <param name="AdcConversions">ADC conversions.</param>
+/// <param name="DacConversions">DAC conversions.</param>
+/// <param name="AdcClipped">ADC conversions clipped at the end of the code range.</param>
+/// <param name="DacClipped">DAC inputs outside the DAC's range.</param>
+public sealed record ConverterCounts(double AdcConversions, double DacConversions, double AdcClipped, double DacClipped);
 
 /// <summary>NeuroBench's static metrics of a network (neurobench/metrics/static).</summary>
 /// <param name="ConnectionSparsity">Zero weights over all weights of the weighted synapses.</param>
@@ -95,6 +130,28 @@ public sealed record LedgerReport(string Name, long Samples, long Runs, long Ste
 {
     private double PerSample(double v) => Samples == 0 ? 0 : v / Samples;
 
+    /// <summary>The part of <see cref="Writes"/> that went to crossbars, by their array type (their half-select terms follow it, not the energy model's).</summary>
+    public IReadOnlyDictionary<ArrayType, WriteCounts> WritesByArrayType { get; init; } = new Dictionary<ArrayType, WriteCounts>();
+
+    /// <summary>Converter counts of one synapse (or of all, <paramref name="synapse"/> null) over everything counted.</summary>
+    public ConverterCounts Converters(string? synapse = null)
+    {
+        var chosen = synapse is null ? Synapses : Synapses.Where(s => s.Tag == synapse).ToArray();
+        if (synapse is not null && chosen.Count == 0)
+            throw new ArgumentException($"Ledger '{Name}' counted no synapse '{synapse}' (known: {string.Join(", ", Synapses.Select(x => x.Tag))}).", nameof(synapse));
+        return new(chosen.Sum(s => s.AdcConversions), chosen.Sum(s => s.DacConversions), chosen.Sum(s => s.AdcClipped), chosen.Sum(s => s.DacClipped));
+    }
+
+    /// <summary>Converter counts per inference (divided by the samples counted).</summary>
+    public ConverterCounts ConvertersPerInference(string? synapse = null) => Scale(Converters(synapse), Samples);
+
+    /// <summary>Converter counts per run (divided by the runs counted; a run holds a batch of samples).</summary>
+    public ConverterCounts ConvertersPerRun(string? synapse = null) => Scale(Converters(synapse), Runs);
+
+    private static ConverterCounts Scale(ConverterCounts c, long n) => n == 0
+        ? new(0, 0, 0, 0)
+        : new(c.AdcConversions / n, c.DacConversions / n, c.AdcClipped / n, c.DacClipped / n);
+
     /// <summary>NeuroBench Effective_ACs per inference.</summary>
     public double EffectiveAcs => PerSample(Synapses.Sum(s => s.EffectiveAcs));
     /// <summary>NeuroBench Effective_MACs per inference.</summary>
@@ -150,18 +207,21 @@ public sealed record LedgerReport(string Name, long Samples, long Runs, long Ste
     /// Energy per inference on memristive crossbars, per layer: reads Σ V_read²·G·t_read over the devices on rows with
     /// an input event (synapses without devices are charged as if their conductances were zero: none here), row drives
     /// and column conversions, neuron updates and spikes of the fed group. Programming is in <see cref="WriteEnergyTotal"/>.
+    /// A <see cref="CrossbarSynapse"/> is read with its own V_read and t_read; its ADC conversions are its own count and
+    /// its row drives are its DAC conversions when it has DACs (else one pulse driver per input event, as elsewhere).
     /// </summary>
     public IReadOnlyList<LayerEnergy> Energy(CrossbarEnergyModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
         model.Validate();
-        double v2t = model.ReadVoltage * model.ReadVoltage * model.ReadPulseWidth;
         return Synapses.Select(s =>
         {
             var n = Fed(s);
+            double v = s.Crossbar?.ReadVoltage ?? model.ReadVoltage, t = s.Crossbar?.ReadPulseWidth ?? model.ReadPulseWidth;
+            double drives = s.Crossbar is { HasDac: true } ? s.DacConversions : s.RowEvents;
             double neuron = (n?.Updates ?? 0) * model.NeuronUpdateEnergy + (n?.Events ?? 0) * model.SpikeEnergy;
-            return new LayerEnergy(s.Tag, n?.Tag ?? "", PerSample(s.ReadConductance * v2t),
-                PerSample(s.RowEvents * model.DacEnergy + s.AdcConversions * model.AdcEnergy), PerSample(neuron));
+            return new LayerEnergy(s.Tag, n?.Tag ?? "", PerSample(s.ReadConductance * (v * v * t)),
+                PerSample(drives * model.DacEnergy + s.AdcConversions * model.AdcEnergy), PerSample(neuron));
         }).ToArray();
     }
 
@@ -171,19 +231,31 @@ public sealed record LedgerReport(string Name, long Samples, long Runs, long Ste
     /// <summary>Total energy per inference on crossbars (J), programming excluded.</summary>
     public double TotalEnergy(CrossbarEnergyModel model) => Energy(model).Sum(l => l.Total);
 
-    /// <summary>Energy of the recorded programming pulses (J, all of them, not per inference).</summary>
-    public double WriteEnergyTotal(CrossbarEnergyModel model) => WriteEnergy.Energy(Writes, model);
+    /// <summary>
+    /// Energy of the recorded programming pulses (J, all of them, not per inference). Pulses to a crossbar take the
+    /// half-select terms of its own array type (<see cref="WritesByArrayType"/>); the others the model's.
+    /// </summary>
+    public double WriteEnergyTotal(CrossbarEnergyModel model)
+    {
+        double e = WriteEnergy.Energy(Writes, model);
+        foreach (var (type, counts) in WritesByArrayType)
+            e += WriteEnergy.HalfSelectEnergy(counts, model, type) - WriteEnergy.HalfSelectEnergy(counts, model, model.ArrayType);
+        return e;
+    }
 
     /// <summary>
     /// Hardware latency estimate per inference (s): per step every array is read once with one read pulse (rows in
     /// parallel), arrays of one layer in parallel, layers in sequence, each followed by one conversion and one neuron
-    /// update; steps in sequence. An estimate from the preset, not a measurement.
+    /// update; steps in sequence. An estimate from the preset, not a measurement. A <see cref="CrossbarSynapse"/> layer
+    /// takes its own read pulse width and m = ColumnsPerAdc conversions in series (none without ADC).
     /// </summary>
     public double Latency(CrossbarEnergyModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
         model.Validate();
-        return StepsPerInference * Synapses.Count * (model.ReadPulseWidth + model.AdcTime + model.NeuronUpdateTime);
+        return StepsPerInference * Synapses.Sum(s => s.Crossbar is { } x
+            ? x.ReadPulseWidth + x.ColumnsPerAdc * model.AdcTime + model.NeuronUpdateTime
+            : model.ReadPulseWidth + model.AdcTime + model.NeuronUpdateTime);
     }
 
     private NeuronTotals? Fed(SynapseTotals s) => Neurons.FirstOrDefault(n => n.Tag == s.Target && !n.IsInput);

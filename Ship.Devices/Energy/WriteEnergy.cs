@@ -77,7 +77,15 @@ public static class WriteEnergy
         ArgumentNullException.ThrowIfNull(model);
         model.Validate();
         double v2 = model.WriteVoltage * model.WriteVoltage;
-        double half = model.ArrayType == ArrayType.CrossPoint ? v2 / 4 * model.WritePulseWidth * counts.HalfSelectConductance : 0;
-        return v2 * counts.MeanConductance * model.WritePulseWidth + v2 * model.CellCapacitance * counts.LineCells + half;
+        return v2 * counts.MeanConductance * model.WritePulseWidth + v2 * model.CellCapacitance * counts.LineCells + HalfSelectEnergy(counts, model, model.ArrayType);
+    }
+
+    /// <summary>The half-select term of the counted pulses in an array of type <paramref name="arrayType"/> (J): (V_w/2)²·t_pulse·Σ G_half-selected for cross-point, 0 for 1T1R.</summary>
+    public static double HalfSelectEnergy(WriteCounts counts, CrossbarEnergyModel model, ArrayType arrayType)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        ArgumentNullException.ThrowIfNull(model);
+        double v2 = model.WriteVoltage * model.WriteVoltage;
+        return arrayType == ArrayType.CrossPoint ? v2 / 4 * model.WritePulseWidth * counts.HalfSelectConductance : 0;
     }
 }

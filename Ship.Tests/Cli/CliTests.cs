@@ -1,7 +1,9 @@
 using System.Text;
 using NUnit.Framework;
 using Ship.Cli;
+using Ship.Nir;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Ship.Tests.Cli;
 
@@ -24,7 +26,7 @@ public class CliTests
         try
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var (code, output, error) = Ship("--quick", "--out", dir);
+            var (code, output, error) = Ship("--quick", "--nir", "--out", dir);
             clock.Stop();
             Assert.That(code, Is.EqualTo(0), error + output);
             Assert.That(clock.Elapsed.TotalSeconds, Is.LessThan(120), "the quick setting is meant for CI (< 60 s on an idle 2-core machine)");
@@ -65,7 +67,7 @@ public class CliTests
             Assert.That(settings, Does.Contain("\"Hidden\": 64").And.Contain("\"Quick\": true"));
             Assert.That(new FileInfo(Path.Combine(dir, "results.json")).Length, Is.GreaterThan(0));
             var provenance = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "provenance.json"))).RootElement;
-            Assert.That(provenance.GetProperty("command_line").EnumerateArray().Select(a => a.GetString()).ToArray(), Is.EqualTo(new[] { "ship", "--quick", "--out", dir }),
+            Assert.That(provenance.GetProperty("command_line").EnumerateArray().Select(a => a.GetString()).ToArray(), Is.EqualTo(new[] { "ship", "--quick", "--nir", "--out", dir }),
                 "provenance.json records the command line the study ran with");
             Assert.That(provenance.GetProperty("settings").GetProperty("Hidden").GetInt32(), Is.EqualTo(64));
             Assert.That(provenance.GetProperty("seeds").GetProperty("test_encoding").GetInt64(), Is.EqualTo(1001), "seed 1 + 1000 encodes the test set");
@@ -93,11 +95,46 @@ public class CliTests
             Assert.That(ecode, Is.EqualTo(0), eerr);
             var fp32 = summary.Split('\n').First(l => l.StartsWith("| CMOS 45 nm FP32 |", StringComparison.Ordinal));
             Assert.That(eout, Does.Contain(fp32), "the same counts from the saved network as in the study");
+
+            // --nir (#17): model.nir and model-hw.nir hold the trained weights and import back as the trained networks.
+            AssertNirImportsBack(dir, "model");
+            AssertNirImportsBack(dir, "model-hw");
         }
         finally
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
+    }
+
+    // The reference is the study's network rebuilt from <name>.safetensors (written by another path than the NIR export).
+    private static void AssertNirImportsBack(string dir, string name)
+    {
+        var settings = StudySettings.QuickDefaults;
+        var saved = SafeTensors.Read(Path.Combine(dir, name + ".safetensors"));
+        var doc = NirFile.Read(Path.Combine(dir, name + ".nir"));
+        Assert.That(((NirArray)doc.Root.Metadata["dt"]).Data, Is.EqualTo(new[] { settings.Dt }), name + ".nir records dt");
+        foreach (var tag in new[] { StudyModel.InHidden, StudyModel.HiddenOut })
+        {
+            // NIR stores [out, in]; Ship.NET's saved weights are [in, out].
+            var w = saved[tag + ".w"];
+            var nir = (NirArray)doc.Root.Node(tag)!.Values["weight"];
+            Assert.That(nir.Shape, Is.EqualTo(new[] { w.shape[1], w.shape[0] }), $"{name}.nir {tag} shape");
+            var expected = w.t().contiguous().to_type(ScalarType.Float64).data<double>().ToArray();
+            Assert.That(nir.Data, Is.EqualTo(expected), $"{name}.nir {tag} holds the trained weights");
+        }
+
+        var original = new StudyModel(settings, (int)saved[StudyModel.InHidden + ".w"].shape[0], (int)saved[StudyModel.HiddenOut + ".w"].shape[1])
+            .Build(1, saved.ToDictionary(p => p.Key[..^2], p => p.Value));
+        var x = torch.rand(new long[] { 1, settings.Steps, original[StudyModel.Input].ComponentCount }, generator: new torch.Generator(3)).lt(0.3).to_type(ScalarType.Float32);
+        var y = original.Run(x)[StudyModel.Output];
+        Assert.That(y.abs().sum().item<float>(), Is.GreaterThan(0), "the input drives the output membranes");
+        var back = NirGraph.Read(Path.Combine(dir, name + ".nir"), settings.Dt);
+        Assert.That(back.Run(x)[StudyModel.Output].eq(y).all().item<bool>(), Is.True, name + ".nir imports as the trained network");
+        // From the NIR nodes alone (what another simulator sees) it imports and runs with the same output size.
+        var nodes = NirGraph.Read(Path.Combine(dir, name + ".nir"), settings.Dt, new NirImportOptions { UseShipMetadata = false });
+        var yn = nodes.Run(x)[nodes.Outputs.Single()];
+        Assert.That(yn.shape, Is.EqualTo(y.shape));
+        Assert.That(yn.isfinite().all().item<bool>(), Is.True);
     }
 
     [Test]

@@ -44,9 +44,11 @@ public class NirFileTests
         Assert.That(((NirArray)lif1.Values["v_leak"]).DType, Is.EqualTo(NirDType.Float64));
     }
 
-    [TestCase("lif_norse.nir")]
-    [TestCase("two_lif_neurons.nir")]
-    public void ReadWriteReadIsTheIdentity(string name)
+    [TestCase("lif_norse.nir", "LIF", "tau")]
+    [TestCase("two_lif_neurons.nir", "LIF", "tau")]
+    [TestCase("cnn_sinabs.nir", "Conv2d", "weight")]
+    [TestCase("braille_noDelay_bias_zero.nir", "CubaLIF", "tau_mem")]
+    public void ReadWriteReadIsTheIdentity(string name, string nodeType, string array)
     {
         using var dir = new TempDir();
         var first = NirFile.Read(Data(name));
@@ -56,8 +58,8 @@ public class NirFileTests
         Assert.That(second.Root.SameAs(first.Root, out var diff), Is.True, diff);
         // And the rewrite compresses its arrays (chunked, deflate), as NIR's writer does.
         using var f = H5File.OpenRead(dir.File("copy.nir"));
-        string lif = first.Root.Nodes.First(n => n.Value.Type == "LIF").Key;
-        Assert.That(f.Dataset($"node/nodes/{lif}/tau").Layout.Class, Is.EqualTo(H5DataLayoutClass.Chunked));
+        string node = first.Root.Nodes.First(n => n.Value.Type == nodeType).Key;
+        Assert.That(f.Dataset($"node/nodes/{node}/{array}").Layout.Class, Is.EqualTo(H5DataLayoutClass.Chunked));
     }
 
     [Test]
@@ -93,6 +95,26 @@ public class NirFileTests
         NirFile.Write(dir.File("g.nir"), new NirDocument("1.0.0", g));
         var back = NirFile.Read(dir.File("g.nir")).Root;
         Assert.That(back.SameAs(g, out var diff), Is.True, diff);
+    }
+
+    // Found by the cnn_sinabs round trip: scalars (a convolution's groups, stride) were all written as float64.
+    [Test]
+    public void ScalarsKeepTheirElementType()
+    {
+        using var dir = new TempDir();
+        var g = new NirNode("NIRGraph");
+        g.Nodes.Add(new("c", new NirNode("Conv1d").With("groups", NirArray.Int(3)).With("f32", new NirArray(new[] { 0.5 }, Array.Empty<long>(), NirDType.Float32))
+            .With("f64", new NirArray(new[] { 0.1 }, Array.Empty<long>(), NirDType.Float64)).With("u8", new NirArray(new[] { 200.0 }, Array.Empty<long>(), NirDType.UInt8))));
+        NirFile.Write(dir.File("s.nir"), new NirDocument("1.0.0", g));
+        var back = NirFile.Read(dir.File("s.nir")).Root;
+        Assert.That(back.SameAs(g, out var diff), Is.True, diff);
+        using var f = H5File.OpenRead(dir.File("s.nir"));
+        var groups = f.Dataset("node/nodes/c/groups");
+        Assert.That(groups.Type.Class, Is.EqualTo(H5DataTypeClass.FixedPoint));
+        Assert.That(groups.Type.Size, Is.EqualTo(8));
+        Assert.That(groups.Read<long>(), Is.EqualTo(3L));
+        Assert.That(f.Dataset("node/nodes/c/f32").Type.Size, Is.EqualTo(4));
+        Assert.That(f.Dataset("node/nodes/c/u8").Type.Size, Is.EqualTo(1));
     }
 
     [Test]

@@ -196,6 +196,8 @@ public sealed class CrossbarSynapse : WeightedSynapse, ISequenceGroup, IShipMode
     public long AdcClipped => _adcClipped is null ? 0 : _adcClipped.item<long>();
     /// <summary>DAC inputs outside [Min, Max] since the run started.</summary>
     public long DacClipped => _dacClipped is null ? 0 : _dacClipped.item<long>();
+    /// <summary>Clipped ADC and DAC counts as the int64 scalars the read adds to (null before the first reset): the energy ledger reads them with its one host read per run.</summary>
+    internal (Tensor? Adc, Tensor? Dac) ClippedCounters => (_adcClipped, _dacClipped);
     /// <summary>The tile layout of the current run (built at the first step), for inspection.</summary>
     public CrossbarLayout? Layout => _layout;
 
