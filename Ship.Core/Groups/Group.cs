@@ -180,6 +180,33 @@ public abstract class Group
         _n = nt;
     }
 
+    /// <summary>
+    /// Most elements one variable, input or output of a group may hold, batch included (2^31 − 1): beyond it libtorch
+    /// allocations fail natively or sizes overflow, so initialization refuses the group instead (docs/errors.md).
+    /// </summary>
+    public const long MaxElements = int.MaxValue;
+
+    /// <summary>
+    /// Refuses sizes whose element count (batch × N, Ns × Nt, batch × Ns × Nt, …) exceeds <see cref="MaxElements"/>,
+    /// naming the group, the variable and the sizes; called before anything is bound or allocated.
+    /// </summary>
+    internal void CheckSizes(int batchSize)
+    {
+        var sizes = Kind == GroupKind.Neuron ? $"N = {ComponentCount}, batch {batchSize}" : $"Ns = {SourceCount}, Nt = {TargetCount}, batch {batchSize}";
+        foreach (var v in AllVariables) CheckElements(v.Name, v.FullShape(batchSize), v.DescribeExtent(), sizes);
+        CheckElements("input", [batchSize, InputSize], "batch × input width", sizes);
+        CheckElements("output", [batchSize, OutputSize], "batch × output width", sizes);
+    }
+
+    private void CheckElements(string what, long[] shape, string extent, string sizes)
+    {
+        var count = System.Numerics.BigInteger.One;
+        foreach (var d in shape) count *= d;
+        if (count <= MaxElements) return;
+        throw new ParameterException(DisplayName, what,
+            $"{string.Join(" × ", shape)} = {count} elements ({extent}; {sizes}) exceed the limit of {MaxElements} elements per tensor (Group.MaxElements): use smaller groups, a smaller batch or a sparse connection.");
+    }
+
     /// <summary>Lets a synapse model reject sizes it cannot serve (e.g. an identity link needs Ns = Nt).</summary>
     public virtual void ValidateSizes() { }
 
@@ -190,6 +217,7 @@ public abstract class Group
     public virtual void Bind(SimulationContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
+        CheckSizes(ctx.BatchSize);
         var fresh = new List<Tensor?>();
         // Only this group's own parameters: a wrapper binds its inner group first, so wrapped parameters are drawn once.
         var parameters = _parameters;

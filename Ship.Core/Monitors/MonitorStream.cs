@@ -22,6 +22,12 @@ public static class MonitorStream
     public const string CsvFile = "records.csv";
 
     /// <summary>
+    /// Name of the lock file a streaming monitor holds open exclusively in its folder while it streams (removed when the
+    /// stream is closed), so a second monitor — of any network, in any process — cannot stream into the same folder.
+    /// </summary>
+    public const string LockFile = ".ship-stream.lock";
+
+    /// <summary>
     /// All records of a streamed monitor folder: values [batch, steps, ...] (as recorded for SafeTensors chunks;
     /// float64 [batch, steps, elements] for CSV) and the time of every step.
     /// </summary>
@@ -105,11 +111,16 @@ public static class MonitorStream
     }
 }
 
-/// <summary>Writes the chunks of one streamed monitor and remembers its files, so a new run can replace them.</summary>
-internal sealed class MonitorStreamWriter
+/// <summary>
+/// Writes the chunks of one streamed monitor and remembers its files, so a new run can replace them. Holds the folder's
+/// lock file open with no sharing from construction to <see cref="Dispose"/>: the operating system, not a process-wide
+/// table, keeps two streams (of one network, two networks or two processes) out of one folder.
+/// </summary>
+internal sealed class MonitorStreamWriter : IDisposable
 {
     private readonly List<string> _written = new();
     private readonly string _group, _variable;
+    private FileStream? _lock;
     private int _chunk;
 
     public MonitorStreamWriter(string folder, int chunkSteps, MonitorFileFormat format, string group, string variable, bool resume = false)
@@ -120,33 +131,76 @@ internal sealed class MonitorStreamWriter
         _group = group;
         _variable = variable;
         Directory.CreateDirectory(Folder);
+        _lock = Lock(Folder, group, variable);
         if (resume) return;
-        // Files of an earlier stream into this folder would be read back as part of this one.
-        foreach (var f in MonitorStream.ChunkFiles(Folder)) File.Delete(f);
-        File.Delete(Path.Combine(Folder, MonitorStream.CsvFile));
+        try
+        {
+            // Files of an earlier stream into this folder would be read back as part of this one.
+            foreach (var f in MonitorStream.ChunkFiles(Folder)) File.Delete(f);
+            File.Delete(Path.Combine(Folder, MonitorStream.CsvFile));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     /// <summary>A writer that continues a stream whose <paramref name="chunks"/> first chunks (or CSV file) are already on disk.</summary>
     public static MonitorStreamWriter Resume(string folder, int chunkSteps, MonitorFileFormat format, string group, string variable, int chunks)
     {
         var w = new MonitorStreamWriter(folder, chunkSteps, format, group, variable, resume: true);
-        if (format == MonitorFileFormat.SafeTensors)
+        try
         {
-            var files = MonitorStream.ChunkFiles(w.Folder);
-            if (files.Count != chunks)
-                throw new Persistence.CheckpointException(Persistence.CheckpointProblem.TopologyMismatch,
-                    $"monitor {group}.{variable} streamed {chunks} chunk(s) to '{w.Folder}', which now holds {files.Count}: the stream cannot be resumed.");
-            w._written.AddRange(files);
+            if (format == MonitorFileFormat.SafeTensors)
+            {
+                var files = MonitorStream.ChunkFiles(w.Folder);
+                if (files.Count != chunks)
+                    throw new Persistence.CheckpointException(Persistence.CheckpointProblem.TopologyMismatch,
+                        $"monitor {group}.{variable} streamed {chunks} chunk(s) to '{w.Folder}', which now holds {files.Count}: the stream cannot be resumed.");
+                w._written.AddRange(files);
+            }
+            else if (chunks > 0)
+            {
+                var csv = Path.Combine(w.Folder, MonitorStream.CsvFile);
+                if (!File.Exists(csv))
+                    throw new Persistence.CheckpointException(Persistence.CheckpointProblem.TopologyMismatch, $"monitor {group}.{variable} streamed to '{csv}', which no longer exists.");
+                w._written.Add(csv);
+            }
         }
-        else if (chunks > 0)
+        catch
         {
-            var csv = Path.Combine(w.Folder, MonitorStream.CsvFile);
-            if (!File.Exists(csv))
-                throw new Persistence.CheckpointException(Persistence.CheckpointProblem.TopologyMismatch, $"monitor {group}.{variable} streamed to '{csv}', which no longer exists.");
-            w._written.Add(csv);
+            w.Dispose();
+            throw;
         }
         w._chunk = chunks;
         return w;
+    }
+
+    /// <summary>Takes the folder's lock, or names the folder and says why it is taken; nothing is written before.</summary>
+    private static FileStream Lock(string folder, string group, string variable)
+    {
+        var path = Path.Combine(folder, MonitorStream.LockFile);
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+        }
+        catch (IOException e)
+        {
+            throw new Errors.ShipException(
+                $"Monitor {group}.{variable}: cannot stream into '{folder}': the folder is locked by another stream ({MonitorStream.LockFile} is held by a monitor of another network or process: {e.Message}). Give each monitor its own folder, or close the other stream first (StateMonitor.CloseStream, Network.RemoveMonitor).");
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new Errors.ShipException($"Monitor {group}.{variable}: cannot stream into '{folder}': {e.Message}");
+        }
+    }
+
+    /// <summary>Releases the folder's lock (its lock file is removed); the chunks stay.</summary>
+    public void Dispose()
+    {
+        _lock?.Dispose();
+        _lock = null;
     }
 
     public string Folder { get; }

@@ -116,8 +116,34 @@ public sealed class StateMonitor : IRunObserver
         if (Siblings?.FirstOrDefault(m => !ReferenceEquals(m, this) && m._stream is { } s && s.Folder == full) is { } other)
             throw new Errors.ShipException(
                 $"Monitor {Group.DisplayName}.{Variable}: folder '{full}' already receives the stream of monitor {other.Group.DisplayName}.{other.Variable}; the two would overwrite each other's chunks. Give each monitor its own folder.");
-        _stream = new MonitorStreamWriter(folder, chunkSteps, format, Group.DisplayName, Variable);
+        // The folder's lock refuses a stream of another network or process; re-targeting this monitor to its own
+        // folder releases the old lock first, since it would otherwise refuse itself.
+        if (_stream is { } own && own.Folder == full) { own.Dispose(); _stream = null; }
+        var fresh = new MonitorStreamWriter(folder, chunkSteps, format, Group.DisplayName, Variable);
+        _stream?.Dispose();
+        _stream = fresh;
         return this;
+    }
+
+    /// <summary>
+    /// Ends streaming: writes the pending records, releases the folder (another monitor, network or process may then
+    /// stream into it) and leaves the chunks on disk (<see cref="MonitorStream.Read"/>). The monitor then holds no
+    /// records and records the following runs in memory. Does nothing for an in-memory monitor.
+    /// </summary>
+    public void CloseStream()
+    {
+        if (_stream is null) return;
+        Flush();
+        ReleaseRecords();
+        _stream.Dispose();
+        _stream = null;
+    }
+
+    /// <summary>Releases the stream's folder without writing (the monitor is being removed from its network).</summary>
+    internal void ReleaseStream()
+    {
+        _stream?.Dispose();
+        _stream = null;
     }
 
     /// <inheritdoc />
@@ -206,6 +232,12 @@ public sealed class StateMonitor : IRunObserver
 
     internal void Clear()
     {
+        ReleaseRecords();
+        _stream?.Restart();
+    }
+
+    private void ReleaseRecords()
+    {
         foreach (var r in _records) r.Dispose();
         _records.Clear();
         _times.Clear();
@@ -213,7 +245,6 @@ public sealed class StateMonitor : IRunObserver
         _stacked?.Dispose();
         _stacked = null;
         _streamTimes = null;
-        _stream?.Restart();
     }
 
     /// <summary>The in-memory records (null if none or streaming) and their times, for checkpoints.</summary>
@@ -238,6 +269,7 @@ public sealed class StateMonitor : IRunObserver
     internal void ResumeStream(string folder, int chunkSteps, MonitorFileFormat format, int chunks, int count)
     {
         Clear();
+        ReleaseStream();
         _stream = MonitorStreamWriter.Resume(folder, chunkSteps, format, Group.DisplayName, Variable, chunks);
         _count = count;
     }

@@ -136,6 +136,7 @@ public sealed partial class Network
         _byTag.Remove(tag);
         _connections.RemoveAll(c => c.Source == tag || c.Target == tag);
         _outputs.Remove(tag);
+        foreach (var m in _monitors.Where(m => m.Group == g)) m.ReleaseStream();
         _monitors.RemoveAll(m => m.Group == g);
         g.Tag = "";
         g.OnTagged("");
@@ -182,13 +183,14 @@ public sealed partial class Network
         return m;
     }
 
-    /// <summary>Stops and forgets a monitor.</summary>
+    /// <summary>Stops and forgets a monitor; a streaming one deletes the chunks it wrote and releases its folder.</summary>
     public void RemoveMonitor(StateMonitor monitor)
     {
         if (!_monitors.Contains(monitor ?? throw new ArgumentNullException(nameof(monitor))))
             throw new NetworkConfigurationException(
                 $"Network '{Name}': monitor {monitor.Group.DisplayName}.{monitor.Variable} is not one of its monitors (another network's, or removed already); its records were left as they are.");
         monitor.Clear();
+        monitor.ReleaseStream();
         _monitors.Remove(monitor);
     }
 
@@ -203,6 +205,8 @@ public sealed partial class Network
     {
         CheckSettings();
         var graph = CompiledGraph.Compile(Name, _groups, _byTag, _connections, _outputs);
+        // Every group's sizes before any is bound, so a refused size leaves no group bound to a half-made context.
+        foreach (var g in graph.Groups) g.CheckSizes(_batch);
         var ctx = new SimulationContext(_batch, _device, _dtype, _dt, _seed) { Spikes = _spikes, Kernels = Kernels ?? KernelPolicy.FromEnvironment() };
         foreach (var g in graph.Groups) g.Bind(ctx.ForGroup(g.Tag));
         _state = new RunState(graph, ctx, _timeline);

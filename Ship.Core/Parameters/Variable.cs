@@ -42,10 +42,13 @@ public abstract class Variable
     public Tensor Value => Tensor ?? throw new ShipException($"Group '{Owner.DisplayName}', variable '{Name}' has no value yet: initialize the network first.");
 
     /// <summary>Full shape implied by the extent for the owner's sizes and the context's batch size.</summary>
-    public long[] FullShape(SimulationContext ctx)
+    public long[] FullShape(SimulationContext ctx) => FullShape(ctx.BatchSize);
+
+    /// <summary>Full shape implied by the extent for the owner's sizes and a batch size (sizes are checked before a context exists).</summary>
+    internal long[] FullShape(int batchSize)
     {
         var s = new List<long>();
-        if ((Extent & Extent.Batch) != 0) s.Add(ctx.BatchSize);
+        if ((Extent & Extent.Batch) != 0) s.Add(batchSize);
         if ((Extent & Extent.Component) != 0) s.Add(Owner.ComponentCount);
         if ((Extent & Extent.Connection) != 0) { var (rows, columns) = Owner.ConnectionShape; s.Add(rows); s.Add(columns); }
         return s.ToArray();

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using NUnit.Framework;
 using Ship.Core.Clocks;
 using Ship.Core.Errors;
+using Ship.Core.Monitors;
 using Ship.Core.Networks;
 using Ship.Core.Parameters;
 using Ship.Core.Persistence;
@@ -183,12 +184,39 @@ public class BadInputClassTests
             n.Monitor("L", "u").StreamTo(folder);
             n.Monitor("S", "I").StreamTo(folder);
         }, n => n.RemoveMonitor(n.Monitors[^1]));
+        yield return new(131, "monitors of two networks streaming into one folder", typeof(ShipException), "is locked by another stream", n =>
+        {
+            var folder = Dir("two-networks");
+            var other = Base();
+            var first = other.Monitor("L", "u").StreamTo(folder, chunkSteps: 5);
+            other.Run(Good());
+            try { n.Monitor("L", "u").StreamTo(folder); }
+            finally
+            {
+                // The refused monitor deleted nothing: the first stream's 4 chunks are intact and it keeps streaming.
+                Assert.That(MonitorStream.ChunkFiles(folder), Has.Count.EqualTo(4), "the other network's chunks are kept");
+                Assert.That(first.IsStreaming && first.StreamFolder == Path.GetFullPath(folder), Is.True, "the other stream goes on");
+                first.CloseStream();
+            }
+        }, n => n.RemoveMonitor(n.Monitors[^1]));
 
         // 6. Overflow.
         yield return new(117, "schedule whose step count overflows 32 bits", typeof(NetworkConfigurationException), "at most 2147483647",
             n => n.Run(Good(), new Schedule((1e-3, int.MaxValue), (1e-3, 10))));
         yield return new(118, "dendritic group whose neurons × branches overflows a size", typeof(ParameterException), "overflow a group size",
             _ => new Ship.Devices.Dendrites.DendriticIntegrator(int.MaxValue, 2));
+        yield return new(132, "dense synapse between two 100000-neuron groups", typeof(ParameterException), "100000 × 100000 = 10000000000 elements", n =>
+        {
+            n.Add("A", new Lif(100_000));
+            n.Add("B", new Lif(100_000));
+            n.Add("D", new Dense(0.5), "A", "B");
+            n.Initialize();
+        }, n => { n.Remove("D"); n.Remove("A"); n.Remove("B"); });
+        yield return new(133, "neuron group of 2147483647 neurons with batch 2", typeof(ParameterException), "2 × 2147483647 = 4294967294 elements", n =>
+        {
+            n.Add("H", new Lif(int.MaxValue));
+            n.Initialize();
+        }, n => n.Remove("H"));
 
         // 7. Raw framework exceptions become typed ones naming the file or object.
         yield return new(119, "corrupt gzip stream in a CSV", typeof(DataFormatException), "gzip", _ =>

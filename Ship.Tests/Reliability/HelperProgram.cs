@@ -37,11 +37,19 @@ public static class HelperProgram
                     Scenarios.Write(args[2], Scenarios.Record(net, Scenarios.Part2(net, args[1])));
                     return 0;
                 }
+                case "stream-into" when args.Length == 2:
+                {
+                    var net = StreamingMonitorTests.Net();
+                    var m = net.Monitor("L", "u").StreamTo(args[1], 10);
+                    net.Run(Scenarios.Raster(2, 5, 4, 0.4, seed: 4), Ship.Core.Clocks.Schedule.Fixed(1e-3, 5));
+                    m.CloseStream();
+                    return 0;
+                }
                 case "train" when args.Length == 2:
                     Scenarios.Write(args[1], Scenarios.Train());
                     return 0;
                 default:
-                    Console.Error.WriteLine("usage: continue <scenario> <checkpoint> <out> | save <scenario> <checkpoint> | fresh <scenario> <out> | train <out>");
+                    Console.Error.WriteLine("usage: continue <scenario> <checkpoint> <out> | save <scenario> <checkpoint> | fresh <scenario> <out> | stream-into <folder> | train <out>");
                     return 2;
             }
         }

@@ -39,6 +39,13 @@ internal static class ReliabilityKit
     /// <summary>Runs this test assembly as a program (<see cref="HelperProgram"/>) in a new process; fails with its error output.</summary>
     public static void RunHelper(params string[] args)
     {
+        var (code, output) = RunHelperProcess(args);
+        Assert.That(code, Is.EqualTo(0), $"helper {string.Join(' ', args)} failed:\n{output}");
+    }
+
+    /// <summary>Runs this test assembly as a program in a new process and returns its exit code with its error and standard output.</summary>
+    public static (int ExitCode, string Output) RunHelperProcess(params string[] args)
+    {
         var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         if (string.IsNullOrEmpty(host) || !File.Exists(host)) host = "dotnet";
         var psi = new ProcessStartInfo(host) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
@@ -49,8 +56,8 @@ internal static class ReliabilityKit
         var stderr = p.StandardError.ReadToEndAsync();
         var stdout = p.StandardOutput.ReadToEndAsync();
         Assert.That(p.WaitForExit(TimeSpan.FromMinutes(3)), Is.True, "the helper process finished in time");
-        Assert.That(p.ExitCode, Is.EqualTo(0), $"helper {string.Join(' ', args)} failed:\n{stderr.Result}\n{stdout.Result}");
         Assert.That(p.Id, Is.Not.EqualTo(Environment.ProcessId), "another process");
+        return (p.ExitCode, $"{stderr.Result}\n{stdout.Result}");
     }
 
     public static Dictionary<string, Tensor> ReadRecord(string path)

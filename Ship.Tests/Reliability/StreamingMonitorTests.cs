@@ -16,7 +16,7 @@ namespace Ship.Tests.Reliability;
 
 public class StreamingMonitorTests
 {
-    private static Network Net()
+    internal static Network Net()
     {
         var net = new Network { Dt = 1e-3, Steps = 50, BatchSize = 2, Seed = 6 };
         net.Add("I", new TensorInput(4));
@@ -105,21 +105,63 @@ public class StreamingMonitorTests
         var x = Scenarios.Raster(2, 80, 4, 0.4, seed: 3);
         net.Run(x, Schedule.Fixed(1e-3, 20));
         Checkpoint.Save(net, Path.Combine(dir, "ckpt"));
+        var savedChunks = MonitorStream.ChunkFiles(Path.Combine(dir, "stream")).Select(f => (Path.GetFileName(f), File.ReadAllBytes(f))).ToList();
         net.Continue(schedule: Schedule.Fixed(1e-3, 20));
         var expected = m.Values.clone();
 
-        // Back to the folder as it was at the save (the original's continuation removed), as after a crash.
-        foreach (var f in MonitorStream.ChunkFiles(Path.Combine(dir, "stream")).Skip(3)) File.Delete(f);
+        net.Run(x, Schedule.Fixed(1e-3, 5));
+        Assert.That(m.Count, Is.EqualTo(5));
+        Assert.That(m.Values.shape[1], Is.EqualTo(5), "a reset starts the stream over");
+
+        // While the original streams into the folder, nobody else may: resuming there is refused and deletes nothing.
+        Assert.Throws(Is.InstanceOf<ShipException>().With.Message.Contains("is locked by another stream"), () => Checkpoint.Load(Path.Combine(dir, "ckpt")));
+        Assert.That(MonitorStream.ChunkFiles(Path.Combine(dir, "stream")), Has.Count.EqualTo(1), "the original's chunk is kept");
+
+        // Back to the folder as it was at the save, as after a crash: the original's stream is gone and its lock released.
+        m.CloseStream();
+        Assert.That(File.Exists(Path.Combine(dir, "stream", MonitorStream.LockFile)), Is.False, "closing removes the lock file");
+        foreach (var f in MonitorStream.ChunkFiles(Path.Combine(dir, "stream"))) File.Delete(f);
+        foreach (var (k, chunk) in savedChunks) File.WriteAllBytes(Path.Combine(dir, "stream", k), chunk);
         var loaded = Checkpoint.Load(Path.Combine(dir, "ckpt"));
         var lm = loaded.Monitors.Single();
         Assert.That(lm.IsStreaming, Is.True);
         Assert.That(lm.Count, Is.EqualTo(20));
         loaded.Continue(schedule: Schedule.Fixed(1e-3, 20));
         AssertBitIdentical(expected, lm.Values, "resumed stream");
+    }
 
-        net.Run(x, Schedule.Fixed(1e-3, 5));
-        Assert.That(m.Count, Is.EqualTo(5));
-        Assert.That(m.Values.shape[1], Is.EqualTo(5), "a reset starts the stream over");
+    [Test]
+    public void AClosedStreamsFolderTakesANewStreamFromAnotherNetworkOrProcess()
+    {
+        var dir = TempFolder("stream-reopen");
+        var x = Scenarios.Raster(2, 30, 4, 0.4, seed: 4);
+        var first = Net();
+        var m = first.Monitor("L", "u").StreamTo(dir, 10);
+        first.Run(x, Schedule.Fixed(1e-3, 30));
+        Assert.That(File.Exists(Path.Combine(dir, MonitorStream.LockFile)), Is.True, "the stream holds its folder");
+        // Another process cannot take the folder either (the lock belongs to the operating system, not to this process).
+        var (code, output) = RunHelperProcess("stream-into", dir);
+        Assert.That(code, Is.EqualTo(1), output);
+        Assert.That(output, Does.Contain("is locked by another stream"));
+        Assert.That(MonitorStream.ChunkFiles(dir), Has.Count.EqualTo(3), "the refused process deleted nothing");
+
+        m.CloseStream();
+        Assert.That(m.IsStreaming, Is.False);
+        Assert.That(MonitorStream.Read(dir).Values.shape[1], Is.EqualTo(30), "closing keeps the records on disk");
+        var second = Net();
+        var reopened = second.Monitor("L", "u").StreamTo(dir, 10);
+        second.Run(x, Schedule.Fixed(1e-3, 20));
+        Assert.That(MonitorStream.ChunkFiles(dir), Has.Count.EqualTo(2), "the new stream replaced the finished one");
+        var memory = Net();
+        var inMemory = memory.Monitor("L", "u");
+        memory.Run(x, Schedule.Fixed(1e-3, 20));
+        AssertBitIdentical(inMemory.Values, reopened.Values, "the reopened stream holds the new run's records");
+
+        // Removing the monitor releases the folder: another process now streams into it.
+        second.RemoveMonitor(reopened);
+        RunHelper("stream-into", dir);
+        Assert.That(MonitorStream.Read(dir).Values.shape[1], Is.EqualTo(5), "the other process's stream");
+        Assert.That(File.Exists(Path.Combine(dir, MonitorStream.LockFile)), Is.False, "its lock was released when it ended");
     }
 
     [Test]
