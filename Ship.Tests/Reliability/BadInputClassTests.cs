@@ -21,6 +21,7 @@ using Ship.Training;
 using Ship.Training.Losses;
 using Ship.Training.Readouts;
 using TorchSharp;
+using static Ship.Tests.Reliability.BadInputKit;
 using static Ship.Tests.Reliability.ReliabilityKit;
 using static TorchSharp.torch;
 
@@ -38,30 +39,9 @@ public class BadInputClassTests
         public override string ToString() => $"{Row:D3} {Input}";
     }
 
-    private static Network Base()
-    {
-        var net = new Network("base") { Dt = 1e-3, Steps = 20, BatchSize = 2, Seed = 7 };
-        net.Add("I", new TensorInput(3));
-        net.Add("S", new FirstOrder(Init.Uniform(0, 1), tau: 5e-3, weightScale: 100.0), "I", "L");
-        net.Add("P", new PoissonSource(2, rate: 100));
-        net.Add("PS", new Dense(0.5), "P", "L");
-        net.Add("L", new Refractory(new Lif(2, tau: 8e-3), 2e-3));
-        net.MarkOutput("L");
-        return net;
-    }
-
-    private static Tensor Good() => Scenarios.Raster(2, 20, 3, 0.4, seed: 5);
-
     private static string Dir(string name) => TempFolder("classes-" + name);
 
-    private static string SavedCheckpoint(string name)
-    {
-        var dir = Path.Combine(Dir(name), "ckpt");
-        var net = Base();
-        net.Run(Good());
-        Checkpoint.Save(net, dir);
-        return dir;
-    }
+    private static string SavedCheckpoint(string name) => BadInputKit.SavedCheckpoint(Dir(name));
 
     /// <summary>Replaces tensors of a saved checkpoint and fixes the manifest's size and SHA-256, so only the replaced tensor is wrong.</summary>
     private static void RewriteTensor(string dir, string name, Func<Tensor, Tensor> replace)
@@ -78,17 +58,6 @@ public class BadInputClassTests
         root["tensor_file"]!["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
         File.WriteAllText(manifest, root.ToJsonString());
     }
-
-    private static void EditManifest(string dir, Action<JsonObject> edit)
-    {
-        var path = Path.Combine(dir, NetworkCheckpoint.ManifestFile);
-        var root = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-        edit(root);
-        File.WriteAllText(path, root.ToJsonString());
-    }
-
-    private static JsonObject GroupNode(JsonObject root, string tag) =>
-        root["network"]!["groups"]!.AsArray().Select(g => g!.AsObject()).First(g => (string)g["tag"]! == tag);
 
     private static Trainer NewTrainer(Network n, ILoss loss) =>
         new(n, new SpikeCount("L"), loss, ps => torch.optim.SGD(ps, 0.0), trainable: Trainables.Of(n, "S", "w"));
