@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text;
+using Ship.Core.IO;
 using Ship.Devices.Memristive;
 using Ship.Devices.Memristive.Crossbar;
 using TorchSharp;
@@ -18,7 +18,7 @@ internal static class BenchmarkCrossbar
     public static void Run(Options o)
     {
         var inv = CultureInfo.InvariantCulture;
-        var csv = new StringBuilder("part,case,n,batch,seconds,ratio_to_ideal,iterations,others_load\n");
+        var rows = new List<IReadOnlyList<object>>();
         var rng = new torch.Generator(15);
         var s0 = Measure.CpuSample();
 
@@ -52,7 +52,7 @@ internal static class BenchmarkCrossbar
                 }, o.MinRuns, Math.Min(o.MinTime, 2));
                 if (name == "ideal") ideal = t;
                 Console.WriteLine($"{name,-20} {t * 1e6,10:F1} µs per step   {t / ideal,5:F2} × ideal");
-                csv.Append(inv, $"read,{name},256,{o.Batch},{t:E4},{t / ideal:F3},,\n");
+                rows.Add(new object?[] { "read", name, 256, o.Batch, t.ToString("E4", inv), (t / ideal).ToString("F3", inv), null, null }!);
                 l.Dispose();
             }
             layout.Dispose();
@@ -74,13 +74,13 @@ internal static class BenchmarkCrossbar
                 iterations = info.Iterations;
             }, 3, Math.Min(o.MinTime, 2), maxRuns: 20);
             Console.WriteLine($"{n,4} × {n,-4} {t * 1e3,10:F2} ms per solve, {iterations} PCG iterations");
-            csv.Append(inv, $"exact,solve,{n},1,{t:E4},,{iterations},\n");
+            rows.Add(new object?[] { "exact", "solve", n, 1, t.ToString("E4", inv), null, iterations, null }!);
         }
         double load = Measure.OthersLoad(s0, Measure.CpuSample());
         Console.WriteLine($"# other processes used {load:P0} of the machine during the run");
-        csv.Append(inv, $"load,others,,,,,,{load:F2}\n");
-        Directory.CreateDirectory(o.Out);
+        rows.Add(new object?[] { "load", "others", null, null, null, null, null, load.ToString("F2", inv) }!);
         string tag = o.Device.type == DeviceType.CUDA ? "gpu" : "cpu";
-        File.WriteAllText(Path.Combine(o.Out, $"benchmark-crossbar-{tag}.csv"), csv.ToString());
+        CsvTable.Write(Path.Combine(o.Out, $"benchmark-crossbar-{tag}.csv"),
+            new[] { "part", "case", "n", "batch", "seconds", "ratio_to_ideal", "iterations", "others_load" }, rows);
     }
 }
