@@ -248,6 +248,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     {
         public const int Width = 1;
         private readonly Tensor _buffer; // [batch, StepBuffer, N] per-step outputs of a stepped group
+        private readonly Tensor?[] _slots = new Tensor?[StepBuffer]; // views of _buffer's steps, made once: a step costs one copy
         private int _fill;
         private readonly int _batch;
 
@@ -275,7 +276,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
 
         public void Push(Tensor y)
         {
-            using (var slot = _buffer.select(1, _fill)) slot.copy_(y);
+            (_slots[_fill] ??= _buffer.select(1, _fill).DetachFromDisposeScope()).copy_(y);
             if (++_fill == StepBuffer) Flush();
         }
 
@@ -327,6 +328,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         public void Dispose()
         {
             Acc.Dispose();
+            foreach (var slot in _slots) slot?.Dispose();
             _buffer.Dispose();
         }
     }

@@ -435,7 +435,7 @@ public static class CrossbarFunctional
             input = straightThrough
                 ? DacFunctional.QuantizeStraightThrough(input, dac, out clipped)
                 : DacFunctional.Level(DacFunctional.Codes(input, dac, out clipped), dac);
-            counts.DacClipped = clipped.sum().to_type(ScalarType.Int64).MoveToOuterDisposeScope();
+            counts.DacClipped = clipped.sum().MoveToOuterDisposeScope(); // a bool sum is int64 already
             counts.DacConversions = batch * layout.Sources * tc;
         }
         var v = TilingFunctional.SplitRows(input.mul(s.Read.Voltage), (int)layout.Conductances.shape[2]);
@@ -480,7 +480,7 @@ public static class CrossbarFunctional
         var q = straightThrough
             ? AdcFunctional.QuantizeStraightThrough(noisy, adc.Bits, fullScale, signed, out clipped)
             : AdcFunctional.Value(AdcFunctional.Codes(noisy, adc.Bits, fullScale, signed, out clipped), adc.Bits, fullScale, signed);
-        var c = clipped.sum().to_type(ScalarType.Int64);
+        var c = clipped.sum(); // a bool sum is int64 already: no cast per read
         counts.AdcClipped = counts.AdcClipped is null ? c.MoveToOuterDisposeScope() : counts.AdcClipped.add(c).MoveToOuterDisposeScope();
         counts.AdcConversions += current.numel();
         return q;
