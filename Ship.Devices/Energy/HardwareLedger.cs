@@ -158,7 +158,6 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     /// <inheritdoc />
     public void OnStep(StepView step)
     {
-        using var noGrad = torch.no_grad();
         foreach (var n in _neurons)
         {
             if (n.Membrane is not null) n.CountMembrane();
@@ -325,7 +324,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     /// <summary>The ledger's reusable work space.</summary>
     private sealed class ScratchBuffers : IDisposable
     {
-        public const long Elements = 1L << 20;
+        public const long Elements = 1L << 22; // 16 MiB of float32: benchmark A's block at N = 512 is counted in one chunk
 
         public ScratchBuffers(long elements, ScalarType dtype, Device device)
         {
@@ -334,7 +333,22 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
 
         public Tensor A { get; }
 
-        public void Dispose() => A.Dispose();
+        private readonly Dictionary<string, Tensor> _stepBuffers = new(StringComparer.Ordinal);
+
+        /// <summary>A stepped group's per-step buffer [batch, steps, N], kept across runs (same reason as <see cref="A"/>).</summary>
+        public Tensor StepBuffer(string tag, long[] shape)
+        {
+            if (_stepBuffers.TryGetValue(tag, out var b) && b.shape.SequenceEqual(shape)) return b;
+            b?.Dispose();
+            return _stepBuffers[tag] = torch.empty(shape, dtype: A.dtype, device: A.device).DetachFromDisposeScope();
+        }
+
+        public void Dispose()
+        {
+            A.Dispose();
+            foreach (var b in _stepBuffers.Values) b.Dispose();
+            _stepBuffers.Clear();
+        }
     }
 
     private void ForgetMembranes()
@@ -377,6 +391,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         private Tensor?[] _slots = Array.Empty<Tensor?>();
         private int _fill;
         private Tensor? _m; // [N, 2R]: per reader, fan-out and conductance (S) of each row's devices
+        private Tensor? _m32; // the same in float32 when it holds only fan-outs
         private Tensor? _prevMembrane;
 
         public NeuronTrack(Group g, bool input, int batch, bool sequence, int bufferSteps, SimulationContext ctx, ScratchBuffers scratch, bool series)
@@ -425,6 +440,9 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             {
                 using var scope = torch.NewDisposeScope();
                 _m = torch.stack(Readers.SelectMany(s => new[] { s.Fanout, torch.zeros_like(s.Fanout) }).ToArray(), 1).DetachFromDisposeScope();
+                // Without devices the columns are fan-outs: every partial sum is an integer ≤ batch · Ns · Nt.
+                if (_ctx.DType == ScalarType.Float32 && Readers.All(s => !s.OnDevices) && (double)_batch * Group.OutputSize * Readers.Max(s => s.Nt) < (1 << 24))
+                    _m32 = _m.to(ScalarType.Float32).DetachFromDisposeScope();
             }
         }
 
@@ -432,10 +450,17 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         {
             if (_buffer is null)
             {
-                _buffer = torch.empty(new long[] { _batch, _bufferSteps, Group.OutputSize }, dtype: _ctx.DType, device: _ctx.Device).DetachFromDisposeScope();
+                _buffer = _scratch.StepBuffer(Group.Tag, new long[] { _batch, _bufferSteps, Group.OutputSize });
                 _slots = new Tensor?[_bufferSteps];
             }
-            (_slots[_fill] ??= _buffer.select(1, _fill).DetachFromDisposeScope()).copy_(y);
+            var slot = _slots[_fill] ??= _buffer.select(1, _fill).DetachFromDisposeScope();
+            if (y.requires_grad)
+            {
+                // Copied outside autograd: the buffer must not join the run's graph.
+                using var noGrad = torch.no_grad();
+                slot.copy_(y);
+            }
+            else slot.copy_(y);
             if (++_fill == _bufferSteps) Flush();
         }
 
@@ -452,6 +477,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         public void CountMembrane()
         {
             using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.no_grad();
             var v = Group.Variable(Membrane!).Value.detach();
             var slot = Acc.narrow(0, MembraneSlot, 1);
             if (FirstStep || _prevMembrane is null || !_prevMembrane.shape.SequenceEqual(v.shape))
@@ -486,16 +512,17 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             Steps += steps;
             Updates += (double)steps * _batch * Group.OutputSize;
             foreach (var s in Readers) s.Steps += steps;
-            if (Readers.Count == 0 && !_series)
-            {
-                // One pass, no scratch: the count of non-zero outputs.
-                Acc.narrow(0, 0, 1).add_(y.count_nonzero().view(1));
-                return;
-            }
             // Few passes over the block, all in its own float dtype and into one reused buffer (comparisons to bool,
-            // casts and fresh blocks are several times slower on the CPU). In-place comparisons write 0/1 in y's dtype.
+            // count_nonzero, casts and fresh blocks are several times slower on the CPU). In-place comparisons write
+            // 0/1 in y's dtype.
             long elements = y.NumberOfElements;
             var a = _scratch.A.narrow(0, 0, elements).view(y.shape).copy_(y).ne_(0); // 1 where y ≠ 0
+            if (Readers.Count == 0 && !_series)
+            {
+                // A float32 sum of ones is exact below 2^24 elements.
+                Acc.narrow(0, 0, 1).add_((elements < (1L << 24) ? a.sum() : a.sum(type: ScalarType.Float64)).to(ScalarType.Float64).view(1));
+                return;
+            }
             var perStep = a.sum(new long[] { 0 }); // [T, N] events per neuron and step (exact in float32 below 2^24 samples)
             var events = perStep.sum(new long[] { 1 }, type: ScalarType.Float64); // [T]
             if (Readers.Count == 0)
@@ -510,7 +537,9 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             // NeuroBench decides per step tensor: all inputs in {0, 1} → accumulates, else multiply-accumulates. y equals
             // its own non-zero mask exactly where it is 0 or 1 (NaN never does): a step is binary when no element differs.
             var binary = a.ne_(y).sum(new long[] { 0, 2 }).eq(0).to(ScalarType.Float64); // [T]
-            var r = perStep.to(ScalarType.Float64).mm(_m!); // [T, 2R]: per reader, operations and conductance read (S)
+            // [T, 2R]: per reader, operations and conductance read (S). Counts alone are integers below 2^24, exact in
+            // float32 (no cast of the [T, N] block); conductances need float64.
+            var r = _m32 is { } m32 ? perStep.mm(m32).to(ScalarType.Float64) : perStep.to(ScalarType.Float64).mm(_m!);
             Acc.add_(torch.cat(new[] { events.sum().view(1), active, torch.zeros(1, dtype: ScalarType.Float64, device: Acc.device), binary.matmul(r), r.sum(new long[] { 0 }) }));
             if (perSample is not null)
                 foreach (var s in Readers) s.CountPerSample(perSample);
@@ -521,8 +550,8 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         {
             Acc?.Dispose();
             _m?.Dispose();
-            foreach (var slot in _slots) slot?.Dispose();
-            _buffer?.Dispose();
+            _m32?.Dispose();
+            foreach (var slot in _slots) slot?.Dispose(); // the buffer itself belongs to the scratch pool, reused next run
             _prevMembrane?.Dispose();
             foreach (var t in Series) t.Dispose();
         }
@@ -641,6 +670,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         {
             if (_array?.LastReadConductances is not { } g) return;
             using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.no_grad();
             var rows = RowSums(g);
             var events = x.detach().ne(0).to(ScalarType.Float64);
             Acc.add_((rows.dim() == 2 ? events.mul(rows).sum() : events.sum(new long[] { 0 }).dot(rows)).view(1));
