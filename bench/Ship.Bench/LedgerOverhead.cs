@@ -14,6 +14,14 @@ internal static class LedgerOverhead
 {
     public sealed record Row(string Mode, int N, double Without, double With, double PairRatio, double Inside, int Pairs, double OthersLoad)
     {
+        /// Thread CPU time (s) of a run without the ledger and inside the ledger's callbacks (medians): with one thread,
+        /// all of libtorch's work runs on the calling thread, and CPU time does not count the time the thread waited
+        /// for a core — the figure that survives a loaded machine.
+        public double CpuWithout { get; init; }
+        /// See <see cref="CpuWithout"/>.
+        public double CpuInside { get; init; }
+        /// Ledger CPU time as a share of the run's CPU time.
+        public double CpuInsidePct => 100 * CpuInside / CpuWithout;
         /// Overhead from the medians of the runs without and with the ledger.
         public double OverheadPct => 100 * (With / Without - 1);
         /// Median over the alternated pairs of (with / without − 1).
@@ -26,7 +34,7 @@ internal static class LedgerOverhead
     {
         int n = o.Ns.Length == 1 ? o.Ns[0] : 512;
         var rows = new List<Row>();
-        Console.WriteLine("mode,N,batch,steps,without_s,with_s,per_step_without_us,per_step_with_us,overhead_pct,pair_median_overhead_pct,inside_ledger_s,inside_ledger_pct,pairs,others_load");
+        Console.WriteLine("mode,N,batch,steps,without_s,with_s,per_step_without_us,per_step_with_us,overhead_pct,pair_median_overhead_pct,inside_ledger_s,inside_ledger_pct,cpu_without_s,cpu_inside_ledger_s,cpu_inside_ledger_pct,pairs,others_load");
         foreach (var (mode, timeBatching, graph) in new[]
         {
             ("benchmark A forward (time-batched, with graph)", true, true),
@@ -40,12 +48,16 @@ internal static class LedgerOverhead
             using var x = BenchmarkA.Input(n, o);
             using var ledger = new HardwareLedger();
             var timed = new TimedObserver(ledger);
+            double lastCpu = 0;
             double Once()
             {
+                double cpu0 = ThreadCpu.Now();
                 var sw = Stopwatch.StartNew();
-                using var scope = torch.NewDisposeScope();
-                using var y = net.Run(x)["L"];
-                return sw.Elapsed.TotalSeconds;
+                using (var scope = torch.NewDisposeScope())
+                using (var y = net.Run(x)["L"]) { }
+                double wall = sw.Elapsed.TotalSeconds;
+                lastCpu = ThreadCpu.Now() - cpu0;
+                return wall;
             }
             Once();
             net.AddObserver(timed);
@@ -54,24 +66,33 @@ internal static class LedgerOverhead
             var without = new List<double>();
             var with = new List<double>();
             var inside = new List<double>();
+            var cpuWithout = new List<double>();
+            var cpuInside = new List<double>();
             var clock = Stopwatch.StartNew();
             while (without.Count < Math.Max(5, o.MinRuns) || clock.Elapsed.TotalSeconds < o.MinTime)
             {
                 without.Add(Once());
+                cpuWithout.Add(lastCpu);
                 net.AddObserver(timed);
                 timed.Reset();
                 with.Add(Once());
                 inside.Add(timed.Total);
+                cpuInside.Add(timed.Cpu);
                 net.RemoveObserver(timed);
                 if (without.Count >= 200) break;
             }
             var ratios = without.Zip(with, (a, b) => b / a).ToList();
-            var row = new Row(mode, n, Median(without), Median(with), Median(ratios), Median(inside), without.Count, Measure.OthersLoad(s0, Measure.CpuSample()));
+            var row = new Row(mode, n, Median(without), Median(with), Median(ratios), Median(inside), without.Count, Measure.OthersLoad(s0, Measure.CpuSample()))
+            {
+                CpuWithout = Median(cpuWithout),
+                CpuInside = Median(cpuInside),
+            };
             rows.Add(row);
             var inv = CultureInfo.InvariantCulture;
             Console.WriteLine(string.Join(',', $"\"{row.Mode}\"", n, o.Batch, o.Steps, row.Without.ToString("F6", inv), row.With.ToString("F6", inv),
                 (1e6 * row.Without / o.Steps).ToString("F2", inv), (1e6 * row.With / o.Steps).ToString("F2", inv), row.OverheadPct.ToString("F1", inv),
                 row.PairOverheadPct.ToString("F1", inv), row.Inside.ToString("F6", inv), row.InsidePct.ToString("F1", inv),
+                row.CpuWithout.ToString("F6", inv), row.CpuInside.ToString("F6", inv), row.CpuInsidePct.ToString("F1", inv),
                 row.Pairs, row.OthersLoad.ToString("F2", inv)));
         }
         return rows;
@@ -89,7 +110,8 @@ internal static class LedgerOverhead
         private readonly IRunObserver _inner;
         public TimedObserver(IRunObserver inner) => _inner = inner;
         public double Total { get; private set; }
-        public void Reset() => Total = 0;
+        public double Cpu { get; private set; }
+        public void Reset() => Total = Cpu = 0;
         public bool NeedsStepOutput(Group group) => _inner.NeedsStepOutput(group);
         public bool NeedsStepState(Group group) => _inner.NeedsStepState(group);
         public bool Watches(Group group) => _inner.Watches(group);
@@ -99,9 +121,27 @@ internal static class LedgerOverhead
         public void OnRunEnd(bool completed) => Timed(() => _inner.OnRunEnd(completed));
         private void Timed(Action a)
         {
+            double c = ThreadCpu.Now();
             long t = Stopwatch.GetTimestamp();
             a();
             Total += Stopwatch.GetElapsedTime(t).TotalSeconds;
+            Cpu += ThreadCpu.Now() - c;
         }
+    }
+}
+
+/// CPU time of the calling thread (s), from clock_gettime(CLOCK_THREAD_CPUTIME_ID) on Linux; NaN elsewhere.
+internal static class ThreadCpu
+{
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct Timespec { public long Sec; public long Nsec; }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out Timespec ts);
+
+    public static double Now()
+    {
+        if (!OperatingSystem.IsLinux()) return double.NaN;
+        return ClockGetTime(3, out var ts) == 0 ? ts.Sec + ts.Nsec * 1e-9 : double.NaN; // 3 = CLOCK_THREAD_CPUTIME_ID
     }
 }
