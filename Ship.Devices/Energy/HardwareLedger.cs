@@ -392,6 +392,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         private int _fill;
         private Tensor? _m; // [N, 2R]: per reader, fan-out and conductance (S) of each row's devices
         private Tensor? _m32; // the same in float32 when it holds only fan-outs
+        private Tensor? _uniform; // [2R] float64: per reader (fan-out, 0) when every row of every reader has the same fan-out and no row conductance is charged
         private Tensor? _prevMembrane;
 
         public NeuronTrack(Group g, bool input, int batch, bool sequence, int bufferSteps, SimulationContext ctx, ScratchBuffers scratch, bool series)
@@ -440,6 +441,9 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             {
                 using var scope = torch.NewDisposeScope();
                 _m = torch.stack(Readers.SelectMany(s => new[] { s.Fanout, torch.zeros_like(s.Fanout) }).ToArray(), 1).DetachFromDisposeScope();
+                var fanouts = Readers.Select(r => (Min: r.Fanout.min().item<double>(), Max: r.Fanout.max().item<double>())).ToArray();
+                if (Readers.All(r => !r.OnDevices || r.ReadsEveryStep) && fanouts.All(f => f.Min == f.Max))
+                    _uniform = torch.tensor(fanouts.SelectMany(f => new[] { f.Min, 0.0 }).ToArray(), dtype: ScalarType.Float64, device: _ctx.Device).DetachFromDisposeScope();
                 // Without devices the columns are fan-outs: every partial sum is an integer ≤ batch · Ns · Nt.
                 if (_ctx.DType == ScalarType.Float32 && Readers.All(s => !s.OnDevices) && (double)_batch * Group.OutputSize * Readers.Max(s => s.Nt) < (1 << 24))
                     _m32 = _m.to(ScalarType.Float32).DetachFromDisposeScope();
@@ -523,8 +527,13 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
                 Acc.narrow(0, 0, 1).add_((elements < (1L << 24) ? a.sum() : a.sum(type: ScalarType.Float64)).to(ScalarType.Float64).view(1));
                 return;
             }
+            if (_uniform is { } fanouts)
+            {
+                CountUniform(y, a, fanouts);
+                return;
+            }
             var perStep = a.sum(new long[] { 0 }); // [T, N] events per neuron and step (exact in float32 below 2^24 samples)
-            var events = perStep.sum(new long[] { 1 }, type: ScalarType.Float64); // [T]
+            var events = perStep.to(ScalarType.Float64).sum(new long[] { 1 }); // [T]
             if (Readers.Count == 0)
             {
                 Acc.narrow(0, 0, 1).add_(events.sum().view(1));
@@ -533,7 +542,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             }
             foreach (var s in Readers) s.FillConductance(_m!);
             var active = a.amax(new long[] { 2 }).sum(type: ScalarType.Float64).view(1); // (sample, step) pairs with an event
-            var perSample = Readers.Any(s => s.PerSampleRows is not null) ? a.sum(new long[] { 1 }, type: ScalarType.Float64) : null; // [B, N]
+            var perSample = Readers.Any(s => s.PerSampleRows is not null) ? a.sum(new long[] { 1 }).to(ScalarType.Float64) : null; // [B, N]
             // NeuroBench decides per step tensor: all inputs in {0, 1} → accumulates, else multiply-accumulates. y equals
             // its own non-zero mask exactly where it is 0 or 1 (NaN never does): a step is binary when no element differs.
             var binary = a.ne_(y).sum(new long[] { 0, 2 }).eq(0).to(ScalarType.Float64); // [T]
@@ -546,9 +555,27 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             if (_series) Series.Add(torch.cat(new[] { events.unsqueeze(1), binary.unsqueeze(1), r }, 1).DetachFromDisposeScope());
         }
 
+        /// <summary>
+        /// The same counts when every reader's rows reach the same number of targets and no conductance is charged per row
+        /// (a dense layer without devices, or arrays read every step): operations = events × fan-out, so one reduction
+        /// over neurons [B, T] replaces the per-neuron one and the product (two passes fewer over the block).
+        /// </summary>
+        private void CountUniform(Tensor y, Tensor a, Tensor fanouts)
+        {
+            // A reduction with another output dtype casts its whole input first: reduce in y's dtype (exact: ≤ N ones), then cast.
+            var perPair = a.sum(new long[] { 2 }).to(ScalarType.Float64); // [B, T] events per (sample, step)
+            var events = perPair.sum(new long[] { 0 }); // [T]
+            var active = perPair.gt(0).sum(type: ScalarType.Float64).view(1);
+            var binary = a.ne_(y).sum(new long[] { 0, 2 }).eq(0).to(ScalarType.Float64); // as in CountChunk
+            var r = events.unsqueeze(1).mul(fanouts); // [T, 2R]: operations; no conductance column
+            Acc.add_(torch.cat(new[] { events.sum().view(1), active, torch.zeros(1, dtype: ScalarType.Float64, device: Acc.device), binary.matmul(r), r.sum(new long[] { 0 }) }));
+            if (_series) Series.Add(torch.cat(new[] { events.unsqueeze(1), binary.unsqueeze(1), r }, 1).DetachFromDisposeScope());
+        }
+
         public void Dispose()
         {
             Acc?.Dispose();
+            _uniform?.Dispose();
             _m?.Dispose();
             _m32?.Dispose();
             foreach (var slot in _slots) slot?.Dispose(); // the buffer itself belongs to the scratch pool, reused next run

@@ -144,6 +144,33 @@ public class HardwareLedgerWorkloadTests
         Assert.That(rep.EffectiveMacsPerStep["IL"].Sum() / 2, Is.EqualTo(rep.EffectiveMacs));
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public void EqualFanOutsCountLikeAnyOther(bool timeBatching)
+    {
+        // Every weight non-zero: each row reaches both targets (the ledger's equal-fan-out path).
+        var net = new Network("uniform") { BatchSize = 2, Seed = 3, TimeBatching = timeBatching };
+        net.Add("I", new TensorInput(3));
+        net.Add("IL", new Dense(torch.tensor(new float[,] { { 1.5f, 0.5f }, { 1f, 1f }, { 2f, 3f } })), "I", "L");
+        net.Add("L", new Lif(2));
+        net.MarkOutput("L");
+        using var ledger = new HardwareLedger { RecordSteps = true };
+        net.AddObserver(ledger);
+        var x = torch.tensor(Raster);
+        x[0, 2, 1] = torch.tensor(0.5f);
+        net.Run(x);
+        var rep = ledger.Report();
+        // Events per step 2, 1, 3, 4 (10 in all) × fan-out 2; step 2 (3 events) is not binary: 6 MACs, 14 ACs over 2 samples.
+        Assert.That(rep.EffectiveAcs, Is.EqualTo(14 / 2.0));
+        Assert.That(rep.EffectiveMacs, Is.EqualTo(6 / 2.0));
+        Assert.That(rep.EffectiveAcsPerStep["IL"], Is.EqualTo(new double[] { 4, 2, 0, 8 }));
+        Assert.That(rep.EffectiveMacsPerStep["IL"], Is.EqualTo(new double[] { 0, 0, 6, 0 }));
+        var syn = rep.Synapses.Single();
+        Assert.That(syn.RowEvents, Is.EqualTo(10));
+        Assert.That(syn.ActiveReads, Is.EqualTo(6), "(sample, step) pairs with an event: 3 + 3");
+        Assert.That(syn.NonZeroWeights, Is.EqualTo(6));
+    }
+
     [Test]
     public void SeriesAreEmptyUnlessAskedFor()
     {
