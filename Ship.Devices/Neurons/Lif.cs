@@ -25,7 +25,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
     /// <inheritdoc />
     public static Lif FromSettings(Settings settings) => new(settings.N);
 
-    private Tensor? _beta;
+    private readonly Derived<Tensor> _beta;
 
     /// <summary>Creates N LIF neurons with τ = 10 ms and thr = 1 unless set otherwise.</summary>
     public Lif(int n, double tau = 10e-3, double threshold = 1.0) : base(n)
@@ -34,6 +34,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
         Threshold = Param("thr", Extent.Component | Extent.Batch, threshold, Constraint.Finite);
         U = State("u", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
         Integrate = State("integrate", Extent.Batch | Extent.Component, 1.0);
+        _beta = Derive("beta", dt => LifFunctional.Decay(Tau.Value, dt));
     }
 
     /// <summary>Membrane time constant τ in seconds.</summary>
@@ -44,9 +45,6 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
     public StateVariable U { get; }
     /// <summary>1 while integrating, 0 on the step after a spike.</summary>
     public StateVariable Integrate { get; }
-
-    /// <inheritdoc />
-    public override void PrepareTimeStep(double dt) => _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
 
     /// <summary>Default of <see cref="Ship.Core.Networks.KernelPolicy.HostRecurrenceLimit"/> (the measured crossover on an H100).</summary>
     public const long HostRecurrenceLimit = 16384;
@@ -82,7 +80,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
         {
             U0 = U.Value.contiguous(),
             G0 = Integrate.Value.contiguous(),
-            Beta = _beta!.expand(shape).contiguous(),
+            Beta = _beta.Value.expand(shape).contiguous(),
             Thr = Threshold.Value.expand(shape).contiguous(),
             Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
             CudaKernel = ctx.Kernels.CudaKernels,
@@ -96,7 +94,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (spikes, u, integrate) = LifFunctional.Step(U.Value, Integrate.Value, input, _beta!, Threshold.Value, Context.Spikes);
+        var (spikes, u, integrate) = LifFunctional.Step(U.Value, Integrate.Value, input, _beta.Value, Threshold.Value, Context.Spikes);
         U.Tensor = u;
         Integrate.Tensor = integrate;
         return spikes;

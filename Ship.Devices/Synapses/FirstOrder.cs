@@ -22,7 +22,7 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
     /// <inheritdoc />
     public static FirstOrder FromSettings(WeightedSynapse.WeightedSettings settings) => Restore(new FirstOrder(), settings);
 
-    private Tensor? _a, _b;
+    private readonly Derived<(Tensor A, Tensor B)> _decay;
 
     /// <summary>Creates the synapse with τ = 8 ms and w_scale = 1 (SHIP's defaults); W defaults to uniform [0, 1).</summary>
     public FirstOrder(Value? weights = null, Value? tau = null, Value? weightScale = null) : base(weights)
@@ -30,6 +30,7 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
         Tau = Param("tau", Extent.Connection, tau ?? 8e-3, Constraint.Positive);
         WeightScale = Param("w_scale", Extent.Component, weightScale ?? 1.0, Constraint.Finite);
         I = State("I", Extent.Batch | Extent.Connection, 0.0, Constraint.Finite);
+        _decay = Derive("decay", dt => FirstOrderFunctional.Decay(Tau.Value, dt));
     }
 
     /// <summary>Time constant τ in seconds, scalar, per source [Ns, 1], per target [Nt] or per connection [Ns, Nt].</summary>
@@ -38,13 +39,6 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
     public Parameter WeightScale { get; }
     /// <summary>Synaptic current per connection, [batch, Ns, Nt].</summary>
     public StateVariable I { get; }
-
-    /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        var (a, b) = FirstOrderFunctional.Decay(Tau.Value, dt);
-        (_a, _b) = (Keep(a), Keep(b));
-    }
 
     /// <summary>
     /// The whole-segment form applies when the decay does not vary along targets (τ scalar or per source) and the
@@ -61,8 +55,9 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
     {
         var ctx = Context;
         int ns = SourceCount;
-        var a = _a!.expand(ns, 1).reshape(ns).contiguous();          // decay per source
-        var b = _b!.expand(ns, 1).reshape(ns);                        // per-step integral factor per source
+        var (decay, integral) = _decay.Value;
+        var a = decay.expand(ns, 1).reshape(ns).contiguous();         // decay per source
+        var b = integral.expand(ns, 1).reshape(ns);                   // per-step integral factor per source
         var w = Weights.mul(WeightScale.Value);                       // [Ns, Nt]
         var f = LeakyFilter.Apply(input!, a);                         // [B, T, Ns]
         var y = f.mul(b).matmul(w);                                   // [B, T, Nt]
@@ -105,7 +100,8 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (y, i) = FirstOrderFunctional.Step(I.Value, input!, Weights.mul(WeightScale.Value), _a!, _b!);
+        var (a, b) = _decay.Value;
+        var (y, i) = FirstOrderFunctional.Step(I.Value, input!, Weights.mul(WeightScale.Value), a, b);
         I.Tensor = i;
         _freshState = false;
         return y;
