@@ -138,7 +138,7 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
         Tensor? r = null;
         if (_runReward is { } given)
         {
-            long k = Context.StepIndex;
+            long k = Context.Now.Index;
             if (given.dim() == 2 && k >= given.shape[1])
                 throw new InputException(DisplayName, $"the reward has {given.shape[1]} steps, the run reached step {k + 1}.");
             r = given.dim() == 1 ? given : given.select(1, k);

@@ -56,7 +56,8 @@ public sealed class SharedRefractory : GroupWrapper, IShipModel<SharedRefractory
     public override Tensor Step(Tensor? input)
     {
         var ctx = Context;
-        double dt = ctx.Dt, tEnd = ctx.Time + dt;
+        var now = ctx.Now;
+        double dt = now.Dt, tEnd = now.End;
         var gate = _gate!.Integrate;
         var blocked = RefractoryFunctional.Blocked(LastSpike.Value, _effective.Value, tEnd, dt).unsqueeze(1);
         gate.Tensor = RefractoryFunctional.Hold(gate.Value, blocked);
