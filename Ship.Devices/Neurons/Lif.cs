@@ -2,6 +2,7 @@ using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using Ship.Core.Spikes;
+using Ship.Devices.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -49,7 +50,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
     /// <summary>Default of <see cref="Ship.Core.Networks.KernelPolicy.HostRecurrenceLimit"/> (the measured crossover on an H100).</summary>
     public const long HostRecurrenceLimit = 16384;
 
-    /// <summary>Why the fused recurrence cannot serve the coming run (the maths or the kernel policy), or null when it can.</summary>
+    /// <summary>Why the maths of the fused recurrence does not cover the coming run, or null when it does (which backend runs it is the kernel policy's business: <see cref="KernelRefusal"/>).</summary>
     public string? SequenceRefusal
     {
         get
@@ -58,17 +59,12 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
             if (ctx.DType is not (ScalarType.Float32 or ScalarType.Float64)) return $"the fused recurrence supports float32 and float64, not {ctx.DType}";
             if (Tau.Value.requires_grad || Threshold.Value.requires_grad) return "tau or thr is trained: the fused node has no gradient for them";
             if (ctx.Spikes is not (HeavisideSpikes or SurrogateSpikes)) return $"spike function {ctx.Spikes.GetType().Name} is not one the fused node implements";
-            // On a GPU the recurrence is a fused kernel where the policy allows and NVRTC is found; else it runs on the
-            // host, which only pays off while the copies are small.
-            bool cuda = ctx.Kernels.CudaKernels && LifCuda.IsAvailable(ctx.Device);
-            if (!cuda && !ctx.Kernels.HostRecurrence(ctx.Device, (long)ctx.BatchSize * ComponentCount))
-                return $"batch × N = {(long)ctx.BatchSize * ComponentCount} is above the host-recurrence limit of the kernel policy and no CUDA kernel is available";
             return null;
         }
     }
 
     /// <inheritdoc />
-    public bool CanRunSequence => SequenceRefusal is null;
+    public string? KernelRefusal => LifSequence.Choose(Context, (long)Context.BatchSize * ComponentCount) is { Fused: false } c ? c.Reason : null;
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)
@@ -83,7 +79,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
             Beta = _beta.Value.expand(shape).contiguous(),
             Thr = Threshold.Value.expand(shape).contiguous(),
             Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
-            CudaKernel = ctx.Kernels.CudaKernels,
+            Backend = LifSequence.Choose(ctx, (long)ctx.BatchSize * ComponentCount).Backend,
         };
         var (spikes, u, gate) = LifSequence.Run(x, args);
         U.Tensor = u;

@@ -51,7 +51,7 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
     }
 
     /// <inheritdoc />
-    public bool CanRunSequence => true;
+    public string? SequenceRefusal => null;
 
     /// <summary>Draws all steps at once in step-major order, [T, B, N], from the group's own "spikes" stream: the numbers per-step draws consume.</summary>
     public Tensor StepSequence(Tensor? input, int steps)

@@ -1,6 +1,7 @@
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using Ship.Core.Persistence;
+using Ship.Devices.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,10 +46,15 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
     /// weights are fixed during the run: then, by linearity, Σ_i B_i·I_ij(t) = Σ_i B_i·F_i(t)·W_ij·w_scale_j with F the
     /// filtered presynaptic train (<see cref="LeakyFilter"/>), one matrix product instead of a per-connection state.
     /// </summary>
-    public bool CanRunSequence =>
-        !ChangesDuringRun && Weights.dim() == 2 && (Tau.Value.dim() == 0 || Tau.Value.shape[^1] == 1)
-        && Context.DType is ScalarType.Float32 or ScalarType.Float64
-        && Context.Kernels.HostRecurrence(Context.Device, (long)Context.BatchSize * SourceCount);
+    public string? SequenceRefusal =>
+        ChangesDuringRun ? "the weights change within the run (plasticity or per-step device reads)"
+        : Weights.dim() != 2 ? "the weights differ per batch row"
+        : !(Tau.Value.dim() == 0 || Tau.Value.shape[^1] == 1) ? "tau varies along targets: the filter-then-product form needs one decay per source"
+        : Context.DType is not (ScalarType.Float32 or ScalarType.Float64) ? $"the leaky filter supports float32 and float64, not {Context.DType}"
+        : null;
+
+    /// <inheritdoc />
+    public string? KernelRefusal => LeakyFilter.Choose(Context, (long)Context.BatchSize * SourceCount) is { Fused: false } c ? c.Reason : null;
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)
