@@ -169,4 +169,27 @@ public class GradientConformanceTests
         fresh.Initialize();
         Assert.That(plain.sub(fresh["S"].Variable("w").Value).abs().max().item<double>(), Is.GreaterThan(0), $"{name}: the rule changed the weights");
     }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void AnInputThatRequiresGradientsReceivesThem(bool batching)
+    {
+        // input → Scale(0.7) → Relay: y = 0.7·x, so d(Σ c·y)/dx = 0.7·c exactly; without TrackGradients nothing records.
+        Network Build(bool record)
+        {
+            var net = new Network("input-grad") { Dt = 1e-3, BatchSize = 2, DType = ScalarType.Float64, TimeBatching = batching, TrackGradients = record };
+            net.Add("I", new Ship.Devices.Inputs.TensorInput(3));
+            net.Add("S", new Ship.Devices.Synapses.Scale(0.7), "I", "R");
+            net.Add("R", new Ship.Devices.Neurons.Relay(3));
+            net.MarkOutput("R");
+            return net;
+        }
+        var x = torch.rand(new long[] { 2, 6, 3 }, ScalarType.Float64, generator: new torch.Generator(3)).requires_grad_(true);
+        var c = torch.arange(36, dtype: ScalarType.Float64).reshape(2, 6, 3).add(1);
+        var y = Build(record: true).Run(new Dictionary<string, Tensor> { ["I"] = x })["R"];
+        (y * c).sum().backward();
+        Assert.That(Identical.D(x.grad!), Is.EqualTo(Identical.D(c.mul(0.7))).Within(1e-15));
+        var plain = Build(record: false).Run(new Dictionary<string, Tensor> { ["I"] = x })["R"];
+        Assert.That(plain.requires_grad, Is.False, "without TrackGradients the input's link is not kept");
+    }
 }
