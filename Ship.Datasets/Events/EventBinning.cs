@@ -32,7 +32,10 @@ public static class EventBinning
         long steps = Steps(duration, dt);
         long outChannels = (channels + pool - 1) / pool;
         long total = samples.Count * steps * outChannels;
-        var flat = new List<long>();
+        if (total > Array.MaxLength)
+            throw new ParameterException(Name, "samples",
+                $"the raster would hold {samples.Count} × {steps} × {outChannels} = {total} values ({total * 4.0 / (1 << 30):0.0} GiB), more than one array can; bin a slice of the samples (EventSet.Subset, HeidelbergReadOptions.Start/Count) or pool channels.");
+        var raster = new float[total];
         for (int s = 0; s < samples.Count; s++)
         {
             var e = samples[s];
@@ -46,21 +49,11 @@ public static class EventBinning
                     throw new ParameterException(Name, "samples", $"sample {s}, event {i}: time {t} s must be finite and >= 0.");
                 long k = StepOf(t, dt);
                 if (k >= steps) continue;
-                flat.Add((s * steps + k) * outChannels + c / pool);
+                long at = (s * steps + k) * outChannels + c / pool;
+                raster[at] = counts ? raster[at] + 1 : 1;
             }
         }
-        var raster = torch.zeros(total, dtype: ScalarType.Float32);
-        if (flat.Count > 0)
-        {
-            using var idx = torch.tensor(flat.ToArray());
-            if (counts)
-            {
-                using var ones = torch.ones(flat.Count, dtype: ScalarType.Float32);
-                raster.index_add_(0, idx, ones, 1);
-            }
-            else raster.index_fill_(0, idx, 1f);
-        }
-        using (raster) return raster.reshape(samples.Count, steps, outChannels);
+        return torch.tensor(raster, new long[] { samples.Count, steps, outChannels });
     }
 
     /// <summary>Number of events of <paramref name="samples"/> at or after the end of a grid of <paramref name="duration"/> seconds (dropped by <see cref="Bin"/>).</summary>

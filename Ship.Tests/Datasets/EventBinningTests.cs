@@ -73,6 +73,9 @@ public class EventBinningTests
         Assert.That(e.Message, Does.Contain("event 3").And.Contain("channel 3").And.Contain("[0, 3)"));
         e = Assert.Throws<ParameterException>(() => EventBinning.Bin(new[] { new EventList(new[] { -1e-3 }, new[] { 0 }) }, 1, 1e-3, 0.01))!;
         Assert.That(e.Message, Does.Contain("-0.001"));
+        // 1 sample × 4,000,000 steps × 700 channels = 2.8e9 values: more than one array holds; refused before allocating.
+        e = Assert.Throws<ParameterException>(() => EventBinning.Bin(samples, 700, 1e-3, 4000))!;
+        Assert.That(e.Message, Does.Contain("2800000000").And.Contain("pool"));
         Assert.Throws<ArgumentException>(() => new EventSet(new[] { A }, new long[] { 0 }, 3));
         Assert.Throws<ArgumentException>(() => new EventList(new[] { 0.0 }, Array.Empty<int>()));
     }
