@@ -1,5 +1,7 @@
 using NUnit.Framework;
 using PureHDF;
+using PureHDF.Filters;
+using PureHDF.VOL.Native;
 using Ship.Datasets;
 using Ship.Datasets.Readers;
 
@@ -59,6 +61,20 @@ public class HeidelbergSpikesTests
         Assert.That(set.Samples[1].Channels, Is.EqualTo(new[] { 2 }));
         Assert.That(set.Labels, Is.EqualTo(new long[] { 1, 2 }));
         Assert.That(HeidelbergSpikes.Read(path).Speakers, Is.Null, "no /extra group: no speakers");
+    }
+
+    [Test]
+    public void ChunkedDeflateCompressedDatasetsAreRead()
+    {
+        // h5py writes large data sets chunked and often gzip-compressed; the reader must not depend on a contiguous layout.
+        using var dir = new TempDir();
+        H5Dataset Compressed(object data) => new(data, chunks: new uint[] { 2 },
+            datasetCreation: new H5DatasetCreation(Filters: new List<H5Filter> { DeflateFilter.Id }));
+        var path = Write(dir, Compressed(Times), Compressed(Units), Compressed(Labels));
+        var set = HeidelbergSpikes.Read(path, new HeidelbergReadOptions { Start = 1, Count = 2 }).Events;
+        Assert.That(set.Samples[0].Times, Is.EqualTo(new[] { 0.125 }));
+        Assert.That(set.Samples[0].Channels, Is.EqualTo(new[] { 10 }));
+        Assert.That(set.Labels, Is.EqualTo(new long[] { 19, 0 }));
     }
 
     [Test]
