@@ -1,5 +1,6 @@
 using System.Globalization;
 using Ship.Devices.Persistence;
+using TorchSharp;
 
 namespace Ship.Tests.Reliability;
 
@@ -47,6 +48,10 @@ public static class HelperProgram
                 }
                 case "train" when args.Length == 2:
                     Scenarios.Write(args[1], Scenarios.Train());
+                    return 0;
+                case "wait-policy":
+                    Ship.Core.Native.TorchSharpLoad.EnsureLoaded();
+                    Console.WriteLine($"OMP_WAIT_POLICY={Ship.Core.Native.OpenMpWaitPolicy.NativeValue("OMP_WAIT_POLICY") ?? "unset"} threads={torch.get_num_threads()}");
                     return 0;
                 case "stress" when args.Length == 5:
                     return StressProgram.Run(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture),

@@ -25,6 +25,7 @@ internal static class StressProgram
 {
     public static int Run(int epochs, int threads, int pressureThreads, double maxSeconds)
     {
+        Ship.Core.Native.TorchSharpLoad.EnsureLoaded(); // as a Ship program starts: libtorch's threads wait passively
         torch.set_num_threads(threads);
         var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource();
@@ -70,7 +71,7 @@ internal static class StressProgram
         stop.Cancel();
         foreach (var t in pressure) t.Join();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"stress-ok epochs={done} threads={torch.get_num_threads()} first_loss={first:R} last_loss={last:R} collections={Interlocked.Read(ref collections)} seconds={clock.Elapsed.TotalSeconds:F1}"));
+            $"stress-ok epochs={done} threads={torch.get_num_threads()} omp_wait_policy={Ship.Core.Native.OpenMpWaitPolicy.NativeValue("OMP_WAIT_POLICY") ?? "unset"} first_loss={first:R} last_loss={last:R} collections={Interlocked.Read(ref collections)} seconds={clock.Elapsed.TotalSeconds:F1}"));
         return double.IsFinite(last) ? 0 : 3;
     }
 
