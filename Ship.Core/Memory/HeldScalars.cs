@@ -26,6 +26,21 @@ public static class HeldScalars
     /// <summary>In-place <c>a += b</c> with α held.</summary>
     public static Tensor Plus_(this Tensor a, Tensor b) => a.add_(b, One);
 
+    /// <summary>Not a tensor: use <see cref="AddNumber_"/> (TorchSharp would turn the number into a temporary tensor).</summary>
+    [Obsolete("A number: use AddNumber_ (an implicit conversion would make a temporary tensor).", error: true)]
+    public static Tensor Plus_(this Tensor a, double v) => throw new NotSupportedException();
+
+    /// <summary>Not a tensor: use <see cref="AddNumber"/> (TorchSharp would turn the number into a temporary tensor).</summary>
+    [Obsolete("A number: use AddNumber (an implicit conversion would make a temporary tensor).", error: true)]
+    public static Tensor Plus(this Tensor a, double v) => throw new NotSupportedException();
+
+    /// <summary><c>a + v</c>.</summary>
+    public static Tensor AddNumber(this Tensor a, double v)
+    {
+        using var s = v.ToScalar();
+        return a.add(s, One);
+    }
+
     /// <summary>In-place <c>a += v</c>.</summary>
     public static Tensor AddNumber_(this Tensor a, double v)
     {
@@ -45,6 +60,13 @@ public static class HeldScalars
     {
         using var s = v.ToScalar();
         return a.mul_(s);
+    }
+
+    /// <summary><c>a / v</c>.</summary>
+    public static Tensor DivNumber(this Tensor a, double v)
+    {
+        using var s = v.ToScalar();
+        return a.div(s);
     }
 
     /// <summary>In-place <c>a /= v</c>.</summary>
