@@ -3,7 +3,7 @@
 # threads, on the quiet machine and with a competing busy loop (one core kept busy by another process); RUNS fresh
 # processes per setting (default 5), medians, and the 2-thread / 1-thread ratio (requirement: <= 1.05).
 # Writes bench/results/threads-cpu.log (raw output of every run) and bench/results/threads-cpu.csv (medians).
-#   bash bench/threads.sh                      # full setting (about 25 minutes on the 2-core machine)
+#   bash bench/threads.sh                          # full setting (roughly 15 minutes on the quiet 2-core machine)
 #   RUNS=1 EPOCHS=2 NS=128 bash bench/threads.sh   # end-to-end check in a few minutes
 set -euo pipefail
 cd "$(dirname "$0")/.."
