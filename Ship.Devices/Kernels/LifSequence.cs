@@ -88,10 +88,15 @@ public static class LifSequence
         return (spikes.to(device), u.to(device), g.to(device), us, mask);
     }
 
-    /// <summary>Batch rows are independent recurrences: large segments use all cores, small ones avoid the scheduling cost.</summary>
+    /// <summary>
+    /// Batch rows are independent recurrences: large segments use as many workers as libtorch has intra-op threads, small
+    /// ones run inline. One budget for both pools: at 1 thread nothing runs beside the caller, and the recurrence never
+    /// adds workers to the threads the caller allowed (it runs between libtorch's parallel operations, not during them).
+    /// </summary>
     internal static void ForEachBatchRow(long rows, long workPerRow, Action<long> body)
     {
-        if (rows > 1 && rows * workPerRow >= 1 << 18) Parallel.For(0L, rows, body);
+        int workers = rows > 1 && rows * workPerRow >= 1 << 18 ? (int)Math.Min(rows, torch.get_num_threads()) : 1;
+        if (workers > 1) Parallel.For(0L, rows, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
         else for (long r = 0; r < rows; r++) body(r);
     }
 

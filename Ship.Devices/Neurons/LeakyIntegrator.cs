@@ -3,6 +3,7 @@ using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Neurons;
 
@@ -56,7 +57,7 @@ public static class LeakyIntegratorFunctional
     public static Tensor Step(Tensor u, Tensor? x, Tensor beta)
     {
         var v = u.mul(beta);
-        if (x is not null) v.add_(x);
-        return v.clamp_min_(0);
+        if (x is not null) v.Plus_(x);
+        return v.ClampMinZero_();
     }
 }

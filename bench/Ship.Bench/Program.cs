@@ -3,6 +3,7 @@ using Ship.Bench;
 using Ship.Core.IO;
 using TorchSharp;
 
+Ship.Core.Native.TorchSharpLoad.EnsureLoaded(); // first touch of TorchSharp: libtorch's threads wait passively (OpenMpWaitPolicy)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var o = Options.Parse(args);
