@@ -13,7 +13,7 @@ namespace Ship.Devices.Neurons;
 /// (a membrane referenced to ground cannot go negative).
 /// </summary>
 [ShipModel("LeakyIntegrator")]
-public sealed class LeakyIntegrator : NeuronGroup, IShipModel<LeakyIntegrator, LeakyIntegrator.Settings>
+public sealed class LeakyIntegrator : NeuronGroup, ISequenceGroup, IShipModel<LeakyIntegrator, LeakyIntegrator.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(int N);
@@ -40,6 +40,28 @@ public sealed class LeakyIntegrator : NeuronGroup, IShipModel<LeakyIntegrator, L
 
     /// <inheritdoc />
     public override void PrepareTimeStep(double dt) => _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
+
+    /// <summary>
+    /// The fused recurrence (<see cref="LeakyIntegratorSequence"/>) serves a run when the maths allows (float32 or
+    /// float64, τ not trained) and the kernel policy lets this device run a recurrence on the host.
+    /// </summary>
+    public bool CanRunSequence
+    {
+        get
+        {
+            var ctx = Context;
+            return ctx.DType is ScalarType.Float32 or ScalarType.Float64 && !Tau.Value.requires_grad
+                && ctx.Kernels.HostRecurrence(ctx.Device, (long)ctx.BatchSize * ComponentCount);
+        }
+    }
+
+    /// <inheritdoc />
+    public Tensor StepSequence(Tensor? input, int steps)
+    {
+        var (y, u) = LeakyIntegratorSequence.Run(input, U.Value, _beta!, steps);
+        U.Tensor = u;
+        return y;
+    }
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)

@@ -25,7 +25,7 @@ internal sealed class Options
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
             switch (args[i])
             {
-                case "A" or "B" or "all" or "diag" or "case" or "replot" or "gpucheck" or "memA" or "profile" or "profileB" or "ledger" or "crossbar" or "train" or "train-run": o.Which = args[i]; break;
+                case "A" or "B" or "all" or "diag" or "case" or "replot" or "gpucheck" or "memA" or "profile" or "profileB" or "ledger" or "crossbar" or "train" or "train-run" or "train-profile": o.Which = args[i]; break;
                 case "--ns": o.Ns = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray(); break;
                 case "--batch": o.Batch = int.Parse(Next()); break;
                 case "--steps": o.Steps = int.Parse(Next()); break;

@@ -323,3 +323,123 @@ internal static class TrainingBench
         return s.Length == 0 ? double.NaN : s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
     }
 }
+
+/// <summary>
+/// Where a training step's time and memory go ("train-profile" mode, after "train" wrote the folder): per batch the
+/// time, the tensor handles created (each one native call returning a tensor), the managed bytes allocated and the
+/// minor page faults, for the whole step and for its phases; and resident memory at each stage of a training process.
+/// </summary>
+internal static class TrainingProfile
+{
+    public static int Run(Options o)
+    {
+        using (var warm = torch.ones(1).add(1)) { }
+        void Stage(string what) => Console.WriteLine($"rss,{what},{Measure.RssMiB():F1},gc_heap_mib,{GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1},committed_mib,{GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:F1},gen0,{GC.CollectionCount(0)}");
+        Stage("idle");
+        var dir = o.Data ?? throw new ArgumentException("train-profile needs --data");
+        Tensor Load(string name) => Npy.Read(Path.Combine(dir, name));
+        var trainY = Load("train_y.npy");
+        var testY = Load("test_y.npy");
+        var testSpikes = Load("test_spikes.npy").to_type(ScalarType.Float32);
+        var net = TrainingBench.Build((int)testSpikes.shape[2], Digits.Classes, Load("w0_in_hidden.npy"), Load("w0_hidden_out.npy"));
+        var trainer = new Trainer(net, new MaxOverTime("out"), new NllLoss(), ps => torch.optim.Adam(ps, 5e-3), surrogate: new FastSigmoid(10));
+        Stage("loaded+built");
+        Console.WriteLine(net.DescribePlan());
+        var xs = Load("epoch000_spikes.npy").to_type(ScalarType.Float32);
+        var ys = trainY.index_select(0, Load("epoch000_idx.npy").flatten()).view(xs.shape[0], xs.shape[1]);
+        var xb = xs.unbind(0);
+        var yb = ys.unbind(0);
+        using (var s = torch.NewDisposeScope()) trainer.TrainBatch(xb[0], yb[0]);
+        Stage("first batch");
+        for (int e = 0; e < 3; e++)
+        {
+            for (int b = 0; b < xb.Length; b++)
+            {
+                using (var s = torch.NewDisposeScope()) trainer.TrainBatch(xb[b], yb[b]);
+                if (Environment.GetEnvironmentVariable("SHIP_PROFILE_GC") == "1") { GC.Collect(); GC.WaitForPendingFinalizers(); }
+            }
+            HardwareEvaluator.Accuracy(net, trainer.Readout, testSpikes, testY);
+            Stage($"epoch {e + 1}");
+        }
+        void Leak(string label, Action<int> fn)
+        {
+            GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+            double r0 = Measure.RssMiB();
+            long live0 = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            for (int k = 0; k < 2 * xb.Length; k++) fn(k % xb.Length);
+            double r1 = Measure.RssMiB();
+            long live1 = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+            Console.WriteLine($"leak,{label},rss growth over {2 * xb.Length} batches {r1 - r0:F1} MiB,after GC {Measure.RssMiB() - r0:F1} MiB,live handles +{live1 - live0}");
+        }
+        if (Environment.GetEnvironmentVariable("SHIP_PROFILE_LEAK") == "2")
+        {
+            GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+            Stage("after GC");
+            for (int e = 0; e < 6; e++)
+            {
+                for (int b = 0; b < xb.Length; b++) { using var s = torch.NewDisposeScope(); trainer.TrainBatch(xb[b], yb[b]); }
+                Stage($"TrainBatch only, epoch {e + 1}");
+            }
+            GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+            Stage("after GC");
+            return 0;
+        }
+        if (Environment.GetEnvironmentVariable("SHIP_PROFILE_LEAK") == "1")
+        {
+            Leak("forward with graph", b => { using var s = torch.NewDisposeScope(); net.TrackGradients = true; net.Run(xb[b]); net.TrackGradients = false; });
+            Leak("forward + loss + backward", b =>
+            {
+                using var s = torch.NewDisposeScope();
+                net.TrackGradients = true;
+                var loss = trainer.Loss.Compute(trainer.Readout.Read(net.Run(xb[b])), yb[b]);
+                net.TrackGradients = false;
+                loss.backward();
+            });
+            Leak("optimizer step", b => { using var s = torch.NewDisposeScope(); trainer.Optimizer.step(); });
+            Leak("TrainBatch", b => { using var s = torch.NewDisposeScope(); trainer.TrainBatch(xb[b], yb[b]); });
+            Leak("Predict", b => { using var s = torch.NewDisposeScope(); trainer.Predict(xb[b]); });
+        }
+        Console.WriteLine("phase,min_ms,median_ms,tensor_handles,managed_kib,page_faults");
+        Phase("train batch (TrainBatch)", xb.Length, b => { using var s = torch.NewDisposeScope(); trainer.TrainBatch(xb[b], yb[b]); });
+        Phase("forward with graph (Run)", xb.Length, b =>
+        {
+            using var s = torch.NewDisposeScope();
+            net.TrackGradients = true;
+            net.Run(xb[b]);
+            net.TrackGradients = false;
+        });
+        Phase("forward + readout + loss + backward", xb.Length, b =>
+        {
+            using var s = torch.NewDisposeScope();
+            net.TrackGradients = true;
+            var loss = trainer.Loss.Compute(trainer.Readout.Read(net.Run(xb[b])), yb[b]);
+            net.TrackGradients = false;
+            loss.backward();
+        });
+        Phase("optimizer step", xb.Length, b => { using var s = torch.NewDisposeScope(); trainer.Optimizer.step(); });
+        Phase("zero_grad", xb.Length, b => { using var s = torch.NewDisposeScope(); trainer.Optimizer.zero_grad(); });
+        Phase("inference batch (Predict)", xb.Length, b => { using var s = torch.NewDisposeScope(); trainer.Predict(xb[b]); });
+        Stage("end");
+        return 0;
+    }
+
+    private static void Phase(string label, int batches, Action<int> fn)
+    {
+        var t = new List<double>();
+        long handles = 0, bytes = 0, faults = 0;
+        for (int k = 0; k < batches; k++)
+        {
+            DisposeScopeManager.Statistics.Reset();
+            long f0 = Profile.Faults(), a0 = GC.GetAllocatedBytesForCurrentThread();
+            var sw = Stopwatch.StartNew();
+            fn(k);
+            t.Add(sw.Elapsed.TotalMilliseconds);
+            bytes += GC.GetAllocatedBytesForCurrentThread() - a0;
+            faults += Profile.Faults() - f0;
+            handles += DisposeScopeManager.Statistics.CreatedInScopeCount + DisposeScopeManager.Statistics.CreatedOutsideScopeCount;
+        }
+        t.Sort();
+        Console.WriteLine($"{label},{t[0]:F3},{t[t.Count / 2]:F3},{handles / batches},{bytes / batches / 1024},{faults / batches}");
+    }
+}
