@@ -334,7 +334,7 @@ internal static class TrainingProfile
     public static int Run(Options o)
     {
         using (var warm = torch.ones(1).add(1)) { }
-        void Stage(string what) => Console.WriteLine($"rss,{what},{Measure.RssMiB():F1},gc_heap_mib,{GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1},committed_mib,{GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:F1},gen0,{GC.CollectionCount(0)}");
+        void Stage(string what) => Console.WriteLine($"rss,{what},{Measure.RssMiB():F1},malloc_in_use_mib,{MallocInUse() / 1048576.0:F1},gc_heap_mib,{GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1},committed_mib,{GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:F1},gen0,{GC.CollectionCount(0)}");
         Stage("idle");
         var dir = o.Data ?? throw new ArgumentException("train-profile needs --data");
         Tensor Load(string name) => Npy.Read(Path.Combine(dir, name));
@@ -360,6 +360,7 @@ internal static class TrainingProfile
             }
             HardwareEvaluator.Accuracy(net, trainer.Readout, testSpikes, testY);
             Stage($"epoch {e + 1}");
+            if (Environment.GetEnvironmentVariable("SHIP_PROFILE_MALLOC_STATS") == "1") MallocStats();
         }
         void Leak(string label, Action<int> fn)
         {
@@ -376,10 +377,11 @@ internal static class TrainingProfile
         {
             GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
             Stage("after GC");
-            for (int e = 0; e < 6; e++)
+            for (int e = 0; e < 10; e++)
             {
                 for (int b = 0; b < xb.Length; b++) { using var s = torch.NewDisposeScope(); trainer.TrainBatch(xb[b], yb[b]); }
-                Stage($"TrainBatch only, epoch {e + 1}");
+                if (Environment.GetEnvironmentVariable("SHIP_PROFILE_EVAL") == "1") HardwareEvaluator.Accuracy(net, trainer.Readout, testSpikes, testY);
+                Stage($"TrainBatch (+ eval if SHIP_PROFILE_EVAL=1), epoch {e + 1}");
             }
             GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
             Stage("after GC");
@@ -422,6 +424,22 @@ internal static class TrainingProfile
         Phase("inference batch (Predict)", xb.Length, b => { using var s = torch.NewDisposeScope(); trainer.Predict(xb[b]); });
         Stage("end");
         return 0;
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct MallInfo2 { public nuint Arena, Ordblks, Smblks, Hblks, Hblkhd, Usmblks, Fsmblks, Uordblks, Fordblks, Keepcost; }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallInfo2 MallInfo();
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_stats")]
+    private static extern void MallocStats();
+
+    /// Bytes glibc's allocator has handed out and not had back (heap in use plus mmapped blocks): live native memory.
+    private static double MallocInUse()
+    {
+        try { var m = MallInfo(); return m.Uordblks + (double)m.Hblkhd; }
+        catch (EntryPointNotFoundException) { return double.NaN; }
     }
 
     private static void Phase(string label, int batches, Action<int> fn)
