@@ -24,39 +24,42 @@ public static class LeakyIntegratorSequence
         ArgumentNullException.ThrowIfNull(beta);
         long b = u0.shape[0], n = u0.shape[1];
         var input = x ?? torch.zeros(new long[] { b, steps, n }, dtype: u0.dtype, device: u0.device);
-        var be = beta.expand(b, n).contiguous();
-        if (torch.is_grad_enabled() && (input.requires_grad || u0.requires_grad))
-        {
-            var y = LeakyIntegratorSequenceFunction.apply(input, u0.contiguous(), be);
-            using var last = y.select(1, steps - 1);
-            return (y, last.clone());
-        }
-        var (o, _) = Forward(input, u0, be, save: false);
-        using var l = o.select(1, steps - 1);
-        return (o, l.clone());
+        // β per neuron ([N]) or per batch row and neuron ([B, N]) is read as it is; other shapes are expanded.
+        bool asIs = beta.is_contiguous() && (beta.dim() == 1 && beta.shape[0] == n || beta.dim() == 2 && beta.shape[0] == b && beta.shape[1] == n);
+        var be = asIs ? beta : beta.expand(b, n).contiguous();
+        var y = torch.is_grad_enabled() && (input.requires_grad || u0.requires_grad)
+            ? LeakyIntegratorSequenceFunction.apply(input, u0, be)
+            : Forward(input, u0, be, save: false).Output;
+        using var last = y.select(1, steps - 1);
+        return (y, last.clone());
     }
 
     /// <summary>Forward on the host: membranes [B, T, N] and, when <paramref name="save"/>, the mask 1[v ≥ 0] the backward needs.</summary>
     internal static (Tensor Output, Tensor? Mask) Forward(Tensor x, Tensor u0, Tensor beta, bool save)
     {
         var device = x.device;
-        using var xc = x.detach().to(CPU).contiguous();
-        using var uc = u0.detach().to(CPU).to_type(x.dtype).contiguous().clone();
-        using var bc = beta.detach().to(CPU).to_type(x.dtype).contiguous();
+        var dtype = x.dtype;
+        var xc = HostTensors.Contiguous(x, dtype, out bool ox);
+        var uc = HostTensors.Contiguous(u0, dtype, out bool ou);
+        var bc = HostTensors.Contiguous(beta, dtype, out bool ob);
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
-        var y = torch.empty(x.shape, x.dtype);
-        var mask = save ? torch.empty(x.shape, x.dtype) : null;
-        if (x.dtype == ScalarType.Float32) ForwardKernel<float>(xc, uc, bc, y, mask, b, t, n);
-        else ForwardKernel<double>(xc, uc, bc, y, mask, b, t, n);
+        var y = torch.empty(x.shape, dtype);
+        var mask = save ? torch.empty(x.shape, dtype) : null;
+        bool perRow = bc.dim() == 2;
+        if (dtype == ScalarType.Float32) ForwardKernel<float>(xc, uc, bc, perRow, y, mask, b, t, n);
+        else ForwardKernel<double>(xc, uc, bc, perRow, y, mask, b, t, n);
+        HostTensors.Release(xc, ox);
+        HostTensors.Release(uc, ou);
+        HostTensors.Release(bc, ob);
         if (device.type == DeviceType.CPU) return (y, mask);
         using (y) using (mask) return (y.to(device), mask?.to(device));
     }
 
-    private static void ForwardKernel<T>(Tensor xt, Tensor ut, Tensor betat, Tensor yt, Tensor? maskt, long b, long t, long n)
+    private static void ForwardKernel<T>(Tensor xt, Tensor u0t, Tensor betat, bool perRow, Tensor yt, Tensor? maskt, long b, long t, long n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = MemoryMarshal.Cast<byte, T>(xt.bytes);
-        var u = MemoryMarshal.Cast<byte, T>(ut.bytes);
+        var u0 = MemoryMarshal.Cast<byte, T>(u0t.bytes);
         var beta = MemoryMarshal.Cast<byte, T>(betat.bytes);
         var y = MemoryMarshal.Cast<byte, T>(yt.bytes);
         var mk = maskt is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(maskt.bytes);
@@ -66,27 +69,25 @@ public static class LeakyIntegratorSequence
         var one = Vector<T>.One;
         for (long bi = 0; bi < b; bi++)
         {
-            int row = (int)(bi * n);
+            int row = (int)(bi * n), brow = perRow ? row : 0;
             for (long ti = 0; ti < t; ti++)
             {
                 int off = (int)((bi * t + ti) * n);
+                // The running membrane is the previous step's output (u0 before the first step): no state copy.
+                var prev = ti == 0 ? u0.Slice(row, (int)n) : y.Slice(off - (int)n, (int)n);
                 int j = 0;
                 for (; j + w <= n; j += w)
                 {
                     // u·β, then + x, then max 0: the per-step model's order, so results are bit-identical.
-                    var v = new Vector<T>(u.Slice(row + j)) * new Vector<T>(beta.Slice(row + j)) + new Vector<T>(x.Slice(off + j));
+                    var v = new Vector<T>(prev.Slice(j)) * new Vector<T>(beta.Slice(brow + j)) + new Vector<T>(x.Slice(off + j));
                     var keep = Vector.GreaterThanOrEqual(v, zero);
-                    var uu = Vector.ConditionalSelect(keep, v, zero);
-                    uu.CopyTo(y.Slice(off + j));
-                    uu.CopyTo(u.Slice(row + j));
+                    Vector.ConditionalSelect(keep, v, zero).CopyTo(y.Slice(off + j));
                     if (save) Vector.ConditionalSelect(keep, one, zero).CopyTo(mk.Slice(off + j));
                 }
                 for (; j < n; j++)
                 {
-                    T v = u[row + j] * beta[row + j] + x[off + j];
-                    T uu = v >= T.Zero ? v : T.Zero;
-                    y[off + j] = uu;
-                    u[row + j] = uu;
+                    T v = prev[j] * beta[brow + j] + x[off + j];
+                    y[off + j] = v >= T.Zero ? v : T.Zero;
                     if (save) mk[off + j] = v >= T.Zero ? T.One : T.Zero;
                 }
             }
@@ -97,19 +98,24 @@ public static class LeakyIntegratorSequence
     internal static (Tensor Dx, Tensor DU0) Backward(Tensor gradOut, Tensor mask, Tensor beta)
     {
         var device = gradOut.device;
-        using var go = gradOut.to(CPU).to_type(mask.dtype).contiguous();
-        using var mc = mask.to(CPU).contiguous();
-        using var bc = beta.to(CPU).to_type(mask.dtype).contiguous();
+        var dtype = mask.dtype;
+        var go = HostTensors.Contiguous(gradOut, dtype, out bool og);
+        var mc = HostTensors.Contiguous(mask, dtype, out bool om);
+        var bc = HostTensors.Contiguous(beta, dtype, out bool ob);
         long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
-        var dx = torch.empty(mc.shape, mc.dtype);
-        var du0 = torch.empty(new long[] { b, n }, mc.dtype);
-        if (mc.dtype == ScalarType.Float32) BackwardKernel<float>(go, mc, bc, dx, du0, b, t, n);
-        else BackwardKernel<double>(go, mc, bc, dx, du0, b, t, n);
+        var dx = torch.empty(mc.shape, dtype);
+        var du0 = torch.empty(new long[] { b, n }, dtype);
+        bool perRow = bc.dim() == 2;
+        if (dtype == ScalarType.Float32) BackwardKernel<float>(go, mc, bc, perRow, dx, du0, b, t, n);
+        else BackwardKernel<double>(go, mc, bc, perRow, dx, du0, b, t, n);
+        HostTensors.Release(go, og);
+        HostTensors.Release(mc, om);
+        HostTensors.Release(bc, ob);
         if (device.type == DeviceType.CPU) return (dx, du0);
         using (dx) using (du0) return (dx.to(device), du0.to(device));
     }
 
-    private static void BackwardKernel<T>(Tensor got, Tensor maskt, Tensor betat, Tensor dxt, Tensor du0t, long b, long t, long n)
+    private static void BackwardKernel<T>(Tensor got, Tensor maskt, Tensor betat, bool perRow, Tensor dxt, Tensor du0t, long b, long t, long n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var go = MemoryMarshal.Cast<byte, T>(got.bytes);
@@ -121,7 +127,7 @@ public static class LeakyIntegratorSequence
         int w = Vector<T>.Count;
         for (long bi = 0; bi < b; bi++)
         {
-            int row = (int)(bi * n);
+            int row = (int)(bi * n), brow = perRow ? row : 0;
             for (long ti = t - 1; ti >= 0; ti--)
             {
                 int off = (int)((bi * t + ti) * n);
@@ -131,13 +137,13 @@ public static class LeakyIntegratorSequence
                 {
                     var d = (new Vector<T>(go.Slice(off + j)) + new Vector<T>(carry.Slice(row + j))) * new Vector<T>(mk.Slice(off + j));
                     d.CopyTo(dx.Slice(off + j));
-                    (d * new Vector<T>(beta.Slice(row + j))).CopyTo(carry.Slice(row + j));
+                    (d * new Vector<T>(beta.Slice(brow + j))).CopyTo(carry.Slice(row + j));
                 }
                 for (; j < n; j++)
                 {
                     T d = (go[off + j] + carry[row + j]) * mk[off + j];
                     dx[off + j] = d;
-                    carry[row + j] = d * beta[row + j];
+                    carry[row + j] = d * beta[brow + j];
                 }
             }
         }
