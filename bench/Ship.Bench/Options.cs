@@ -14,7 +14,7 @@ internal sealed class Options
     public string Out = Path.Combine("bench", "results");
     public int Threads = Environment.ProcessorCount;
     public int[] ThreadCounts = { 1, 2 };
-    public int Epochs = 30;
+    public int Epochs = 30, Busy;
     public string? Data, Json;
 
     public static Options Parse(string[] args)
@@ -39,6 +39,7 @@ internal sealed class Options
                 case "--epochs": o.Epochs = int.Parse(Next()); break;
                 case "--data": o.Data = Next(); break;
                 case "--json": o.Json = Next(); break;
+                case "--busy": o.Busy = int.Parse(Next()); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }

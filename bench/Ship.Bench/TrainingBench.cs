@@ -63,6 +63,11 @@ internal static class TrainingBench
         Prepare(dir, o.Epochs);
         var rows = new List<object[]>();
         bool ok = true;
+        // A competing busy process per --busy (the "loaded" setting): both programs then share the cores with it.
+        var busy = Enumerable.Range(0, o.Busy).Select(_ => Process.Start(new ProcessStartInfo("/bin/sh", new[] { "-c", "while :; do :; done" }))!).ToList();
+        if (busy.Count > 0) Console.WriteLine($"# loaded: {busy.Count} competing busy-loop process(es) run during the measurements");
+        try
+        {
         foreach (int threads in o.ThreadCounts)
         {
             Console.WriteLine($"# ---- {threads} thread(s) ----");
@@ -89,8 +94,13 @@ internal static class TrainingBench
                 $"memory growth over idle Ship.NET {growthOurs:F0} MiB vs SHIP {growthShip:F0} MiB; " +
                 $"final accuracy {100 * Last(ours, "test_accuracy"):F2} % vs {100 * Last(ship, "test_accuracy"):F2} %");
         }
+        }
+        finally
+        {
+            foreach (var p in busy) { p.Kill(); p.Dispose(); }
+        }
         Directory.CreateDirectory(o.Out);
-        var csv = Path.Combine(o.Out, "benchmark-train-cpu.csv");
+        var csv = Path.Combine(o.Out, o.Busy > 0 ? "benchmark-train-cpu-loaded.csv" : "benchmark-train-cpu.csv");
         CsvTable.Write(csv, new[] { "framework", "threads", "epochs", "median_epoch_s", "median_train_s", "total_s", "final_test_accuracy", "peak_rss_mib", "base_rss_mib", "growth_mib", "others_cpu" },
             rows.Select(r => (IReadOnlyList<object>)r));
         Console.WriteLine($"# wrote {csv}");
