@@ -1,6 +1,7 @@
 using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
+using Ship.Devices.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,13 +25,14 @@ public sealed class LeakyIntegrator : NeuronGroup, ISequenceGroup, IShipModel<Le
     /// <inheritdoc />
     public static LeakyIntegrator FromSettings(Settings settings) => new(settings.N);
 
-    private Tensor? _beta;
+    private readonly Derived<Tensor> _beta;
 
     /// <summary>Creates N leaky integrators with τ = 1 ms (SHIP's default) unless set otherwise.</summary>
     public LeakyIntegrator(int n, double tau = 1e-3) : base(n)
     {
         Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.TimeConstant);
         U = State("u", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
+        _beta = Derive("beta", dt => LifFunctional.Decay(Tau.Value, dt));
     }
 
     /// <summary>Membrane time constant τ in seconds.</summary>
@@ -39,26 +41,25 @@ public sealed class LeakyIntegrator : NeuronGroup, ISequenceGroup, IShipModel<Le
     public StateVariable U { get; }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt) => _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
-
-    /// <summary>
-    /// The fused recurrence (<see cref="LeakyIntegratorSequence"/>) serves a run when the maths allows (float32 or
-    /// float64, τ not trained) and the kernel policy lets this device run a recurrence on the host.
-    /// </summary>
-    public bool CanRunSequence
+    /// <summary>Why the maths of the fused recurrence (<see cref="LeakyIntegratorSequence"/>) does not cover the coming run, or null when it does (the backend is the kernel policy's: <see cref="KernelRefusal"/>).</summary>
+    public string? SequenceRefusal
     {
         get
         {
             var ctx = Context;
-            return ctx.DType is ScalarType.Float32 or ScalarType.Float64 && !Tau.Value.requires_grad
-                && ctx.Kernels.HostRecurrence(ctx.Device, (long)ctx.BatchSize * ComponentCount);
+            if (ctx.DType is not (ScalarType.Float32 or ScalarType.Float64)) return $"the fused leaky integrator supports float32 and float64, not {ctx.DType}";
+            if (Tau.Value.requires_grad) return "tau is trained: the fused node has no gradient for it";
+            return null;
         }
     }
 
     /// <inheritdoc />
+    public string? KernelRefusal => LeakyIntegratorSequence.Choose(Context, (long)Context.BatchSize * ComponentCount) is { Fused: false } c ? c.Reason : null;
+
+    /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)
     {
-        var (y, u) = LeakyIntegratorSequence.Run(input, U.Value, _beta!, steps);
+        var (y, u) = LeakyIntegratorSequence.Run(input, U.Value, _beta.Value, steps);
         U.Tensor = u;
         return y;
     }
@@ -67,7 +68,7 @@ public sealed class LeakyIntegrator : NeuronGroup, ISequenceGroup, IShipModel<Le
     public override Tensor Step(Tensor? input)
     {
         // The new membrane is a fresh tensor that is never modified in place later, so it can be both state and output.
-        var u = LeakyIntegratorFunctional.Step(U.Value, input, _beta!);
+        var u = LeakyIntegratorFunctional.Step(U.Value, input, _beta.Value);
         U.Tensor = u;
         return u;
     }

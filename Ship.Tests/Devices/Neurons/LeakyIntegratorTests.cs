@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using Ship.Core.Networks;
 using Ship.Devices.Inputs;
+using Ship.Devices.Kernels;
 using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using TorchSharp;

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Ship.Devices.Neurons;
+namespace Ship.Devices.Kernels;
 
 /// <summary>
 /// Host views for the fused recurrences' managed kernels. A recurrence of a small layer costs less than the native calls

@@ -1,9 +1,11 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using Ship.Core.Networks;
+using Ship.Devices.Neurons;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Ship.Devices.Neurons;
+namespace Ship.Devices.Kernels;
 
 /// <summary>
 /// The whole T-step leaky-integrator recurrence u_t = max(0, u_(t−1)·β + x_t) of a group in one pass on the host, SIMD
@@ -13,6 +15,13 @@ namespace Ship.Devices.Neurons;
 /// </summary>
 public static class LeakyIntegratorSequence
 {
+    /// <summary>The backend the kernel policy gives this recurrence (host only: there is no CUDA form of it yet).</summary>
+    public static KernelChoice Choose(SimulationContext ctx, long rowsTimesWidth)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        return ctx.Kernels.ChooseRecurrence(ctx.Device, rowsTimesWidth, cudaCompiled: false);
+    }
+
     /// <summary>
     /// Runs the recurrence over x [B, T, N] (null: no input) from u0 [B, N] with decay β [B, N]: returns the membranes
     /// [B, T, N] (the output) and the final membrane [B, N]. While recording gradients the output is one autograd node
