@@ -43,6 +43,20 @@ internal sealed class CountingDecay : NeuronGroup
     }
 }
 
+/// <summary>A test model that records the time information it receives each step.</summary>
+internal sealed class ClockReader : NeuronGroup
+{
+    public ClockReader() : base(1) { }
+
+    public List<TimeStep> Seen { get; } = new();
+
+    public override Tensor Step(Tensor? input)
+    {
+        Seen.Add(Context.Now);
+        return torch.zeros(Context.BatchSize, 1, dtype: Context.DType);
+    }
+}
+
 /// <summary>
 /// Coefficients derived from dt and parameters are declared once and recomputed by the framework (issue 11, point 7):
 /// a dt change between segments and a Set() both recompute them (values from the closed form exp(−dt/τ)), a refused
@@ -145,6 +159,26 @@ public class DerivedCoefficientTests
         Assert.That(D(threshold.Value)[0], Is.EqualTo(1 - 100 * 1e-3).Within(1e-15));
         g.Set("rate", 400.0);
         Assert.That(D(threshold.Value)[0], Is.EqualTo(1 - 400 * 1e-3).Within(1e-15), "an accepted rate is derived at once");
+    }
+
+    [Test]
+    public void AGroupReceivesEachStepsTimeAsOneValue()
+    {
+        var net = new Network { BatchSize = 1, DType = ScalarType.Float64 };
+        var clock = net.Add("c", new ClockReader());
+        net.MarkOutput("c");
+        var schedule = new Schedule((1e-3, 3), (0.25e-3, 4));
+        net.Run(schedule);
+        Assert.That(clock.Seen.Select(t => t.Index), Is.EqualTo(Enumerable.Range(0, 7).Select(i => (long)i)));
+        Assert.That(clock.Seen.Select(t => t.Dt), Is.EqualTo(new[] { 1e-3, 1e-3, 1e-3, 0.25e-3, 0.25e-3, 0.25e-3, 0.25e-3 }));
+        double start = 0;
+        for (int k = 0; k < 7; k++)
+        {
+            Assert.That(clock.Seen[k].Start, Is.EqualTo(start).Within(1e-15), $"step {k} starts where the previous ended");
+            start += k < 3 ? 1e-3 : 0.25e-3;
+            Assert.That(clock.Seen[k].End, Is.EqualTo(start).Within(1e-15));
+            Assert.That(clock.Seen[k].End, Is.EqualTo(net.Timeline.Times[k]).Within(1e-15), "the end is the timeline's stamp of the step");
+        }
     }
 
     [Test]
