@@ -248,6 +248,30 @@ public class DerivedCoefficientTests
     }
 
     [Test]
+    public void ModelsReadTimeThroughOneRoute()
+    {
+        // A model reads dt through its declared coefficients and the step's time through Context.Now: a source scan
+        // of the model libraries finds no direct read of the context's Dt, Time or StepIndex (the hardware ledger, an
+        // observer that makes its own context, is not a model).
+        var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Ship.sln"))) dir = dir.Parent;
+        Assert.That(dir, Is.Not.Null, "Ship.sln above the test directory");
+        var pattern = new System.Text.RegularExpressions.Regex(@"\b(ctx|Context)\.(Dt|Time|StepIndex)\b");
+        var hits = new List<string>();
+        int scanned = 0;
+        foreach (var project in new[] { "Ship.Devices", "Ship.Training", "Ship.Nir" })
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(dir!.FullName, project), "*.cs", SearchOption.AllDirectories))
+            {
+                if (file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") || file.Contains($"{Path.DirectorySeparatorChar}Energy{Path.DirectorySeparatorChar}")) continue;
+                scanned++;
+                foreach (var (line, i) in File.ReadLines(file).Select((l, i) => (l, i)))
+                    if (!line.TrimStart().StartsWith("///", StringComparison.Ordinal) && pattern.IsMatch(line)) hits.Add($"{Path.GetFileName(file)}:{i + 1}: {line.Trim()}");
+            }
+        Assert.That(scanned, Is.GreaterThan(50), "the model sources were found");
+        Assert.That(hits, Is.Empty);
+    }
+
+    [Test]
     public void NoModelOverridesAPreparationHookAndParameterReactionsAreNotDerivations()
     {
         var prepare = typeof(Group).GetMethod(nameof(Group.PrepareTimeStep))!;
