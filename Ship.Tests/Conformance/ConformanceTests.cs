@@ -90,7 +90,7 @@ public class ConformanceTests
     /// <summary>Entries whose input weights are a differentiable path to the outputs (surrogate spikes).</summary>
     public static IEnumerable<object[]> Differentiable => ModelCatalog.All
         .Where(e => e.Build(0).Network.Groups.Any(g => g.Tag is "IM" or "IL"))
-        .Where(e => e.Name is not ("Izhikevich" or "PoissonSource" or "SpikeTrainInput")) // no path from IM/IL weights through a surrogate, or no input weights of interest
+        .Where(e => e.Name is not ("PoissonSource" or "SpikeTrainInput")) // no input weights of interest
         .Select(e => new object[] { e.Name });
 
     [TestCaseSource(nameof(Differentiable))]
