@@ -41,7 +41,7 @@ torch.set_num_threads(1);
 
 // ---- settings -------------------------------------------------------------------------------------------------
 int n0 = quick ? 16 : 32, n1 = quick ? 16 : 32;    // recurrent layer L0, second layer L1 (SHIP: 125 and 128)
-int epochs = epochsOption ?? (quick ? 2 : 12);
+int epochs = epochsOption ?? (quick ? 2 : 10);
 int trainLimit = quick ? 256 : int.MaxValue;
 const double dt = 1e-3;                            // s
 const double rowTime = 5e-3;                       // s per row of the image
@@ -51,11 +51,13 @@ const int bits = 2;
 const int substeps = 2;                            // Euler sub-steps of 0.5 ms (SHIP's 4.2.2 runs at dt = 0.5 ms)
 const double tau1 = 8e-3, tau2 = 4e-3;             // second-order synapse (SHIP's defaults): one spike delivers w·w_scale·(τ1 − τ2)
 // w_scale per synapse: with τ1 − τ2 = 4 ms a weight of 1 moves v by about w_scale·4e-3 mV per presynaptic spike.
-const double scaleIn = 5000, scaleRec = 1500, scale01 = 8000, scaleOut = 300;
+const double scaleIn = 6000, scaleRec = 1500, scale01 = 15000, scaleOut = 600;
 const double scaleOutInput = 100;                  // the baseline's read-out from the 32 busy input lines: 1000 saturates it
-// Initial weights N(mean, σ²): a small positive mean gets most neurons firing at the start (with zero mean L1 was silent
-// and no gradient reached the first layers); training then moves them freely.
-const double meanIn = 0.2, mean01 = 0.2;
+// Initial weights N(mean, σ²) (σ of L0 → L1 divided by √n0): a small positive mean gets about two thirds of L1 firing
+// at the start while keeping the responses sample-specific (measured on 200 test digits: L0 32 Hz, L1 15 Hz, spike
+// counts varying by 40 % across samples). With zero means L1 was almost silent and no gradient reached the first
+// layers; with larger means every neuron fired on every digit alike. Training then moves all weights freely.
+const double meanIn = 0.1, mean01 = 0.05, stdIn = 0.5, std01 = 1.0;
 const double tauReadout = 20e-3;
 const double surrogateSlope = 0.2;                 // per mV: the surrogate's width is a few mV around v_peak
 const int batchSize = 32;
@@ -94,9 +96,9 @@ Network Build(bool izhikevich, int batch)
     }
     net.Add("L0", new Izhikevich(n0, IzhikevichPreset.RegularSpiking, substeps));
     net.Add("L1", new Izhikevich(n1, IzhikevichPreset.RegularSpiking, substeps));
-    net.Add("S0", Syn(0.5, scaleIn, meanIn), "I", "L0");
+    net.Add("S0", Syn(stdIn, scaleIn, meanIn), "I", "L0");
     net.Add("S2", Syn(0.5 / Math.Sqrt(n0), scaleRec), "L0", "L0");     // the recurrent synapse of L0
-    net.Add("S1", Syn(1.0 / Math.Sqrt(n0), scale01, mean01), "L0", "L1");
+    net.Add("S1", Syn(std01 / Math.Sqrt(n0), scale01, mean01), "L0", "L1");
     net.Add("S3", Syn(1.0 / Math.Sqrt(n1), scaleOut), "L1", "out");
     net.MarkOutput("L0", "L1");
     return net;
@@ -155,7 +157,9 @@ files.Add(SpikePlots.Raster(outDir, "l0-raster", one, "L0"));
 files.Add(SpikePlots.Raster(outDir, "l1-raster", one, "L1"));
 one0 = one["L0"][0].sum(0);
 int busiest = (int)one0.argmax().item<long>();
-files.Add(SpikePlots.MembraneTrace(outDir, "membrane-l0", v0, one["L0"], neuron: busiest, threshold: 30));
+// v in mV (the model's unit), v_peak = 30 mV as the threshold line; the trace legend names the plotted variable "u".
+files.Add(SpikePlots.MembraneTrace(outDir, "membrane-l0", one.Times, PlotData.ToDoubles(v0.Values[0].select(1, busiest)),
+    PlotData.ToDoubles(one["L0"][0].select(1, busiest)), threshold: 30, yTitle: "Membrane potential v of the busiest L0 neuron (mV)"));
 var ms = one.Times.Select(t => t * 1e3).ToArray();
 long label0 = test.Labels[0].item<long>();
 files.Add(LinePlots.Lines(outDir, "membrane-readout", Enumerable.Range(0, Digits.Classes).Select(c =>
