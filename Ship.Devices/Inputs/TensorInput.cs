@@ -11,6 +11,7 @@ namespace Ship.Devices.Inputs;
 /// Feeds a dense [batch, steps, N] tensor one step at a time (SHIP's inputN). Values are kept as given (analog values
 /// stay analog; bool spikes become 0/1 in the network dtype). The data is split once per run, so a step costs no native call.
 /// A checkpoint keeps the data not yet consumed, so a loaded network continues with it as the saved one would.
+/// With <c>Network.TrackGradients</c> on, an input that requires gradients receives them (e.g. from an upstream module).
 /// </summary>
 [ShipModel("TensorInput")]
 public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, ICheckpointState, IShipModel<TensorInput, TensorInput.Settings>
@@ -72,15 +73,17 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
     public void Feed(Tensor data, int stepsNeeded)
     {
         var ctx = Context;
-        // Always a copy of its own: refilling the caller's tensor later must not change what Continue consumes.
-        _data = Keep(data.detach().to_type(ctx.DType, copy: true).contiguous());
+        // Always a copy of its own: refilling the caller's tensor later must not change what Continue consumes. A tensor
+        // that requires gradients keeps its autograd link while the run records the graph (gradients reach the input).
+        var source = data.requires_grad && torch.is_grad_enabled() ? data : data.detach();
+        _data = Keep(source.to_type(ctx.DType, copy: true).contiguous());
         _length = (int)_data.shape[1];
         _slices = null; // split lazily: a run that takes whole segments never needs per-step slices
         _cursor = 0;
     }
 
     /// <inheritdoc />
-    public bool CanRunSequence => true;
+    public string? SequenceRefusal => null;
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)

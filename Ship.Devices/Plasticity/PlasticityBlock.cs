@@ -29,7 +29,8 @@ public enum TraceInteraction
 /// <summary>
 /// Common wiring of the learning-rule circuit blocks (<see cref="StdpBlock"/>, <see cref="TripletStdpBlock"/>,
 /// <see cref="RewardStdpBlock"/>): the block reads the synapse's presynaptic input through <see cref="Tap"/>, receives the
-/// postsynaptic spikes as its own input, and changes the synapse's weights in place (under no_grad) every step.
+/// postsynaptic spikes as its own input, and changes the synapse's weights in place (under no_grad) every step; while a
+/// run records gradients (through the synapse to its input) each step's weights are a new tensor instead.
 /// Wiring: add <see cref="Tap"/> to the network in place of the synapse, add the block and connect the postsynaptic
 /// group to it. Weights persist across runs until the network is initialized again; traces restart at every run.
 /// Synapses with an attached weight device are not supported, and the same weights must not also train by gradient.
@@ -99,8 +100,17 @@ public abstract class PlasticityBlock : NeuronGroup
                 $"{GetType().Name} '{DisplayName}': synapse '{Synapse.DisplayName}' took {Tap.StepCount - _seen} step(s) since the block's last step, expected 1. " +
                 "Add the block's Tap (not the bare synapse) to the network, and let the synapse run before the block (the block reads the postsynaptic group).");
         _seen = Tap.StepCount;
+        bool recording = torch.is_grad_enabled();
         using var noGrad = torch.no_grad();
-        return Learn(Synapse.W.Value, Tap.LastInput!.detach(), input.detach());
+        if (!recording) return Learn(Synapse.W.Value, Tap.LastInput!.detach(), input.detach());
+        // While a run records gradients the synapse's product saved this step's weights for the backward: an in-place
+        // update would invalidate them (autograd's version check), so the new weights are a tensor of their own.
+        var old = Synapse.W.Value;
+        var fresh = old.clone();
+        var y = Learn(fresh, Tap.LastInput!.detach(), input.detach());
+        Synapse.W.Tensor = Keep(fresh);
+        if (!old.requires_grad) old.Dispose(); // the autograd graph keeps its own reference to what it saved
+        return y;
     }
 
     /// <summary>One step of the rule: updates <paramref name="w"/> [Ns, Nt] in place from pre [batch, Ns] and post [batch, Nt]; returns the block's output [batch, Nt].</summary>

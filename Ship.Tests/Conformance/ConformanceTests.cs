@@ -13,7 +13,7 @@ namespace Ship.Tests.Conformance;
 /// <summary>
 /// The model contract, checked for every catalogue entry (float64, a 3-segment schedule, sequence blocks of 7 steps):
 /// time-batched ≡ step by step, Run + Continue ≡ one run, every declared state and parameter monitorable, and
-/// monitoring changes nothing ("≡" as in <see cref="Identical"/>).
+/// monitoring changes nothing ("≡" as in <see cref="Identical"/>); gradients are in <see cref="GradientConformanceTests"/>.
 /// </summary>
 public class ConformanceTests
 {
@@ -85,43 +85,5 @@ public class ConformanceTests
             Assert.That(m.Times, Is.EqualTo(watched.Network.Timeline.Times).Within(1e-15));
         }
         Identical.Assert(monitors[0].Values, rp[watched.ModelTag], $"{name}: the output monitor records the output");
-    }
-
-    /// <summary>Entries whose input weights are a differentiable path to the outputs (surrogate spikes).</summary>
-    public static IEnumerable<object[]> Differentiable => ModelCatalog.All
-        .Where(e => e.Build(0).Network.Groups.Any(g => g.Tag is "IM" or "IL"))
-        .Where(e => e.Name is not ("PoissonSource" or "SpikeTrainInput")) // no input weights of interest
-        .Select(e => new object[] { e.Name });
-
-    [TestCaseSource(nameof(Differentiable))]
-    public void GradientsAreIdenticalAcrossBlocksAndSegments(string name)
-    {
-        double[] Grad(bool batching)
-        {
-            var c = Build(name, batching, seed: 11);
-            var net = c.Network;
-            net.Initialize();
-            string tag = net.Groups.First(g => g.Tag is "IM" or "IL").Tag;
-            var w = net[tag].Variable("w");
-            w.Tensor = new TorchSharp.Modules.Parameter(w.Value.detach().clone(), requires_grad: true);
-            net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(5));
-            net.TrackGradients = true;
-            var r = Run(c, Whole);
-            Tensor loss = torch.zeros(1, dtype: ScalarType.Float64);
-            int k = 1;
-            foreach (var (_, y) in r.Outputs.OrderBy(p => p.Key, StringComparer.Ordinal))
-            {
-                var weights = torch.linspace(0.1, 1.0, y.shape[1], dtype: ScalarType.Float64).reshape(1, -1, 1);
-                loss = loss + (y * weights).sum() * (0.5 * k++);
-            }
-            loss.backward();
-            return Identical.D(w.Value.grad!);
-        }
-        var batched = Grad(true);
-        var stepped = Grad(false);
-        double max = stepped.Max(Math.Abs);
-        Assert.That(max, Is.GreaterThan(0), $"{name}: the gradient is not trivially zero");
-        for (int i = 0; i < stepped.Length; i++)
-            Assert.That(batched[i], Is.EqualTo(stepped[i]).Within(1e-9 * max + 1e-12), $"{name}: element {i}");
     }
 }

@@ -3,6 +3,7 @@ using Ship.Core.Clocks;
 using Ship.Core.Groups;
 using Ship.Core.Networks;
 using Ship.Core.Parameters;
+using Ship.Core.Spikes;
 using Ship.Devices.Inputs;
 using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
@@ -16,7 +17,8 @@ namespace Ship.Tests.Conformance;
 /// Random compositions from a fixed master seed: wrappers (stacked), identity links, delays that cross zero steps at a
 /// dt change, Poisson sources, several outputs, recurrent edges and variable schedules. Every topology must run without
 /// a crash in both modes, give identical results (<see cref="Identical"/>), finite outputs and a valid call order.
-/// A failure names the seed; <see cref="Check"/> with that seed reproduces it. SHIP_FUZZ_COUNT sets a longer run.
+/// Every fourth topology records gradients, which must agree too. A failure names the seed; <see cref="Check"/> with that
+/// seed reproduces it. SHIP_FUZZ_COUNT sets a longer run.
 /// </summary>
 public class FuzzTests
 {
@@ -29,24 +31,33 @@ public class FuzzTests
     {
         var failures = new List<string>();
         var master = new Random((int)(MasterSeed % int.MaxValue));
-        int checkedCount = 0;
+        int checkedCount = 0, gradientElements = 0;
         for (int k = 0; k < Count && failures.Count < 5; k++)
         {
             long seed = master.NextInt64(1, long.MaxValue / 2);
-            try { Check(seed); checkedCount++; }
-            catch (Exception e) { failures.Add($"seed {seed}: {e.GetType().Name}: {e.Message.Split('\n')[0]} at {e.StackTrace?.Split('\n').FirstOrDefault()?.Trim()}"); }
+            // Every fourth topology also records and compares gradients (surrogate spikes, inputs and weights as leaves).
+            try { gradientElements += Check(seed, gradients: k % 4 == 0); checkedCount++; }
+            catch (Exception e) { failures.Add($"seed {seed}{(k % 4 == 0 ? " (gradients: true)" : "")}: {e.GetType().Name}: {e.Message.Split('\n')[0]} at {e.StackTrace?.Split('\n').FirstOrDefault()?.Trim()}"); }
         }
         Assert.That(failures, Is.Empty, "reproduce with FuzzTests.Check(seed):\n" + string.Join("\n", failures));
         Assert.That(checkedCount, Is.GreaterThanOrEqualTo(500).Or.EqualTo(Count));
+        Assert.That(gradientElements, Is.GreaterThan(0), "the gradient topologies compared nonzero gradients");
     }
 
-    /// <summary>Builds the topology of <paramref name="seed"/> in both modes and checks it.</summary>
-    public static void Check(long seed)
+    /// <summary>
+    /// Builds the topology of <paramref name="seed"/> in both modes and checks it; with <paramref name="gradients"/> the runs
+    /// record gradients (surrogate spikes) and the gradients of a loss over every output with respect to the inputs and
+    /// every weight must also agree, within 1e-9·max|g| + 1e-12.
+    /// </summary>
+    /// <returns>How many nonzero gradient elements were compared (0 without gradients).</returns>
+    public static int Check(long seed, bool gradients = false)
     {
         var (a, inputs, schedule) = Topology(seed, batching: true);
         var (b, _, _) = Topology(seed, batching: false);
-        var ra = a.Run(inputs, schedule);
-        var rb = b.Run(inputs, schedule);
+        var ga = gradients ? Record(a, inputs) : null;
+        var gb = gradients ? Record(b, inputs) : null;
+        var ra = a.Run(ga?.Inputs ?? inputs, schedule);
+        var rb = b.Run(gb?.Inputs ?? inputs, schedule);
         foreach (var (tag, y) in rb.Outputs)
         {
             Assert.That(y.isfinite().all().item<bool>(), $"output {tag} is finite");
@@ -54,6 +65,56 @@ public class FuzzTests
         }
         Identical.States(a, b, "states");
         foreach (var net in new[] { a, b }) CheckCallOrder(net);
+        if (ga is null || gb is null) return 0;
+        int nonzero = 0;
+        Backward(ra);
+        Backward(rb);
+        for (int k = 0; k < gb.Targets.Count; k++)
+        {
+            var (what, expected) = gb.Targets[k];
+            var actual = ga.Targets[k].Tensor;
+            Assert.That(actual.grad is null, Is.EqualTo(expected.grad is null), $"{what}: a gradient in both modes or in neither");
+            if (expected.grad is null || actual.grad is null) continue;
+            var e = Identical.D(expected.grad);
+            var g = Identical.D(actual.grad);
+            double max = e.Length == 0 ? 0 : e.Max(Math.Abs);
+            for (int i = 0; i < e.Length; i++)
+                Assert.That(g[i], Is.EqualTo(e[i]).Within(1e-9 * max + 1e-12), $"gradient of {what}, element {i}");
+            nonzero += e.Count(v => v != 0);
+        }
+        return nonzero;
+    }
+
+    private sealed record Recording(Dictionary<string, Tensor> Inputs, List<(string What, Tensor Tensor)> Targets);
+
+    /// <summary>Turns on gradient recording: inputs and every weight become leaves that require gradients.</summary>
+    private static Recording Record(Network net, Dictionary<string, Tensor> inputs)
+    {
+        net.Initialize();
+        var targets = new List<(string, Tensor)>();
+        foreach (var g in net.Groups.OrderBy(g => g.Tag, StringComparer.Ordinal))
+            if (g.AllVariables.OfType<Parameter>().FirstOrDefault(v => v.Name == "w") is { Tensor: { } w } p && w.is_floating_point())
+            {
+                p.Tensor = new TorchSharp.Modules.Parameter(w.detach().clone(), requires_grad: true);
+                targets.Add(($"{g.Tag}.w", p.Tensor));
+            }
+        var leaves = inputs.ToDictionary(p => p.Key, p => p.Value.clone().requires_grad_(true));
+        foreach (var (tag, x) in leaves.OrderBy(p => p.Key, StringComparer.Ordinal)) targets.Add(($"input {tag}", x));
+        net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(5));
+        net.TrackGradients = true;
+        return new(leaves, targets);
+    }
+
+    private static void Backward(RunResult r)
+    {
+        Tensor loss = torch.zeros(1, dtype: ScalarType.Float64);
+        int k = 1;
+        foreach (var (_, y) in r.Outputs.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            using var weights = torch.linspace(0.1, 1.0, y.shape[1], dtype: ScalarType.Float64).reshape(1, -1, 1);
+            loss = loss + (y * weights).sum() * (0.5 * k++);
+        }
+        if (loss.requires_grad) loss.backward();
     }
 
     private static void CheckCallOrder(Network net)

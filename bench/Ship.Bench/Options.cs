@@ -13,20 +13,27 @@ internal sealed class Options
     public bool Peer;
     public string Out = Path.Combine("bench", "results");
     public int Threads = Environment.ProcessorCount;
+    public string? AbBase;
+    public int AbBN = 500;
+    public bool AbKeep;
 
     public static Options Parse(string[] args)
     {
         var o = new Options();
+        bool nsGiven = false;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
             switch (args[i])
             {
-                case "A" or "B" or "all" or "diag" or "case" or "replot" or "gpucheck" or "memA" or "profile" or "profileB" or "ledger" or "crossbar": o.Which = args[i]; break;
-                case "--ns": o.Ns = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray(); break;
+                case "A" or "B" or "all" or "diag" or "case" or "replot" or "gpucheck" or "memA" or "profile" or "profileB" or "ledger" or "crossbar" or "ab": o.Which = args[i]; break;
+                case "--base": o.AbBase = Next(); break;
+                case "--b-n": o.AbBN = int.Parse(Next()); break;
+                case "--keep": o.AbKeep = true; break;
+                case "--ns": nsGiven = true; o.Ns = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray(); break;
                 case "--batch": o.Batch = int.Parse(Next()); break;
                 case "--steps": o.Steps = int.Parse(Next()); break;
-                case "--min-runs": o.MinRuns = int.Parse(Next()); break;
+                case "--min-runs" or "--runs": o.MinRuns = int.Parse(Next()); break;
                 case "--min-time": o.MinTime = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--device": o.Device = Next() == "cuda" ? CUDA : CPU; break;
                 case "--peer": o.Peer = true; break;
@@ -35,6 +42,8 @@ internal sealed class Options
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
+        // The old-vs-new bench times benchmark A at two sizes by default (its full sweep would take hours for 2 × 5 runs).
+        if (o.Which == "ab" && !nsGiven) o.Ns = new[] { 256, 1024 };
         return o;
     }
 }
