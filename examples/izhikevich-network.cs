@@ -155,7 +155,7 @@ using (torch.no_grad()) one = net.Run(xTest[..1]);
 files.Add(SpikePlots.Raster(outDir, "input-raster", xTest[..1], one.Times, group: "send-on-delta line"));
 files.Add(SpikePlots.Raster(outDir, "l0-raster", one, "L0"));
 files.Add(SpikePlots.Raster(outDir, "l1-raster", one, "L1"));
-one0 = one["L0"][0].sum(0);
+one0 = one["L0"][0].sum(dim: 0);   // spikes per neuron (a bare sum(0) binds to sum(ScalarType) and sums everything)
 int busiest = (int)one0.argmax().item<long>();
 // v in mV (the model's unit), v_peak = 30 mV as the threshold line; the trace legend names the plotted variable "u".
 files.Add(SpikePlots.MembraneTrace(outDir, "membrane-l0", one.Times, PlotData.ToDoubles(v0.Values[0].select(1, busiest)),

@@ -197,7 +197,7 @@ var oMon = oneNet.Monitor("O", "u");
 var one = oneNet.Run(xTest[..1]);
 files.Add(SpikePlots.Raster(outDir, "input-raster", xTest[..1], one.Times, group: "send-on-delta line"));
 files.Add(SpikePlots.Raster(outDir, "hidden-raster", one, "H"));
-int busiest = (int)one["H"][0].sum(0).argmax().item<long>();
+int busiest = (int)one["H"][0].sum(dim: 0).argmax().item<long>();   // sum(dim: 0): a bare sum(0) binds to sum(ScalarType)
 files.Add(SpikePlots.MembraneTrace(outDir, "membrane-hidden", hMon, one["H"], neuron: busiest, threshold: 1.0));
 var ms = one.Times.Select(t => t * 1e3).ToArray();
 long label0 = test.Labels[0].item<long>();
