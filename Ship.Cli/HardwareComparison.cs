@@ -137,13 +137,23 @@ public static class HardwareComparison
     /// </summary>
     public static IReadOnlyDictionary<string, string> Fingerprinted(StudySettings s)
     {
+        var d = SettingsExcept(s, nameof(StudySettings.Out), nameof(StudySettings.Quick), nameof(StudySettings.Levels),
+            nameof(StudySettings.Times), nameof(StudySettings.Presets), nameof(StudySettings.Chips), nameof(StudySettings.ChipMismatch));
+        d["DeviceSeeds"] = DeviceSeeds.ToString(CultureInfo.InvariantCulture);
+        return d;
+    }
+
+    /// <summary>
+    /// All of settings.json as name → value text (JSON for lists) except the names in <paramref name="excluded"/>: the
+    /// settings a sweep's shards must share, for <see cref="SweepShards.Write"/>'s fingerprint (compare and chips sweeps).
+    /// </summary>
+    public static SortedDictionary<string, string> SettingsExcept(StudySettings s, params string[] excluded)
+    {
         using var doc = JsonDocument.Parse(JsonSerializer.Serialize(s));
         var d = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var p in doc.RootElement.EnumerateObject())
-            if (p.Name is not (nameof(StudySettings.Out) or nameof(StudySettings.Quick) or nameof(StudySettings.Levels)
-                or nameof(StudySettings.Times) or nameof(StudySettings.Presets)))
+            if (!excluded.Contains(p.Name))
                 d[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
-        d["DeviceSeeds"] = DeviceSeeds.ToString(CultureInfo.InvariantCulture);
         return d;
     }
 

@@ -38,6 +38,9 @@ public static class ShipCli
             "8x8 digits, evaluate it as memristive hardware under quantization and drift, and write plots, CSVs, the trained " +
             "network and summary.md to ./ship-output.");
         o.AddStudyOptions(root);
+        root.Options.Add(o.Chips);
+        root.Options.Add(o.ChipMismatchOption);
+        root.Options.Add(o.Shard);
         root.SetAction(parse => Execute(parse, o, output, error, live, compare: false));
 
         var compare = new Command("compare",
@@ -50,14 +53,15 @@ public static class ShipCli
 
         var folders = new Argument<string[]>("FOLDER")
         {
-            Description = "Folders holding the shards' compare-shard-i-of-n.csv/.json files (the --out of each shard; several when the shards wrote to different folders).",
+            Description = "Folders holding the shards' compare-shard-i-of-n.csv/.json or chips-shard-i-of-n.csv/.json files (the --out of each shard; several when the shards wrote to different folders).",
             Arity = ArgumentArity.OneOrMore,
         };
         var mergeOut = new Option<string?>("--out") { Description = "Where to write the merged results (default: the first FOLDER).", HelpName = "FOLDER" };
         var merge = new Command("merge",
-            "Combines the shards of a sharded 'ship compare --shard i/n' run into exactly the outputs of the unsharded run " +
-            "(compare.csv, the compare-per-seed plot and the printed verdict), after checking that all n shards are present once, " +
-            "were run with the same settings and cover every training seed exactly once. See docs/sweeps.md.");
+            "Combines the shards of a sharded 'ship compare --shard i/n' or 'ship --chips N --shard i/n' run into exactly the outputs " +
+            "of the unsharded run (compare: compare.csv, the compare-per-seed plot and the printed verdict; chips: chips.csv, " +
+            "chips-summary.csv, the chips-histogram plot and chips.md), after checking that all n shards are present once, " +
+            "were run with the same settings and cover every point (training seed, chip) exactly once. See docs/sweeps.md.");
         merge.Arguments.Add(folders);
         merge.Options.Add(mergeOut);
         merge.SetAction(parse => ExecuteMerge(parse.GetValue(folders) ?? Array.Empty<string>(), parse.GetValue(mergeOut), output, error, live, CommandLine(parse)));
@@ -138,7 +142,9 @@ public static class ShipCli
         try
         {
             settings = o.Settings(parse, compare);
-            if (compare) shard = o.ShardOf(parse);
+            shard = o.ShardOf(parse);
+            if (!compare && shard is not null && settings.Chips == 0)
+                throw new UsageException("--shard cuts the chip study: give --chips N too (or shard 'ship compare').");
         }
         catch (UsageException e)
         {
@@ -151,6 +157,7 @@ public static class ShipCli
         {
             var commandLine = CommandLine(parse);
             if (compare) return HardwareComparison.Run(settings, reporter, o.CompareLevels(parse), shard, commandLine);
+            if (shard is not null) return ChipStudy.RunShard(settings, reporter, shard, commandLine);
             var result = new Study(settings, reporter, commandLine).Run();
             reporter.Heading("Done");
             reporter.Info($"test accuracy {Study.Pct(result.Plain.TestAccuracy)} (plain, ideal weights)" +
@@ -203,7 +210,7 @@ public static class ShipCli
         }
         try
         {
-            return HardwareComparison.Merge(folders, outDir ?? folders[0], MakeReporter(output, live), commandLine);
+            return MergeSweeps(folders, outDir ?? folders[0], MakeReporter(output, live), commandLine);
         }
         catch (Ship.Training.Sweeps.ShardException e)
         {
@@ -217,6 +224,31 @@ public static class ShipCli
             error.WriteLine($"ship: merge: {e.Message}");
             return Failed;
         }
+    }
+
+    /// <summary>
+    /// Merges every sharded sweep found in <paramref name="folders"/> (compare, chips; both when both are there): each is
+    /// checked and merged by its own command's merge, which writes what its unsharded run writes.
+    /// </summary>
+    internal static int MergeSweeps(IReadOnlyList<string> folders, string outDir, Reporter report, IReadOnlyList<string>? commandLine)
+    {
+        var sweeps = folders.SelectMany(Ship.Training.Sweeps.SweepShards.FindManifests)
+            .Select(f => Path.GetFileName(f)[..Path.GetFileName(f).IndexOf("-shard-", StringComparison.Ordinal)])
+            .Distinct().OrderBy(n => n, StringComparer.Ordinal).ToArray();
+        if (sweeps.Length == 0)
+            throw new Ship.Training.Sweeps.ShardException($"no shards of 'compare' or 'chips' (compare-shard-i-of-n.json, chips-shard-i-of-n.json) found in {string.Join(", ", folders)}.");
+        foreach (var sweep in sweeps)
+        {
+            int code = sweep switch
+            {
+                HardwareComparison.SweepName => HardwareComparison.Merge(folders, outDir, report, commandLine),
+                ChipStudy.SweepName => ChipStudy.Merge(folders, outDir, report, commandLine),
+                _ => throw new Ship.Training.Sweeps.ShardException($"'{sweep}' is no sweep this version merges (compare, chips).",
+                    folders.SelectMany(Ship.Training.Sweeps.SweepShards.FindManifests).First(f => Path.GetFileName(f).StartsWith(sweep + "-shard-", StringComparison.Ordinal))),
+            };
+            if (code != Ok) return code;
+        }
+        return Ok;
     }
 
     private static Reporter MakeReporter(TextWriter output, bool? live)
@@ -263,7 +295,9 @@ internal sealed class CliOptions
     public Option<bool> Crossbar { get; } = new("--crossbar") { Description = "Also evaluate the plain network on crossbar tiles (128 x 128 1T1R, 1-100 uS pairs): accuracy vs ADC bits (2,3,4,5,6,8) and vs line resistance (0-50 ohm per segment, approximate IR drop); adds about 10 s (docs/models/crossbar.md)." };
     public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of the split, initial weights, batch order and encoding (default 1; compare trains with seeds 1..--seeds on this split).", HelpName = "N" };
 
-    public Option<string?> Shard { get; } = new("--shard") { Description = "Run only shard i of n of the training seeds (1 <= i <= n; seed k goes to shard ((k - 1) mod n) + 1) and write compare-shard-i-of-n.csv/.json into --out; combine the shards with 'ship merge'. For Slurm job arrays: --shard ${SLURM_ARRAY_TASK_ID}/${SLURM_ARRAY_TASK_COUNT} (docs/sweeps.md).", HelpName = "i/n" };
+    public Option<string?> Shard { get; } = new("--shard") { Description = "Run only shard i of n of the sweep (1 <= i <= n): compare's training seeds (seed k goes to shard ((k - 1) mod n) + 1) or, with --chips, the study's chips (chip k goes to shard ((k - 1) mod n) + 1; the shard trains, evaluates its chips and writes nothing else); writes <sweep>-shard-i-of-n.csv/.json into --out; combine the shards with 'ship merge'. For Slurm job arrays: --shard ${SLURM_ARRAY_TASK_ID}/${SLURM_ARRAY_TASK_COUNT} (docs/sweeps.md).", HelpName = "i/n" };
+    public Option<int?> Chips { get; } = new("--chips") { Description = "Also evaluate each trained network on N chip instances (chip k = seed k: one draw of every device-to-device variation on --hw-levels-level devices and of the neuron parameter mismatch): histogram, mean ± σ (chips.csv, chips-summary.csv, chips-histogram). Default 0 (off).", HelpName = "N" };
+    public Option<double?> ChipMismatchOption { get; } = new("--chip-mismatch") { Description = "Relative σ of a chip's neuron parameter mismatch (hidden τ and threshold, output τ; log-normal, fixed per chip); default 0.1 (Rockpool's 30 % at 3σ); 0 = devices only.", HelpName = "SIGMA" };
 
     public Ship.Training.Sweeps.ShardSpec? ShardOf(ParseResult p)
     {
@@ -311,6 +345,14 @@ internal sealed class CliOptions
         if (p.GetValue(Threads) is { } th) s = s with { Threads = Positive("--threads", th, 1024) };
         if (p.GetValue(Nir)) s = s with { Nir = true };
         if (p.GetValue(Crossbar)) s = s with { Crossbar = true };
+        if (!compare && p.GetValue(Chips) is { } chips)
+        {
+            s = s with { Chips = chips >= 1 && chips <= 100000 ? chips : throw new UsageException($"--chips must be between 1 and 100000, got {chips}.") };
+        }
+        if (!compare && p.GetValue(ChipMismatchOption) is { } cm)
+        {
+            s = s with { ChipMismatch = cm >= 0 && cm <= 1 && double.IsFinite(cm) ? cm : throw new UsageException($"--chip-mismatch must be a relative σ from 0 to 1, got {cm.ToString(Inv)}.") };
+        }
         if (p.GetValue(Seed) is { } seed) s = s with { Seed = seed >= 0 ? seed : throw new UsageException($"--seed must be >= 0, got {seed}.") };
         if (s.Encoding == "rate" && s.MaxRate * s.Dt > 1) throw new UsageException($"--max-rate: the rate coding needs max-rate × dt <= 1 (at most {1 / s.Dt:g4} Hz), got {s.MaxRate.ToString(Inv)} Hz.");
         return s;

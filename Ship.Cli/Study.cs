@@ -27,6 +27,8 @@ public sealed record StudyResult
     public CrossbarResult? Crossbar { get; init; }
     /// <summary>Files written (relative to the output folder).</summary>
     public required IReadOnlyList<string> Files { get; init; }
+    /// <summary>Accuracy of each trained network on every chip instance (with <c>--chips N</c>), else empty.</summary>
+    public IReadOnlyList<ChipRow> Chips { get; init; } = Array.Empty<ChipRow>();
     /// <summary>Energy and operations per inference of each trained network (hardware ledger).</summary>
     public IReadOnlyList<NetworkEnergy> Energy { get; init; } = Array.Empty<NetworkEnergy>();
     /// <summary>Wall time of the whole study (s).</summary>
@@ -120,6 +122,10 @@ public sealed class Study
             return list;
         });
 
+        var chips = s.Chips == 0 ? new List<ChipRow>() : _report.Stage($"Accuracy over {s.Chips} chip instances", s.Chips * trained.Length, p =>
+            ChipStudy.Evaluate(model, trained, testSpikes, testLabels, Enumerable.Range(0, s.Chips).ToArray(), p)
+                .Select(r => new ChipRow((long)r.Values[0], (string)r.Values[1], (long)r.Values[2], (long)r.Values[3])).ToList());
+
         var energy = _report.Stage("Energy and operations per inference", trained.Length * (1 + s.Presets.Count), p =>
             trained.Select(m =>
             {
@@ -144,6 +150,8 @@ public sealed class Study
             return 0;
         });
         if (crossbar is not null) foreach (var f in CrossbarStudy.Plot(s.Out, crossbar)) Add(f);
+        if (chips.Count > 0)
+            foreach (var f in ChipStudy.WriteResults(s.Out, chips, ChipStudy.DeviceLevels(s), s.ChipMismatch, _report)) _files.Add(Path.GetFileName(f));
         SaveModel("model", plain, data);
         if (hw is not null) SaveModel("model-hw", hw, data);
         if (s.Nir)
@@ -153,7 +161,7 @@ public sealed class Study
         }
         WriteJson("settings.json", s);
         clock.Stop();
-        var result = new StudyResult { Plain = plain, HardwareAware = hw, Levels = levels, Drift = drift, Energy = energy, Crossbar = crossbar, Files = _files, Seconds = clock.Elapsed.TotalSeconds };
+        var result = new StudyResult { Plain = plain, HardwareAware = hw, Levels = levels, Drift = drift, Energy = energy, Crossbar = crossbar, Chips = chips, Files = _files, Seconds = clock.Elapsed.TotalSeconds };
         WriteJson("results.json", Summary(result));
         WriteSummary(result, data);
         return result with { Seconds = clock.Elapsed.TotalSeconds };
@@ -346,6 +354,7 @@ public sealed class Study
                 .ToDictionary(k => k.Key, k => k.Value),
         }),
         crossbar = r.Crossbar,
+        chips = r.Chips.Count == 0 ? null : new { summary = ChipStudy.Summarize(r.Chips), rows = r.Chips },
     };
 
     private static object Sweep(AccuracySweep s) => new { label = s.Label, x = s.X, seeds = s.Seeds, mean = s.Mean, std = s.Std, accuracies = s.Accuracies };
@@ -387,6 +396,7 @@ public sealed class Study
         Row("elapsed times (s)", string.Join(", ", s.Times.Select(Seconds)));
         Row("device presets", string.Join(", ", s.Presets));
         Row("device seeds", s.Seeds);
+        Row("chips", s.Chips == 0 ? "off" : $"{s.Chips} chip instances, {ChipStudy.DeviceLevels(s)}-level devices, neuron mismatch σ = {s.ChipMismatch.ToString(inv)} (relative)");
         Row("torch device", s.Device);
         sb.AppendLine().AppendLine("All settings: [settings.json](settings.json); all numbers: [results.json](results.json).").AppendLine();
 
@@ -409,6 +419,14 @@ public sealed class Study
         sb.AppendLine($"The plain network programmed on each preset and read at each elapsed time, mean ± std over {s.Seeds} device seeds; \"compensated\" multiplies every read by a global α = mean|w(0)| / mean|w(t)| from a calibration read.").AppendLine();
         Table(r.Drift, "time (s)", Seconds);
         Fig("accuracy-vs-time", "Accuracy vs elapsed time");
+
+        if (r.Chips.Count > 0)
+        {
+            sb.AppendLine("## Chips: accuracy over chip instances").AppendLine();
+            sb.Append(File.ReadAllText(Path.Combine(s.Out, "chips.md")));
+            Fig("chips-histogram", "Accuracy over chip instances (histogram; legend: mean ± σ)");
+            sb.AppendLine("Per chip: [chips.csv](chips.csv); mean ± σ: [chips-summary.csv](chips-summary.csv).").AppendLine();
+        }
 
         sb.AppendLine("## Energy and operations per inference").AppendLine();
         sb.AppendLine(EnergyStudy.Explanation(EnergyStudy.Physical(s.Presets).Count)).AppendLine();

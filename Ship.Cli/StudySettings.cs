@@ -75,6 +75,13 @@ public sealed record StudySettings
     public IReadOnlyList<int> AdcBits { get; init; } = new[] { 2, 3, 4, 5, 6, 8 };
     /// <summary>Line resistances per segment of the crossbar stage (Ω).</summary>
     public IReadOnlyList<double> LineResistances { get; init; } = new double[] { 0, 1, 2, 5, 10, 20, 50 };
+    /// <summary>
+    /// Chip instances of the chip study (0 = none): chip k (seed k) is one draw of every device-to-device variation and
+    /// parameter mismatch; each trained network is evaluated on every chip (docs/cli.md, <c>--chips</c>).
+    /// </summary>
+    public int Chips { get; init; }
+    /// <summary>Relative σ of the neuron parameter mismatch of a chip (hidden τ and threshold, output τ; fixed per chip); 0 = devices only.</summary>
+    public double ChipMismatch { get; init; } = 0.10;
     /// <summary>Output folder.</summary>
     public string Out { get; init; } = "ship-output";
     /// <summary>Whether to also write the trained networks as NIR graphs (model.nir, model-hw.nir; docs/nir.md).</summary>

@@ -162,6 +162,49 @@ public static class LinePlots
         return Figure.Save(model, folder, name, new[] { "series", "x_start", "x_end", "value" }, rows, options);
     }
 
+    /// <summary>
+    /// Histograms of several series over the same bins, each drawn as an outline (no fill, so overlapping series stay
+    /// readable): bin i is [edges[i], edges[i + 1]) and holds counts[i]; the outline starts and ends at zero.
+    /// <paramref name="edges"/> has one more entry than each series' counts and rises strictly. CSV columns:
+    /// <c>series, bin_start, bin_end, count</c> (one row per series and bin, exactly the drawn heights).
+    /// </summary>
+    public static FigureFiles Histogram(string folder, string name, IReadOnlyList<(string Label, IReadOnlyList<double> Counts)> series,
+        IReadOnlyList<double> edges, string xTitle, string yTitle = "Count", PlotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        ArgumentNullException.ThrowIfNull(edges);
+        if (series.Count == 0) throw new ArgumentException("Nothing to plot: no series.", nameof(series));
+        if (edges.Count < 2) throw new ArgumentException($"A histogram needs at least one bin (two edges), got {edges.Count} edges.", nameof(edges));
+        PlotData.CheckFinite(edges, "Histogram edges");
+        for (int i = 1; i < edges.Count; i++)
+            if (!(edges[i] > edges[i - 1])) throw new ArgumentException($"Histogram edges must rise strictly; edge {i} is {edges[i]} after {edges[i - 1]}.", nameof(edges));
+        var model = Figure.NewModel(options);
+        model.Axes.Add(Figure.Linear(AxisPosition.Bottom, xTitle));
+        model.Axes.Add(Figure.Linear(AxisPosition.Left, yTitle).With(a => a.Minimum = 0));
+        var rows = new List<object[]>();
+        for (int k = 0; k < series.Count; k++)
+        {
+            var (label, counts) = series[k];
+            if (counts.Count != edges.Count - 1)
+                throw new ArgumentException($"Series '{label}': {counts.Count} counts for {edges.Count - 1} bins.", nameof(series));
+            PlotData.CheckFinite(counts, $"Series '{label}' counts");
+            var xs = new List<double> { edges[0] };
+            var ys = new List<double> { 0 };
+            for (int i = 0; i < counts.Count; i++)
+            {
+                xs.Add(edges[i]); ys.Add(counts[i]);
+                xs.Add(edges[i + 1]); ys.Add(counts[i]);
+                rows.Add(new object[] { label, edges[i], edges[i + 1], counts[i] });
+            }
+            xs.Add(edges[^1]); ys.Add(0);
+            var line = PlotData.Line(xs, ys, Figure.Color(k), label);
+            line.MinimumSegmentLength = 0; // keep every corner: a dropped one would turn a bin's side into a slope
+            model.Series.Add(line);
+        }
+        Figure.LegendIfSeveral(model);
+        return Figure.Save(model, folder, name, new[] { "series", "bin_start", "bin_end", "count" }, rows, options);
+    }
+
     /// <summary>One set drawn as mean ± spread: a shortcut for <see cref="Bands"/> from runs[r][i].</summary>
     public static FigureFiles Band(string folder, string name, string label, IReadOnlyList<double> x, IReadOnlyList<IReadOnlyList<double>> runs,
         string xTitle, string yTitle, Spread spread = Spread.Std, bool logX = false, PlotOptions? options = null) =>

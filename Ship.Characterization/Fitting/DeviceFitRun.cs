@@ -14,6 +14,10 @@ public sealed record DeviceFitSettings
     public string? Retention { get; init; }
     /// <summary>Read-noise CSV (optional): adds a relative read noise.</summary>
     public string? ReadNoise { get; init; }
+    /// <summary>Cycling (endurance) CSV (optional): adds a fitted endurance.</summary>
+    public string? Cycling { get; init; }
+    /// <summary>Write pulses per cycle of the cycling data (2: one SET and one RESET pulse).</summary>
+    public double PulsesPerCycle { get; init; } = 2;
     /// <summary>Folder for the report, figures and preset.</summary>
     public string Out { get; init; } = "fit-output";
     /// <summary>Name of the preset (default: the pulse file's name).</summary>
@@ -29,7 +33,8 @@ public sealed record DeviceFitSettings
 /// <param name="Drift">The drift fit, if retention data were given.</param>
 /// <param name="Device">The fitted preset.</param>
 /// <param name="Files">Every file written.</param>
-public sealed record DeviceFitResult(PulseFitReport Pulses, PowerLawDriftReport? Drift, FittedDevice Device, IReadOnlyList<string> Files);
+/// <param name="Endurance">The endurance fit, if cycling data were given.</param>
+public sealed record DeviceFitResult(PulseFitReport Pulses, PowerLawDriftReport? Drift, FittedDevice Device, IReadOnlyList<string> Files, EnduranceReport? Endurance = null);
 
 /// <summary>
 /// The whole <c>ship fit</c> job: read the measurements, fit every pulse family and select one, fit drift and read noise
@@ -46,8 +51,9 @@ public static class DeviceFitRun
         var noise = s.ReadNoise is null ? null : MeasurementReader.ReadReadNoise(s.ReadNoise, s.Read);
         var report = PulseFitter.FitAll(pulses, new PulseFitOptions { Families = PulseModelFamily.All(s.NeuroSimLevels) });
         var drift = retention is null ? null : DriftFitter.FitPowerLaw(retention);
+        var endurance = s.Cycling is null ? null : EnduranceFitter.Fit(MeasurementReader.ReadCycling(s.Cycling, s.Read));
         string name = s.Name ?? Path.GetFileNameWithoutExtension(s.Pulses);
-        var device = FittedDevice.From(name, report, drift, noise, s.NeuroSimLevels);
+        var device = FittedDevice.From(name, report, drift, noise, s.NeuroSimLevels, endurance, s.PulsesPerCycle);
 
         Directory.CreateDirectory(s.Out);
         var files = new List<string>();
@@ -57,6 +63,11 @@ public static class DeviceFitRun
         {
             var (d1, d2) = FitPlots.DriftFit(s.Out, drift);
             files.AddRange(new[] { d1.Png, d1.Svg, d1.Csv, d2.Png, d2.Svg, d2.Csv });
+        }
+        if (endurance is not null)
+        {
+            var e = FitPlots.EnduranceFit(s.Out, endurance);
+            files.AddRange(new[] { e.Png, e.Svg, e.Csv });
         }
         string paramsCsv = Path.Combine(s.Out, "fit-parameters.csv");
         var rows = new List<object[]>();
@@ -73,21 +84,24 @@ public static class DeviceFitRun
             foreach (var sf in drift.Series)
                 rows.Add(new object[] { "drift", "power-law", $"{sf.Device} @ {sf.Level.ToString("R", CultureInfo.InvariantCulture)} S", "nu", "", sf.Nu.Value, sf.Nu.Lower, sf.Nu.Upper });
         }
+        if (endurance is not null)
+            foreach (var p in new[] { endurance.Window0, endurance.HalfWindowCycles, endurance.Sharpness, endurance.CollapsePoint, endurance.LifetimeCycles, endurance.WeibullShape, endurance.StuckHighFraction })
+                if (p is not null) rows.Add(new object[] { "cycling", "endurance", "all devices", p.Name, p.Unit, p.Value, p.Lower, p.Upper });
         CsvTable.Write(paramsCsv, new[] { "measurement", "model", "devices", "parameter", "unit", "value", "lower_95", "upper_95" }, rows);
         files.Add(paramsCsv);
         string json = Path.Combine(s.Out, "device.json");
         device.Save(json);
         files.Add(json);
         string md = Path.Combine(s.Out, "fit-report.md");
-        File.WriteAllText(md, Markdown(report, drift, device));
+        File.WriteAllText(md, Markdown(report, drift, device, endurance));
         files.Add(md);
-        return new DeviceFitResult(report, drift, device, files);
+        return new DeviceFitResult(report, drift, device, files, endurance);
     }
 
     private static string F(double v) => v.ToString("G5", CultureInfo.InvariantCulture);
 
     /// <summary>The report as Markdown.</summary>
-    public static string Markdown(PulseFitReport report, PowerLawDriftReport? drift, FittedDevice device)
+    public static string Markdown(PulseFitReport report, PowerLawDriftReport? drift, FittedDevice device, EnduranceReport? endurance = null)
     {
         var b = new StringBuilder();
         b.AppendLine($"# Device fit of {report.Source}").AppendLine();
@@ -118,9 +132,17 @@ public static class DeviceFitRun
             b.AppendLine($"- ν σ over devices {F(drift.NuSigma.Value)} [{F(drift.NuSigma.Lower)}, {F(drift.NuSigma.Upper)}] (fit error per series {F(drift.NuFitError)}; the preset draws σν = {F(drift.ToDrift().NuSigma)})");
             foreach (var (level, nu, n) in drift.NuByLevel) b.AppendLine($"- level {F(level * 1e6)} µS: mean ν {F(nu)} over {n}");
         }
+        if (endurance is not null)
+        {
+            b.AppendLine().AppendLine("## Endurance (cycling)").AppendLine();
+            b.AppendLine($"Window W(n) = W0 / (1 + (n/N½)^β) closing towards G_min + c·W0; lifetime Weibull (η, k); {endurance.Devices} devices, {endurance.Failed} seen stuck (window below 5 % of its first value).").AppendLine();
+            foreach (var p in new[] { endurance.Window0, endurance.HalfWindowCycles, endurance.Sharpness, endurance.CollapsePoint, endurance.LifetimeCycles, endurance.WeibullShape, endurance.StuckHighFraction })
+                if (p is not null) b.AppendLine($"- {p.Name} {F(p.Value)} [{F(p.Lower)}, {F(p.Upper)}] {p.Unit}");
+            b.AppendLine($"- RMS residual of the window fit {F(endurance.NarrowingRmse * 1e6)} µS");
+        }
         b.AppendLine().AppendLine("## Preset").AppendLine();
         b.AppendLine($"`device.json`: {device.Family} device on [{F(device.GminS * 1e6)}, {F(device.GmaxS * 1e6)}] µS" +
-            $"{(device.Drift is null ? "" : ", with drift")}{(device.ReadNoiseRelative is { } r ? $", read noise {r:P2}" : "")}. " +
+            $"{(device.Drift is null ? "" : ", with drift")}{(device.Endurance is null ? "" : ", with endurance")}{(device.ReadNoiseRelative is { } r ? $", read noise {r:P2}" : "")}. " +
             "Load it with `FittedDevice.Load(\"device.json\").ToArray()` and attach it to a synapse (docs/measured-devices.md).");
         return b.ToString();
     }

@@ -107,4 +107,41 @@ public static class FitPlots
         var header = new[] { "device", "level_uS", "time_s", "measured_uS", "fitted_uS", "residual_uS" };
         return (Figure.Save(fit, folder, "fit-drift", header, rows, options), Figure.Save(res, folder, "fit-drift-residuals", header, rows, options));
     }
+
+    /// <summary>
+    /// Endurance: each device's window G_high − G_low against cycles (log axis; reads after the device was seen stuck
+    /// drawn too) with the fitted W0·f(n). CSV: <c>series, cycles, window_uS</c> (series "fit" is the fitted curve).
+    /// </summary>
+    public static FigureFiles EnduranceFit(string folder, EnduranceReport report, int maxDevices = 8, PlotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var model = Figure.NewModel(options);
+        model.Title = $"Endurance fit of {report.Source}";
+        model.Axes.Add(Figure.Log(AxisPosition.Bottom, "Cycles"));
+        model.Axes.Add(Figure.Linear(AxisPosition.Left, "Window G_high − G_low (µS)"));
+        var rows = new List<object[]>();
+        var shown = report.Series.Take(maxDevices).ToArray();
+        for (int k = 0; k < shown.Length; k++)
+        {
+            var s = shown[k];
+            var c = Figure.Color(k);
+            var marks = new ScatterSeries { MarkerType = MarkerType.Circle, MarkerSize = 2.5, MarkerFill = c, Title = s.Device };
+            var w = s.Window;
+            for (int i = 0; i < w.Length; i++)
+            {
+                if (s.Cycles[i] <= 0) continue;
+                marks.Points.Add(new ScatterPoint(s.Cycles[i], w[i] * Micro));
+                rows.Add(new object[] { s.Device, s.Cycles[i], w[i] * Micro });
+            }
+            model.Series.Add(marks);
+        }
+        var all = report.Series.SelectMany(s => s.Cycles).Where(c => c > 0).ToArray();
+        double lo = all.Min(), hi = all.Max();
+        var xs = Enumerable.Range(0, 100).Select(i => lo * Math.Pow(hi / lo, i / 99.0)).ToArray();
+        var ys = xs.Select(x => report.Window0.Value * report.WindowFraction(x) * Micro).ToArray();
+        model.Series.Add(PlotData.Line(xs, ys, OxyColors.Black, "fit"));
+        for (int i = 0; i < xs.Length; i++) rows.Add(new object[] { "fit", xs[i], ys[i] });
+        Figure.LegendIfSeveral(model);
+        return Figure.Save(model, folder, "fit-endurance", new[] { "series", "cycles", "window_uS" }, rows, options);
+    }
 }

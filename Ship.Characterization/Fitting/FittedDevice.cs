@@ -39,6 +39,8 @@ public sealed record FittedDevice
     public DriftSpec? Drift { get; init; }
     /// <summary>Relative read-noise σ (σ/G), if read-noise data were given.</summary>
     public double? ReadNoiseRelative { get; init; }
+    /// <summary>Endurance (window narrowing and failures with the write pulses; counts in pulses), or null when not fitted.</summary>
+    public Endurance.Settings? Endurance { get; init; }
 
     /// <summary>Power-law drift as data.</summary>
     /// <param name="T0">t0 (s).</param>
@@ -74,12 +76,14 @@ public sealed record FittedDevice
         var effects = new List<INonIdeality> { new PulseProgramming(response) };
         if (Drift is { } d) effects.Add(new FittedPowerLawDrift(d.T0, d.Clock, d.NuMean, d.NuSigma));
         if (ReadNoiseRelative is { } r && r > 0) effects.Add(ReadNoise.Relative(r));
+        // Last, so a failed device reads exactly its stuck value.
+        if (Endurance is { } e) effects.Add(Ship.Devices.Memristive.Endurance.FromSettings(e));
         return new DeviceArray(Name, new SymmetricDifferentialMapping(GminS, GmaxS), effects.ToArray()) { Pulses = response, ElapsedTime = elapsedTime };
     }
 
     /// <summary>Builds the preset from a pulse fit (and optionally a drift fit and read-noise data).</summary>
     public static FittedDevice From(string name, PulseFitReport pulses, PowerLawDriftReport? drift = null, ReadNoiseMeasurements? readNoise = null,
-        int? neuroSimLevels = null)
+        int? neuroSimLevels = null, EnduranceReport? endurance = null, double pulsesPerCycle = 2)
     {
         ArgumentNullException.ThrowIfNull(pulses);
         var response = pulses.Response;
@@ -104,6 +108,7 @@ public sealed record FittedDevice
             GmaxS = ups.Item2,
             Drift = drift is null ? null : new DriftSpec(drift.Options.T0, drift.Options.Clock, drift.ToDrift().NuMean, drift.ToDrift().NuSigma),
             ReadNoiseRelative = rn,
+            Endurance = endurance?.ToEndurance(pulsesPerCycle).GetSettings(),
         };
     }
 

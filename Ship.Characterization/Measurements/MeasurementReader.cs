@@ -94,9 +94,9 @@ public sealed record ReadNoiseMeasurements(string Source, IReadOnlyList<ReadNois
 /// <see cref="MeasurementReadOptions.ConductanceUnit"/>; every value returned is in siemens and seconds. Any problem is a
 /// <see cref="MeasurementFileException"/> naming row and column. Formats (docs/measured-devices.md):
 /// pulses <c>device, cycle, pulse, polarity, conductance</c>; retention <c>device, level, time, conductance</c>;
-/// read noise <c>device, read, conductance</c>.
+/// read noise <c>device, read, conductance</c>; cycling (endurance) <c>device, cycle, state, conductance</c>.
 /// </summary>
-public static class MeasurementReader
+public static partial class MeasurementReader
 {
     /// <summary>Reads a pulse-response file.</summary>
     public static PulseMeasurements ReadPulses(string path, MeasurementReadOptions? options = null)

@@ -17,8 +17,8 @@ public enum GroupKind
 
 /// <summary>
 /// A group of N identical components (a compact device model). It declares parameters (set at initialization) and state
-/// variables (reset at the start of every run) and implements three hooks: <see cref="PrepareTimeStep"/> for what depends
-/// on dt, <see cref="OnReset"/> for extra initial state, and <see cref="Step"/> to advance one step
+/// variables (reset at the start of every run) and coefficients derived from parameters and dt (<see cref="Derive{T}"/>:
+/// declared with their formula, recomputed by the framework), and implements <see cref="Step"/> to advance one step
 /// (input [batch, InputSize] → output [batch, OutputSize]). A group can be bound to a context and stepped on its own,
 /// which is how models are unit-tested without a network.
 /// </summary>
@@ -26,6 +26,7 @@ public abstract class Group
 {
     private readonly List<Parameter> _parameters = new();
     private readonly List<StateVariable> _states = new();
+    private readonly List<DerivedValue> _derived = new();
     private SimulationContext? _ctx;
     private int _n, _ns, _nt;
 
@@ -61,7 +62,11 @@ public abstract class Group
     /// <summary>What <see cref="OutputDelaySteps"/> will be at time step <paramref name="dt"/>, without changing anything (plans are made before a run).</summary>
     public virtual int OutputDelayStepsAt(double dt) => OutputDelaySteps;
 
-    /// <summary>Throws a <see cref="ParameterException"/> naming the group if it cannot run at time step <paramref name="dt"/> (e.g. rate·dt &gt; 1); changes nothing.</summary>
+    /// <summary>
+    /// Throws a <see cref="ParameterException"/> naming the group if it cannot run at time step <paramref name="dt"/> (e.g.
+    /// rate·dt &gt; 1); changes nothing. The engine calls it for every dt of a call before any state changes, and
+    /// <see cref="PrepareTimeStep"/> calls it before deriving anything: a model never calls it itself.
+    /// </summary>
     public virtual void ValidateTimeStep(double dt) { }
 
     /// <summary>Groups whose state this group reads directly every step (not through a connection), so the plan calls them first.</summary>
@@ -80,6 +85,8 @@ public abstract class Group
     public IReadOnlyList<Parameter> Parameters => _parameters;
     /// <summary>The declared state variables, in declaration order.</summary>
     public IReadOnlyList<StateVariable> States => _states;
+    /// <summary>The declared derived coefficients, in declaration order (the order they are computed in).</summary>
+    public IReadOnlyList<DerivedValue> DerivedValues => _derived;
     /// <summary>Every variable of this group and of groups it wraps, so the engine can keep, monitor and save them all.</summary>
     public virtual IEnumerable<Variable> AllVariables => _parameters.Cast<Variable>().Concat(_states);
 
@@ -106,11 +113,27 @@ public abstract class Group
         return s;
     }
 
+    /// <summary>
+    /// Declares a coefficient derived from parameters and the time step, with its formula (a function of dt that reads
+    /// the parameters, and earlier declared coefficients, it needs); call from the constructor. The framework computes
+    /// it when the time step is prepared (each call's first segment, every dt change) and when a parameter is set,
+    /// owns the tensors it returns and frees them when replaced; a formula may throw a <see cref="ParameterException"/>
+    /// to refuse a parameter value (a rejected <see cref="Set"/> then leaves everything as it was).
+    /// </summary>
+    protected Derived<T> Derive<T>(string name, Func<double, T> formula)
+    {
+        ArgumentNullException.ThrowIfNull(formula);
+        CheckNewName(name);
+        var d = new Derived<T>(this, name, formula);
+        _derived.Add(d);
+        return d;
+    }
+
     private void CheckNewName(string name)
     {
         if (string.IsNullOrWhiteSpace(name) || name == "output")
             throw new ArgumentException($"'{name}' cannot name a variable of {GetType().Name}.", nameof(name));
-        if (_parameters.Any(p => p.Name == name) || _states.Any(s => s.Name == name))
+        if (_parameters.Any(p => p.Name == name) || _states.Any(s => s.Name == name) || _derived.Any(d => d.Name == name))
             throw new ArgumentException($"{GetType().Name} declares '{name}' twice.", nameof(name));
     }
 
@@ -152,18 +175,23 @@ public abstract class Group
         return this;
     }
 
-    // The owner may be a group this one wraps: it is the one whose derived values (or device) depend on p.
+    // The owner may be a group this one wraps: its coefficients (and device) depend on p, and this wrapper's may too.
     private void Changed(Parameter p)
     {
+        double dt = Context.Dt;
+        ValidateTimeStep(dt);
+        DerivedRecompute.UpdateAll(p.Owner._derived, dt);
+        if (!ReferenceEquals(p.Owner, this)) DerivedRecompute.UpdateAll(_derived, dt);
         p.Owner.ParameterChanged(p);
         if (!ReferenceEquals(p.Owner, this)) ParameterChanged(p);
     }
 
-    /// <summary>Hook after a parameter of a bound group changed, for models that cache values derived from it.</summary>
-    protected virtual void ParameterChanged(Parameter parameter)
-    {
-        if (_ctx is not null) PrepareTimeStep(_ctx.Dt);
-    }
+    /// <summary>
+    /// Hook after a parameter of a bound group was set and the declared coefficients were recomputed, for reactions that
+    /// are not coefficients (programming a device with new weights, dropping a cached layout). Never derive here: declare
+    /// the coefficient with <see cref="Derive{T}"/>.
+    /// </summary>
+    protected virtual void ParameterChanged(Parameter parameter) { }
 
     /// <summary>The current tensor of a parameter or state variable.</summary>
     public Tensor Get(string name) => Variable(name).Value;
@@ -238,14 +266,34 @@ public abstract class Group
         _ctx = ctx;
         for (int i = 0; i < parameters.Count; i++)
             if (fresh[i] is { } t) parameters[i].Tensor = Keep(t);
+        foreach (var d in _derived) d.Invalidate(); // computed again from the new parameters when first needed
         OnBind();
     }
 
-    /// <summary>Hook after parameters are materialized, for derived values that do not depend on dt.</summary>
+    /// <summary>Hook after parameters are materialized, for checks and state that need the context (not for coefficients: declare them).</summary>
     protected virtual void OnBind() { }
 
-    /// <summary>Precomputes what depends on dt (decay factors, step counts); called before the first step and at every dt change.</summary>
-    public virtual void PrepareTimeStep(double dt) { }
+    /// <summary>
+    /// Prepares the group (and every group it wraps) for time step <paramref name="dt"/>: the one place dt is checked
+    /// (finite, &gt; 0, then <see cref="ValidateTimeStep"/>), then every declared coefficient is recomputed and
+    /// <see cref="OnTimeStepPrepared"/> runs. The engine calls it before each call's first step and at every dt change.
+    /// </summary>
+    public void PrepareTimeStep(double dt)
+    {
+        DerivedRecompute.CheckDt(this, dt);
+        ValidateTimeStep(dt);
+        foreach (var g in StackInnerFirst) DerivedRecompute.UpdateAll(g._derived, dt);
+        foreach (var g in StackInnerFirst) g.OnTimeStepPrepared(dt);
+    }
+
+    /// <summary>This group after every group it wraps, innermost first.</summary>
+    internal virtual IEnumerable<Group> StackInnerFirst => [this];
+
+    /// <summary>
+    /// Hook after the coefficients were recomputed for <paramref name="dt"/>, for state whose layout follows the time step
+    /// (a delay queue re-timed to the new dt). Coefficients are declared with <see cref="Derive{T}"/>, not computed here.
+    /// </summary>
+    protected virtual void OnTimeStepPrepared(double dt) { }
 
     /// <summary>Resets every state variable to its initial specification, then calls <see cref="OnReset"/>.</summary>
     public virtual void ResetState()

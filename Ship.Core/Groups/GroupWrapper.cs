@@ -72,8 +72,7 @@ public abstract class GroupWrapper : Group
         base.Bind(ctx);
     }
 
-    /// <inheritdoc />
-    public override void PrepareTimeStep(double dt) => Inner.PrepareTimeStep(dt);
+    internal override IEnumerable<Group> StackInnerFirst => Inner.StackInnerFirst.Append(this);
 
     /// <inheritdoc />
     public override void ResetState()

@@ -79,4 +79,6 @@ public sealed class SimulationContext
     public long StepIndex { get => _root?.StepIndex ?? _step; internal set { if (_root is null) _step = value; else _root.StepIndex = value; } }
     /// <summary>Time at the start of the step being computed, in seconds from the last reset.</summary>
     public double Time { get => _root?.Time ?? _time; internal set { if (_root is null) _time = value; else _root.Time = value; } }
+    /// <summary>The step being computed as one value (index, start time, dt): what a group reads for time information.</summary>
+    public Clocks.TimeStep Now => new(StepIndex, Time, Dt);
 }

@@ -41,7 +41,7 @@ public sealed class DendriticIntegrator : NeuronGroup, IShipModel<DendriticInteg
     /// <inheritdoc />
     public static DendriticIntegrator FromSettings(Settings settings) => new(settings.Neurons, settings.Branches, settings.Nonlinearity);
 
-    private Tensor? _beta;
+    private readonly Derived<Tensor> _beta;
 
     /// <summary>Creates N neurons of K branches with the given branch nonlinearity (τ_d = 10 ms, g = 1, θ = 0, p = 2 unless set).</summary>
     public DendriticIntegrator(int neurons, int branches, DendriteNonlinearity nonlinearity = DendriteNonlinearity.Sigmoid,
@@ -56,6 +56,7 @@ public sealed class DendriticIntegrator : NeuronGroup, IShipModel<DendriticInteg
         Theta = Param("theta", Extent.Component | Extent.Batch, threshold, Constraint.Finite);
         Power = Param("power", Extent.Component | Extent.Batch, power, new Constraint(">= 1", 1, double.PositiveInfinity, true, false));
         D = State("d", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
+        _beta = Derive("beta", dt => DendriteFunctional.Decay(Tau.Value, dt));
     }
 
     private static int CheckedProduct(int neurons, int branches)
@@ -89,12 +90,9 @@ public sealed class DendriticIntegrator : NeuronGroup, IShipModel<DendriticInteg
     public override int OutputSize => Neurons;
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt) => _beta = Keep(DendriteFunctional.Decay(Tau.Value, dt));
-
-    /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (y, d) = DendriteFunctional.Step(D.Value, input, _beta!, Gain.Value, Theta.Value, Power.Value, Nonlinearity, Branches);
+        var (y, d) = DendriteFunctional.Step(D.Value, input, _beta.Value, Gain.Value, Theta.Value, Power.Value, Nonlinearity, Branches);
         D.Tensor = d;
         return y;
     }

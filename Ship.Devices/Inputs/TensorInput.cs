@@ -83,7 +83,7 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
     }
 
     /// <inheritdoc />
-    public bool CanRunSequence => true;
+    public string? SequenceRefusal => null;
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)

@@ -217,6 +217,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         var trace = response.Train(s.Programmed, count, direction, _pulseDevices, rng, mask, Name);
         trace = s.ApplyPins(trace);
         s.AddWrites(Energy.WriteEnergy.OfPulseTrain(trace, mask)); // hardware ledger: the pulses' write energy
+        s.AddDeviceWrites(mask is null ? torch.tensor((double)count) : mask.to(ScalarType.Float64, s.Device).mul(count)); // endurance
         s.SetProgrammed(trace[count].clone());
         return trace.MoveToOuterDisposeScope();
     }

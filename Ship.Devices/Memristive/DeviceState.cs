@@ -14,7 +14,7 @@ public sealed class DeviceState : IDisposable
 {
     private readonly Dictionary<(INonIdeality, string), Tensor> _fabricated = new();
     private readonly Dictionary<(INonIdeality, string), Tensor> _programmed = new();
-    private Tensor? _pinMask, _pinValue, _target, _g0;
+    private Tensor? _pinMask, _pinValue, _target, _g0, _lifetimeWrites;
 
     internal DeviceState(string owner, long[] shape, Device device, torch.Generator rng)
     {
@@ -46,6 +46,28 @@ public sealed class DeviceState : IDisposable
         _writes = Energy.WriteCounts.Zero;
         return w;
     }
+    /// <summary>
+    /// Write pulses each device received since fabrication [D, …] (float64; zeros before the first write): pulse
+    /// programming, <see cref="DeviceArray.ApplyPulses(int, PulseDirection, torch.Generator, Tensor?)"/> and anything
+    /// added with <see cref="AddDeviceWrites"/>. Kept across programmings of the same fabricated array and saved with it;
+    /// what endurance models (<see cref="Endurance"/>) read.
+    /// </summary>
+    public Tensor LifetimeWrites => _lifetimeWrites ??= torch.zeros(Shape, dtype: ScalarType.Float64, device: Device).DetachFromDisposeScope();
+
+    /// <summary>
+    /// Adds <paramref name="pulses"/> (per device, broadcastable to [D, …], ≥ 0) to <see cref="LifetimeWrites"/>: the hook
+    /// for writes the array does not make itself (a program-and-verify loop, weight updates done as pulses elsewhere).
+    /// </summary>
+    public void AddDeviceWrites(Tensor pulses)
+    {
+        ArgumentNullException.ThrowIfNull(pulses);
+        using var scope = torch.NewDisposeScope();
+        var p = pulses.detach().to(ScalarType.Float64, Device);
+        if (!p.isfinite().all().item<bool>() || p.lt(0).any().item<bool>())
+            throw new ParameterException(Owner, "pulses", "write counts must be finite and >= 0.");
+        LifetimeWrites.add_(p.expand(Shape));
+    }
+
     /// <summary>Nominal conductance window of the current programming (S).</summary>
     public ConductanceRange Range { get; internal set; }
     /// <summary>Time since programming at which reads happen, in seconds.</summary>
@@ -140,6 +162,7 @@ public sealed class DeviceState : IDisposable
         w.SetTensor("programmed", _g0);
         w.SetTensor("pin_mask", _pinMask);
         w.SetTensor("pin_value", _pinValue);
+        w.SetTensor("lifetime_writes", _lifetimeWrites);
         SaveDraws(w.Child("fabricated"), _fabricated, effects);
         SaveDraws(w.Child("programming_draws"), _programmed, effects);
     }
@@ -179,6 +202,8 @@ public sealed class DeviceState : IDisposable
         s._g0 = Checked(r.GetNullableTensor("programmed"), "programmed conductances", ScalarType.Float64);
         s._pinMask = Checked(r.GetNullableTensor("pin_mask"), "stuck-device mask", ScalarType.Bool);
         s._pinValue = Checked(r.GetNullableTensor("pin_value"), "stuck-device values", ScalarType.Float64);
+        // Absent in checkpoints written before write counting: no writes recorded then.
+        s._lifetimeWrites = r.Has("lifetime_writes") ? Checked(r.GetNullableTensor("lifetime_writes"), "lifetime write counts", ScalarType.Float64) : null;
         LoadDraws(r.Child("fabricated"), s._fabricated, effects, owner);
         LoadDraws(r.Child("programming_draws"), s._programmed, effects, owner);
         return s;
@@ -210,6 +235,7 @@ public sealed class DeviceState : IDisposable
         _pinValue?.Dispose();
         _target?.Dispose();
         _g0?.Dispose();
-        _pinMask = _pinValue = _target = _g0 = null;
+        _lifetimeWrites?.Dispose();
+        _pinMask = _pinValue = _target = _g0 = _lifetimeWrites = null;
     }
 }

@@ -26,7 +26,7 @@ public sealed class AdaptiveLif : NeuronGroup, IIntegrationGate, IShipModel<Adap
     /// <inheritdoc />
     public static AdaptiveLif FromSettings(Settings settings) => new(settings.N);
 
-    private Tensor? _beta, _rho;
+    private readonly Derived<Tensor> _beta, _rho;
 
     /// <summary>Creates N adaptive LIF neurons (τ = 10 ms, thr0 = 1, τ_a = 200 ms, b = 0.2 unless set).</summary>
     public AdaptiveLif(int n, double tau = 10e-3, double threshold = 1.0, double tauAdaptation = 200e-3, double adaptation = 0.2) : base(n)
@@ -39,6 +39,8 @@ public sealed class AdaptiveLif : NeuronGroup, IIntegrationGate, IShipModel<Adap
         A = State("a", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
         Threshold = State("thr", Extent.Batch | Extent.Component, 0.0);
         Integrate = State("integrate", Extent.Batch | Extent.Component, 1.0);
+        _beta = Derive("beta", dt => LifFunctional.Decay(Tau.Value, dt));
+        _rho = Derive("rho", dt => LifFunctional.Decay(TauAdaptation.Value, dt));
     }
 
     /// <summary>Membrane time constant τ in seconds.</summary>
@@ -59,20 +61,13 @@ public sealed class AdaptiveLif : NeuronGroup, IIntegrationGate, IShipModel<Adap
     public StateVariable Integrate { get; }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
-        _rho = Keep(LifFunctional.Decay(TauAdaptation.Value, dt));
-    }
-
-    /// <inheritdoc />
     protected override void OnReset() =>
         Threshold.Tensor = Keep(Adaptation.Value.mul(A.Value).add_(BaseThreshold.Value).expand_as(A.Value).clone());
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (spikes, u, a, thr, integrate) = AdaptiveLifFunctional.Step(U.Value, A.Value, Integrate.Value, input, _beta!, _rho!,
+        var (spikes, u, a, thr, integrate) = AdaptiveLifFunctional.Step(U.Value, A.Value, Integrate.Value, input, _beta.Value, _rho.Value,
             BaseThreshold.Value, Adaptation.Value, Context.Spikes);
         U.Tensor = u;
         A.Tensor = a;

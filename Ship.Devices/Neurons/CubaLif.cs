@@ -32,7 +32,10 @@ public sealed class CubaLif : NeuronGroup, IShipModel<CubaLif, CubaLif.Settings>
     /// <inheritdoc />
     public static CubaLif FromSettings(Settings settings) => new(settings.N, settings.Spiking, settings.Synapse);
 
-    private Tensor? _beta, _leak, _p, _c, _alpha, _oneMinusAlpha;
+    private readonly Derived<Coefficients> _k;
+
+    /// <summary>The per-step factors in the network dtype (computed in float64 from the time constants).</summary>
+    private sealed record Coefficients(Tensor Beta, Tensor Leak, Tensor P, Tensor? C, Tensor? Alpha, Tensor? OneMinusAlpha);
 
     /// <summary>Creates N neurons; <paramref name="spiking"/> adds threshold and reset, <paramref name="synapse"/> the current stage.</summary>
     public CubaLif(int n, bool spiking = true, bool synapse = true, double tauMem = 10e-3, double tauSyn = 5e-3, double r = 1.0,
@@ -40,7 +43,7 @@ public sealed class CubaLif : NeuronGroup, IShipModel<CubaLif, CubaLif.Settings>
     {
         Spiking = spiking;
         HasSynapse = synapse;
-        // τ_mem may be +∞ (a perfect integrator), which no Constraint admits: checked in PrepareTimeStep instead.
+        // τ_mem may be +∞ (a perfect integrator), which no Constraint admits: checked where the factors are derived.
         TauMem = Param("tau_mem", Extent.Component | Extent.Batch, tauMem);
         R = Param("r", Extent.Component | Extent.Batch, r, Constraint.Finite);
         VLeak = Param("v_leak", Extent.Component | Extent.Batch, vLeak, Constraint.Finite);
@@ -56,6 +59,7 @@ public sealed class CubaLif : NeuronGroup, IShipModel<CubaLif, CubaLif.Settings>
             WeightIn = Param("w_in", Extent.Component | Extent.Batch, weightIn, Constraint.Finite);
             I = State("i", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
         }
+        _k = Derive("factors", Factors);
     }
 
     /// <summary>Whether the neuron fires and resets (LIF, IF, CubaLIF) or outputs its membrane (LI, I, CubaLI).</summary>
@@ -81,33 +85,25 @@ public sealed class CubaLif : NeuronGroup, IShipModel<CubaLif, CubaLif.Settings>
     /// <summary>Synaptic current (synaptic variants only).</summary>
     public StateVariable? I { get; }
 
-    /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
+    private Coefficients Factors(double dt)
     {
-        using var tauM = TauMem.Value.detach().to_type(ScalarType.Float64);
-        using (var bad = tauM.le(0).logical_or(tauM.isnan()).any())
-            if (bad.item<bool>())
-                throw new ParameterException(DisplayName, TauMem.Name, "values must be > 0 seconds (+∞ for a perfect integrator).");
+        var tauM = TauMem.Value.detach().to_type(ScalarType.Float64);
+        if (tauM.le(0).logical_or(tauM.isnan()).any().item<bool>())
+            throw new ParameterException(DisplayName, TauMem.Name, "values must be > 0 seconds (+∞ for a perfect integrator).");
         var tauS = TauSyn?.Value.detach().to_type(ScalarType.Float64);
         var k = CubaLifFunctional.Coefficients(tauM, tauS, dt);
         var dtype = Context.DType;
-        _beta = Keep(k.Beta.to_type(dtype));
-        _leak = Keep(k.OneMinusBeta.mul(VLeak.Value.detach().to_type(ScalarType.Float64)).to_type(dtype));
-        _p = Keep(k.P.to_type(dtype));
-        if (tauS is not null)
-        {
-            _c = Keep(k.C!.to_type(dtype));
-            _alpha = Keep(k.Alpha!.to_type(dtype));
-            _oneMinusAlpha = Keep(k.OneMinusAlpha!.to_type(dtype));
-            tauS.Dispose();
-        }
+        var leak = k.OneMinusBeta.mul(VLeak.Value.detach().to_type(ScalarType.Float64)).to_type(dtype);
+        return new Coefficients(k.Beta.to_type(dtype), leak, k.P.to_type(dtype),
+            k.C?.to_type(dtype), k.Alpha?.to_type(dtype), k.OneMinusAlpha?.to_type(dtype));
     }
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
         var ctx = Context;
-        var (v, i) = CubaLifFunctional.Integrate(V.Value, I?.Value, input, _beta!, _leak!, _p!, R.Value, WeightIn?.Value, _c, _alpha, _oneMinusAlpha);
+        var k = _k.Value;
+        var (v, i) = CubaLifFunctional.Integrate(V.Value, I?.Value, input, k.Beta, k.Leak, k.P, R.Value, WeightIn?.Value, k.C, k.Alpha, k.OneMinusAlpha);
         if (i is not null) I!.Tensor = i;
         if (!Spiking)
         {

@@ -33,8 +33,8 @@ public sealed class Izhikevich : NeuronGroup, IShipModel<Izhikevich, Izhikevich.
     public static Izhikevich FromSettings(Settings settings) => new(settings.N, substeps: settings.Substeps);
 
     private static readonly ConstantValue RecoveryFromB = new(double.NaN);
-    private Tensor? _ah;
-    private double _h;
+    private readonly Derived<double> _h;
+    private readonly Derived<Tensor> _ah;
 
     /// <summary>Creates N Izhikevich neurons; the defaults are the regular-spiking preset.</summary>
     public Izhikevich(int n, double a = 0.02, double b = 0.2, double c = -65, double d = 8, int substeps = 1, double vPeak = 30)
@@ -54,6 +54,8 @@ public sealed class Izhikevich : NeuronGroup, IShipModel<Izhikevich, Izhikevich.
         V = State("v", Extent.Batch | Extent.Component, -65.0, Constraint.Finite);
         // NaN marks "not set by the user": the reset then starts u on the nullcline, u = b·v.
         U = State("u", Extent.Batch | Extent.Component, RecoveryFromB);
+        _h = Derive("h", dt => dt * 1000.0 / Substeps); // the Euler sub-step in ms
+        _ah = Derive("ah", _ => A.Value.mul(_h.Value));
     }
 
     /// <summary>Euler sub-steps per network step; more sub-steps lower the integration error at a proportional cost.</summary>
@@ -74,13 +76,6 @@ public sealed class Izhikevich : NeuronGroup, IShipModel<Izhikevich, Izhikevich.
     public StateVariable U { get; }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        _h = dt * 1000.0 / Substeps;
-        _ah = Keep(A.Value.mul(_h));
-    }
-
-    /// <inheritdoc />
     protected override void OnReset()
     {
         if (ReferenceEquals(U.Spec, RecoveryFromB)) U.Tensor = Keep(B.Value.mul(V.Value).expand_as(V.Value).clone());
@@ -92,9 +87,10 @@ public sealed class Izhikevich : NeuronGroup, IShipModel<Izhikevich, Izhikevich.
         var v = V.Value;
         var u = U.Value;
         Tensor? fired = null;
+        var (ah, h) = (_ah.Value, _h.Value);
         for (int k = 0; k < Substeps; k++)
         {
-            var (s, vn, un) = IzhikevichFunctional.Step(v, u, input, _ah!, B.Value, C.Value, D.Value, VPeak.Value, _h, Context.Spikes);
+            var (s, vn, un) = IzhikevichFunctional.Step(v, u, input, ah, B.Value, C.Value, D.Value, VPeak.Value, h, Context.Spikes);
             v = vn;
             u = un;
             // Any firing sub-step makes the step fire: s1 OR s2 = s1 + s2 − s1·s2 keeps the output 0/1 and differentiable.

@@ -24,13 +24,14 @@ public sealed class LeakyIntegrator : NeuronGroup, IShipModel<LeakyIntegrator, L
     /// <inheritdoc />
     public static LeakyIntegrator FromSettings(Settings settings) => new(settings.N);
 
-    private Tensor? _beta;
+    private readonly Derived<Tensor> _beta;
 
     /// <summary>Creates N leaky integrators with τ = 1 ms (SHIP's default) unless set otherwise.</summary>
     public LeakyIntegrator(int n, double tau = 1e-3) : base(n)
     {
         Tau = Param("tau", Extent.Component | Extent.Batch, tau, Constraint.TimeConstant);
         U = State("u", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
+        _beta = Derive("beta", dt => LifFunctional.Decay(Tau.Value, dt));
     }
 
     /// <summary>Membrane time constant τ in seconds.</summary>
@@ -39,13 +40,10 @@ public sealed class LeakyIntegrator : NeuronGroup, IShipModel<LeakyIntegrator, L
     public StateVariable U { get; }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt) => _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
-
-    /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
         // The new membrane is a fresh tensor that is never modified in place later, so it can be both state and output.
-        var u = LeakyIntegratorFunctional.Step(U.Value, input, _beta!);
+        var u = LeakyIntegratorFunctional.Step(U.Value, input, _beta.Value);
         U.Tensor = u;
         return u;
     }

@@ -2,6 +2,7 @@ using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using Ship.Core.Spikes;
+using Ship.Devices.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -25,7 +26,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
     /// <inheritdoc />
     public static Lif FromSettings(Settings settings) => new(settings.N);
 
-    private Tensor? _beta;
+    private readonly Derived<Tensor> _beta;
 
     /// <summary>Creates N LIF neurons with τ = 10 ms and thr = 1 unless set otherwise.</summary>
     public Lif(int n, double tau = 10e-3, double threshold = 1.0) : base(n)
@@ -34,6 +35,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
         Threshold = Param("thr", Extent.Component | Extent.Batch, threshold, Constraint.Finite);
         U = State("u", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
         Integrate = State("integrate", Extent.Batch | Extent.Component, 1.0);
+        _beta = Derive("beta", dt => LifFunctional.Decay(Tau.Value, dt));
     }
 
     /// <summary>Membrane time constant τ in seconds.</summary>
@@ -45,13 +47,10 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
     /// <summary>1 while integrating, 0 on the step after a spike.</summary>
     public StateVariable Integrate { get; }
 
-    /// <inheritdoc />
-    public override void PrepareTimeStep(double dt) => _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
-
     /// <summary>Default of <see cref="Ship.Core.Networks.KernelPolicy.HostRecurrenceLimit"/> (the measured crossover on an H100).</summary>
     public const long HostRecurrenceLimit = 16384;
 
-    /// <summary>Why the fused recurrence cannot serve the coming run (the maths or the kernel policy), or null when it can.</summary>
+    /// <summary>Why the maths of the fused recurrence does not cover the coming run, or null when it does (which backend runs it is the kernel policy's business: <see cref="KernelRefusal"/>).</summary>
     public string? SequenceRefusal
     {
         get
@@ -60,17 +59,12 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
             if (ctx.DType is not (ScalarType.Float32 or ScalarType.Float64)) return $"the fused recurrence supports float32 and float64, not {ctx.DType}";
             if (Tau.Value.requires_grad || Threshold.Value.requires_grad) return "tau or thr is trained: the fused node has no gradient for them";
             if (ctx.Spikes is not (HeavisideSpikes or SurrogateSpikes)) return $"spike function {ctx.Spikes.GetType().Name} is not one the fused node implements";
-            // On a GPU the recurrence is a fused kernel where the policy allows and NVRTC is found; else it runs on the
-            // host, which only pays off while the copies are small.
-            bool cuda = ctx.Kernels.CudaKernels && LifCuda.IsAvailable(ctx.Device);
-            if (!cuda && !ctx.Kernels.HostRecurrence(ctx.Device, (long)ctx.BatchSize * ComponentCount))
-                return $"batch × N = {(long)ctx.BatchSize * ComponentCount} is above the host-recurrence limit of the kernel policy and no CUDA kernel is available";
             return null;
         }
     }
 
     /// <inheritdoc />
-    public bool CanRunSequence => SequenceRefusal is null;
+    public string? KernelRefusal => LifSequence.Choose(Context, (long)Context.BatchSize * ComponentCount) is { Fused: false } c ? c.Reason : null;
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)
@@ -82,10 +76,10 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
         {
             U0 = U.Value.contiguous(),
             G0 = Integrate.Value.contiguous(),
-            Beta = _beta!.expand(shape).contiguous(),
+            Beta = _beta.Value.expand(shape).contiguous(),
             Thr = Threshold.Value.expand(shape).contiguous(),
             Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
-            CudaKernel = ctx.Kernels.CudaKernels,
+            Backend = LifSequence.Choose(ctx, (long)ctx.BatchSize * ComponentCount).Backend,
         };
         var (spikes, u, gate) = LifSequence.Run(x, args);
         U.Tensor = u;
@@ -96,7 +90,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (spikes, u, integrate) = LifFunctional.Step(U.Value, Integrate.Value, input, _beta!, Threshold.Value, Context.Spikes);
+        var (spikes, u, integrate) = LifFunctional.Step(U.Value, Integrate.Value, input, _beta.Value, Threshold.Value, Context.Spikes);
         U.Tensor = u;
         Integrate.Tensor = integrate;
         return spikes;

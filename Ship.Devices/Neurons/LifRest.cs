@@ -27,7 +27,7 @@ public sealed class LifRest : NeuronGroup, IIntegrationGate, IShipModel<LifRest,
     /// <inheritdoc />
     public static LifRest FromSettings(Settings settings) => new(settings.N);
 
-    private Tensor? _beta, _floor;
+    private readonly Derived<Tensor> _beta, _floor;
 
     /// <summary>Creates N neurons with τ = 1 ms, thr = 1 and u0 = 0 (SHIP's defaults) unless set otherwise.</summary>
     public LifRest(int n, double tau = 1e-3, double threshold = 1.0, double rest = 0.0) : base(n)
@@ -37,6 +37,12 @@ public sealed class LifRest : NeuronGroup, IIntegrationGate, IShipModel<LifRest,
         Rest = Param("u0", Extent.Component | Extent.Batch, rest, Constraint.NonNegative);
         U = State("u", Extent.Batch | Extent.Component, LifLevels.AtParameter(Rest), Constraint.Finite);
         Integrate = State("integrate", Extent.Batch | Extent.Component, 1.0);
+        _beta = Derive("beta", dt => LifFunctional.Decay(Tau.Value, dt));
+        _floor = Derive("floor", _ =>
+        {
+            LifLevels.CheckBelowThreshold(this, Rest, Threshold);
+            return Rest.Value.neg();
+        });
     }
 
     /// <summary>Membrane time constant τ in seconds.</summary>
@@ -51,17 +57,9 @@ public sealed class LifRest : NeuronGroup, IIntegrationGate, IShipModel<LifRest,
     public StateVariable Integrate { get; }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        LifLevels.CheckBelowThreshold(this, Rest, Threshold);
-        _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
-        _floor = Keep(Rest.Value.neg());
-    }
-
-    /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (spikes, u, integrate) = LifRestFunctional.Step(U.Value, Integrate.Value, input, _beta!, Rest.Value, _floor!, Threshold.Value, Context.Spikes);
+        var (spikes, u, integrate) = LifRestFunctional.Step(U.Value, Integrate.Value, input, _beta.Value, Rest.Value, _floor.Value, Threshold.Value, Context.Spikes);
         U.Tensor = u;
         Integrate.Tensor = integrate;
         return spikes;

@@ -28,7 +28,7 @@ public sealed class LifRestReset : NeuronGroup, IIntegrationGate, IShipModel<Lif
     /// <inheritdoc />
     public static LifRestReset FromSettings(Settings settings) => new(settings.N);
 
-    private Tensor? _beta, _floor, _restMinusReset;
+    private readonly Derived<Tensor> _beta, _floor, _restMinusReset;
 
     /// <summary>Creates N neurons with τ = 1 ms, thr = 1, u0 = 0 and ur = 0 (SHIP's defaults) unless set otherwise.</summary>
     public LifRestReset(int n, double tau = 1e-3, double threshold = 1.0, double rest = 0.0, double reset = 0.0) : base(n)
@@ -39,6 +39,14 @@ public sealed class LifRestReset : NeuronGroup, IIntegrationGate, IShipModel<Lif
         Reset = Param("ur", Extent.Component | Extent.Batch, reset, Constraint.NonNegative);
         U = State("u", Extent.Batch | Extent.Component, LifLevels.AtParameter(Rest), Constraint.Finite);
         Integrate = State("integrate", Extent.Batch | Extent.Component, 1.0);
+        _beta = Derive("beta", dt => LifFunctional.Decay(Tau.Value, dt));
+        _floor = Derive("floor", _ =>
+        {
+            LifLevels.CheckBelowThreshold(this, Rest, Threshold);
+            LifLevels.CheckBelowThreshold(this, Reset, Threshold);
+            return Rest.Value.neg();
+        });
+        _restMinusReset = Derive("rest_minus_reset", _ => Rest.Value.sub(Reset.Value));
     }
 
     /// <summary>Membrane time constant τ in seconds.</summary>
@@ -55,20 +63,10 @@ public sealed class LifRestReset : NeuronGroup, IIntegrationGate, IShipModel<Lif
     public StateVariable Integrate { get; }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        LifLevels.CheckBelowThreshold(this, Rest, Threshold);
-        LifLevels.CheckBelowThreshold(this, Reset, Threshold);
-        _beta = Keep(LifFunctional.Decay(Tau.Value, dt));
-        _floor = Keep(Rest.Value.neg());
-        _restMinusReset = Keep(Rest.Value.sub(Reset.Value));
-    }
-
-    /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (spikes, u, integrate) = LifRestResetFunctional.Step(U.Value, Integrate.Value, input, _beta!, Rest.Value, Reset.Value,
-            _floor!, _restMinusReset!, Threshold.Value, Context.Spikes);
+        var (spikes, u, integrate) = LifRestResetFunctional.Step(U.Value, Integrate.Value, input, _beta.Value, Rest.Value, Reset.Value,
+            _floor.Value, _restMinusReset.Value, Threshold.Value, Context.Spikes);
         U.Tensor = u;
         Integrate.Tensor = integrate;
         return spikes;

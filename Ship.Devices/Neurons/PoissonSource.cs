@@ -25,12 +25,16 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
     /// <inheritdoc />
     public static PoissonSource FromSettings(Settings settings) => new(settings.N);
 
-    private Tensor? _threshold;
+    private readonly Derived<Tensor> _threshold;
 
     /// <summary>Creates N sources firing at 100 Hz (SHIP's default) unless set otherwise.</summary>
     public PoissonSource(int n, double rate = 100.0) : base(n)
     {
         Rate = Param("rate", Extent.Component | Extent.Batch, rate, Constraint.NonNegative);
+        // u ~ U[0, 1) fires when u ≥ 1 − p, which has probability p, never fires for p = 0 and always for p = 1.
+        // Double precision: in float32, 1 − p and the draws are rounded to 2^-24, which biases the small p of low
+        // rates at small dt (e.g. 1 Hz at dt = 1 µs) by percents or suppresses them entirely.
+        _threshold = Derive("threshold", dt => Rate.Value.to_type(ScalarType.Float64).mul(dt).neg().add_(1));
     }
 
     /// <summary>Mean firing rate in Hz, scalar, per component or per batch row.</summary>
@@ -47,18 +51,7 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
     }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        ValidateTimeStep(dt);
-        using var p = Rate.Value.to_type(ScalarType.Float64).mul(dt);
-        // u ~ U[0, 1) fires when u ≥ 1 − p, which has probability p, never fires for p = 0 and always for p = 1.
-        // Double precision: in float32, 1 − p and the draws are rounded to 2^-24, which biases the small p of low
-        // rates at small dt (e.g. 1 Hz at dt = 1 µs) by percents or suppresses them entirely.
-        _threshold = Keep(p.neg().add_(1));
-    }
-
-    /// <inheritdoc />
-    public bool CanRunSequence => true;
+    public string? SequenceRefusal => null;
 
     /// <summary>Draws all steps at once in step-major order, [T, B, N], from the group's own "spikes" stream: the numbers per-step draws consume.</summary>
     public Tensor StepSequence(Tensor? input, int steps)
@@ -67,7 +60,8 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
             throw new NetworkConfigurationException($"Poisson source '{DisplayName}' generates its own spikes and takes no input: remove the connections into it.");
         var ctx = Context;
         var u = Draw.Rand(new long[] { steps, ctx.BatchSize, ComponentCount }, ScalarType.Float64, ctx.Device, ctx.Stream("spikes")).permute(1, 0, 2);
-        var thr = _threshold!.dim() == 2 ? _threshold.unsqueeze(1) : _threshold;
+        var threshold = _threshold.Value;
+        var thr = threshold.dim() == 2 ? threshold.unsqueeze(1) : threshold;
         var spikes = ctx.Spikes.Fire(u, thr);
         return spikes.dtype == ctx.DType ? spikes : spikes.to_type(ctx.DType);
     }
@@ -79,7 +73,7 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
             throw new NetworkConfigurationException($"Poisson source '{DisplayName}' generates its own spikes and takes no input: remove the connections into it.");
         var ctx = Context;
         var u = Draw.Rand(new long[] { ctx.BatchSize, ComponentCount }, ScalarType.Float64, ctx.Device, ctx.Stream("spikes"));
-        var spikes = ctx.Spikes.Fire(u, _threshold!);
+        var spikes = ctx.Spikes.Fire(u, _threshold.Value);
         return spikes.dtype == ctx.DType ? spikes : spikes.to_type(ctx.DType);
     }
 }

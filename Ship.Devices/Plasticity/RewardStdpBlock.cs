@@ -34,7 +34,7 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
     /// <inheritdoc />
     public static RewardStdpBlock FromSettings(Settings settings) => new(settings.Synapse, settings.PostCount, tauEligibility: settings.TauEligibility, bounds: settings.Bounds, wMin: settings.WMin, wMax: settings.WMax);
 
-    private double _alpha, _beta, _gamma, _plus, _minus, _eta;
+    private readonly Derived<double> _alpha, _beta, _gamma, _plus, _minus, _eta;
     private Tensor? _reward, _runReward;
 
     /// <summary>
@@ -57,6 +57,12 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
         XPre = State("x_pre", Extent.Batch, 0.0, Constraint.Finite);
         XPost = State("x_post", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
         Eligibility = State("eligibility", Extent.Batch, 0.0, Constraint.Finite);
+        _alpha = Derive("alpha", dt => Math.Exp(-dt / TauPlus.Value.ToDouble()));
+        _beta = Derive("beta", dt => Math.Exp(-dt / TauMinus.Value.ToDouble()));
+        _gamma = Derive("gamma", dt => TauEligibility switch { null => 1.0, 0.0 => 0.0, { } te => Math.Exp(-dt / te) });
+        _plus = Derive("plus", _ => APlus.Value.ToDouble());
+        _minus = Derive("minus", _ => AMinus.Value.ToDouble());
+        _eta = Derive("eta_per_sample", _ => LearningRate.Value.ToDouble() / Context.BatchSize);
     }
 
     /// <summary>Eligibility time constant τ_e in seconds; null: no decay within a run.</summary>
@@ -112,17 +118,6 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
     }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        _alpha = Math.Exp(-dt / TauPlus.Value.ToDouble());
-        _beta = Math.Exp(-dt / TauMinus.Value.ToDouble());
-        _gamma = TauEligibility switch { null => 1.0, 0.0 => 0.0, { } te => Math.Exp(-dt / te) };
-        _plus = APlus.Value.ToDouble();
-        _minus = AMinus.Value.ToDouble();
-        _eta = LearningRate.Value.ToDouble() / Context.BatchSize;
-    }
-
-    /// <inheritdoc />
     protected override void ResetTraces(long ns, long nt)
     {
         XPre.Tensor = PerSource(XPre.Value, ns);
@@ -143,13 +138,13 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
         Tensor? r = null;
         if (_runReward is { } given)
         {
-            long k = Context.StepIndex;
+            long k = Context.Now.Index;
             if (given.dim() == 2 && k >= given.shape[1])
                 throw new InputException(DisplayName, $"the reward has {given.shape[1]} steps, the run reached step {k + 1}.");
             r = given.dim() == 1 ? given : given.select(1, k);
         }
         var (xPre, xPost, e) = RewardStdpFunctional.Step(w, XPre.Value, XPost.Value, Eligibility.Value, pre, post, r,
-            _alpha, _beta, _gamma, _plus, _minus, _eta, Bounds, WMin, WMax);
+            _alpha.Value, _beta.Value, _gamma.Value, _plus.Value, _minus.Value, _eta.Value, Bounds, WMin, WMax);
         XPre.Tensor = xPre;
         XPost.Tensor = xPost;
         Eligibility.Tensor = e;

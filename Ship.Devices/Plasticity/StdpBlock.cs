@@ -34,7 +34,8 @@ public sealed class StdpBlock : PlasticityBlock, IShipModel<StdpBlock, StdpBlock
     /// <inheritdoc />
     public static StdpBlock FromSettings(Settings settings) => new(settings.Synapse, settings.PostCount, bounds: settings.Bounds, wMin: settings.WMin, wMax: settings.WMax, interaction: settings.Interaction);
 
-    private double _alpha, _beta, _plus, _minus;
+    // Scalars read once per preparation, so the per-step update makes no .item() call.
+    private readonly Derived<double> _alpha, _beta, _plus, _minus;
 
     /// <summary>Creates the block for <paramref name="synapse"/>, whose target has <paramref name="postCount"/> neurons (defaults: Song et al. 2000).</summary>
     public StdpBlock(WeightedSynapse synapse, int postCount, double aPlus = 0.01, double aMinus = 0.0105, double tauPlus = 20e-3,
@@ -50,6 +51,10 @@ public sealed class StdpBlock : PlasticityBlock, IShipModel<StdpBlock, StdpBlock
         // x_pre is [batch, Ns]; Ns is the synapse's source size, so the state is declared per batch and widened at reset.
         XPre = State("x_pre", Extent.Batch, 0.0, Constraint.Finite);
         XPost = State("x_post", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
+        _alpha = Derive("alpha", dt => Math.Exp(-dt / TauPlus.Value.ToDouble()));
+        _beta = Derive("beta", dt => Math.Exp(-dt / TauMinus.Value.ToDouble()));
+        _plus = Derive("plus", _ => APlus.Value.ToDouble() / Context.BatchSize);
+        _minus = Derive("minus", _ => AMinus.Value.ToDouble() / Context.BatchSize);
     }
 
     /// <summary>How spikes enter the traces.</summary>
@@ -68,23 +73,13 @@ public sealed class StdpBlock : PlasticityBlock, IShipModel<StdpBlock, StdpBlock
     public StateVariable XPost { get; }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        // Scalars read once per dt change, so the per-step update makes no .item() call.
-        _alpha = Math.Exp(-dt / TauPlus.Value.ToDouble());
-        _beta = Math.Exp(-dt / TauMinus.Value.ToDouble());
-        _plus = APlus.Value.ToDouble() / Context.BatchSize;
-        _minus = AMinus.Value.ToDouble() / Context.BatchSize;
-    }
-
-    /// <inheritdoc />
     protected override void ResetTraces(long ns, long nt) => XPre.Tensor = PerSource(XPre.Value, ns);
 
     /// <inheritdoc />
     protected override Tensor Learn(Tensor w, Tensor pre, Tensor post)
     {
         var (_, xPre, xPost) = StdpFunctional.Step(w, XPre.Value, XPost.Value, pre, post,
-            _alpha, _beta, _plus, _minus, Bounds, WMin, WMax, Interaction);
+            _alpha.Value, _beta.Value, _plus.Value, _minus.Value, Bounds, WMin, WMax, Interaction);
         XPre.Tensor = xPre;
         XPost.Tensor = xPost;
         return xPost;

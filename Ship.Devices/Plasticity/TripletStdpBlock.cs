@@ -34,7 +34,7 @@ public sealed class TripletStdpBlock : PlasticityBlock, IShipModel<TripletStdpBl
     /// <inheritdoc />
     public static TripletStdpBlock FromSettings(Settings settings) => new(settings.Synapse, settings.PostCount, bounds: settings.Bounds, wMin: settings.WMin, wMax: settings.WMax, interaction: settings.Interaction);
 
-    private TripletCoefficients _c;
+    private readonly Derived<TripletCoefficients> _c;
 
     /// <summary>Creates the block for <paramref name="synapse"/>, whose target has <paramref name="postCount"/> neurons.</summary>
     public TripletStdpBlock(WeightedSynapse synapse, int postCount,
@@ -57,6 +57,7 @@ public sealed class TripletStdpBlock : PlasticityBlock, IShipModel<TripletStdpBl
         R2 = State("r2", Extent.Batch, 0.0, Constraint.Finite);
         O1 = State("o1", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
         O2 = State("o2", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
+        _c = Derive("coefficients", Coefficients);
     }
 
     /// <summary>How spikes enter the traces.</summary>
@@ -86,11 +87,10 @@ public sealed class TripletStdpBlock : PlasticityBlock, IShipModel<TripletStdpBl
     /// <summary>Slow postsynaptic trace o2 [batch, Nt].</summary>
     public StateVariable O2 { get; }
 
-    /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
+    private TripletCoefficients Coefficients(double dt)
     {
         double b = Context.BatchSize;
-        _c = new TripletCoefficients(
+        return new TripletCoefficients(
             Math.Exp(-dt / TauPlus.Value.ToDouble()), Math.Exp(-dt / TauX.Value.ToDouble()),
             Math.Exp(-dt / TauMinus.Value.ToDouble()), Math.Exp(-dt / TauY.Value.ToDouble()),
             A2Plus.Value.ToDouble() / b, A3Plus.Value.ToDouble() / b, A2Minus.Value.ToDouble() / b, A3Minus.Value.ToDouble() / b);
@@ -106,7 +106,7 @@ public sealed class TripletStdpBlock : PlasticityBlock, IShipModel<TripletStdpBl
     /// <inheritdoc />
     protected override Tensor Learn(Tensor w, Tensor pre, Tensor post)
     {
-        var (r1, r2, o1, o2) = TripletStdpFunctional.Step(w, R1.Value, R2.Value, O1.Value, O2.Value, pre, post, _c, Bounds, WMin, WMax, Interaction);
+        var (r1, r2, o1, o2) = TripletStdpFunctional.Step(w, R1.Value, R2.Value, O1.Value, O2.Value, pre, post, _c.Value, Bounds, WMin, WMax, Interaction);
         R1.Tensor = r1;
         R2.Tensor = r2;
         O1.Tensor = o1;

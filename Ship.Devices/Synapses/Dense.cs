@@ -29,7 +29,7 @@ public sealed class Dense : WeightedSynapse, ISequenceGroup, IShipModel<Dense, W
     public Parameter Bias { get; }
 
     /// <inheritdoc />
-    public bool CanRunSequence => !ChangesDuringRun;
+    public string? SequenceRefusal => ChangesDuringRun ? "the weights change within the run (plasticity or per-step device reads)" : null;
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)

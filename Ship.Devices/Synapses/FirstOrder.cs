@@ -1,6 +1,7 @@
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using Ship.Core.Persistence;
+using Ship.Devices.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,7 +23,7 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
     /// <inheritdoc />
     public static FirstOrder FromSettings(WeightedSynapse.WeightedSettings settings) => Restore(new FirstOrder(), settings);
 
-    private Tensor? _a, _b;
+    private readonly Derived<(Tensor A, Tensor B)> _decay;
 
     /// <summary>Creates the synapse with τ = 8 ms and w_scale = 1 (SHIP's defaults); W defaults to uniform [0, 1).</summary>
     public FirstOrder(Value? weights = null, Value? tau = null, Value? weightScale = null) : base(weights)
@@ -30,6 +31,7 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
         Tau = Param("tau", Extent.Connection, tau ?? 8e-3, Constraint.Positive);
         WeightScale = Param("w_scale", Extent.Component, weightScale ?? 1.0, Constraint.Finite);
         I = State("I", Extent.Batch | Extent.Connection, 0.0, Constraint.Finite);
+        _decay = Derive("decay", dt => FirstOrderFunctional.Decay(Tau.Value, dt));
     }
 
     /// <summary>Time constant τ in seconds, scalar, per source [Ns, 1], per target [Nt] or per connection [Ns, Nt].</summary>
@@ -39,30 +41,29 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
     /// <summary>Synaptic current per connection, [batch, Ns, Nt].</summary>
     public StateVariable I { get; }
 
-    /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        var (a, b) = FirstOrderFunctional.Decay(Tau.Value, dt);
-        (_a, _b) = (Keep(a), Keep(b));
-    }
-
     /// <summary>
     /// The whole-segment form applies when the decay does not vary along targets (τ scalar or per source) and the
     /// weights are fixed during the run: then, by linearity, Σ_i B_i·I_ij(t) = Σ_i B_i·F_i(t)·W_ij·w_scale_j with F the
     /// filtered presynaptic train (<see cref="LeakyFilter"/>), one matrix product instead of a per-connection state.
     /// </summary>
-    public bool CanRunSequence =>
-        !ChangesDuringRun && Weights.dim() == 2 && (Tau.Value.dim() == 0 || Tau.Value.shape[^1] == 1)
-        && Context.DType is ScalarType.Float32 or ScalarType.Float64
-        && Context.Kernels.HostRecurrence(Context.Device, (long)Context.BatchSize * SourceCount);
+    public string? SequenceRefusal =>
+        ChangesDuringRun ? "the weights change within the run (plasticity or per-step device reads)"
+        : Weights.dim() != 2 ? "the weights differ per batch row"
+        : !(Tau.Value.dim() == 0 || Tau.Value.shape[^1] == 1) ? "tau varies along targets: the filter-then-product form needs one decay per source"
+        : Context.DType is not (ScalarType.Float32 or ScalarType.Float64) ? $"the leaky filter supports float32 and float64, not {Context.DType}"
+        : null;
+
+    /// <inheritdoc />
+    public string? KernelRefusal => LeakyFilter.Choose(Context, (long)Context.BatchSize * SourceCount) is { Fused: false } c ? c.Reason : null;
 
     /// <inheritdoc />
     public Tensor StepSequence(Tensor? input, int steps)
     {
         var ctx = Context;
         int ns = SourceCount;
-        var a = _a!.expand(ns, 1).reshape(ns).contiguous();          // decay per source
-        var b = _b!.expand(ns, 1).reshape(ns);                        // per-step integral factor per source
+        var (decay, integral) = _decay.Value;
+        var a = decay.expand(ns, 1).reshape(ns).contiguous();         // decay per source
+        var b = integral.expand(ns, 1).reshape(ns);                   // per-step integral factor per source
         var w = Weights.mul(WeightScale.Value);                       // [Ns, Nt]
         var f = LeakyFilter.Apply(input!, a);                         // [B, T, Ns]
         var y = f.mul(b).matmul(w);                                   // [B, T, Nt]
@@ -105,7 +106,8 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (y, i) = FirstOrderFunctional.Step(I.Value, input!, Weights.mul(WeightScale.Value), _a!, _b!);
+        var (a, b) = _decay.Value;
+        var (y, i) = FirstOrderFunctional.Step(I.Value, input!, Weights.mul(WeightScale.Value), a, b);
         I.Tensor = i;
         _freshState = false;
         return y;

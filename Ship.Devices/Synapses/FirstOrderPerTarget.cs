@@ -20,7 +20,7 @@ public sealed class FirstOrderPerTarget : WeightedSynapse, IShipModel<FirstOrder
     /// <inheritdoc />
     public static FirstOrderPerTarget FromSettings(WeightedSynapse.WeightedSettings settings) => Restore(new FirstOrderPerTarget(), settings);
 
-    private Tensor? _alpha;
+    private readonly Derived<Tensor> _alpha;
 
     /// <summary>Creates the synapse with τ = 8 ms and w_scale = 1 (SHIP's defaults); W defaults to uniform [0, 1).</summary>
     public FirstOrderPerTarget(Value? weights = null, Value? tau = null, Value? weightScale = null) : base(weights)
@@ -28,6 +28,7 @@ public sealed class FirstOrderPerTarget : WeightedSynapse, IShipModel<FirstOrder
         Tau = Param("tau", Extent.Component, tau ?? 8e-3, Constraint.Positive);
         WeightScale = Param("w_scale", Extent.Component, weightScale ?? 1.0, Constraint.Finite);
         I = State("I", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
+        _alpha = Derive("alpha", dt => Neurons.LifFunctional.Decay(Tau.Value, dt));
     }
 
     /// <summary>Time constant τ in seconds, scalar or per target.</summary>
@@ -38,13 +39,10 @@ public sealed class FirstOrderPerTarget : WeightedSynapse, IShipModel<FirstOrder
     public StateVariable I { get; }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt) => _alpha = Keep(Neurons.LifFunctional.Decay(Tau.Value, dt));
-
-    /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
         // The new current is a fresh tensor never modified in place later, so it can be both state and output.
-        var i = FirstOrderPerTargetFunctional.Step(I.Value, input!, Weights, WeightScale.Value, _alpha!);
+        var i = FirstOrderPerTargetFunctional.Step(I.Value, input!, Weights, WeightScale.Value, _alpha.Value);
         I.Tensor = i;
         return i;
     }

@@ -38,10 +38,12 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
     /// <inheritdoc />
     public static HeterogeneousDelay FromSettings(Settings settings) => Restore(new HeterogeneousDelay(0.0, unit: settings.Unit), new WeightedSettings(settings.Device, settings.Plastic));
 
-    private Tensor? _index;
+    private readonly Derived<Slots> _slots;
     private Tensor? _pad;
-    private long _minSteps, _maxSteps;
     private double _queueDt = double.NaN;
+
+    /// <summary>Delays in whole steps (smallest, largest) and the queue address d_ij·Nt + j of every connection, flattened [Ns·Nt].</summary>
+    private sealed record Slots(long Min, long Max, Tensor Index);
 
     /// <summary>Creates the synapse from delays [Ns, Nt] (or broadcastable) in <paramref name="unit"/>; weights default to uniform on [0, 1).</summary>
     public HeterogeneousDelay(Value delays, Value? weights = null, DelayUnit unit = DelayUnit.Steps) : base(weights)
@@ -50,6 +52,7 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
         Unit = unit;
         Delays = Param("delay", Extent.Connection, delays, Constraint.NonNegative, ScalarType.Float64);
         Arrivals = State("arrivals", Extent.Batch | Extent.Component, 0.0);
+        _slots = Derive("slots", SlotsAt);
     }
 
     /// <summary>Unit of the "delay" parameter.</summary>
@@ -59,12 +62,12 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
     /// <summary>Pending arrivals [batch, C, Nt]; slot 0 is the next output.</summary>
     public StateVariable Arrivals { get; }
     /// <summary>Smallest per-connection delay in steps at the current dt.</summary>
-    public long MinSteps => _minSteps;
+    public long MinSteps => _slots.Value.Min;
     /// <summary>Largest per-connection delay in steps at the current dt.</summary>
-    public long MaxSteps => _maxSteps;
+    public long MaxSteps => _slots.Value.Max;
 
     /// <inheritdoc />
-    public override int OutputDelaySteps => (int)Math.Min(_minSteps, int.MaxValue);
+    public override int OutputDelaySteps => IsBound ? (int)Math.Min(MinSteps, int.MaxValue) : 0;
 
     /// <inheritdoc />
     public override int OutputDelayStepsAt(double dt)
@@ -90,33 +93,45 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
     protected override void OnBind()
     {
         base.OnBind();
-        Retime(Context.Dt, force: true);
+        _ = _slots.Value; // delays that are not whole steps, or too long, are refused at initialization
     }
 
     /// <inheritdoc />
     protected override void ParameterChanged(Parameter parameter)
     {
-        if (ReferenceEquals(parameter, Delays)) Retime(Context.Dt, force: true);
+        if (ReferenceEquals(parameter, Delays)) FitArrivals();
         base.ParameterChanged(parameter);
     }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt) => Retime(dt, force: false);
-
-    private void Retime(double dt, bool force)
+    protected override void OnTimeStepPrepared(double dt)
     {
-        bool dtChanged = dt != _queueDt;
-        if (!force && !dtChanged) return;
-        var ctx = Context;
-        if (Unit == DelayUnit.Seconds && dtChanged && Arrivals.Tensor is { } q && q.dim() == 3)
+        // Pending arrivals keep their remaining flight time in seconds across a dt change.
+        if (Unit == DelayUnit.Seconds && dt != _queueDt && Arrivals.Tensor is { } q && q.dim() == 3)
         {
             Arrivals.Tensor = Keep(DelayFunctional.Remap(q, 1, _queueDt, dt, 0));
             q.Dispose();
         }
         _queueDt = dt;
-        if (!force && Unit == DelayUnit.Steps) return;
+        FitArrivals();
+    }
 
-        using var scope = torch.NewDisposeScope();
+    // A longer delay (a new dt or new delays) needs more slots: pending arrivals stay where they are.
+    private void FitArrivals()
+    {
+        long max = MaxSteps;
+        if (Arrivals.Tensor is { } a && a.dim() == 3 && a.shape[1] < max + 1)
+        {
+            using var scope = torch.NewDisposeScope();
+            var grown = torch.cat(new[] { a, torch.zeros(a.shape[0], max + 1 - a.shape[1], a.shape[2], dtype: a.dtype, device: a.device) }, 1);
+            Arrivals.Tensor = Keep(grown.DetachFromDisposeScope());
+            a.Dispose();
+        }
+    }
+
+    private Slots SlotsAt(double dt)
+    {
+        var ctx = Context;
         var d = Delays.Value.expand(SourceCount, TargetCount);
         Tensor steps;
         if (Unit == DelayUnit.Steps)
@@ -128,22 +143,15 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
                     $"delays in steps must be whole numbers (one is {worst:g3} away from the nearest); give DelayUnit.Seconds for delays in seconds.");
         }
         else steps = d.div(dt).add_(0.5 + 1e-9).floor_();
-        _minSteps = (long)steps.min().item<double>();
-        _maxSteps = (long)steps.max().item<double>();
-        long slots = (_maxSteps + 1) * ctx.BatchSize * TargetCount;
-        if (_maxSteps > int.MaxValue || slots > (1L << 31))
+        long min = (long)steps.min().item<double>();
+        long max = (long)steps.max().item<double>();
+        long slots = (max + 1) * ctx.BatchSize * TargetCount;
+        if (max > int.MaxValue || slots > (1L << 31))
             throw new ParameterException(DisplayName, "delay",
-                $"the longest delay is {_maxSteps} steps at dt = {dt} s, which needs a queue of {slots} values; shorten it or raise dt.");
+                $"the longest delay is {max} steps at dt = {dt} s, which needs a queue of {slots} values; shorten it or raise dt.");
         var targets = torch.arange(TargetCount, dtype: ScalarType.Int64, device: ctx.Device);
         var index = steps.to_type(ScalarType.Int64).to(ctx.Device).mul_(TargetCount).add_(targets).flatten();
-        _index?.Dispose();
-        _index = Keep(index.DetachFromDisposeScope());
-        if (Arrivals.Tensor is { } a && a.dim() == 3 && a.shape[1] < _maxSteps + 1)
-        {
-            var grown = torch.cat(new[] { a, torch.zeros(a.shape[0], _maxSteps + 1 - a.shape[1], a.shape[2], dtype: a.dtype, device: a.device) }, 1);
-            Arrivals.Tensor = Keep(grown.DetachFromDisposeScope());
-            a.Dispose();
-        }
+        return new Slots(min, max, index);
     }
 
     /// <inheritdoc />
@@ -151,7 +159,8 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
     {
         base.OnReset();
         var ctx = Context;
-        Arrivals.Tensor = Keep(torch.zeros(new long[] { ctx.BatchSize, _maxSteps + 1, TargetCount }, dtype: ctx.DType, device: ctx.Device));
+        Arrivals.Tensor = Keep(torch.zeros(new long[] { ctx.BatchSize, MaxSteps + 1, TargetCount }, dtype: ctx.DType, device: ctx.Device));
+        _queueDt = _slots.Dt;
         _pad?.Dispose();
         _pad = Keep(torch.zeros(new long[] { ctx.BatchSize, 1, TargetCount }, dtype: ctx.DType, device: ctx.Device));
     }
@@ -159,13 +168,13 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (output, arrivals) = HeterogeneousDelayFunctional.Step(Arrivals.Value, input!, Weights, _index!, _pad!);
+        var (output, arrivals) = HeterogeneousDelayFunctional.Step(Arrivals.Value, input!, Weights, _slots.Value.Index, _pad!);
         Arrivals.Tensor = arrivals;
         return output;
     }
 
     /// <inheritdoc />
-    public override Tensor PeekDelayedOutput() => _minSteps >= 1 ? Arrivals.Value.select(1, 0) : base.PeekDelayedOutput();
+    public override Tensor PeekDelayedOutput() => MinSteps >= 1 ? Arrivals.Value.select(1, 0) : base.PeekDelayedOutput();
 }
 
 /// <summary>The heterogeneous-delay step as a pure function, so it can be tested and reused without a group.</summary>

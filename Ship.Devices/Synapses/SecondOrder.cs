@@ -21,7 +21,7 @@ public sealed class SecondOrder : WeightedSynapse, IShipModel<SecondOrder, Weigh
     /// <inheritdoc />
     public static SecondOrder FromSettings(WeightedSynapse.WeightedSettings settings) => Restore(new SecondOrder(), settings);
 
-    private Tensor? _a1, _b1, _a2, _b2;
+    private readonly Derived<(Tensor A, Tensor B)> _decay1, _decay2;
 
     /// <summary>Creates the synapse with τ1 = 8 ms, τ2 = 4 ms and w_scale = 1 (SHIP's defaults); W defaults to uniform [0, 1).</summary>
     public SecondOrder(Value? weights = null, Value? tau1 = null, Value? tau2 = null, Value? weightScale = null) : base(weights)
@@ -31,6 +31,8 @@ public sealed class SecondOrder : WeightedSynapse, IShipModel<SecondOrder, Weigh
         WeightScale = Param("w_scale", Extent.Component, weightScale ?? 1.0, Constraint.Finite);
         I1 = State("I1", Extent.Batch | Extent.Connection, 0.0, Constraint.Finite);
         I2 = State("I2", Extent.Batch | Extent.Connection, 0.0, Constraint.Finite);
+        _decay1 = Derive("decay1", dt => FirstOrderFunctional.Decay(Tau1.Value, dt));
+        _decay2 = Derive("decay2", dt => FirstOrderFunctional.Decay(Tau2.Value, dt));
     }
 
     /// <summary>Decay time constant τ1 of the positive current, in seconds (scalar, per source, per target or per connection).</summary>
@@ -45,17 +47,10 @@ public sealed class SecondOrder : WeightedSynapse, IShipModel<SecondOrder, Weigh
     public StateVariable I2 { get; }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        var (a1, b1) = FirstOrderFunctional.Decay(Tau1.Value, dt);
-        var (a2, b2) = FirstOrderFunctional.Decay(Tau2.Value, dt);
-        (_a1, _b1, _a2, _b2) = (Keep(a1), Keep(b1), Keep(a2), Keep(b2));
-    }
-
-    /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (y, i1, i2) = SecondOrderFunctional.Step(I1.Value, I2.Value, input!, Weights.mul(WeightScale.Value), _a1!, _b1!, _a2!, _b2!);
+        var ((a1, b1), (a2, b2)) = (_decay1.Value, _decay2.Value);
+        var (y, i1, i2) = SecondOrderFunctional.Step(I1.Value, I2.Value, input!, Weights.mul(WeightScale.Value), a1, b1, a2, b2);
         I1.Tensor = i1;
         I2.Tensor = i2;
         return y;

@@ -30,9 +30,9 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
     /// <inheritdoc />
     public static Delay FromSettings(Settings settings) => new(settings.Inner, settings.Seconds);
 
-    private int _steps;
+    private readonly Derived<int> _steps;
+    private readonly Derived<Tensor?> _slot;
     private double _queueDt = double.NaN;
-    private Tensor? _slot;
     private Tensor? _undelayed;
 
     /// <summary>Delays the output of <paramref name="inner"/> by <paramref name="delay"/> seconds (≥ 0).</summary>
@@ -44,12 +44,14 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
         Queue = State("delay_queue", Extent.Batch | Extent.Component, 0.0);
         NotMonitorable(Queue, "it is a queue [slots, batch, N] whose length changes with dt; monitor the group's output instead");
         WrapperStack.CheckNames(this);
+        _steps = Derive("steps", dt => DelayFunctional.StepsFor(Seconds, dt));
+        _slot = Derive("slot", _ => _steps.Value >= 1 ? torch.tensor(new long[] { _steps.Value - 1 }, device: Context.Device) : null);
     }
 
     /// <summary>The delay in seconds.</summary>
     public double Seconds { get; }
     /// <summary>The delay in steps at the current dt.</summary>
-    public int Steps => _steps;
+    public int Steps => IsBound ? _steps.Value : 0;
     /// <summary>Pending outputs [C, batch, OutputSize], C ≥ <see cref="Steps"/>; slot 0 is the next output.</summary>
     public StateVariable Queue { get; }
 
@@ -57,7 +59,7 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
     public Tensor UndelayedOutput => _undelayed ?? throw new ShipException($"Group '{DisplayName}' has not stepped yet: no undelayed output.");
 
     /// <inheritdoc />
-    public override int OutputDelaySteps => _steps + Inner.OutputDelaySteps;
+    public override int OutputDelaySteps => Steps + Inner.OutputDelaySteps;
 
     /// <inheritdoc />
     public override int OutputDelayStepsAt(double dt) => DelayFunctional.StepsFor(Seconds, dt) + Inner.OutputDelayStepsAt(dt);
@@ -71,30 +73,15 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
     }
 
     /// <inheritdoc />
-    protected override void OnBind()
+    protected override void OnTimeStepPrepared(double dt)
     {
-        base.OnBind();
-        Retime(Context.Dt);
-    }
-
-    /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        base.PrepareTimeStep(dt);
-        Retime(dt);
-    }
-
-    private void Retime(double dt)
-    {
+        // Pending outputs keep their remaining delay in seconds across a dt change (the coefficients are already for dt).
         if (Queue.Tensor is { } q && q.dim() == 3 && dt != _queueDt)
         {
-            Queue.Tensor = Keep(DelayFunctional.Remap(q, 0, _queueDt, dt, DelayFunctional.StepsFor(Seconds, dt)));
+            Queue.Tensor = Keep(DelayFunctional.Remap(q, 0, _queueDt, dt, _steps.Value));
             q.Dispose();
         }
-        _steps = DelayFunctional.StepsFor(Seconds, dt);
         _queueDt = dt;
-        _slot?.Dispose();
-        _slot = _steps >= 1 ? Keep(torch.tensor(new long[] { _steps - 1 }, device: Context.Device)) : null;
     }
 
     /// <inheritdoc />
@@ -102,7 +89,8 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
     {
         base.OnReset();
         var ctx = Context;
-        Queue.Tensor = Keep(torch.zeros(new long[] { _steps, ctx.BatchSize, OutputSize }, dtype: ctx.DType, device: ctx.Device));
+        Queue.Tensor = Keep(torch.zeros(new long[] { _steps.Value, ctx.BatchSize, OutputSize }, dtype: ctx.DType, device: ctx.Device));
+        _queueDt = _steps.Dt;
     }
 
     /// <inheritdoc />
@@ -110,7 +98,7 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
     {
         var y = Inner.Step(input);
         _undelayed = WrapperStack.Undelayed(Inner, y);
-        var (output, queue) = DelayFunctional.Step(Queue.Value, y, _steps, _slot);
+        var (output, queue) = DelayFunctional.Step(Queue.Value, y, _steps.Value, _slot.Value);
         Queue.Tensor = queue;
         return output;
     }
@@ -119,7 +107,7 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
     public override Tensor PeekDelayedOutput()
     {
         var q = Queue.Value;
-        if (_steps >= 1) return q[0];
+        if (_steps.Value >= 1) return q[0];
         var next = Inner.PeekDelayedOutput();
         return q.shape[0] > 0 ? next.add(q[0]) : next;
     }

@@ -56,7 +56,8 @@ public sealed class Refractory : GroupWrapper, IShipModel<Refractory, Refractory
     public override Tensor Step(Tensor? input)
     {
         var ctx = Context;
-        double dt = ctx.Dt, tEnd = ctx.Time + dt;
+        var now = ctx.Now;
+        double dt = now.Dt, tEnd = now.End;
         var gate = _gate!.Integrate;
         gate.Tensor = RefractoryFunctional.Hold(gate.Value, RefractoryFunctional.Blocked(LastSpike.Value, Period.Value, tEnd, dt));
         var y = Inner.Step(input);

@@ -27,7 +27,7 @@ public sealed class SharedRefractory : GroupWrapper, IShipModel<SharedRefractory
     public static SharedRefractory FromSettings(Settings settings) => new(settings.Inner, 0.0);
 
     private readonly IIntegrationGate? _gate;
-    private Tensor? _effective;
+    private readonly Derived<Tensor> _effective;
 
     /// <summary>Wraps <paramref name="inner"/> with a shared refractory period of <paramref name="period"/> seconds (scalar or per batch row).</summary>
     public SharedRefractory(Group inner, Value period) : base(inner)
@@ -37,6 +37,7 @@ public sealed class SharedRefractory : GroupWrapper, IShipModel<SharedRefractory
         LastSpike = State("t_spike_group", Extent.Batch, double.NegativeInfinity, null, ScalarType.Float64);
         WrapperStack.CheckNames(this);
         _gate = inner is GroupWrapper w ? w.Find<IIntegrationGate>() : inner as IIntegrationGate;
+        _effective = Derive("effective_period", dt => Period.Value.clamp_min(dt));
     }
 
     /// <summary>Shared refractory period in seconds (float64).</summary>
@@ -52,19 +53,13 @@ public sealed class SharedRefractory : GroupWrapper, IShipModel<SharedRefractory
     }
 
     /// <inheritdoc />
-    public override void PrepareTimeStep(double dt)
-    {
-        base.PrepareTimeStep(dt);
-        _effective = Keep(Period.Value.clamp_min(dt));
-    }
-
-    /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
         var ctx = Context;
-        double dt = ctx.Dt, tEnd = ctx.Time + dt;
+        var now = ctx.Now;
+        double dt = now.Dt, tEnd = now.End;
         var gate = _gate!.Integrate;
-        var blocked = RefractoryFunctional.Blocked(LastSpike.Value, _effective!, tEnd, dt).unsqueeze(1);
+        var blocked = RefractoryFunctional.Blocked(LastSpike.Value, _effective.Value, tEnd, dt).unsqueeze(1);
         gate.Tensor = RefractoryFunctional.Hold(gate.Value, blocked);
         var y = Inner.Step(input);
         var rowSpiked = WrapperStack.Undelayed(Inner, y).detach().ne(0).any(1);

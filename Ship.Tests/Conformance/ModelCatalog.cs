@@ -158,6 +158,10 @@ public static class ModelCatalog
             Synapse("Dense+FittedNeuroSim", () => new Dense(Init.Uniform(0, 1)).WithDevice(new DeviceArray("fitted", new SymmetricDifferentialMapping(10e-6, 60e-6),
                 new PulseProgramming(new NeuroSimPulses(10e-6, 60e-6, aUp: 9, aDown: 6, pulsesUp: 24, pulsesDown: 30, dwMinSpread: 0.05, cycleNoise: 0.02), maxPulses: 200),
                 new FittedPowerLawDrift(1, PowerLawClock.FromZero, 0.04, 0.01)) { ElapsedTime = 3600 }), typeof(DeviceArray)),
+            // Added by the chips branch (#16): endurance (window narrowing and Weibull failures) driven by pulse programming's write counts.
+            Synapse("Dense+Endurance", () => new Dense(Init.Uniform(0, 1)).WithDevice(new DeviceArray("worn", new SymmetricDifferentialMapping(10e-6, 60e-6),
+                new PulseProgramming(new LinearStepPulses(dwMin: 1e-6, wMin: 10e-6, wMax: 60e-6, reference: 35e-6), maxPulses: 100),
+                new Endurance(halfWindowPulses: 40, sharpness: 1.5, collapsePoint: 0.4, lifetimePulses: 60, weibullShape: 2, stuckHighFraction: 0.3))), typeof(DeviceArray)),
             Synapse("Dense+HardwareAware", () => HardwareAwareDense(NoiseDraw.PerStep), typeof(HardwareAwareWeights)),
             Synapse("Dense+HardwareAwarePerRun", () => HardwareAwareDense(NoiseDraw.PerRun), typeof(HardwareAwareWeights)),
             Synapse("Dense+DriftCompensation", () => new Dense(Init.Uniform(0, 1)).WithDevice(new GlobalDriftCompensation(MemristivePresets.PcmLike(elapsedTime: 1000))), typeof(GlobalDriftCompensation)),

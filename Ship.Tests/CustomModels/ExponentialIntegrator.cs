@@ -13,7 +13,7 @@ namespace Ship.Tests.CustomModels;
 [ShipModel("Tests.ExponentialIntegrator")]
 public sealed class ExponentialIntegrator : NeuronGroup, IShipModel<ExponentialIntegrator, ExponentialIntegrator.Settings>
 {
-    private Tensor? _beta;
+    private readonly Derived<Tensor> _beta;
 
     /// <summary>What the constructor needs beyond parameters (τ is a parameter, saved with the network).</summary>
     public sealed record Settings(int N);
@@ -29,6 +29,8 @@ public sealed class ExponentialIntegrator : NeuronGroup, IShipModel<ExponentialI
     {
         Tau = Param("tau", Extent.Batch | Extent.Component, tau, Constraint.Positive);
         U = State("u", Extent.Batch | Extent.Component, 0.0);
+        // β depends on dt and τ: declared once, recomputed by the framework whenever either changes.
+        _beta = Derive("beta", dt => Tau.Value.reciprocal().mul(-dt).exp());
     }
 
     /// <summary>Time constant τ in seconds.</summary>
@@ -36,13 +38,10 @@ public sealed class ExponentialIntegrator : NeuronGroup, IShipModel<ExponentialI
     /// <summary>The integrated value.</summary>
     public StateVariable U { get; }
 
-    /// <summary>β depends on dt: recomputed whenever dt changes.</summary>
-    public override void PrepareTimeStep(double dt) => _beta = Keep(Tau.Value.reciprocal().mul(-dt).exp());
-
     /// <summary>u ← β·u + x; the new u is a new tensor, so returning it as output is safe.</summary>
     public override Tensor Step(Tensor? input)
     {
-        var u = U.Value.mul(_beta!);
+        var u = U.Value.mul(_beta.Value);
         if (input is not null) u = u.add(input);
         U.Tensor = u;
         return u;

@@ -213,3 +213,36 @@ public class StepPlotTests
         Assert.Throws<ArgumentException>(() => LinePlots.Steps(dir, "bad", "dt", new[] { 0.0, 1, 1 }, new[] { 1.0, 2 }, "x", "y"));
     }
 }
+
+public class HistogramPlotTests
+{
+    [Test]
+    public void HistogramOutlinesStartAndEndAtZeroWithOnlyHorizontalAndVerticalSegments()
+    {
+        var dir = NewFolder("histogram");
+        var edges = new[] { 0.5, 0.6, 0.7, 0.8 };
+        var a = new double[] { 1, 4, 2 };
+        var b = new double[] { 0, 3, 5 };
+        var f = LinePlots.Histogram(dir, "h", new (string, IReadOnlyList<double>)[] { ("a", a), ("b", b) }, edges, "Accuracy");
+        FilesWritten(f, dir, "h");
+        var (header, rows) = ReadCsv(f.Csv);
+        Assert.That(header, Is.EqualTo(new[] { "series", "bin_start", "bin_end", "count" }));
+        Assert.That(rows.Select(r => $"{r[0]} {D(r[1])} {D(r[2])} {D(r[3])}"), Is.EqualTo(new[]
+        {
+            "a 0.5 0.6 1", "a 0.6 0.7 4", "a 0.7 0.8 2", "b 0.5 0.6 0", "b 0.6 0.7 3", "b 0.7 0.8 5",
+        }));
+        var colour = Figure.Color(0);
+        var lines = SvgGeometry.Read(f.Svg).Polylines.Where(p => p.Stroke == $"rgb({colour.R},{colour.G},{colour.B})").ToList();
+        var segments = lines.SelectMany(p => p.Points.Zip(p.Points.Skip(1))).ToList();
+        Assert.That(segments, Is.Not.Empty);
+        Assert.That(segments.Where(s => Math.Abs(s.First.X - s.Second.X) > 1e-3 && Math.Abs(s.First.Y - s.Second.Y) > 1e-3), Is.Empty, "no sloped segment");
+        // Series a: up from 0, three tops, down to 0: 4 risers (0→1, 1→4, 4→2, 2→0).
+        Assert.That(segments.Count(s => Math.Abs(s.First.X - s.Second.X) < 1e-3 && Math.Abs(s.First.Y - s.Second.Y) > 1), Is.EqualTo(4));
+        // The outline is the longest polyline of the colour (the legend's swatch is a short one).
+        var ys = lines.OrderByDescending(p => p.Points.Count).First().Points.Select(p => p.Y).ToArray();
+        Assert.That(ys.First(), Is.EqualTo(ys.Max()).Within(1e-3), "starts on the zero line (the lowest point, SVG y grows downwards)");
+        Assert.That(ys.Last(), Is.EqualTo(ys.Max()).Within(1e-3), "ends on the zero line");
+        Assert.Throws<ArgumentException>(() => LinePlots.Histogram(dir, "bad", new (string, IReadOnlyList<double>)[] { ("a", a) }, new[] { 0.5, 0.6 }, "x"));
+        Assert.Throws<ArgumentException>(() => LinePlots.Histogram(dir, "bad", new (string, IReadOnlyList<double>)[] { ("a", a) }, new[] { 0.5, 0.6, 0.6, 0.8 }, "x"));
+    }
+}

@@ -15,22 +15,19 @@ namespace Ship.Tests.Plots;
 /// <summary>A test-only synapse with memory: i ← β·i + x·W, output i; its impulse response is w·β^k.</summary>
 internal sealed class DecayingSynapse : WeightedSynapse
 {
-    private readonly double _tau;
-    private double _beta;
+    private readonly Derived<double> _beta;
 
     public DecayingSynapse(double tau) : base(null)
     {
-        _tau = tau;
         I = State("i", Extent.Batch | Extent.Component, 0.0);
+        _beta = Derive("beta", dt => Math.Exp(-dt / tau));
     }
 
     public StateVariable I { get; }
 
-    public override void PrepareTimeStep(double dt) => _beta = Math.Exp(-dt / _tau);
-
     public override Tensor Step(Tensor? input)
     {
-        var i = I.Value.mul(_beta).add(torch.mm(input!, Weights));
+        var i = I.Value.mul(_beta.Value).add(torch.mm(input!, Weights));
         I.Tensor = i;
         return i;
     }

@@ -65,6 +65,20 @@ public sealed class HardwareEvaluator
         return Accuracy(net);
     }
 
+    /// <summary>
+    /// Accuracy of one chip instance: the network as built, with <paramref name="device"/> programmed with
+    /// <paramref name="seed"/> (the device-to-device draws of that chip), then <paramref name="fabricate"/> applied to the
+    /// initialized network (e.g. parameter mismatch drawn from the same chip seed) before the test set runs.
+    /// </summary>
+    public double Accuracy(Func<string, IWeightDevice?> device, long seed, Action<Network> fabricate)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(fabricate);
+        var net = Build(device, seed, out _);
+        fabricate(net);
+        return Accuracy(net);
+    }
+
     /// <summary>Accuracy of an initialized network on the test set.</summary>
     public double Accuracy(Network net) => Accuracy(net, Readout, Inputs, Labels);
 

@@ -15,7 +15,7 @@ namespace Ship.Training.Local;
 /// The output is continuous in d and differentiable almost everywhere, with ∂y_t[j]/∂d_ij = w_ij·(x_{t−n−1}[i] − x_{t−n}[i])
 /// (the one-sided derivative from above at whole numbers); an integer d gives exactly the shift of HeterogeneousDelay.
 /// Train "delay" with the <see cref="Trainer"/> (<c>Trainables.Of(net, tag, "delay")</c>): gradients reach the delays
-/// through f (n is re-read from d at every reset, so a delay may move across whole steps between runs) and the weights
+/// through f (n is re-read from d at every call, so a delay may move across whole steps between runs) and the weights
 /// and the input as usual. Negative values reached by an optimizer act as 0 (the derivative there is 0). A spike
 /// delayed by a fractional amount arrives as two partial pulses, (1 − f) and f, in consecutive steps. Implementation:
 /// a queue of future arrivals (state "arrivals" [batch, C, Nt], C = max n + 2) receives x_i·w_ij·(1 − f_ij) in slot
@@ -30,8 +30,12 @@ public sealed class TrainableDelay : WeightedSynapse, IShipModel<TrainableDelay,
     /// <inheritdoc />
     public static TrainableDelay FromSettings(WeightedSettings settings) => Restore(new TrainableDelay(0.0), settings);
 
-    private Tensor? _index, _fraction, _pad;
-    private long _minSteps, _maxSteps;
+    private readonly Derived<Slots> _slots;
+    private readonly Derived<Tensor> _fraction;
+    private Tensor? _pad;
+
+    /// <summary>Whole parts ⌊d⌋ (smallest, largest) and the queue addresses of both parts of every connection, [2·Ns·Nt].</summary>
+    private sealed record Slots(long Min, long Max, Tensor Index);
 
     /// <summary>Creates the synapse from delays in steps [Ns, Nt] (or broadcastable); weights default to uniform on [0, 1).</summary>
     public TrainableDelay(Value delays, Value? weights = null) : base(weights)
@@ -39,78 +43,70 @@ public sealed class TrainableDelay : WeightedSynapse, IShipModel<TrainableDelay,
         ArgumentNullException.ThrowIfNull(delays);
         Delays = Param("delay", Extent.Connection, delays, Constraint.NonNegative);
         Arrivals = State("arrivals", Extent.Batch | Extent.Component, 0.0);
+        _slots = Derive("slots", _ => WholeSteps());
+        // f keeps its graph to the delay parameter: derived at each call's preparation, under the call's gradient mode.
+        _fraction = Derive("fraction", _ =>
+        {
+            var d = Delays.Value.expand(SourceCount, TargetCount).clamp_min(0);
+            return d.sub(d.detach().floor());
+        });
     }
 
     /// <summary>Per-connection delays in steps [Ns, Nt] (real values; the trainable parameter).</summary>
     public Parameter Delays { get; }
     /// <summary>Pending arrivals [batch, C, Nt]; slot 0 is the next output.</summary>
     public StateVariable Arrivals { get; }
-    /// <summary>Smallest whole part ⌊d⌋ over the connections, as of the last reset.</summary>
-    public long MinSteps => _minSteps;
-    /// <summary>Largest whole part ⌊d⌋ over the connections, as of the last reset.</summary>
-    public long MaxSteps => _maxSteps;
+    /// <summary>Smallest whole part ⌊d⌋ over the connections, as of the last preparation (each call re-reads the trained delays).</summary>
+    public long MinSteps => _slots.Value.Min;
+    /// <summary>Largest whole part ⌊d⌋ over the connections, as of the last preparation.</summary>
+    public long MaxSteps => _slots.Value.Max;
 
     /// <inheritdoc />
-    public override int OutputDelaySteps => (int)Math.Min(_minSteps, int.MaxValue);
+    public override int OutputDelaySteps => IsBound ? (int)Math.Min(MinSteps, int.MaxValue) : 0;
 
     /// <inheritdoc />
     protected override void OnBind()
     {
         base.OnBind();
-        Retime();
-    }
-
-    /// <inheritdoc />
-    protected override void ParameterChanged(Parameter parameter)
-    {
-        if (ReferenceEquals(parameter, Delays)) Retime();
-        base.ParameterChanged(parameter);
+        _ = _slots.Value; // delays too long for a queue are refused at initialization
     }
 
     /// <summary>Reads the whole parts of the delays (no gradient) and the queue slots they address.</summary>
-    private void Retime()
+    private Slots WholeSteps()
     {
-        using var scope = torch.NewDisposeScope();
         var d = Delays.Value.detach().expand(SourceCount, TargetCount).clamp_min(0);
         var whole = d.floor();
-        _minSteps = (long)whole.min().to_type(ScalarType.Float64).item<double>();
-        _maxSteps = (long)whole.max().to_type(ScalarType.Float64).item<double>();
-        long slots = (_maxSteps + 2) * Context.BatchSize * TargetCount;
-        if (_maxSteps + 2 > int.MaxValue || slots > (1L << 31))
-            throw new ParameterException(DisplayName, "delay", $"the longest delay is {_maxSteps} steps, which needs a queue of {slots} values; shorten it.");
+        long min = (long)whole.min().to_type(ScalarType.Float64).item<double>();
+        long max = (long)whole.max().to_type(ScalarType.Float64).item<double>();
+        long slots = (max + 2) * Context.BatchSize * TargetCount;
+        if (max + 2 > int.MaxValue || slots > (1L << 31))
+            throw new ParameterException(DisplayName, "delay", $"the longest delay is {max} steps, which needs a queue of {slots} values; shorten it.");
         var targets = torch.arange(TargetCount, dtype: ScalarType.Int64, device: Context.Device);
         var first = whole.to_type(ScalarType.Int64).mul_(TargetCount).add_(targets).flatten();
         // Slot n_ij receives the (1 − f) part, slot n_ij + 1 the f part: one index_add per step.
-        var index = torch.cat(new[] { first, first.add(TargetCount) });
-        _index?.Dispose();
-        _index = Keep(index.DetachFromDisposeScope());
+        return new Slots(min, max, torch.cat(new[] { first, first.add(TargetCount) }));
     }
 
     /// <inheritdoc />
     protected override void OnReset()
     {
         base.OnReset();
-        Retime();
         var ctx = Context;
-        Arrivals.Tensor = Keep(torch.zeros(new long[] { ctx.BatchSize, _maxSteps + 2, TargetCount }, dtype: ctx.DType, device: ctx.Device));
+        Arrivals.Tensor = Keep(torch.zeros(new long[] { ctx.BatchSize, MaxSteps + 2, TargetCount }, dtype: ctx.DType, device: ctx.Device));
         _pad?.Dispose();
         _pad = Keep(torch.zeros(new long[] { ctx.BatchSize, 1, TargetCount }, dtype: ctx.DType, device: ctx.Device));
-        // f keeps its graph to the delay parameter: computed once per run, under the run's gradient mode.
-        var d = Delays.Value.expand(SourceCount, TargetCount).clamp_min(0);
-        _fraction?.Dispose();
-        _fraction = Keep(d.sub(d.detach().floor()));
     }
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
-        var (output, arrivals) = TrainableDelayFunctional.Step(Arrivals.Value, input!, Weights, _fraction!, _index!, _pad!);
+        var (output, arrivals) = TrainableDelayFunctional.Step(Arrivals.Value, input!, Weights, _fraction.Value, _slots.Value.Index, _pad!);
         Arrivals.Tensor = arrivals;
         return output;
     }
 
     /// <inheritdoc />
-    public override Tensor PeekDelayedOutput() => _minSteps >= 1 ? Arrivals.Value.select(1, 0) : base.PeekDelayedOutput();
+    public override Tensor PeekDelayedOutput() => MinSteps >= 1 ? Arrivals.Value.select(1, 0) : base.PeekDelayedOutput();
 }
 
 /// <summary>The interpolated-delay step as a pure function, so it can be tested and reused without a group.</summary>

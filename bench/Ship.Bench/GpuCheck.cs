@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Ship.Devices.Kernels;
 using Ship.Devices.Neurons;
 using TorchSharp;
 using static TorchSharp.torch;

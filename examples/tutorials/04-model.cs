@@ -72,7 +72,7 @@ Console.WriteLine($"wrote {Path.Combine(outDir, "resources.png")} and {Path.Comb
 /// </summary>
 sealed class SubtractiveLif : NeuronGroup, IIntegrationGate
 {
-    private Tensor? _beta;
+    private readonly Derived<Tensor> _beta;
 
     public SubtractiveLif(int n, double tau = 10e-3, double threshold = 1.0) : base(n)
     {
@@ -80,6 +80,8 @@ sealed class SubtractiveLif : NeuronGroup, IIntegrationGate
         Threshold = Param("thr", Extent.Batch | Extent.Component, threshold, Constraint.Positive);
         U = State("u", Extent.Batch | Extent.Component, 0.0, Constraint.Finite);
         Integrate = State("integrate", Extent.Batch | Extent.Component, 1.0);
+        // The only place dt enters the model: declared once, recomputed by the framework when dt or τ changes.
+        _beta = Derive("beta", dt => Tau.Value.reciprocal().mul(-dt).exp());
     }
 
     public Parameter Tau { get; }
@@ -87,12 +89,9 @@ sealed class SubtractiveLif : NeuronGroup, IIntegrationGate
     public StateVariable U { get; }
     public StateVariable Integrate { get; }
 
-    // Runs before the first step and whenever a schedule changes dt: the only place dt enters the model.
-    public override void PrepareTimeStep(double dt) => _beta = Keep(Tau.Value.reciprocal().mul(-dt).exp());
-
     public override Tensor Step(Tensor? input)
     {
-        var v = U.Value.mul(_beta!);
+        var v = U.Value.mul(_beta.Value);
         if (input is not null) v = v.add(input);
         v = v.mul(Integrate.Value);
         var spikes = Context.Spikes.Fire(v, Threshold.Value);       // through the network's spike function
@@ -110,24 +109,23 @@ sealed class SubtractiveLif : NeuronGroup, IIntegrationGate
 /// </summary>
 sealed class DepressingSynapse : WeightedSynapse
 {
-    private Tensor? _recovery;
+    private readonly Derived<Tensor> _recovery;
 
     public DepressingSynapse(Value? weights = null, double release = 0.5, double tauRecovery = 100e-3) : base(weights)
     {
         Release = Param("U", Extent.Connection, release, Constraint.Probability);
         TauRecovery = Param("tau_rec", Extent.Connection, tauRecovery, Constraint.Positive);
         X = State("x", Extent.Batch | Extent.Connection, 1.0, Constraint.Finite);
+        _recovery = Derive("recovery", dt => TauRecovery.Value.reciprocal().mul(-dt).exp());
     }
 
     public Parameter Release { get; }
     public Parameter TauRecovery { get; }
     public StateVariable X { get; }
 
-    public override void PrepareTimeStep(double dt) => _recovery = Keep(TauRecovery.Value.reciprocal().mul(-dt).exp());
-
     public override Tensor Step(Tensor? input)
     {
-        var x = X.Value.neg().add(1).mul(_recovery!).neg().add(1);   // recovery during the step
+        var x = X.Value.neg().add(1).mul(_recovery.Value).neg().add(1);   // recovery during the step
         var released = x.mul(Release.Value).mul(input!.unsqueeze(2));  // [batch, Ns, Nt]
         X.Tensor = x.sub(released);
         return released.mul(Weights).sum(1);                          // Weights: w, or what a memristive device reads

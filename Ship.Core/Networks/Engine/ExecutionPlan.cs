@@ -15,8 +15,9 @@ public sealed class ExecutionPlan
 {
     private readonly CompiledGraph _graph;
 
-    private ExecutionPlan(CompiledGraph graph, double dt, int[] delays, CallOrderResult order, bool[] sequence, bool[] slices, string[][] observers)
+    private ExecutionPlan(CompiledGraph graph, double dt, int[] delays, CallOrderResult order, bool[] sequence, bool[] slices, string[][] observers, string?[] refusals)
     {
+        Refusals = refusals;
         _graph = graph;
         Dt = dt;
         DelaySteps = delays;
@@ -58,6 +59,9 @@ public sealed class ExecutionPlan
     /// <summary>Whether <paramref name="group"/> is computed a block at once under this plan.</summary>
     public bool IsSequence(Group group) => _graph.Contains(group) && Sequence[_graph.IndexOf(group)];
 
+    /// <summary>Per group: why its own sequence form was refused (the maths, then the kernel policy: <see cref="SequenceForm.Refusal"/>), or null.</summary>
+    public IReadOnlyList<string?> Refusals { get; }
+
     /// <summary>Groups computed a block at once, in call order.</summary>
     public IEnumerable<Group> SequenceGroups => Order.Where(i => Sequence[i]).Select(i => _graph.Groups[i]);
 
@@ -74,11 +78,15 @@ public sealed class ExecutionPlan
         int n = graph.Count;
         var prefetch = order.BackEdges.Where(b => b.DelaySteps >= 1).Select(b => b.Source).ToHashSet();
         var seq = new bool[n];
+        var refusals = new string?[n];
         foreach (var i in order.Order)
         {
             var g = graph.Groups[i];
-            seq[i] = timeBatching && g is ISequenceGroup sg && delays[i] == 0 && !prefetch.Contains(i)
-                     && graph.Sources[i].All(s => seq[s]) && !observers.Any(o => o.NeedsStepState(g)) && sg.CanRunSequence;
+            // Asked once per plan: the model's maths, then the kernel policy (the plan itself fuses nothing yet; a fused
+            // pair, e.g. a dense synapse and the LIF it feeds, would be chosen here: docs/architecture.md, "Kernels").
+            if (timeBatching && g is ISequenceGroup form) refusals[i] = SequenceForm.Refusal(form);
+            seq[i] = timeBatching && g is ISequenceGroup && delays[i] == 0 && !prefetch.Contains(i)
+                     && graph.Sources[i].All(s => seq[s]) && !observers.Any(o => o.NeedsStepState(g)) && refusals[i] is null;
         }
         var slices = new bool[n];
         for (int i = 0; i < n; i++)
@@ -88,7 +96,7 @@ public sealed class ExecutionPlan
         }
         var bound = graph.Groups.Select(g => observers.Where(o => o.NeedsStepOutput(g) || o.NeedsStepState(g) || o.Watches(g))
             .Select(o => o.ToString() ?? o.GetType().Name).ToArray()).ToArray();
-        return new ExecutionPlan(graph, dt, delays, order, seq, slices, bound);
+        return new ExecutionPlan(graph, dt, delays, order, seq, slices, bound, refusals);
     }
 
     /// <summary>The call order with back edges, delays and CallOrder lags (the part of the plan that depends only on delays).</summary>
@@ -114,6 +122,7 @@ public sealed class ExecutionPlan
             if (Prefetch.Contains(i)) extras.Add("published before the step");
             if (_graph.OutputSlot[i] >= 0) extras.Add("output");
             if (Observers[i].Length > 0) extras.Add("observed by " + string.Join(", ", Observers[i]));
+            if (Refusals[i] is { } why) extras.Add("no whole block: " + why);
             sb.AppendLine($"  {++k,3}. {tags[i]} [{stage}]{(extras.Count > 0 ? " — " + string.Join("; ", extras) : "")}");
         }
         sb.Append(CallOrder.Describe(tags));

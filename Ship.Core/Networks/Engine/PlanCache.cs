@@ -38,7 +38,7 @@ internal sealed class PlanCache
         for (int i = 0; i < graph.Count; i++)
         {
             var g = graph.Groups[i];
-            chars[1 + 2 * i] = timeBatching && g is ISequenceGroup s && delays[i] == 0 && s.CanRunSequence ? 's' : '-';
+            chars[1 + 2 * i] = timeBatching && g is ISequenceGroup s && delays[i] == 0 && SequenceForm.Refusal(s) is null ? 's' : '-';
             int o = 0;
             foreach (var ob in observers) o |= (ob.NeedsStepOutput(g) ? 1 : 0) | (ob.NeedsStepState(g) ? 2 : 0) | (ob.Watches(g) ? 4 : 0);
             chars[2 + 2 * i] = (char)('0' + o);

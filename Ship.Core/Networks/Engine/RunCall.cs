@@ -107,6 +107,8 @@ internal sealed class RunCall
             foreach (var (g, d) in _feeds) g.Feed(d, _schedule.TotalSteps);
             if (_reset)
             {
+                // Prepared before the reset, so initial states see coefficients of this call's parameters and first dt.
+                stepper.Prepare(Plans[_schedule.Segments[0].Dt]);
                 _state.Reset();
                 foreach (var m in _net.Monitors) m.Clear();
             }
@@ -117,7 +119,7 @@ internal sealed class RunCall
             bool first = true;
             foreach (var seg in _schedule.Segments)
             {
-                stepper.RunSegment(Plans[seg.Dt], seg.Steps, prepare: first);
+                stepper.RunSegment(Plans[seg.Dt], seg.Steps, prepare: first && !_reset);
                 first = false;
             }
             var outputs = _recorder.Finish(lifetime.Live());

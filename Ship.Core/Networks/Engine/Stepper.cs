@@ -45,11 +45,7 @@ internal sealed class Stepper
     public void RunSegment(ExecutionPlan plan, int steps, bool prepare)
     {
         var ctx = _state.Context;
-        if (prepare || ctx.Dt != plan.Dt)
-        {
-            ctx.Dt = plan.Dt;
-            foreach (var g in plan.Graph.Groups) g.PrepareTimeStep(plan.Dt);
-        }
+        if (prepare || ctx.Dt != plan.Dt) Prepare(plan);
         int chunk = plan.HasSequence ? _blockSteps : steps;
         for (int start = 0; start < steps; start += chunk)
         {
@@ -69,6 +65,13 @@ internal sealed class Stepper
             }
             EndBlock(plan, first, length);
         }
+    }
+
+    /// <summary>Makes <paramref name="plan"/>'s dt the current one and prepares every group for it (the framework recomputes their declared coefficients).</summary>
+    public void Prepare(ExecutionPlan plan)
+    {
+        _state.Context.Dt = plan.Dt;
+        foreach (var g in plan.Graph.Groups) g.PrepareTimeStep(plan.Dt);
     }
 
     private void Advance(double dt)

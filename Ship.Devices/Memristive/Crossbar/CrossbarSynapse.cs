@@ -202,7 +202,9 @@ public sealed class CrossbarSynapse : WeightedSynapse, ISequenceGroup, IShipMode
     public CrossbarLayout? Layout => _layout;
 
     /// <inheritdoc />
-    public bool CanRunSequence => !ChangesDuringRun && Settings.Adc is not { NoiseSigma: > 0 };
+    public string? SequenceRefusal =>
+        ChangesDuringRun ? "the weights change within the run (plasticity or per-step device reads)"
+        : Settings.Adc is { NoiseSigma: > 0 } ? "the ADC adds noise per conversion, drawn step by step" : null;
 
     /// <inheritdoc />
     protected override void OnReset()

@@ -91,6 +91,7 @@ public sealed class PulseProgramming : INonIdeality, IShipModel<PulseProgramming
             w.Dispose();
             w = next;
         }
+        state.AddDeviceWrites(counts); // endurance: each device's own pulse count
         using (var host = writes.cpu())
         {
             var c = host.data<double>().ToArray();

@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using Ship.Core.Cuda;
+using Ship.Devices.Kernels;
 using Ship.Devices.Neurons;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -3,6 +3,7 @@ using Ship.Core.Networks;
 using Ship.Core.Parameters;
 using Ship.Core.Spikes;
 using Ship.Devices.Inputs;
+using Ship.Devices.Kernels;
 using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using TorchSharp;

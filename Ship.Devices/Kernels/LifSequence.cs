@@ -1,17 +1,21 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using Ship.Core.Memory;
+using Ship.Core.Networks;
 using Ship.Core.Spikes;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Ship.Devices.Neurons;
+namespace Ship.Devices.Kernels;
 
 /// <summary>
-/// The whole T-step LIF recurrence of a group in one pass over the state in managed code, SIMD over neurons (what
-/// SpikingJelly's fused CUDA kernels do, for the CPU). Forward and backward (a custom autograd node with the surrogate
-/// derivative) give the same numbers as T calls of <see cref="LifFunctional.Step"/>, at two native calls instead of
-/// about a dozen per step.
+/// The fused T-step LIF recurrence of the kernels layer: one autograd node (inputs: currents and initial membrane;
+/// output: spikes, final membrane and final gate) whose forward and backward run on the backend the context's
+/// <see cref="KernelPolicy"/> chose (<see cref="Choose"/>): the CUDA kernels of <see cref="LifCuda"/>, or the host
+/// recurrence here, one pass over the state in managed code, SIMD over neurons (what SpikingJelly's fused CUDA kernels
+/// do, for the CPU). The LIF update is written once per backend — the per-step torch form
+/// (<see cref="Neurons.LifFunctional.Step"/>, the reference), the host kernel below and the CUDA kernel — each with the
+/// same operation order, so all give the same numbers as T calls of the per-step form.
 /// </summary>
 public static class LifSequence
 {
@@ -28,8 +32,15 @@ public static class LifSequence
         public required Tensor Thr { get; init; }
         /// <summary>Surrogate derivative used backward (null: no gradient is needed).</summary>
         public ISurrogate? Surrogate { get; init; }
-        /// <summary>Whether the kernel policy allows the fused CUDA kernel (used on a CUDA device where it compiled).</summary>
-        public bool CudaKernel { get; init; } = true;
+        /// <summary>The backend the kernel policy chose (<see cref="Choose"/>); the host recurrence unless it is <see cref="KernelBackend.Cuda"/>.</summary>
+        public KernelBackend Backend { get; init; } = KernelBackend.Host;
+    }
+
+    /// <summary>The backend for a LIF recurrence over batch × width = <paramref name="rowsTimesWidth"/> under the context's kernel policy.</summary>
+    public static KernelChoice Choose(SimulationContext ctx, long rowsTimesWidth)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        return ctx.Kernels.ChooseRecurrence(ctx.Device, rowsTimesWidth, LifCuda.IsAvailable(ctx.Device));
     }
 
     /// <summary>
@@ -59,7 +70,7 @@ public static class LifSequence
     {
         // On a GPU with NVRTC the recurrence is one fused kernel; otherwise it runs on the host, which on a GPU replaces
         // ~10 kernel launches per step by two copies per segment.
-        if (a.CudaKernel && LifCuda.IsAvailable(x.device)) return LifCuda.Forward(x, a, save);
+        if (a.Backend == KernelBackend.Cuda && LifCuda.IsAvailable(x.device)) return LifCuda.Forward(x, a, save);
         var device = x.device;
         x = x.detach().to(CPU).contiguous();
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];

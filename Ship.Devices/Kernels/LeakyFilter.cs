@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Ship.Devices.Synapses;
+namespace Ship.Devices.Kernels;
 
 /// <summary>
 /// First-order filtering of presynaptic trains along time, F_t = A ⊙ F_{t−1} + X_t with F_{−1} = 0 and A per source
@@ -13,6 +13,13 @@ namespace Ship.Devices.Synapses;
 /// </summary>
 public static class LeakyFilter
 {
+    /// <summary>The backend for a filter over batch × sources = <paramref name="rowsTimesWidth"/> under the context's kernel policy (host only: there is no CUDA form).</summary>
+    public static Ship.Core.Networks.KernelChoice Choose(Ship.Core.Networks.SimulationContext ctx, long rowsTimesWidth)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        return ctx.Kernels.ChooseRecurrence(ctx.Device, rowsTimesWidth, cudaCompiled: false);
+    }
+
     /// <summary>Filters x [B, T, Ns] with decay a [Ns] (contiguous, same dtype); differentiable with respect to x.</summary>
     public static Tensor Apply(Tensor x, Tensor a) =>
         torch.is_grad_enabled() && x.requires_grad ? LeakyFilterFunction.apply(x, a.detach().contiguous()) : Run(x, a.detach().contiguous(), reverse: false);
@@ -27,7 +34,7 @@ public static class LeakyFilter
         long b = xc.shape[0], t = xc.shape[1], n = xc.shape[2];
         if (xc.dtype != ScalarType.Float32 && xc.dtype != ScalarType.Float64)
             throw new NotSupportedException($"LeakyFilter supports float32 and float64, got {xc.dtype}.");
-        Ship.Devices.Neurons.LifSequence.ForEachBatchRow(b, t * n, bi =>
+        LifSequence.ForEachBatchRow(b, t * n, bi =>
         {
             if (xc.dtype == ScalarType.Float32) Kernel<float>(xc, ac, f, bi, t, n, reverse);
             else Kernel<double>(xc, ac, f, bi, t, n, reverse);

@@ -2,7 +2,7 @@ using Ship.Core.Cuda;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Ship.Devices.Neurons;
+namespace Ship.Devices.Kernels;
 
 /// <summary>
 /// The fused T-step LIF recurrence as CUDA kernels (one thread per batch row × neuron walks all steps), forward and
@@ -76,11 +76,11 @@ public static class LifCuda
     }, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>
-    /// Whether the fused kernels can run on <paramref name="device"/> (a CUDA device with the driver and NVRTC); off
-    /// when the environment variable SHIP_CUDA_KERNELS is 0, so the torch-op path can be compared against it.
+    /// Whether the fused kernels compiled for <paramref name="device"/> (a CUDA device with the driver and NVRTC).
+    /// Whether a network uses them is the kernel policy's decision (<see cref="Ship.Core.Networks.KernelPolicy"/>, which
+    /// also reads the SHIP_CUDA_KERNELS=0 override), taken through <see cref="LifSequence.Choose"/>.
     /// </summary>
-    public static bool IsAvailable(Device device) =>
-        device.type == DeviceType.CUDA && Environment.GetEnvironmentVariable("SHIP_CUDA_KERNELS") != "0" && Compiled.Value.Module is not null;
+    public static bool IsAvailable(Device device) => device.type == DeviceType.CUDA && Compiled.Value.Module is not null;
 
     /// <summary>Why the kernels are or are not available (the NVRTC/driver outcome), for diagnostics and benchmark logs.</summary>
     public static string Status => Compiled.Value.Why;

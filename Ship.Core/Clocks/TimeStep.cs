@@ -1,0 +1,15 @@
+namespace Ship.Core.Clocks;
+
+/// <summary>
+/// The time information of the step being computed, as one value: its index from the last reset, its start time and
+/// its dt (seconds). A group reads it as <c>Context.Now</c> instead of combining the context's counters itself; what it
+/// derives from dt alone is declared with <c>Group.Derive</c> and recomputed by the framework.
+/// </summary>
+/// <param name="Index">Index of the step, counted from the last reset.</param>
+/// <param name="Start">Time at the start of the step, in seconds from the last reset.</param>
+/// <param name="Dt">Length of the step in seconds.</param>
+public readonly record struct TimeStep(long Index, double Start, double Dt)
+{
+    /// <summary>Time at the end of the step (Start + Dt), the time stamp of what the step computes.</summary>
+    public double End => Start + Dt;
+}
