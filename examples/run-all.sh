@@ -36,7 +36,7 @@ run variable-dt summary.txt provenance.json membrane-long.csv $(figures membrane
 run device-characterization summary.txt provenance.json $(figures pulse-response drift weight-drift)
 run crossbar-ir-drop summary.txt provenance.json $(figures column-current-vs-activity ir-drop-vs-activity approximation-error)
 run ship-network-example summary.txt provenance.json rate-vs-tau.csv $(figures membrane membrane-tau-10ms membrane-tau-100ms raster input-raster firing-rate)
-run reservoir summary.txt provenance.json $(figures recurrent-weights connection-probability input-raster excitatory-raster inhibitory-raster input-series training-curve accuracy)
+run reservoir summary.txt provenance.json $(figures recurrent-weights connection-probability input-raster excitatory-raster inhibitory-raster training-curve accuracy accuracy-per-seed)
 run training summary.txt provenance.json $(figures training-curve confusion input-raster hidden-raster output-raster)
 run nir-conformance summary.txt provenance.json lif.nir $(figures membrane deviation)
 # STDP features on the digits: also exits non-zero below 80 % test accuracy.

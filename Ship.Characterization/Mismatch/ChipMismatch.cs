@@ -21,7 +21,7 @@ public enum MismatchScope
 {
     /// <summary>Once per chip instance (fabrication): the same values in every run of that chip.</summary>
     FixedPerChip,
-    /// <summary>Anew at every <see cref="ChipMismatch.Apply"/> call (e.g. temperature- or bias-dependent), from the network's generator.</summary>
+    /// <summary>Anew at every <see cref="ChipMismatch.Apply"/> call (e.g. temperature- or bias-dependent), from the group's own random stream of the network.</summary>
     PerRun,
 }
 
@@ -48,9 +48,10 @@ public sealed record MismatchSpec(string Group, string Parameter, double Sigma, 
 
 /// <summary>
 /// A chip instance: one draw of every mismatch specification applied to an initialized network's parameters. Fixed-per-chip
-/// draws come from a generator seeded with <see cref="ChipSeed"/> (so chip k is the same chip in every process and run,
-/// and chips with different seeds differ); per-run draws come from the network's own generator at each
-/// <see cref="Apply"/>. The nominal values are read at the first Apply and every later Apply starts from them, so
+/// draws come from the group's random stream "mismatch:&lt;parameter&gt;" keyed by <see cref="ChipSeed"/> instead of the
+/// network seed (<see cref="RandomStreams.SeedFor"/>(chip seed, group, purpose)), so chip k is the same chip in every
+/// process and run, chips with different seeds differ, and a specification's draw does not depend on the others; per-run
+/// draws come from the same-named stream of the network (seeded from the network seed) at each <see cref="Apply"/>. The nominal values are read at the first Apply and every later Apply starts from them, so
 /// mismatch never accumulates. Device arrays of the network are refabricated (new device-to-device draws) at the first Apply.
 /// </summary>
 public sealed class ChipMismatch : IDisposable
@@ -83,9 +84,7 @@ public sealed class ChipMismatch : IDisposable
     public void Apply(Network network)
     {
         ArgumentNullException.ThrowIfNull(network);
-        var ctx = network.Context;
         bool first = _nominal.Count == 0;
-        using var chipRng = new torch.Generator((ulong)ChipSeed, CPU);
         using var scope = torch.NewDisposeScope();
         for (int i = 0; i < _specs.Length; i++)
         {
@@ -100,14 +99,17 @@ public sealed class ChipMismatch : IDisposable
                 _nominal[(s.Group, s.Parameter)] = nominal;
             }
             Tensor xi;
+            string purpose = "mismatch:" + s.Parameter;
             if (s.Scope == MismatchScope.FixedPerChip)
             {
-                // Drawn in spec order from the chip's generator, so each spec's draw depends only on the chip seed and its place.
                 if (!_fixed.TryGetValue(i, out var f))
-                    _fixed[i] = f = Xi(nominal.shape, s.Distribution, chipRng).DetachFromDisposeScope();
+                {
+                    using var chipStream = new torch.Generator(RandomStreams.SeedFor(ChipSeed, s.Group, purpose), CPU);
+                    _fixed[i] = f = Xi(nominal.shape, s.Distribution, chipStream).DetachFromDisposeScope();
+                }
                 xi = f;
             }
-            else xi = Xi(nominal.shape, s.Distribution, ctx.Rng);
+            else xi = Xi(nominal.shape, s.Distribution, group.Context.Stream(purpose));
             Tensor value = s.Distribution == MismatchDistribution.LogNormal
                 ? nominal * LogNormalFactor(xi, s.Sigma)
                 : s.Relative ? nominal * (xi * s.Sigma + 1) : nominal + xi * s.Sigma;

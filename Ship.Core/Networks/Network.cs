@@ -222,7 +222,7 @@ public sealed partial class Network
 
     private void CheckSettings()
     {
-        if (!(_dt > 0) || double.IsInfinity(_dt)) throw new NetworkConfigurationException($"Network '{Name}': dt must be a finite value > 0 seconds, got {_dt}.");
+        if (!Clocks.TimeStep.IsValidDt(_dt)) throw new NetworkConfigurationException($"Network '{Name}': {Clocks.TimeStep.InvalidDt(_dt)}");
         if (_steps < 1) throw new NetworkConfigurationException($"Network '{Name}': steps must be >= 1, got {_steps}.");
         if (_batch < 1) throw new NetworkConfigurationException($"Network '{Name}': batch size must be >= 1, got {_batch}.");
         _precision.Validate(Name, _dtype);

@@ -23,7 +23,7 @@ public sealed class SimulationContext
     public SimulationContext(int batchSize, Device? device = null, ScalarType dtype = ScalarType.Float32, double dt = 1e-3, long seed = 0)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be >= 1");
-        if (!(dt > 0) || double.IsInfinity(dt)) throw new ArgumentOutOfRangeException(nameof(dt), dt, "dt must be a finite value > 0");
+        if (!Clocks.TimeStep.IsValidDt(dt)) throw new ArgumentOutOfRangeException(nameof(dt), dt, Clocks.TimeStep.InvalidDt(dt));
         BatchSize = batchSize;
         Device = device ?? CPU;
         DType = dtype;

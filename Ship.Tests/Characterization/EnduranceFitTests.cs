@@ -79,12 +79,15 @@ public class EnduranceFitTests
     [Test]
     public void FailuresAreDetectedAndTheFitConvertsCyclesToPulses()
     {
-        var fit = EnduranceFitter.Fit(Data(7, devices: 400, nHalf: 1e5, beta: 2, c: 0.3, sigma: 0.3e-6, eta: 5e4, k: 1.2, stuckHigh: 0.25));
+        var fit = EnduranceFitter.Fit(Data(7, devices: 150, nHalf: 1e5, beta: 2, c: 0.3, sigma: 0.3e-6, eta: 5e4, k: 1.2, stuckHigh: 0.25));
         // P(failed by the last grid point 10^6) = 1 − e^(−(20)^1.2): essentially every device.
-        Assert.That(fit.Failed, Is.GreaterThan(390));
+        Assert.That(fit.Failed, Is.EqualTo(150), "P(alive at 10^6 cycles) = e^(−20^1.2) ≈ 10^−16");
         Assert.That(fit.LifetimeCycles!.Covers(5e4), Is.True, $"η {fit.LifetimeCycles}");
         Assert.That(fit.WeibullShape!.Covers(1.2), Is.True, $"k {fit.WeibullShape}");
-        Assert.That(fit.StuckHighFraction!.Covers(0.25), Is.True, $"stuck high {fit.StuckHighFraction}");
+        // Every device failed, so the stuck-high ones are those whose last reads both sit near the fresh high level (100 µS).
+        int high = fit.Series.Count(x => x.High[^1] > 60e-6 && x.Low[^1] > 60e-6);
+        Assert.That(fit.StuckHighFraction!.Value, Is.EqualTo(high / 150.0), "stuck side classified for every device");
+        Assert.That(fit.StuckHighFraction.Covers(high / 150.0), Is.True);
         var e = fit.ToEndurance(pulsesPerCycle: 2);
         Assert.That(e.HalfWindowPulses, Is.EqualTo(2 * fit.HalfWindowCycles.Value));
         Assert.That(e.LifetimePulses, Is.EqualTo(2 * fit.LifetimeCycles.Value));

@@ -88,6 +88,19 @@ public class MismatchTests
     }
 
     [Test]
+    public void ASpecificationsFixedDrawDoesNotDependOnTheOtherSpecifications()
+    {
+        var a = Net();
+        using var alone = new ChipMismatch(21, new MismatchSpec("L", "tau", 0.1));
+        alone.Apply(a);
+        var b = Net();
+        using var withOthers = new ChipMismatch(21, new MismatchSpec("L", "thr", 0.2), new MismatchSpec("L", "tau", 0.1));
+        withOthers.Apply(b);
+        Assert.That(TauOf(b), Is.EqualTo(TauOf(a)), "τ of chip 21 is the same whether or not the threshold also varies");
+        Assert.That(b["L"].Get("thr").to_type(ScalarType.Float64).flatten().data<double>().ToArray().Distinct().Count(), Is.EqualTo(N), "the threshold varies per neuron");
+    }
+
+    [Test]
     public void PerRunDrawsChangeAtEveryApplyFromTheNetworksGenerator()
     {
         var spec = new MismatchSpec("L", "tau", 0.1, Scope: MismatchScope.PerRun);

@@ -19,13 +19,15 @@ namespace Ship.Devices.Memristive;
 public sealed class RramDrift : INonIdeality, IShipModel<RramDrift, RramDrift.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
-    public sealed record Settings(double ValidFrom);
+    /// <param name="ValidFrom">Earliest time (s) at which the fit applies.</param>
+    /// <param name="Law">Fitted coefficients of SHIP's form (S), or null for SHIP's published fit.</param>
+    public sealed record Settings(double ValidFrom, RramDriftLaw? Law = null);
 
     /// <inheritdoc />
-    public Settings GetSettings() => new(ValidFrom);
+    public Settings GetSettings() => new(ValidFrom, Law);
 
     /// <inheritdoc />
-    public static RramDrift FromSettings(Settings settings) => new(settings.ValidFrom);
+    public static RramDrift FromSettings(Settings settings) => new(settings.ValidFrom, settings.Law);
 
     /// <summary>
     /// The standard-normal deviation z of every device of <paramref name="array"/> drawn at its last programming (each
@@ -42,7 +44,20 @@ public sealed class RramDrift : INonIdeality, IShipModel<RramDrift, RramDrift.Se
     private const double MicroSiemens = 1e-6;
 
     /// <summary>Creates the drift; reads at t ≤ <paramref name="validFrom"/> seconds see no change.</summary>
-    public RramDrift(double validFrom = 0.83) => ValidFrom = DeviceErrors.Time(nameof(RramDrift), "validFrom", validFrom);
+    public RramDrift(double validFrom = 0.83) : this(validFrom, null) { }
+
+    /// <summary>
+    /// Creates the drift with SHIP's form and the coefficients of <paramref name="law"/> (S; e.g. fitted to your retention
+    /// data by <c>DriftFitter.FitRram</c>), or SHIP's published ones when null.
+    /// </summary>
+    public RramDrift(double validFrom, RramDriftLaw? law)
+    {
+        ValidFrom = DeviceErrors.Time(nameof(RramDrift), "validFrom", validFrom);
+        Law = law;
+    }
+
+    /// <summary>The coefficients in use, or null for SHIP's published fit (computed in µS exactly as published).</summary>
+    public RramDriftLaw? Law { get; }
 
     /// <summary>Earliest time (s) at which the fit applies (0.83 s).</summary>
     public double ValidFrom { get; }
@@ -96,6 +111,8 @@ public sealed class RramDrift : INonIdeality, IShipModel<RramDrift, RramDrift.Se
     {
         double t = state.ElapsedTime;
         if (t <= ValidFrom) return conductances;
+        if (Law is { } law)
+            return law.RelativeSpread(conductances, t).abs_().mul_(state.Recall(this, "z")).add_(1).mul_(law.Mean(conductances, t));
         var micro = conductances / MicroSiemens;
         var mu = MeanMicro(micro, t);
         return RelativeSpreadMicro(micro, t).abs_().mul_(state.Recall(this, "z")).add_(1).mul_(mu).mul_(MicroSiemens);
