@@ -47,7 +47,12 @@ public sealed class Dense : WeightedSynapse, ISequenceGroup, IShipModel<Dense, W
     }
 
     /// <inheritdoc />
-    public override Tensor Step(Tensor? input) => Weights.dim() == 2
-        ? input!.matmul(Weights).Plus_(Bias.Value)
-        : input!.unsqueeze(1).matmul(Weights).squeeze(1).Plus_(Bias.Value);
+    public override Tensor Step(Tensor? input)
+    {
+        // One read per step: a device whose reads vary draws fresh noise on every read of Weights.
+        var w = Weights;
+        return w.dim() == 2
+            ? input!.matmul(w).Plus_(Bias.Value)
+            : input!.unsqueeze(1).matmul(w).squeeze(1).Plus_(Bias.Value);
+    }
 }

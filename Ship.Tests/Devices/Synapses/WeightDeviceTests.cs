@@ -19,6 +19,39 @@ public class WeightDeviceTests
         public bool ReadsVary => false;
     }
 
+    /// <summary>A noisy device that counts its reads (each read of a real noisy array draws fresh noise).</summary>
+    private sealed class CountingDevice : IWeightDevice
+    {
+        private Tensor? _w;
+        public int Reads { get; private set; }
+        public void Program(Tensor weights, SimulationContext ctx) => _w = weights.detach().clone();
+        public Tensor Read(SimulationContext ctx) { Reads++; return _w!.clone(); }
+        public bool ReadsVary => true;
+    }
+
+    [TestCase("Dense")]
+    [TestCase("FirstOrder")]
+    [TestCase("SecondOrder")]
+    [TestCase("FirstOrderPerTarget")]
+    public void ADeviceWhoseReadsVaryIsReadOncePerStep(string model)
+    {
+        // A second read in a step would draw read noise that nothing uses and shift every later draw.
+        const int steps = 7;
+        var w = torch.tensor(new[] { 0.5, -1.0, 2.0, 0.25, 1.5, -0.75 }).reshape(2, 3);
+        WeightedSynapse syn = model switch
+        {
+            "Dense" => new Dense(w),
+            "FirstOrder" => new FirstOrder(w, 4e-3),
+            "SecondOrder" => new SecondOrder(w, 4e-3, 1e-3),
+            _ => new FirstOrderPerTarget(w, 4e-3),
+        };
+        var device = new CountingDevice();
+        syn.WithDevice(device);
+        var net = SynapseNet(syn, 2, 3, 1, 1e-3, steps);
+        net.Run(Spikes(1, steps, 2, ScalarType.Float64, (0, 0, 1), (0, 3, 0)));
+        Assert.That(device.Reads, Is.EqualTo(steps), $"{model}: one read per step");
+    }
+
     [TestCase("FirstOrder")]
     [TestCase("SecondOrder")]
     [TestCase("FirstOrderPerTarget")]
