@@ -20,6 +20,7 @@ public sealed class Trainer
 {
     private readonly List<double> _losses = new();
     private readonly List<CoreParameter> _trainable;
+    private (long, long, ScalarType, string, string)? _probed;
 
     /// <summary>
     /// Creates a trainer. <paramref name="optimizer"/> receives the trainable tensors and returns any TorchSharp optimizer
@@ -75,11 +76,21 @@ public sealed class Trainer
     public double TrainBatch(IReadOnlyDictionary<string, Tensor> inputs, Tensor target, Ship.Core.Clocks.Schedule? schedule = null)
     {
         ArgumentNullException.ThrowIfNull(target);
-        // Before the run: a target that cannot fit leaves the network and the optimizer untouched.
-        if (ExpectedScores() is { } shape)
+        // Before the run: a target that cannot fit leaves the network and the optimizer untouched. A built-in loss's
+        // check is complete; a custom loss is probed once per kind of target (shape, dtype, device), not every batch.
+        var shape = ExpectedScores();
+        if (shape is not null)
         {
             Loss.Check(shape, target);
-            ProbeLoss(shape, target);
+            if (Loss is not ICheckedLoss)
+            {
+                var kind = (shape[0], shape[1], target.dtype, Ship.Core.Parameters.Shapes.Format(target.shape), target.device.ToString());
+                if (!_probed.Equals(kind))
+                {
+                    ProbeLoss(shape, target);
+                    _probed = kind;
+                }
+            }
         }
         double value;
         Optimizer.zero_grad();
@@ -90,7 +101,12 @@ public sealed class Trainer
             var result = Network.Run(inputs, schedule);
             var scores = Readout.Read(result);
             Tensor loss;
-            try { loss = Loss.Compute(scores, target); }
+            try
+            {
+                loss = shape is not null && Loss is ICheckedLoss checkedLoss && scores.dim() == 2 && scores.shape[0] == shape[0] && scores.shape[1] == shape[1]
+                    ? checkedLoss.ComputeChecked(scores, target)
+                    : Loss.Compute(scores, target);
+            }
             catch (System.Runtime.InteropServices.ExternalException e)
             {
                 // A custom loss that libtorch refuses: name the loss and both shapes instead of the raw native message alone.

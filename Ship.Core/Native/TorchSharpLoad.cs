@@ -42,6 +42,7 @@ public static class TorchSharpLoad
             lock (Gate)
             {
                 if (_loaded) return torch.CPU;
+                OpenMpWaitPolicy.ApplyBeforeTorchLoads();
                 // Before a load that will fail for the GLIBCXX reason, TorchSharp prints a 30-line trace to stdout; the
                 // one-line exception replaces it (the trace stays in its TorchSharpError).
                 bool quiet = LikelyGlibcxxFailure(HostLibstdcxx(), BridgeCandidates(AppContext.BaseDirectory));

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Core.Parameters;
 
@@ -60,12 +61,12 @@ public static class Init
 {
     /// <summary>Uniform draws on [low, high); described as "uniform(low, high)" in invariant round-trip form, which checkpoints parse back.</summary>
     public static Value Uniform(double low = 0, double high = 1) => Value.Generated(
-        c => Networks.Draw.Rand(c.Shape, c.DType, c.Device, c.Rng).mul_(high - low).add_(low),
+        c => Networks.Draw.Rand(c.Shape, c.DType, c.Device, c.Rng).MulNumber_(high - low).AddNumber_(low),
         FormattableString.Invariant($"uniform({low:R}, {high:R})"));
 
     /// <summary>Normal draws with the given mean and standard deviation; described as "normal(mean, std)" (invariant, round-trip).</summary>
     public static Value Normal(double mean = 0, double std = 1) => Value.Generated(
-        c => Networks.Draw.Randn(c.Shape, c.DType, c.Device, c.Rng).mul_(std).add_(mean),
+        c => Networks.Draw.Randn(c.Shape, c.DType, c.Device, c.Rng).MulNumber_(std).AddNumber_(mean),
         FormattableString.Invariant($"normal({mean:R}, {std:R})"));
 
     /// <summary>A generator from a plain function of the shape, for values that need no randomness (e.g. a ramp).</summary>

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Core.Spikes;
 
@@ -26,7 +27,7 @@ public sealed record FastSigmoid(double Slope = 100) : ISurrogate, IShipModel<Fa
     [JsonIgnore]
     public string Name => $"fast-sigmoid(slope={Slope})";
     /// <inheritdoc />
-    public Tensor Derivative(Tensor x) => x.abs().mul_(Slope).add_(1).pow_(-2);
+    public Tensor Derivative(Tensor x) => x.abs().MulNumber_(Slope).AddNumber_(1).PowNumber_(-2);
 }
 
 /// <summary>Arctan (SpikingJelly): g(x) = (α/2) / (1 + (π/2·α·x)²); integrates to 1.</summary>
@@ -41,7 +42,7 @@ public sealed record ArcTan(double Alpha = 2) : ISurrogate, IShipModel<ArcTan, A
     [JsonIgnore]
     public string Name => $"arctan(alpha={Alpha})";
     /// <inheritdoc />
-    public Tensor Derivative(Tensor x) => x.mul(Math.PI / 2 * Alpha).pow_(2).add_(1).reciprocal_().mul_(Alpha / 2);
+    public Tensor Derivative(Tensor x) => x.MulNumber(Math.PI / 2 * Alpha).PowNumber_(2).AddNumber_(1).reciprocal_().MulNumber_(Alpha / 2);
 }
 
 /// <summary>Triangle: g(x) = max(0, 1 − |x|/w) / w; integrates to 1 and is zero beyond the half-width w.</summary>
@@ -56,7 +57,7 @@ public sealed record Triangle(double Width = 1) : ISurrogate, IShipModel<Triangl
     [JsonIgnore]
     public string Name => $"triangle(width={Width})";
     /// <inheritdoc />
-    public Tensor Derivative(Tensor x) => x.abs().div_(-Width).add_(1).clamp_min_(0).div_(Width);
+    public Tensor Derivative(Tensor x) => x.abs().DivNumber_(-Width).AddNumber_(1).ClampMinZero_().DivNumber_(Width);
 }
 
 /// <summary>A user-defined pseudo-derivative.</summary>
@@ -110,7 +111,7 @@ public sealed class SurrogateStep : torch.autograd.SingleTensorFunction<Surrogat
         var x = (Tensor)vars[0];
         ctx.save_for_backward(new List<Tensor> { x });
         ctx.save_data("surrogate", vars[1]);
-        return x.ge(0).to_type(x.dtype);
+        return x.ge(HeldScalars.Zero).to_type(x.dtype);
     }
 
     /// <inheritdoc />

@@ -4,6 +4,7 @@ using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Dendrites;
 
@@ -102,7 +103,7 @@ public sealed class DendriticIntegrator : NeuronGroup, IShipModel<DendriticInteg
 public static class DendriteFunctional
 {
     /// <summary>β_d = exp(−dt/τ_d), 0 where τ_d = 0 (memoryless branch).</summary>
-    public static Tensor Decay(Tensor tau, double dt) => tau.reciprocal().mul_(-dt).exp_();
+    public static Tensor Decay(Tensor tau, double dt) => tau.reciprocal().MulNumber_(-dt).exp_();
 
     /// <summary>The branch nonlinearity applied elementwise.</summary>
     public static Tensor Apply(Tensor d, DendriteNonlinearity f, Tensor gain, Tensor theta, Tensor power) => f switch
@@ -120,7 +121,7 @@ public static class DendriteFunctional
         DendriteNonlinearity f, int branches)
     {
         var next = d.mul(beta);
-        if (x is not null) next.add_(x);
+        if (x is not null) next.Plus_(x);
         var y = Apply(next, f, gain, theta, power);
         return (y.reshape(y.shape[0], -1, branches).sum(2), next);
     }

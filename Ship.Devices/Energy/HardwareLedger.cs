@@ -11,30 +11,35 @@ namespace Ship.Devices.Energy;
 
 /// <summary>
 /// The hardware ledger: an opt-in run observer (<c>network.AddObserver(ledger)</c>) that counts what the emulated
-/// hardware does — events and neuron updates per neuron group; NeuroBench's effective accumulates, effective
-/// multiply-accumulates and dense operations per weighted synapse; the conductance read by input events on
-/// device-array synapses (S, for the read energy Σ V_read²·G·t_read); row drives and column conversions — and, when
-/// programming pulses the network's device arrays received (pulse programming, <c>ApplyPulses</c>; others through
-/// <see cref="RecordPulseTrain"/>). A <see cref="CrossbarSynapse"/> reports its own DAC and ADC conversions and clipped
-/// conversions (taken as the difference of its counters over the run), its read pulse and its array type, which replace
-/// the estimates and the energy model's values for that synapse (docs/energy.md). Counts stay tensors on the network's device and are read
-/// to the host once per run; the ledger never writes a network tensor nor draws from the network's generator, so
-/// results are identical with and without it. Energies come from the counts and an energy model in <see cref="Report"/>.
+/// hardware does — events and neuron updates per neuron group (and, opt-in, NeuroBench's effective membrane updates);
+/// NeuroBench's effective accumulates, effective multiply-accumulates and dense operations per weighted synapse; the
+/// conductance read by input events on device-array synapses (S, for the read energy Σ V_read²·G·t_read, from the
+/// conductances the synapse actually read: <see cref="DeviceArray.LastReadConductances"/>); row drives and column
+/// conversions — and the programming pulses the network's device arrays received (pulse programming,
+/// <c>ApplyPulses</c>; others through <see cref="RecordPulseTrain"/>). A <see cref="CrossbarSynapse"/> reports its own
+/// DAC and ADC conversions and clipped conversions (taken as the difference of its counters over the run), its read
+/// pulse and its array type, which replace the estimates and the energy model's values for that synapse
+/// (docs/energy.md). Counts stay tensors on the network's device and are read to the host once per run; the ledger
+/// never writes a network tensor nor draws from any generator, so results are identical with and without it.
+/// Energies come from the counts and an energy model in <see cref="Report"/>.
 /// </summary>
 public sealed class HardwareLedger : IRunObserver, IDisposable
 {
-    private const int StepBuffer = 64; // per-step outputs gathered before one counting pass
+    private const int StepBufferMax = 256; // per-step outputs of a stepped group gathered before one counting pass
 
     private readonly List<NeuronTrack> _neurons = new();
     private readonly List<SynapseTrack> _synapses = new();
     private readonly Dictionary<string, NeuronTotals> _neuronTotals = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SynapseTotals> _synapseTotals = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<double>> _eventSeries = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (List<double> Acs, List<double> Macs, List<double> Read)> _synapseSeries = new(StringComparer.Ordinal);
     private Network? _net;
     private long _samples, _steps, _runs;
     private double _time;
     private WriteCounts _writes = WriteCounts.Zero;
     private readonly Dictionary<ArrayType, WriteCounts> _typedWrites = new();
     private StaticMetrics? _static;
+    private readonly Dictionary<string, Tensor> _membranes = new(StringComparer.Ordinal); // last membrane per group, for a Continue
 
     /// <summary>Creates an empty ledger; attach it with <c>network.AddObserver(ledger)</c>.</summary>
     public HardwareLedger(string name = "ledger") => Name = name;
@@ -42,8 +47,26 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     /// <summary>Name used in messages.</summary>
     public string Name { get; }
 
-    /// <summary>Seed of the ledger's own generator, used only to read noisy device arrays (never the network's generator).</summary>
-    public long ReadSeed { get; init; } = 0x5eed;
+    /// <summary>
+    /// Keeps per-step counts (events per neuron group, effective operations and conductance read per synapse, summed
+    /// over the batch) besides the aggregates: <see cref="LedgerReport.EventsPerStep"/> and friends. Off by default;
+    /// on, it adds one small device tensor per block and group, read with the run's one host read.
+    /// </summary>
+    public bool RecordSteps { get; init; }
+
+    /// <summary>
+    /// Counts NeuroBench's effective membrane updates (a neuron counts in a step when its membrane differs from the
+    /// previous step's; every neuron in the first step after a reset) by reading the membrane state
+    /// (<see cref="MembraneState"/>) after every step. Off by default: on, the groups it watches are stepped one step at a
+    /// time (a whole-block group has its state only at the block's end), which is slower but computes the same results.
+    /// </summary>
+    public bool CountMembraneUpdates { get; init; }
+
+    /// <summary>NeuroBench's operations per membrane update of a neuron group (null: no NeuroBench figure, not counted); default <see cref="NeuronOperations.NeuroBench"/>.</summary>
+    public Func<Group, int?> OperationsPerUpdate { get; init; } = NeuronOperations.NeuroBench;
+
+    /// <summary>The membrane state of a neuron group for <see cref="CountMembraneUpdates"/> (null: none); default <see cref="NeuronOperations.MembraneOf"/>.</summary>
+    public Func<Group, string?> MembraneState { get; init; } = NeuronOperations.MembraneOf;
 
     /// <summary>Samples counted so far (the batch size of every Run; a Continue adds steps, not samples).</summary>
     public long Samples => _samples;
@@ -53,6 +76,8 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     {
         _neuronTotals.Clear();
         _synapseTotals.Clear();
+        _eventSeries.Clear();
+        _synapseSeries.Clear();
         _samples = 0;
         _steps = 0;
         _runs = 0;
@@ -60,10 +85,23 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         _writes = WriteCounts.Zero;
         _typedWrites.Clear();
         _static = null;
+        ForgetMembranes();
     }
 
     /// <inheritdoc />
     public bool NeedsStepOutput(Group group) => false;
+
+    /// <inheritdoc />
+    public bool NeedsStepState(Group group) => CountMembraneUpdates && Membrane(group) is not null;
+
+    private string? Membrane(Group g)
+    {
+        if (g.Kind != GroupKind.Neuron) return null;
+        var core = g is GroupWrapper w ? w.Core : g;
+        if (g is IInputGroup || core is IInputGroup) return null;
+        var name = MembraneState(core);
+        return name is not null && g.AllVariables.Any(v => v.Name == name) ? name : null;
+    }
 
     /// <inheritdoc />
     public void OnRunStart(RunStartView run)
@@ -77,12 +115,20 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         using var noGrad = torch.no_grad();
         var byTag = new Dictionary<string, NeuronTrack>(StringComparer.Ordinal);
         var scratch = Scratch(ctx, net.Groups.Where(g => g.Kind == GroupKind.Neuron).Select(g => g.OutputSize).DefaultIfEmpty(1).Max());
+        int buffer = Math.Clamp(run.TotalSteps, 1, StepBufferMax);
+        if (run.Reset) ForgetMembranes();
         foreach (var g in net.Groups)
         {
             if (g.Kind != GroupKind.Neuron) continue;
             var core = g is GroupWrapper w ? w.Core : g;
             bool input = g is IInputGroup || core is IInputGroup;
-            var t = new NeuronTrack(g, input, batch, sequence.Contains(g.Tag), ctx.Device, ctx.DType, scratch);
+            var t = new NeuronTrack(g, input, batch, sequence.Contains(g.Tag), buffer, ctx, scratch, RecordSteps)
+            {
+                OperationsPerUpdate = input ? null : OperationsPerUpdate(core),
+                Membrane = CountMembraneUpdates ? Membrane(g) : null,
+                FirstStep = run.Reset,
+            };
+            if (t.Membrane is not null && _membranes.Remove(g.Tag, out var previous)) t.GiveMembrane(previous);
             _neurons.Add(t);
             byTag[g.Tag] = t;
         }
@@ -101,10 +147,11 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
                 if (ws is CrossbarSynapse typed)
                     _typedWrites[typed.Settings.ArrayType] = (_typedWrites.TryGetValue(typed.Settings.ArrayType, out var w0) ? w0 : WriteCounts.Zero) + taken;
             }
-            var s = new SynapseTrack(g.Tag, source, target, ws, ctx, ReadSeed);
+            var s = new SynapseTrack(g.Tag, source, src.Group, target, ws, ctx, src.Readers.Count);
             src.Readers.Add(s);
             _synapses.Add(s);
         }
+        foreach (var n in _neurons) n.Prepare();
         _static ??= StaticMetrics.Of(net);
     }
 
@@ -113,10 +160,14 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     {
         foreach (var n in _neurons)
         {
+            if (n.Membrane is not null) n.CountMembrane();
             if (n.Sequence) continue;
             if (step.Output(n.Group) is not { } y) continue;
             n.Push(y);
         }
+        // Arrays whose reads vary draw new conductances every step: each step's events are charged with that step's read.
+        foreach (var s in _synapses)
+            if (s.ReadsEveryStep && step.Output(s.SourceGroup) is { } x) s.CountStepRead(x);
     }
 
     /// <inheritdoc />
@@ -141,42 +192,87 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     {
         if (_net is null) return;
         foreach (var n in _neurons) n.Flush();
-        // The one host read of the run: every accumulator at once.
+        // The one host read of the run: every accumulator (and the per-step series) at once.
         double[] values;
         using (var scope = torch.NewDisposeScope())
         {
-            var all = _neurons.Select(n => n.Acc).Concat(_synapses.Select(s => s.Acc)).Concat(_synapses.Select(s => s.ClippedDelta())).ToArray();
+            var all = _neurons.Select(n => n.Acc)
+                .Concat(_synapses.Select(s => s.Acc))
+                .Concat(_synapses.Select(s => s.ClippedDelta()))
+                .Concat(_neurons.SelectMany(n => n.Series.Select(t => t.flatten())))
+                .ToArray();
             values = all.Length == 0 ? Array.Empty<double>() : torch.cat(all).cpu().data<double>().ToArray();
         }
-        int k = 0, c = values.Length - 2 * _synapses.Count;
+        int k = 0;
+        var acc = new Dictionary<NeuronTrack, int>();
         foreach (var n in _neurons)
         {
-            var tot = _neuronTotals.TryGetValue(n.Group.Tag, out var t0) ? t0 : new NeuronTotals(n.Group.Tag, n.Group.OutputSize, n.IsInput, 0, 0);
-            _neuronTotals[n.Group.Tag] = tot with { Events = tot.Events + values[k], Updates = tot.Updates + n.Updates };
-            k += NeuronTrack.Width;
+            acc[n] = k;
+            var tot = _neuronTotals.TryGetValue(n.Group.Tag, out var t0) ? t0 : new NeuronTotals(n.Group.Tag, n.Group.OutputSize, n.IsInput, 0, 0)
+            {
+                OperationsPerUpdate = n.OperationsPerUpdate,
+                MembraneUpdates = n.Membrane is null ? null : 0,
+            };
+            _neuronTotals[n.Group.Tag] = tot with
+            {
+                Events = tot.Events + values[k],
+                Updates = tot.Updates + n.Updates,
+                MembraneUpdates = n.Membrane is null || tot.MembraneUpdates is null ? null : tot.MembraneUpdates + values[k + NeuronTrack.MembraneSlot],
+            };
+            k += n.Width;
         }
         foreach (var s in _synapses)
         {
+            // The source's accumulator holds this reader's sums: binary-step (AC) and all-step sums of its two columns.
+            int a = acc[s.Source2Track!], r = s.Reader, cols = 2 * s.Source2Track!.Readers.Count;
+            double ac = values[a + NeuronTrack.Fixed + 2 * r];
+            double all = values[a + NeuronTrack.Fixed + cols + 2 * r], allG = values[a + NeuronTrack.Fixed + cols + 2 * r + 1];
+            double rowEvents = values[a], active = values[a + 1];
             var tot = _synapseTotals.TryGetValue(s.Tag, out var t0) ? t0 : new SynapseTotals(s.Tag, s.Source, s.Target, s.Ns, s.Nt, s.NonZero, s.OnDevices, s.DevicesPerWeight, 0, 0, 0, 0, 0, 0, 0, 0);
             _synapseTotals[s.Tag] = tot with
             {
-                EffectiveAcs = tot.EffectiveAcs + values[k],
-                EffectiveMacs = tot.EffectiveMacs + values[k + 1],
-                ReadConductance = tot.ReadConductance + values[k + 2],
-                RowEvents = tot.RowEvents + values[k + 3],
+                EffectiveAcs = tot.EffectiveAcs + ac,
+                EffectiveMacs = tot.EffectiveMacs + (all - ac),
+                ReadConductance = tot.ReadConductance + allG + values[k],
+                RowEvents = tot.RowEvents + rowEvents,
                 // A crossbar counts its own conversions; other arrays are estimated at Nt per read.
-                AdcConversions = tot.AdcConversions + (s.Crossbar is { } x ? x.AdcConversions - s.AdcAtStart : values[k + 4] * s.Nt),
-                Dense = tot.Dense + (double)s.Steps * s.Batch * s.Ns * s.Nt,
+                AdcConversions = tot.AdcConversions + (s.Crossbar is { } x ? x.AdcConversions - s.AdcAtStart : active * s.Nt),
+                Dense = tot.Dense + (double)s.Source2Track.Updates * s.Nt,
                 Steps = tot.Steps + s.Steps,
-                ActiveReads = tot.ActiveReads + values[k + 4],
+                ActiveReads = tot.ActiveReads + active,
                 DacConversions = tot.DacConversions + (s.Crossbar is { } y ? y.DacConversions - s.DacAtStart : 0),
-                AdcClipped = tot.AdcClipped + values[c],
-                DacClipped = tot.DacClipped + values[c + 1],
                 Crossbar = s.Circuit,
             };
             k += SynapseTrack.Width;
-            c += 2;
         }
+        foreach (var s in _synapses)
+        {
+            var tot = _synapseTotals[s.Tag];
+            _synapseTotals[s.Tag] = tot with { AdcClipped = tot.AdcClipped + values[k], DacClipped = tot.DacClipped + values[k + 1] };
+            k += 2;
+        }
+        if (RecordSteps)
+            foreach (var n in _neurons)
+            {
+                // Rows of the series: events, then (with readers) the binary flag and per reader operations and conductance.
+                int width = n.Readers.Count == 0 ? 1 : 2 + 2 * n.Readers.Count;
+                long steps = n.Series.Sum(t => t.shape[0]);
+                var ev = _eventSeries.TryGetValue(n.Group.Tag, out var e0) ? e0 : _eventSeries[n.Group.Tag] = new List<double>();
+                for (long t = 0; t < steps; t++) ev.Add(values[k + t * width]);
+                foreach (var s in n.Readers)
+                {
+                    var (acs, macs, read) = _synapseSeries.TryGetValue(s.Tag, out var s0) ? s0 : _synapseSeries[s.Tag] = (new List<double>(), new List<double>(), new List<double>());
+                    for (long t = 0; t < steps; t++)
+                    {
+                        long row = k + t * width;
+                        double binary = values[row + 1], ops = values[row + 2 + 2 * s.Reader];
+                        acs.Add(binary * ops);
+                        macs.Add((1 - binary) * ops);
+                        read.Add(values[row + 3 + 2 * s.Reader]);
+                    }
+                }
+                k += (int)(steps * width);
+            }
         DisposeTracks();
     }
 
@@ -196,12 +292,17 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         _neuronTotals.Values.ToArray(), _synapseTotals.Values.ToArray(), _writes, _static ?? StaticMetrics.Empty)
     {
         WritesByArrayType = new Dictionary<ArrayType, WriteCounts>(_typedWrites),
+        EventsPerStep = _eventSeries.ToDictionary(p => p.Key, p => (IReadOnlyList<double>)p.Value.ToArray(), StringComparer.Ordinal),
+        EffectiveAcsPerStep = _synapseSeries.ToDictionary(p => p.Key, p => (IReadOnlyList<double>)p.Value.Acs.ToArray(), StringComparer.Ordinal),
+        EffectiveMacsPerStep = _synapseSeries.ToDictionary(p => p.Key, p => (IReadOnlyList<double>)p.Value.Macs.ToArray(), StringComparer.Ordinal),
+        ReadConductancePerStep = _synapseSeries.ToDictionary(p => p.Key, p => (IReadOnlyList<double>)p.Value.Read.ToArray(), StringComparer.Ordinal),
     };
 
     /// <inheritdoc />
     public void Dispose()
     {
         DisposeTracks();
+        ForgetMembranes();
         _scratch?.Dispose();
         _scratch = null;
     }
@@ -223,7 +324,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     /// <summary>The ledger's reusable work space.</summary>
     private sealed class ScratchBuffers : IDisposable
     {
-        public const long Elements = 1L << 20;
+        public const long Elements = 1L << 20; // 4 MiB of float32: a chunk stays in the last-level cache between its passes (a 16 MiB one measured twice as slow)
 
         public ScratchBuffers(long elements, ScalarType dtype, Device device)
         {
@@ -232,52 +333,139 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
 
         public Tensor A { get; }
 
-        public void Dispose() => A.Dispose();
+        private readonly Dictionary<string, Tensor> _stepBuffers = new(StringComparer.Ordinal);
+
+        /// <summary>A stepped group's per-step buffer [batch, steps, N], kept across runs (same reason as <see cref="A"/>).</summary>
+        public Tensor StepBuffer(string tag, long[] shape)
+        {
+            if (_stepBuffers.TryGetValue(tag, out var b) && b.shape.SequenceEqual(shape)) return b;
+            b?.Dispose();
+            return _stepBuffers[tag] = torch.empty(shape, dtype: A.dtype, device: A.device).DetachFromDisposeScope();
+        }
+
+        public void Dispose()
+        {
+            A.Dispose();
+            foreach (var b in _stepBuffers.Values) b.Dispose();
+            _stepBuffers.Clear();
+        }
+    }
+
+    private void ForgetMembranes()
+    {
+        foreach (var m in _membranes.Values) m.Dispose();
+        _membranes.Clear();
     }
 
     private void DisposeTracks()
     {
+        foreach (var n in _neurons)
+            if (n.TakeMembrane() is { } m)
+            {
+                if (_membranes.Remove(n.Group.Tag, out var old)) old.Dispose();
+                _membranes[n.Group.Tag] = m;
+            }
         foreach (var n in _neurons) n.Dispose();
         foreach (var s in _synapses) s.Dispose();
         _neurons.Clear();
         _synapses.Clear();
     }
 
-    /// <summary>A neuron group: counts its non-zero outputs and feeds them to the synapses it drives.</summary>
+    /// <summary>
+    /// A neuron group: counts its non-zero outputs and, for the synapses it drives, their operations and conductance
+    /// read, all in one pass per block: one mask, one per-step reduction and one matrix product for every reader.
+    /// </summary>
     private sealed class NeuronTrack : IDisposable
     {
-        public const int Width = 1;
-        private readonly Tensor _buffer; // [batch, StepBuffer, N] per-step outputs of a stepped group
-        private readonly Tensor?[] _slots = new Tensor?[StepBuffer]; // views of _buffer's steps, made once: a step costs one copy
-        private int _fill;
-        private readonly int _batch;
-
+        // Accumulator layout (float64 on the device): events, (sample, step) pairs with an event, membrane updates, then
+        // per reader r: [Fixed + 2r, +1] = the reader's (operations, conductance) over binary steps and
+        // [Fixed + 2R + 2r, +1] = the same over all steps.
+        public const int Fixed = 3;
+        public const int MembraneSlot = 2;
         private readonly ScratchBuffers _scratch;
+        private readonly SimulationContext _ctx;
+        private readonly int _batch;
+        private readonly int _bufferSteps;
+        private readonly bool _series;
+        private Tensor? _buffer; // [batch, steps, N] per-step outputs of a stepped group
+        private Tensor?[] _slots = Array.Empty<Tensor?>();
+        private int _fill;
+        private Tensor? _m; // [N, 2R]: per reader, fan-out and conductance (S) of each row's devices
+        private Tensor? _m32; // the same in float32 when it holds only fan-outs
+        private Tensor? _uniform; // [2R] float64: per reader (fan-out, 0) when every row of every reader has the same fan-out and no row conductance is charged
+        private Tensor? _prevMembrane;
 
-        public NeuronTrack(Group g, bool input, int batch, bool sequence, Device device, ScalarType dtype, ScratchBuffers scratch)
+        public NeuronTrack(Group g, bool input, int batch, bool sequence, int bufferSteps, SimulationContext ctx, ScratchBuffers scratch, bool series)
         {
             _scratch = scratch;
+            _ctx = ctx;
             Group = g;
             IsInput = input;
             Sequence = sequence;
             _batch = batch;
-            Acc = torch.zeros(Width, dtype: ScalarType.Float64, device: device).DetachFromDisposeScope();
-            _buffer = sequence
-                ? torch.empty(0, device: device).DetachFromDisposeScope()
-                : torch.empty(new long[] { batch, StepBuffer, g.OutputSize }, dtype: dtype, device: device).DetachFromDisposeScope();
+            _bufferSteps = bufferSteps;
+            _series = series;
         }
 
         public Group Group { get; }
         public bool IsInput { get; }
         public bool Sequence { get; }
-        public Tensor Acc { get; }
+        public int? OperationsPerUpdate { get; init; }
+        public string? Membrane { get; init; }
+        public bool FirstStep { get; set; }
+        public Tensor Acc { get; private set; } = null!;
+        public int Width => Fixed + 4 * Readers.Count;
         public List<SynapseTrack> Readers { get; } = new();
         public double Updates { get; private set; }
+        public long Steps { get; private set; }
+        /// <summary>Per block: [T, 1] (events per step) or, with readers, [T, 2 + 2R] (events, binary flag, then per reader operations and conductance (S)), float64.</summary>
+        public List<Tensor> Series { get; } = new();
+
+        /// <summary>The membrane after the last counted step (kept by the ledger across a Continue), or null.</summary>
+        public Tensor? TakeMembrane()
+        {
+            var m = _prevMembrane;
+            _prevMembrane = null;
+            return m;
+        }
+
+        /// <summary>Starts from the membrane a previous call of the same sample ended with.</summary>
+        public void GiveMembrane(Tensor? previous) => _prevMembrane = previous;
+
+        /// <summary>Allocates the accumulator and the readers' matrix once the readers are known.</summary>
+        public void Prepare()
+        {
+            Acc = torch.zeros(Width, dtype: ScalarType.Float64, device: _ctx.Device).DetachFromDisposeScope();
+            foreach (var s in Readers) s.Source2Track = this;
+            if (Readers.Count > 0)
+            {
+                using var scope = torch.NewDisposeScope();
+                _m = torch.stack(Readers.SelectMany(s => new[] { s.Fanout, torch.zeros_like(s.Fanout) }).ToArray(), 1).DetachFromDisposeScope();
+                var fanouts = Readers.Select(r => (Min: r.Fanout.min().item<double>(), Max: r.Fanout.max().item<double>())).ToArray();
+                if (Readers.All(r => !r.OnDevices || r.ReadsEveryStep) && fanouts.All(f => f.Min == f.Max))
+                    _uniform = torch.tensor(fanouts.SelectMany(f => new[] { f.Min, 0.0 }).ToArray(), dtype: ScalarType.Float64, device: _ctx.Device).DetachFromDisposeScope();
+                // Without devices the columns are fan-outs: every partial sum is an integer ≤ batch · Ns · Nt.
+                if (_ctx.DType == ScalarType.Float32 && Readers.All(s => !s.OnDevices) && (double)_batch * Group.OutputSize * Readers.Max(s => s.Nt) < (1 << 24))
+                    _m32 = _m.to(ScalarType.Float32).DetachFromDisposeScope();
+            }
+        }
 
         public void Push(Tensor y)
         {
-            (_slots[_fill] ??= _buffer.select(1, _fill).DetachFromDisposeScope()).copy_(y);
-            if (++_fill == StepBuffer) Flush();
+            if (_buffer is null)
+            {
+                _buffer = _scratch.StepBuffer(Group.Tag, new long[] { _batch, _bufferSteps, Group.OutputSize });
+                _slots = new Tensor?[_bufferSteps];
+            }
+            var slot = _slots[_fill] ??= _buffer.select(1, _fill).DetachFromDisposeScope();
+            if (y.requires_grad)
+            {
+                // Copied outside autograd: the buffer must not join the run's graph.
+                using var noGrad = torch.no_grad();
+                slot.copy_(y);
+            }
+            else slot.copy_(y);
+            if (++_fill == _bufferSteps) Flush();
         }
 
         public void Flush()
@@ -285,8 +473,28 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             if (_fill == 0) return;
             using var scope = torch.NewDisposeScope();
             using var noGrad = torch.no_grad();
-            Count(_buffer.narrow(1, 0, _fill));
+            Count(_buffer!.narrow(1, 0, _fill));
             _fill = 0;
+        }
+
+        /// <summary>NeuroBench's membrane updates of this step: neurons whose membrane changed (all of them in the first step after a reset).</summary>
+        public void CountMembrane()
+        {
+            using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.no_grad();
+            var v = Group.Variable(Membrane!).Value.detach();
+            var slot = Acc.narrow(0, MembraneSlot, 1);
+            if (FirstStep || _prevMembrane is null || !_prevMembrane.shape.SequenceEqual(v.shape))
+            {
+                // Every neuron of every sample counts in the first step (a per-component state broadcasts to the batch).
+                slot.add_((double)_batch * Group.OutputSize);
+                _prevMembrane?.Dispose();
+                _prevMembrane = v.clone().DetachFromDisposeScope();
+                FirstStep = false;
+                return;
+            }
+            slot.add_(v.ne(_prevMembrane).sum(type: ScalarType.Float64).mul_((double)_batch * Group.OutputSize / v.NumberOfElements));
+            _prevMembrane.copy_(v);
         }
 
         /// <summary>Counts a block of outputs [batch, T, N] (a view; not kept), in chunks of steps that fit the scratch buffers.</summary>
@@ -304,63 +512,107 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
 
         private void CountChunk(Tensor y)
         {
+            long steps = y.shape[1];
+            Steps += steps;
+            Updates += (double)steps * _batch * Group.OutputSize;
+            foreach (var s in Readers) s.Steps += steps;
             // Few passes over the block, all in its own float dtype and into one reused buffer (comparisons to bool,
-            // casts and fresh blocks are several times slower on the CPU). In-place comparisons write 0/1 in y's dtype.
-            Updates += (double)y.shape[1] * _batch * Group.OutputSize;
+            // count_nonzero, casts and fresh blocks are several times slower on the CPU). In-place comparisons write
+            // 0/1 in y's dtype.
             long elements = y.NumberOfElements;
-            var a = _scratch.A.narrow(0, 0, elements).view(y.shape);
-            var nz = a.copy_(y).ne_(0); // 1 where y ≠ 0
-            if (Readers.Count == 0)
+            var a = _scratch.A.narrow(0, 0, elements).view(y.shape).copy_(y).ne_(0); // 1 where y ≠ 0
+            if (Readers.Count == 0 && !_series)
             {
                 // A float32 sum of ones is exact below 2^24 elements.
-                Acc.add_((elements < (1L << 24) ? nz.sum() : nz.sum(type: ScalarType.Float64)).to(ScalarType.Float64).view(1));
+                Acc.narrow(0, 0, 1).add_((elements < (1L << 24) ? a.sum() : a.sum(type: ScalarType.Float64)).to(ScalarType.Float64).view(1));
                 return;
             }
-            var perStep = nz.sum(new long[] { 0 }).to(ScalarType.Float64); // [T, N] events per neuron (exact in float32 below 2^24 samples)
-            var active = nz.amax(new long[] { 2 }).sum(type: ScalarType.Float64); // (sample, step) pairs with an event
+            if (_uniform is { } fanouts)
+            {
+                CountUniform(y, a, fanouts);
+                return;
+            }
+            var perStep = a.sum(new long[] { 0 }); // [T, N] events per neuron and step (exact in float32 below 2^24 samples)
+            var events = perStep.to(ScalarType.Float64).sum(new long[] { 1 }); // [T]
+            if (Readers.Count == 0)
+            {
+                Acc.narrow(0, 0, 1).add_(events.sum().view(1));
+                Series.Add(events.unsqueeze(1).DetachFromDisposeScope());
+                return;
+            }
+            foreach (var s in Readers) s.FillConductance(_m!);
+            var active = a.amax(new long[] { 2 }).sum(type: ScalarType.Float64).view(1); // (sample, step) pairs with an event
+            var perSample = Readers.Any(s => s.PerSampleRows is not null) ? a.sum(new long[] { 1 }).to(ScalarType.Float64) : null; // [B, N]
             // NeuroBench decides per step tensor: all inputs in {0, 1} → accumulates, else multiply-accumulates. y equals
             // its own non-zero mask exactly where it is 0 or 1 (NaN never does): a step is binary when no element differs.
-            var binary = nz.ne_(y).sum(new long[] { 2 }).sum(new long[] { 0 }).eq(0).to(ScalarType.Float64);
-            Acc.add_(perStep.sum().view(1));
-            foreach (var s in Readers) s.Count(y.shape[1], perStep, binary, active);
+            var binary = a.ne_(y).sum(new long[] { 0, 2 }).eq(0).to(ScalarType.Float64); // [T]
+            // [T, 2R]: per reader, operations and conductance read (S). Counts alone are integers below 2^24, exact in
+            // float32 (no cast of the [T, N] block); conductances need float64.
+            var r = _m32 is { } m32 ? perStep.mm(m32).to(ScalarType.Float64) : perStep.to(ScalarType.Float64).mm(_m!);
+            Acc.add_(torch.cat(new[] { events.sum().view(1), active, torch.zeros(1, dtype: ScalarType.Float64, device: Acc.device), binary.matmul(r), r.sum(new long[] { 0 }) }));
+            if (perSample is not null)
+                foreach (var s in Readers) s.CountPerSample(perSample);
+            if (_series) Series.Add(torch.cat(new[] { events.unsqueeze(1), binary.unsqueeze(1), r }, 1).DetachFromDisposeScope());
+        }
+
+        /// <summary>
+        /// The same counts when every reader's rows reach the same number of targets and no conductance is charged per row
+        /// (a dense layer without devices, or arrays read every step): operations = events × fan-out, so one reduction
+        /// over neurons [B, T] replaces the per-neuron one and the product (two passes fewer over the block).
+        /// </summary>
+        private void CountUniform(Tensor y, Tensor a, Tensor fanouts)
+        {
+            // A reduction with another output dtype casts its whole input first: reduce in y's dtype (exact: ≤ N ones), then cast.
+            var perPair = a.sum(new long[] { 2 }).to(ScalarType.Float64); // [B, T] events per (sample, step)
+            var events = perPair.sum(new long[] { 0 }); // [T]
+            var active = perPair.gt(0).sum(type: ScalarType.Float64).view(1);
+            var binary = a.ne_(y).sum(new long[] { 0, 2 }).eq(0).to(ScalarType.Float64); // as in CountChunk
+            var r = events.unsqueeze(1).mul(fanouts); // [T, 2R]: operations; no conductance column
+            Acc.add_(torch.cat(new[] { events.sum().view(1), active, torch.zeros(1, dtype: ScalarType.Float64, device: Acc.device), binary.matmul(r), r.sum(new long[] { 0 }) }));
+            if (_series) Series.Add(torch.cat(new[] { events.unsqueeze(1), binary.unsqueeze(1), r }, 1).DetachFromDisposeScope());
         }
 
         public void Dispose()
         {
-            Acc.Dispose();
-            foreach (var slot in _slots) slot?.Dispose();
-            _buffer.Dispose();
+            Acc?.Dispose();
+            _uniform?.Dispose();
+            _m?.Dispose();
+            _m32?.Dispose();
+            foreach (var slot in _slots) slot?.Dispose(); // the buffer itself belongs to the scratch pool, reused next run
+            _prevMembrane?.Dispose();
+            foreach (var t in Series) t.Dispose();
         }
     }
 
     /// <summary>A weighted synapse fed by a neuron group: NeuroBench operations and device reads per input event.</summary>
     private sealed class SynapseTrack : IDisposable
     {
-        public const int Width = 5; // effective ACs, effective MACs, read conductance (S), row events, (step, sample) pairs with events
-        private readonly Tensor _m; // [Ns, 3]: fan-out (non-zero weights of the row), conductance of the row's devices (S), 1
+        public const int Width = 1; // conductance (S) read on arrays whose reads are per sample or per step
+        private readonly DeviceArray? _array;
+        private bool _filled;
 
-        public SynapseTrack(string tag, string source, string target, WeightedSynapse ws, SimulationContext ctx, long readSeed)
+        public SynapseTrack(string tag, string source, Group sourceGroup, string target, WeightedSynapse ws, SimulationContext ctx, int reader)
         {
             Tag = tag;
             Source = source;
+            SourceGroup = sourceGroup;
             Target = target;
+            Reader = reader;
             Ns = ws.SourceCount;
             Nt = ws.TargetCount;
-            Batch = ctx.BatchSize;
             using var scope = torch.NewDisposeScope();
             var w = ws.W.Value.detach();
             var nzw = w.ne(0).to(ScalarType.Float64);
             if (nzw.dim() == 3) nzw = nzw.amax(0); // per-sample weights: a connection exists if any sample uses it
             NonZero = (long)nzw.sum().item<double>();
-            var fanout = nzw.sum(1);
-            Tensor rowG = torch.zeros(Ns, dtype: ScalarType.Float64, device: ctx.Device);
+            Fanout = nzw.sum(1).DetachFromDisposeScope();
             if (ws.WeightDevice is DeviceArray { IsProgrammed: true } array)
             {
                 OnDevices = true;
                 DevicesPerWeight = array.Mapping.DevicesPerWeight;
-                rowG = RowConductance(array, ctx, readSeed);
+                _array = array;
+                ReadsEveryStep = array.ReadsVary;
             }
-            _m = torch.stack(new[] { fanout, rowG, torch.ones(Ns, dtype: ScalarType.Float64, device: ctx.Device) }, 1).DetachFromDisposeScope();
             Acc = torch.zeros(Width, dtype: ScalarType.Float64, device: ctx.Device).DetachFromDisposeScope();
             if (ws is CrossbarSynapse x)
             {
@@ -383,6 +635,10 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         public long AdcAtStart { get; }
         /// <summary>The crossbar's DAC conversions when the run started.</summary>
         public long DacAtStart { get; }
+        /// <summary>Whether its array draws new conductances every step (read noise): charged step by step in OnStep.</summary>
+        public bool ReadsEveryStep { get; }
+        /// <summary>Row conductances per sample [B, Ns] (S) of an array read per sample, once known; null otherwise.</summary>
+        public Tensor? PerSampleRows { get; private set; }
 
         private static Tensor Clipped(CrossbarSynapse x, Device device)
         {
@@ -398,49 +654,60 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
 
         public string Tag { get; }
         public string Source { get; }
+        public Group SourceGroup { get; }
         public string Target { get; }
+        public int Reader { get; }
         public int Ns { get; }
         public int Nt { get; }
-        public int Batch { get; }
         public long NonZero { get; }
         public bool OnDevices { get; }
         public int DevicesPerWeight { get; }
-        public long Steps { get; private set; }
+        public long Steps { get; set; }
         public Tensor Acc { get; }
+        public Tensor Fanout { get; }
+        public NeuronTrack? Source2Track { get; set; }
+
+        /// <summary>Σ over devices and columns of each row of the conductances read (S): [Ns], or [B, Ns] for a read per sample.</summary>
+        private static Tensor RowSums(Tensor g) => g.dim() == 4 ? g.sum(new long[] { 0, 3 }, type: ScalarType.Float64) : g.sum(new long[] { 0, 2 }, type: ScalarType.Float64);
 
         /// <summary>
-        /// Σ over devices of each row of G (S) as the array reads now. A noisy array is read with the ledger's own
-        /// generator (a statistically equivalent draw; the network's stream is untouched), then given its generator back.
+        /// Puts the row conductances of the run's read into the readers' matrix, once per run, at the first count (the
+        /// read has happened by then: at the reset, or lazily in the first step). Arrays read every step are charged in
+        /// <see cref="CountStepRead"/> instead.
         /// </summary>
-        private static Tensor RowConductance(DeviceArray array, SimulationContext ctx, long seed)
+        public void FillConductance(Tensor m)
         {
-            var state = array.State;
-            var rng = state.Rng;
-            try
-            {
-                var own = new SimulationContext(ctx.BatchSize, ctx.Device, ScalarType.Float64, ctx.Dt, seed);
-                var g = array.ReadConductances(own); // [D, Ns, Nt] or [D, batch, Ns, Nt]
-                if (g.dim() == 4) g = g.mean(new long[] { 1 });
-                return g.sum(dim: 0).sum(dim: 1);
-            }
-            finally { state.Rng = rng; }
+            if (_filled || _array is null || ReadsEveryStep) return;
+            _filled = true;
+            if (_array.LastReadConductances is not { } g) return;
+            using var scope = torch.NewDisposeScope();
+            var rows = RowSums(g);
+            if (rows.dim() == 2) PerSampleRows = rows.DetachFromDisposeScope();
+            else m.select(1, 2 * Reader + 1).copy_(rows);
         }
 
-        /// <summary>Counts a block of <paramref name="steps"/> steps from its events per step and row [T, Ns], the binary flag of each step [T] and the (sample, step) pairs with an event.</summary>
-        public void Count(long steps, Tensor perStep, Tensor binary, Tensor active)
+        /// <summary>Charges the events of a block per sample [B, Ns] with a per-sample read.</summary>
+        public void CountPerSample(Tensor perSample)
         {
-            Steps += steps;
-            var r = perStep.mm(_m); // [T, 3]: operations, conductance read (S), row events
-            var ops = r.select(1, 0);
-            var ac = ops.dot(binary);
-            var mac = ops.sum().sub_(ac);
-            Acc.add_(torch.stack(new[] { ac, mac, r.select(1, 1).sum(), r.select(1, 2).sum(), active }));
+            if (PerSampleRows is { } rows) Acc.add_(perSample.mul(rows).sum().view(1));
+        }
+
+        /// <summary>Charges this step's input events <paramref name="x"/> [B, Ns] with the conductances the synapse read in this step.</summary>
+        public void CountStepRead(Tensor x)
+        {
+            if (_array?.LastReadConductances is not { } g) return;
+            using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.no_grad();
+            var rows = RowSums(g);
+            var events = x.detach().ne(0).to(ScalarType.Float64);
+            Acc.add_((rows.dim() == 2 ? events.mul(rows).sum() : events.sum(new long[] { 0 }).dot(rows)).view(1));
         }
 
         public void Dispose()
         {
-            _m.Dispose();
+            Fanout.Dispose();
             Acc.Dispose();
+            PerSampleRows?.Dispose();
             _clippedAtStart?.Dispose();
         }
     }

@@ -12,7 +12,17 @@ namespace Ship.Devices.Energy;
 /// <param name="IsInput">Whether the group is an input (its events drive synapses; it has no neuron circuit).</param>
 /// <param name="Events">Non-zero outputs (spikes of a spiking group).</param>
 /// <param name="Updates">Neuron updates (neurons × steps × samples; NeuroBench's dense membrane updates).</param>
-public sealed record NeuronTotals(string Tag, int Neurons, bool IsInput, double Events, double Updates);
+public sealed record NeuronTotals(string Tag, int Neurons, bool IsInput, double Events, double Updates)
+{
+    /// <summary>NeuroBench's operations per membrane update of the group's neuron type (<see cref="NeuronOperations"/>), or null when it has none (not counted).</summary>
+    public int? OperationsPerUpdate { get; init; }
+    /// <summary>NeuroBench's effective membrane updates (membrane changed in the step; every neuron in a run's first step), or null when not counted (<see cref="HardwareLedger.CountMembraneUpdates"/> off or no membrane).</summary>
+    public double? MembraneUpdates { get; init; }
+    /// <summary>NeuroBench's dense neuron operations: every update × operations per update (0 without a figure).</summary>
+    public double DenseNeuronOperations => Updates * (OperationsPerUpdate ?? 0);
+    /// <summary>NeuroBench's effective neuron operations: effective membrane updates × operations per update, or null when membrane updates were not counted.</summary>
+    public double? EffectiveNeuronOperations => MembraneUpdates * (OperationsPerUpdate ?? 0);
+}
 
 /// <summary>Counts of one weighted synapse over all counted samples and steps.</summary>
 /// <param name="Tag">Synapse tag.</param>
@@ -160,6 +170,27 @@ public sealed record LedgerReport(string Name, long Samples, long Runs, long Ste
     public double DenseOps => PerSample(Synapses.Sum(s => s.Dense));
     /// <summary>Neuron updates per inference (non-input groups; NeuroBench's dense membrane updates).</summary>
     public double NeuronUpdates => PerSample(Neurons.Where(n => !n.IsInput).Sum(n => n.Updates));
+    /// <summary>NeuroBench "Neuron Dense Ops" per inference: dense updates × operations per update of each non-input group with a NeuroBench figure.</summary>
+    public double NeuronDenseOperations => PerSample(Neurons.Where(n => !n.IsInput).Sum(n => n.DenseNeuronOperations));
+
+    /// <summary>NeuroBench MembraneUpdates per inference (non-input groups), or null unless counted for every non-input group (<see cref="HardwareLedger.CountMembraneUpdates"/>).</summary>
+    public double? MembraneUpdates => Neurons.Where(n => !n.IsInput).Any(n => n.MembraneUpdates is null) ? null : PerSample(Neurons.Where(n => !n.IsInput).Sum(n => n.MembraneUpdates!.Value));
+
+    /// <summary>NeuroBench "Effective Neuron Ops" per inference, or null unless membrane updates were counted for every non-input group.</summary>
+    public double? EffectiveNeuronOperations => Neurons.Where(n => !n.IsInput).Any(n => n.MembraneUpdates is null) ? null : PerSample(Neurons.Where(n => !n.IsInput).Sum(n => n.EffectiveNeuronOperations!.Value));
+
+    /// <summary>Non-input groups without a NeuroBench operations figure (their neuron operations are not counted).</summary>
+    public IReadOnlyList<string> GroupsWithoutNeuronOperations => Neurons.Where(n => !n.IsInput && n.OperationsPerUpdate is null).Select(n => n.Tag).ToArray();
+
+    /// <summary>Per neuron group, non-zero outputs per step summed over the batch, over every counted step in order (only with <see cref="HardwareLedger.RecordSteps"/>).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<double>> EventsPerStep { get; init; } = new Dictionary<string, IReadOnlyList<double>>();
+    /// <summary>Per synapse, NeuroBench effective accumulates per step summed over the batch (only with <see cref="HardwareLedger.RecordSteps"/>).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<double>> EffectiveAcsPerStep { get; init; } = new Dictionary<string, IReadOnlyList<double>>();
+    /// <summary>Per synapse, NeuroBench effective multiply-accumulates per step summed over the batch (only with <see cref="HardwareLedger.RecordSteps"/>).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<double>> EffectiveMacsPerStep { get; init; } = new Dictionary<string, IReadOnlyList<double>>();
+    /// <summary>Per synapse, conductance read per step (S) by arrays read once per run, summed over the batch (only with <see cref="HardwareLedger.RecordSteps"/>; arrays read per step or per sample are in the totals only).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<double>> ReadConductancePerStep { get; init; } = new Dictionary<string, IReadOnlyList<double>>();
+
     /// <summary>Spikes (non-zero outputs) of non-input groups per inference.</summary>
     public double Spikes => PerSample(Neurons.Where(n => !n.IsInput).Sum(n => n.Events));
 
@@ -270,7 +301,10 @@ public sealed record LedgerReport(string Name, long Samples, long Runs, long Ste
         Row("Effective_ACs", EffectiveAcs.ToString("G4", inv));
         Row("Effective_MACs", EffectiveMacs.ToString("G4", inv));
         Row("Dense synaptic operations", DenseOps.ToString("G4", inv));
-        Row("Neuron (membrane) updates", NeuronUpdates.ToString("G4", inv));
+        Row("Neuron (membrane) updates, dense", NeuronUpdates.ToString("G4", inv));
+        if (MembraneUpdates is { } mu) Row("MembraneUpdates (effective)", mu.ToString("G4", inv));
+        Row("Neuron Dense Ops", NeuronDenseOperations.ToString("G4", inv));
+        if (EffectiveNeuronOperations is { } eno) Row("Effective Neuron Ops", eno.ToString("G4", inv));
         Row("Non-zero outputs of neuron groups (spikes; an integrator's membrane output counts every step)", Spikes.ToString("G4", inv));
         Row("ActivationSparsity", ActivationSparsity.ToString("F4", inv));
         Row("Connection sparsity (static)", Static.ConnectionSparsity.ToString("F4", inv));

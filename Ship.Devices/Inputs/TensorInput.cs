@@ -75,11 +75,22 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
         var ctx = Context;
         // Always a copy of its own: refilling the caller's tensor later must not change what Continue consumes. A tensor
         // that requires gradients keeps its autograd link while the run records the graph (gradients reach the input).
+        // The previous copy is this group's alone (what it returned were views, which keep their storage themselves):
+        // freed now, not when the garbage collector finalizes it, which a training loop sees as memory growing per batch.
+        ReleaseData();
         var source = data.requires_grad && torch.is_grad_enabled() ? data : data.detach();
         _data = Keep(source.to_type(ctx.DType, copy: true).contiguous());
         _length = (int)_data.shape[1];
         _slices = null; // split lazily: a run that takes whole segments never needs per-step slices
         _cursor = 0;
+    }
+
+    private void ReleaseData()
+    {
+        // Per-step slices may have been handed out as outputs: they stay (a view keeps its storage on its own).
+        _slices = null;
+        _data?.Dispose();
+        _data = null;
     }
 
     /// <inheritdoc />

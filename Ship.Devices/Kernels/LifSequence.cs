@@ -72,26 +72,42 @@ public static class LifSequence
         // ~10 kernel launches per step by two copies per segment.
         if (a.Backend == KernelBackend.Cuda && LifCuda.IsAvailable(x.device)) return LifCuda.Forward(x, a, save);
         var device = x.device;
-        x = x.detach().to(CPU).contiguous();
+        // Host tensors that are already contiguous and of the dtype are read as they are (a native call each saved).
+        x = HostTensors.Contiguous(x, x.dtype, out _);
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
         var spikes = HostBuffers.EmptyLike(x);
-        var u = a.U0.detach().to(CPU).clone();
-        var g = a.G0.detach().to(CPU).clone();
-        var beta = a.Beta.detach().to(CPU).contiguous();
-        var thr = a.Thr.detach().to(CPU).contiguous();
+        var u = HostCopy(a.U0);
+        var g = HostCopy(a.G0);
+        var beta = HostTensors.Contiguous(a.Beta, x.dtype, out _);
+        var thr = HostTensors.Contiguous(a.Thr, x.dtype, out _);
         Tensor? us = save ? HostBuffers.EmptyLike(x) : null, mask = save ? HostBuffers.EmptyLike(x) : null;
         ForEachBatchRow(b, t * n, bi =>
         {
             if (x.dtype == ScalarType.Float32) ForwardKernel<float>(x, spikes, u, g, beta, thr, us, mask, bi, t, n);
             else ForwardKernel<double>(x, spikes, u, g, beta, thr, us, mask, bi, t, n);
         });
+        if (device.type == DeviceType.CPU) return (spikes, u, g, us, mask);
         return (spikes.to(device), u.to(device), g.to(device), us, mask);
     }
 
-    /// <summary>Batch rows are independent recurrences: large segments use all cores, small ones avoid the scheduling cost.</summary>
+    /// <summary>A host copy of its own (the recurrence writes it): one clone when the tensor is already on the host.</summary>
+    private static Tensor HostCopy(Tensor t)
+    {
+        using var d = t.detach();
+        if (d.device.type == DeviceType.CPU) return d.clone();
+        using var h = d.to(CPU);
+        return h.contiguous().clone();
+    }
+
+    /// <summary>
+    /// Batch rows are independent recurrences: large segments use as many workers as libtorch has intra-op threads, small
+    /// ones run inline. One budget for both pools: at 1 thread nothing runs beside the caller, and the recurrence never
+    /// adds workers to the threads the caller allowed (it runs between libtorch's parallel operations, not during them).
+    /// </summary>
     internal static void ForEachBatchRow(long rows, long workPerRow, Action<long> body)
     {
-        if (rows > 1 && rows * workPerRow >= 1 << 18) Parallel.For(0L, rows, body);
+        int workers = rows > 1 && rows * workPerRow >= 1 << 18 ? (int)Math.Min(rows, torch.get_num_threads()) : 1;
+        if (workers > 1) Parallel.For(0L, rows, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
         else for (long r = 0; r < rows; r++) body(r);
     }
 
@@ -162,18 +178,25 @@ public static class LifSequence
         // materializing a [B, T, N] copy, whose first touch costs more than the whole recurrence.
         bool broadcast = gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
         using var first = broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
-        var go = broadcast ? first!.to(CPU).contiguous() : gradOut.to(CPU).contiguous();
-        var sgc = sg.to(CPU).contiguous();
-        var betac = beta.to(CPU).contiguous();
+        var go = HostTensors.Contiguous(broadcast ? first! : gradOut, gradOut.dtype, out _);
+        var sgc = HostTensors.Contiguous(sg, sg.dtype, out _);
+        var betac = HostTensors.Contiguous(beta, beta.dtype, out _);
         var dx = HostBuffers.EmptyLike(mask);
         long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
         // The carry is ∂L/∂u after the last step (the final membrane's own gradient) and ends as ∂L/∂U0.
-        var carry = gradU is null ? torch.zeros(new long[] { b, n }, dtype: mask.dtype) : gradU.to(CPU).to_type(mask.dtype).contiguous().clone();
+        Tensor carry;
+        if (gradU is null) carry = torch.zeros(new long[] { b, n }, dtype: mask.dtype);
+        else
+        {
+            var gu = HostTensors.Contiguous(gradU, mask.dtype, out bool owned);
+            carry = owned ? gu : gu.clone();
+        }
         ForEachBatchRow(b, t * n, bi =>
         {
             if (mask.dtype == ScalarType.Float32) BackwardKernel<float>(go, broadcast, sgc, mask, betac, dx, carry, bi, t, n);
             else BackwardKernel<double>(go, broadcast, sgc, mask, betac, dx, carry, bi, t, n);
         });
+        if (device.type == DeviceType.CPU) return (dx, carry);
         return (dx.to(device), carry.to(device));
     }
 

@@ -191,8 +191,22 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         s.ElapsedTime = _elapsed;
         var g = s.Programmed.alias();
         foreach (var e in _effects) g = e.Read(g, s);
-        return s.ApplyPins(g);
+        g = s.ApplyPins(g);
+        // Kept (a handle on the same storage, no copy) so the hardware ledger charges what was actually read.
+        var last = _lastRead;
+        _lastRead = g.detach().DetachFromDisposeScope();
+        last?.Dispose();
+        return g;
     }
+
+    private Tensor? _lastRead;
+
+    /// <summary>
+    /// The conductances (S) [D, …] the latest read returned — drifted, noisy, faulty as the synapse computed with them
+    /// (a network read, <see cref="ReadConductances(SimulationContext)"/> or a bench read) — or null before the first
+    /// read. Valid until the next read; read-only (the hardware ledger's read energy, tests).
+    /// </summary>
+    public Tensor? LastReadConductances => _lastRead;
 
     /// <summary>
     /// Applies <paramref name="count"/> identical pulses to every device (or to those where <paramref name="mask"/> is
@@ -280,6 +294,8 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     /// <inheritdoc />
     public void Dispose()
     {
+        _lastRead?.Dispose();
+        _lastRead = null;
         _state?.Dispose();
         _encoding?.Dispose();
         _pulseDevices?.Dispose();

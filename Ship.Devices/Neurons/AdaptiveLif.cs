@@ -4,6 +4,7 @@ using Ship.Core.Parameters;
 using Ship.Core.Spikes;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Neurons;
 
@@ -62,7 +63,7 @@ public sealed class AdaptiveLif : NeuronGroup, IIntegrationGate, IShipModel<Adap
 
     /// <inheritdoc />
     protected override void OnReset() =>
-        Threshold.Tensor = Keep(Adaptation.Value.mul(A.Value).add_(BaseThreshold.Value).expand_as(A.Value).clone());
+        Threshold.Tensor = Keep(Adaptation.Value.mul(A.Value).Plus_(BaseThreshold.Value).expand_as(A.Value).clone());
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
@@ -84,10 +85,10 @@ public static class AdaptiveLifFunctional
     public static (Tensor Spikes, Tensor U, Tensor A, Tensor Threshold, Tensor Integrate) Step(Tensor u, Tensor a, Tensor integrate, Tensor? x,
         Tensor beta, Tensor rho, Tensor thr0, Tensor b, ISpikeFunction? fire = null)
     {
-        var thr = b.mul(a).add_(thr0);
+        var thr = b.mul(a).Plus_(thr0);
         var (spikes, v, next) = LifFunctional.Step(u, integrate, x, beta, thr, fire);
         // The adaptation keeps the spikes' gradient path (it matters for training adaptive networks).
-        var aNext = a.mul(rho).add_(spikes);
+        var aNext = a.mul(rho).Plus_(spikes);
         return (spikes, v, aNext, thr, next);
     }
 }

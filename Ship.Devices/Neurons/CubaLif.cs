@@ -5,6 +5,7 @@ using Ship.Core.Parameters;
 using Ship.Core.Spikes;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Neurons;
 
@@ -126,22 +127,22 @@ public static class CubaLifFunctional
     public static Factors Coefficients(Tensor tauMem, Tensor? tauSyn, double dt)
     {
         var infinite = tauMem.isinf();
-        var x = tauMem.reciprocal().mul(-dt);                 // −dt/τ_mem, 0 where τ_mem = ∞
+        var x = tauMem.reciprocal().MulNumber(-dt);                 // −dt/τ_mem, 0 where τ_mem = ∞
         var beta = x.exp();
         var oneMinusBeta = x.expm1().neg();                    // exact for small dt/τ
         var p = torch.where(infinite, torch.full_like(tauMem, dt), oneMinusBeta);
         if (tauSyn is null) return new Factors(beta, oneMinusBeta, p, null, null, null);
-        var y = tauSyn.reciprocal().mul(-dt);
+        var y = tauSyn.reciprocal().MulNumber(-dt);
         var alpha = y.exp();
         var oneMinusAlpha = y.expm1().neg();
         // C = (1/τm)∫₀^dt e^{−(dt−s)/τm} e^{−s/τs} ds. The general form divides α − β by τs − τm: where they (nearly) meet,
         // the limit dt·β/τm is used instead; where τm = ∞ the integral is τs·(1 − α).
-        var tauM = tauMem.expand_as(tauSyn.add(tauMem)).contiguous();
+        var tauM = tauMem.expand_as(tauSyn.Plus(tauMem)).contiguous();
         var tauS = tauSyn.expand_as(tauM).contiguous();
         var diff = tauS.sub(tauM);
         var near = diff.abs().le(tauM.mul(1e-9));
         var general = tauS.mul(alpha.sub(beta)).div(torch.where(near, torch.ones_like(diff), diff));
-        var equal = beta.mul(dt).div(tauM);
+        var equal = beta.MulNumber(dt).div(tauM);
         var c = torch.where(near, equal, general);
         c = torch.where(tauM.isinf(), tauS.mul(oneMinusAlpha), c);
         return new Factors(beta, oneMinusBeta, p, c, alpha, oneMinusAlpha);
@@ -154,20 +155,20 @@ public static class CubaLifFunctional
     public static (Tensor V, Tensor? I) Integrate(Tensor v, Tensor? i, Tensor? x, Tensor beta, Tensor leak, Tensor p, Tensor r,
         Tensor? weightIn, Tensor? c, Tensor? alpha, Tensor? oneMinusAlpha)
     {
-        var next = v.mul(beta).add_(leak);
+        var next = v.mul(beta).Plus_(leak);
         if (i is null)
         {
-            if (x is not null) next = next.add(x.mul(p).mul_(r));
+            if (x is not null) next = next.Plus(x.mul(p).mul_(r));
             return (next, null);
         }
         var drive = x is null ? null : x.mul(weightIn!);
         // r·(P·drive + C·(I − drive)) = r·(C·I + (P − C)·drive)
-        next = next.add(i.mul(c!).mul_(r));
+        next = next.Plus(i.mul(c!).mul_(r));
         var newI = i.mul(alpha!);
         if (drive is not null)
         {
-            next = next.add(drive.mul(p.sub(c!)).mul_(r));
-            newI = newI.add(drive.mul(oneMinusAlpha!));
+            next = next.Plus(drive.mul(p.sub(c!)).mul_(r));
+            newI = newI.Plus(drive.mul(oneMinusAlpha!));
         }
         return (next, newI);
     }
@@ -177,7 +178,7 @@ public static class CubaLifFunctional
     {
         var spikes = (fire ?? HeavisideSpikes.Instance).Fire(v, threshold);
         // v·(1 − s) + v_reset·s: exactly v or exactly v_reset for s ∈ {0, 1}, with gradients through s.
-        var after = v.mul(spikes.neg().add(1)).add_(reset.mul(spikes));
+        var after = v.mul(spikes.neg().add(1)).Plus_(reset.mul(spikes));
         return (spikes, after);
     }
 }

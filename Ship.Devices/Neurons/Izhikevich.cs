@@ -5,6 +5,7 @@ using Ship.Core.Parameters;
 using Ship.Core.Spikes;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Neurons;
 
@@ -94,7 +95,7 @@ public sealed class Izhikevich : NeuronGroup, IShipModel<Izhikevich, Izhikevich.
             v = vn;
             u = un;
             // Any firing sub-step makes the step fire: s1 OR s2 = s1 + s2 − s1·s2 keeps the output 0/1 and differentiable.
-            fired = fired is null ? s : fired.add(s).sub_(fired.mul(s));
+            fired = fired is null ? s : fired.Plus(s).sub_(fired.mul(s));
         }
         V.Tensor = v;
         U.Tensor = u;
@@ -133,13 +134,13 @@ public static class IzhikevichFunctional
     {
         // Out-of-place products wherever both factors may carry gradients; in-place only on fresh tensors with constants.
         var dv = v.mul(0.04).add_(5).mul(v).add_(140).sub_(u);
-        if (input is not null) dv.add_(input);
-        var vn = dv.mul_(h).add_(v);
-        var un = b.mul(v).sub_(u).mul(ah).add_(u);
+        if (input is not null) dv.Plus_(input);
+        var vn = dv.mul_(h).Plus_(v);
+        var un = b.mul(v).sub_(u).mul(ah).Plus_(u);
         var spikes = (fire ?? HeavisideSpikes.Instance).Fire(vn, vPeak);
         var s = spikes.detach();
         var vNext = vn.sub(vn.sub(c).mul_(s));
-        var uNext = un.add(d.mul(s));
+        var uNext = un.Plus(d.mul(s));
         return (spikes, vNext, uNext);
     }
 }

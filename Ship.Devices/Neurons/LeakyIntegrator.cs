@@ -1,8 +1,10 @@
 using Ship.Core.Persistence;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
+using Ship.Devices.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Neurons;
 
@@ -13,7 +15,7 @@ namespace Ship.Devices.Neurons;
 /// (a membrane referenced to ground cannot go negative).
 /// </summary>
 [ShipModel("LeakyIntegrator")]
-public sealed class LeakyIntegrator : NeuronGroup, IShipModel<LeakyIntegrator, LeakyIntegrator.Settings>
+public sealed class LeakyIntegrator : NeuronGroup, ISequenceGroup, IShipModel<LeakyIntegrator, LeakyIntegrator.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(int N);
@@ -40,6 +42,30 @@ public sealed class LeakyIntegrator : NeuronGroup, IShipModel<LeakyIntegrator, L
     public StateVariable U { get; }
 
     /// <inheritdoc />
+    /// <summary>Why the maths of the fused recurrence (<see cref="LeakyIntegratorSequence"/>) does not cover the coming run, or null when it does (the backend is the kernel policy's: <see cref="KernelRefusal"/>).</summary>
+    public string? SequenceRefusal
+    {
+        get
+        {
+            var ctx = Context;
+            if (ctx.DType is not (ScalarType.Float32 or ScalarType.Float64)) return $"the fused leaky integrator supports float32 and float64, not {ctx.DType}";
+            if (Tau.Value.requires_grad) return "tau is trained: the fused node has no gradient for it";
+            return null;
+        }
+    }
+
+    /// <inheritdoc />
+    public string? KernelRefusal => LeakyIntegratorSequence.Choose(Context, (long)Context.BatchSize * ComponentCount) is { Fused: false } c ? c.Reason : null;
+
+    /// <inheritdoc />
+    public Tensor StepSequence(Tensor? input, int steps)
+    {
+        var (y, u) = LeakyIntegratorSequence.Run(input, U.Value, _beta.Value, steps);
+        U.Tensor = u;
+        return y;
+    }
+
+    /// <inheritdoc />
     public override Tensor Step(Tensor? input)
     {
         // The new membrane is a fresh tensor that is never modified in place later, so it can be both state and output.
@@ -56,7 +82,7 @@ public static class LeakyIntegratorFunctional
     public static Tensor Step(Tensor u, Tensor? x, Tensor beta)
     {
         var v = u.mul(beta);
-        if (x is not null) v.add_(x);
-        return v.clamp_min_(0);
+        if (x is not null) v.Plus_(x);
+        return v.ClampMinZero_();
     }
 }

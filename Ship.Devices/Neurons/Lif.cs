@@ -5,6 +5,7 @@ using Ship.Core.Spikes;
 using Ship.Devices.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Neurons;
 
@@ -101,17 +102,17 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
 public static class LifFunctional
 {
     /// <summary>β = exp(−dt/τ), the per-step decay of a leaky integrator.</summary>
-    public static Tensor Decay(Tensor tau, double dt) => tau.reciprocal().mul_(-dt).exp_();
+    public static Tensor Decay(Tensor tau, double dt) => tau.reciprocal().MulNumber_(-dt).exp_();
 
     /// <summary>One LIF step: returns (spikes, new u, new integrate flag).</summary>
     public static (Tensor Spikes, Tensor U, Tensor Integrate) Step(Tensor u, Tensor integrate, Tensor? x, Tensor beta, Tensor thr, ISpikeFunction? fire = null)
     {
         var v = u.mul(beta);
-        if (x is not null) v.add_(x);
-        v.clamp_min_(0).mul_(integrate);
+        if (x is not null) v.Plus_(x);
+        v.ClampMinZero_().mul_(integrate);
         var spikes = (fire ?? HeavisideSpikes.Instance).Fire(v, thr);
         // The gate is a plain flag: gradients flow through the spikes, not through the reset decision.
-        var next = spikes.detach().neg().add_(1);
+        var next = spikes.detach().OneMinus();
         return (spikes, v, next);
     }
 }

@@ -5,6 +5,7 @@ using Ship.Core.Parameters;
 using Ship.Core.Spikes;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Neurons;
 
@@ -73,11 +74,11 @@ public static class LifRestFunctional
     public static (Tensor Spikes, Tensor U, Tensor Integrate) Step(Tensor u, Tensor integrate, Tensor? x, Tensor beta, Tensor u0, Tensor floor, Tensor thr, ISpikeFunction? fire = null)
     {
         var v = u.sub(u0).mul_(beta);
-        if (x is not null) v.add_(x);
-        v = torch.maximum(v, floor).mul_(integrate).add_(u0);
+        if (x is not null) v.Plus_(x);
+        v = torch.maximum(v, floor).mul_(integrate).Plus_(u0);
         var spikes = (fire ?? HeavisideSpikes.Instance).Fire(v, thr);
         // The gate is a plain flag: gradients flow through the spikes, not through the reset decision.
-        var next = spikes.detach().neg().add_(1);
+        var next = spikes.detach().OneMinus();
         return (spikes, v, next);
     }
 }

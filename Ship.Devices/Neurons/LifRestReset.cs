@@ -4,6 +4,7 @@ using Ship.Core.Parameters;
 using Ship.Core.Spikes;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Neurons;
 
@@ -81,11 +82,11 @@ public static class LifRestResetFunctional
         Tensor floor, Tensor restMinusReset, Tensor thr, ISpikeFunction? fire = null)
     {
         var v = u.sub(u0).mul_(beta);
-        if (x is not null) v.add_(x);
+        if (x is not null) v.Plus_(x);
         // ur + integrate·(u0 + max(·, −u0) − ur): the integrated value where the gate is open, ur where it is closed.
-        v = torch.maximum(v, floor).add_(restMinusReset).mul_(integrate).add_(ur);
+        v = torch.maximum(v, floor).Plus_(restMinusReset).mul_(integrate).Plus_(ur);
         var spikes = (fire ?? HeavisideSpikes.Instance).Fire(v, thr);
-        var next = spikes.detach().neg().add_(1);
+        var next = spikes.detach().OneMinus();
         return (spikes, v, next);
     }
 }

@@ -5,6 +5,7 @@ using Ship.Core.Networks;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Neurons;
 
@@ -34,7 +35,7 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
         // u ~ U[0, 1) fires when u ≥ 1 − p, which has probability p, never fires for p = 0 and always for p = 1.
         // Double precision: in float32, 1 − p and the draws are rounded to 2^-24, which biases the small p of low
         // rates at small dt (e.g. 1 Hz at dt = 1 µs) by percents or suppresses them entirely.
-        _threshold = Derive("threshold", dt => Rate.Value.to_type(ScalarType.Float64).mul(dt).neg().add_(1));
+        _threshold = Derive("threshold", dt => Rate.Value.to_type(ScalarType.Float64).MulNumber(dt).OneMinus());
     }
 
     /// <summary>Mean firing rate in Hz, scalar, per component or per batch row.</summary>
@@ -43,7 +44,7 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
     /// <inheritdoc />
     public override void ValidateTimeStep(double dt)
     {
-        using var p = Rate.Value.to_type(ScalarType.Float64).mul(dt);
+        using var p = Rate.Value.to_type(ScalarType.Float64).MulNumber(dt);
         double max = p.max().item<double>();
         if (max > 1)
             throw new ParameterException(DisplayName, "rate",

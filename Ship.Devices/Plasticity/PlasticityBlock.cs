@@ -3,6 +3,7 @@ using Ship.Core.Groups;
 using Ship.Devices.Synapses;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Plasticity;
 
@@ -134,13 +135,13 @@ public static class PlasticityBounds
         if (bounds == StdpBounds.Soft)
         {
             // Both factors use the weights before this update, so the order of potentiation and depression does not matter.
-            var gainUp = up is null ? null : up.mul(w.neg().add_(wMax));
+            var gainUp = up is null ? null : up.mul(w.neg().AddNumber_(wMax));
             var gainDown = down is null ? null : down.mul(w.sub(wMin));
-            if (gainUp is not null) w.add_(gainUp);
+            if (gainUp is not null) w.Plus_(gainUp);
             if (gainDown is not null) w.sub_(gainDown);
             return w.clamp_(wMin, wMax);
         }
-        if (up is not null) w.add_(up);
+        if (up is not null) w.Plus_(up);
         if (down is not null) w.sub_(down);
         return bounds == StdpBounds.Clip ? w.clamp_(wMin, wMax) : w;
     }
@@ -148,12 +149,12 @@ public static class PlasticityBounds
     /// <summary>A signed change: its positive part bounded as potentiation, its negative part as depression.</summary>
     public static Tensor ApplySigned(Tensor w, Tensor delta, StdpBounds bounds, double wMin, double wMax) =>
         bounds == StdpBounds.Soft
-            ? Apply(w, delta.clamp_min(0), delta.neg().clamp_min_(0), bounds, wMin, wMax)
+            ? Apply(w, delta.clamp_min(0), delta.neg().ClampMinZero_(), bounds, wMin, wMax)
             : Apply(w, delta, null, bounds, wMin, wMax);
 
     /// <summary>A trace after this step's spikes: x̃ + s (all-to-all) or 1 where s fired, else x̃ (nearest); updates <paramref name="decayed"/> in place.</summary>
     public static Tensor AddSpikes(Tensor decayed, Tensor spikes, TraceInteraction interaction) =>
         interaction == TraceInteraction.AllToAll
-            ? decayed.add_(spikes)
-            : decayed.mul_(spikes.ne(0).logical_not()).add_(spikes.ne(0).to_type(decayed.dtype));
+            ? decayed.Plus_(spikes)
+            : decayed.mul_(spikes.ne(0).logical_not()).Plus_(spikes.ne(0).to_type(decayed.dtype));
 }

@@ -4,6 +4,7 @@ using Ship.Core.Parameters;
 using Ship.Devices.Synapses;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Plasticity;
 
@@ -187,9 +188,9 @@ public static class RewardStdpFunctional
         // ζ_b = A+·x̃_pre,bᵀ·post_b − A−·pre_bᵀ·x̃_post,b as two batched outer products.
         var zeta = torch.bmm(dPre.unsqueeze(2), post.unsqueeze(1)).mul_(aPlus)
             .add_(torch.bmm(pre.unsqueeze(2), dPost.unsqueeze(1)), alpha: -aMinus);
-        var e = gamma == 0 ? zeta : eligibility.mul(gamma).add_(zeta);
+        var e = gamma == 0 ? zeta : eligibility.mul(gamma).Plus_(zeta);
         if (reward is not null) Reward(w, e, reward, eta, bounds, wMin, wMax);
-        return (dPre.add_(pre), dPost.add_(post), e);
+        return (dPre.Plus_(pre), dPost.Plus_(post), e);
     }
 
     /// <summary>W += η·Σ_b r_b·e_b [Ns, Nt] under the bounds, IN PLACE; <paramref name="eta"/> includes the 1/B of the batch average.</summary>

@@ -3,6 +3,7 @@ using Ship.Core.Parameters;
 using Ship.Devices.Synapses;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Plasticity;
 
@@ -140,8 +141,8 @@ public static class TripletStdpFunctional
         var dO1 = o1.mul(c.DecayO1);
         var dO2 = o2.mul(c.DecayO2);
         // post ⊙ (A2+ + A3+·õ2) [B, Nt] and pre ⊙ (A2− + A3−·r̃2) [B, Ns]: one matrix product per side.
-        var postGain = dO2.mul(c.A3Plus).add_(c.A2Plus).mul_(post);
-        var preGain = dR2.mul(c.A3Minus).add_(c.A2Minus).mul_(pre);
+        var postGain = dO2.mul(c.A3Plus).AddNumber_(c.A2Plus).mul_(post);
+        var preGain = dR2.mul(c.A3Minus).AddNumber_(c.A2Minus).mul_(pre);
         var up = torch.mm(dR1.t(), postGain);
         var down = torch.mm(preGain.t(), dO1);
         PlasticityBounds.Apply(w, up, down, bounds, wMin, wMax);

@@ -4,6 +4,7 @@ using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Synapses;
 
@@ -104,7 +105,7 @@ public sealed class Conv : WeightedSynapse, IShipModel<Conv, Conv.Settings>
         var w = Weights;
         if (w.dim() != 2)
             throw new ShipException($"Conv '{DisplayName}': the device reads a weight per batch row ({w.dim()}-d); convolutions take one kernel for the whole batch.");
-        return ConvFunctional.Forward(input!, KernelTensor(w), InputShape, Stride, Padding, Dilation, Groups).add(Bias.Value);
+        return ConvFunctional.Forward(input!, KernelTensor(w), InputShape, Stride, Padding, Dilation, Groups).Plus(Bias.Value);
     }
 }
 

@@ -3,6 +3,7 @@ using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Synapses;
 
@@ -37,16 +38,16 @@ public sealed class Dense : WeightedSynapse, ISequenceGroup, IShipModel<Dense, W
         var x = input!;
         var w = Weights;
         if (x.device.type != DeviceType.CPU || w.dim() != 2 || x.dim() != 3 || !x.is_contiguous())
-            return x.matmul(w).add_(Bias.Value);
+            return x.matmul(w).Plus_(Bias.Value);
         // The same GEMM as matmul (which folds [B, T, Ns] to [B·T, Ns] and calls mm), written into a block whose pages
         // the kernel may map as huge pages: at large N the first touches of a fresh block cost more than the product.
         var y = Ship.Core.Memory.HostBuffers.Empty(new[] { x.shape[0], x.shape[1], w.shape[1] }, x.dtype, x.device);
         y.view(x.shape[0] * x.shape[1], w.shape[1]).addmm_(x.view(x.shape[0] * x.shape[1], x.shape[2]), w, beta: 0, alpha: 1);
-        return y.add_(Bias.Value);
+        return y.Plus_(Bias.Value);
     }
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input) => Weights.dim() == 2
-        ? input!.matmul(Weights).add_(Bias.Value)
-        : input!.unsqueeze(1).matmul(Weights).squeeze(1).add_(Bias.Value);
+        ? input!.matmul(Weights).Plus_(Bias.Value)
+        : input!.unsqueeze(1).matmul(Weights).squeeze(1).Plus_(Bias.Value);
 }

@@ -4,6 +4,7 @@ using Ship.Core.Persistence;
 using Ship.Devices.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Synapses;
 
@@ -70,11 +71,11 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
         // What the per-connection state held before this segment keeps decaying: Σ_i B_i·A_i^(t+1)·I0_ij.
         var i0 = I.Value;
         var powers = a.unsqueeze(0).pow(torch.arange(1, steps + 1, dtype: a.dtype, device: a.device).unsqueeze(1)); // [T, Ns]
-        if (!_freshState) y = y.add(powers.mul(b).unsqueeze(0).matmul(i0));
+        if (!_freshState) y = y.Plus(powers.mul(b).unsqueeze(0).matmul(i0));
         // Final per-connection state, so a step-by-step continuation (or a monitor) sees exactly the state it would have.
         var last = f.select(1, steps - 1);                            // [B, Ns]
         var iT = last.unsqueeze(-1).mul(w);
-        if (!_freshState) iT = iT.add(i0.mul(powers[steps - 1].unsqueeze(-1)));
+        if (!_freshState) iT = iT.Plus(i0.mul(powers[steps - 1].unsqueeze(-1)));
         I.Tensor = iT;
         _freshState = false;
         return y;
@@ -123,8 +124,8 @@ public static class FirstOrderFunctional
     /// </summary>
     public static (Tensor A, Tensor B) Decay(Tensor tau, double dt)
     {
-        var a = tau.reciprocal().mul_(-dt).exp_();
-        var b = a.neg().add_(1).mul_(tau);
+        var a = tau.reciprocal().MulNumber_(-dt).exp_();
+        var b = a.OneMinus().mul_(tau);
         return (a, b);
     }
 
@@ -134,7 +135,7 @@ public static class FirstOrderFunctional
     /// <summary>One step: I ← A·I + x ⊗ w; returns (Σ_sources B·I, new I). <paramref name="w"/> already includes w_scale.</summary>
     public static (Tensor Output, Tensor I) Step(Tensor i, Tensor x, Tensor w, Tensor a, Tensor b)
     {
-        var next = torch.addcmul(i.mul(a), x.unsqueeze(-1), w, 1);
+        var next = torch.addcmul(i.mul(a), x.unsqueeze(-1), w, HeldScalars.One);
         return (next.mul(b).sum(1), next);
     }
 }

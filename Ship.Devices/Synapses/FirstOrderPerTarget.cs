@@ -2,6 +2,7 @@ using Ship.Core.Persistence;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Synapses;
 
@@ -55,6 +56,6 @@ public static class FirstOrderPerTargetFunctional
     public static Tensor Step(Tensor i, Tensor x, Tensor w, Tensor weightScale, Tensor alpha)
     {
         var drive = w.dim() == 2 ? x.mm(w) : torch.bmm(x.unsqueeze(1), w).squeeze(1);
-        return drive.mul_(weightScale).add_(i.mul(alpha));
+        return drive.mul_(weightScale).Plus_(i.mul(alpha));
     }
 }

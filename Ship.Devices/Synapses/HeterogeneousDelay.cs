@@ -4,6 +4,7 @@ using Ship.Core.Parameters;
 using Ship.Devices.Wrappers;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Synapses;
 
@@ -142,7 +143,7 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
                 throw new ParameterException(DisplayName, "delay",
                     $"delays in steps must be whole numbers (one is {worst:g3} away from the nearest); give DelayUnit.Seconds for delays in seconds.");
         }
-        else steps = d.div(dt).add_(0.5 + 1e-9).floor_();
+        else steps = d.DivNumber(dt).AddNumber_(0.5 + 1e-9).floor_();
         long min = (long)steps.min().item<double>();
         long max = (long)steps.max().item<double>();
         long slots = (max + 1) * ctx.BatchSize * TargetCount;
@@ -150,7 +151,7 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
             throw new ParameterException(DisplayName, "delay",
                 $"the longest delay is {max} steps at dt = {dt} s, which needs a queue of {slots} values; shorten it or raise dt.");
         var targets = torch.arange(TargetCount, dtype: ScalarType.Int64, device: ctx.Device);
-        var index = steps.to_type(ScalarType.Int64).to(ctx.Device).mul_(TargetCount).add_(targets).flatten();
+        var index = steps.to_type(ScalarType.Int64).to(ctx.Device).mul_(TargetCount).Plus_(targets).flatten();
         return new Slots(min, max, index);
     }
 

@@ -2,6 +2,7 @@ using Ship.Core.Persistence;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Synapses;
 
@@ -64,9 +65,9 @@ public static class SecondOrderFunctional
     public static (Tensor Output, Tensor I1, Tensor I2) Step(Tensor i1, Tensor i2, Tensor x, Tensor w, Tensor a1, Tensor b1, Tensor a2, Tensor b2)
     {
         var drive = FirstOrderFunctional.Drive(x, w);
-        var n1 = i1.mul(a1).add_(drive);
+        var n1 = i1.mul(a1).Plus_(drive);
         var n2 = i2.mul(a2).sub_(drive);
-        var y = n1.mul(b1).add_(n2.mul(b2)).sum(1);
+        var y = n1.mul(b1).Plus_(n2.mul(b2)).sum(1);
         return (y, n1, n2);
     }
 }

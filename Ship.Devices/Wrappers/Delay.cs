@@ -4,6 +4,7 @@ using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Wrappers;
 
@@ -109,7 +110,7 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
         var q = Queue.Value;
         if (_steps.Value >= 1) return q[0];
         var next = Inner.PeekDelayedOutput();
-        return q.shape[0] > 0 ? next.add(q[0]) : next;
+        return q.shape[0] > 0 ? next.Plus(q[0]) : next;
     }
 }
 
@@ -133,7 +134,7 @@ public static class DelayFunctional
     {
         long capacity = queue.shape[0];
         if (steps == 0)
-            return capacity == 0 ? (y, queue) : (y.add(queue[0]), queue.narrow(0, 1, capacity - 1));
+            return capacity == 0 ? (y, queue) : (y.Plus(queue[0]), queue.narrow(0, 1, capacity - 1));
         var output = queue[0];
         var rest = queue.narrow(0, 1, capacity - 1);
         var next = capacity == steps

@@ -3,6 +3,7 @@ using Ship.Core.Groups;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Devices.Wrappers;
 
@@ -74,7 +75,7 @@ public static class RefractoryFunctional
 
     /// <summary>True where the step ending at <paramref name="tEnd"/> lies within the period: t_end ≤ t_spike + period + ε.</summary>
     public static Tensor Blocked(Tensor lastSpike, Tensor period, double tEnd, double dt) =>
-        lastSpike.add(period).ge(tEnd - Tolerance(tEnd, dt));
+        lastSpike.Plus(period).ge(tEnd - Tolerance(tEnd, dt));
 
     /// <summary>The gate with blocked entries set to 0; broadcasting lets a per-row mask [B, 1] block a whole row.</summary>
     public static Tensor Hold(Tensor integrate, Tensor blocked) => integrate.masked_fill(blocked, 0);

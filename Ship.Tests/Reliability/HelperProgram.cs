@@ -1,5 +1,6 @@
 using System.Globalization;
 using Ship.Devices.Persistence;
+using TorchSharp;
 
 namespace Ship.Tests.Reliability;
 
@@ -48,8 +49,15 @@ public static class HelperProgram
                 case "train" when args.Length == 2:
                     Scenarios.Write(args[1], Scenarios.Train());
                     return 0;
+                case "wait-policy":
+                    Ship.Core.Native.TorchSharpLoad.EnsureLoaded();
+                    Console.WriteLine($"OMP_WAIT_POLICY={Ship.Core.Native.OpenMpWaitPolicy.NativeValue("OMP_WAIT_POLICY") ?? "unset"} threads={torch.get_num_threads()}");
+                    return 0;
+                case "stress" when args.Length == 5:
+                    return StressProgram.Run(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture),
+                        int.Parse(args[3], CultureInfo.InvariantCulture), double.Parse(args[4], CultureInfo.InvariantCulture));
                 default:
-                    Console.Error.WriteLine("usage: continue <scenario> <checkpoint> <out> | save <scenario> <checkpoint> | fresh <scenario> <out> | stream-into <folder> | train <out>");
+                    Console.Error.WriteLine("usage: continue <scenario> <checkpoint> <out> | save <scenario> <checkpoint> | fresh <scenario> <out> | stream-into <folder> | train <out> | stress <epochs> <threads> <gc-threads> <max-seconds>");
                     return 2;
             }
         }

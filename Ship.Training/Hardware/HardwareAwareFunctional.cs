@@ -1,6 +1,7 @@
 using Ship.Core.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Training.Hardware;
 
@@ -35,7 +36,7 @@ public static class HardwareAwareFunctional
         using var scope = torch.NewDisposeScope();
         var m = scale.detach().to_type(w.dtype);
         var step = m.mul(2.0 / (levels - 1));
-        var k = w.detach().add(m).div_(step).add_(0.5).floor_().clamp_(0, levels - 1);
+        var k = w.detach().Plus(m).div_(step).add_(0.5).floor_().clamp_(0, levels - 1);
         return k.mul_(step).sub_(m).MoveToOuterDisposeScope();
     }
 
@@ -47,7 +48,7 @@ public static class HardwareAwareFunctional
     {
         using var scope = torch.NewDisposeScope();
         var shift = forward.detach() - w.detach();
-        return w.add(shift).MoveToOuterDisposeScope();
+        return w.Plus(shift).MoveToOuterDisposeScope();
     }
 
     /// <summary>Quantization with a straight-through gradient: forward = nearest level on [−M, M], backward = identity.</summary>
@@ -62,7 +63,7 @@ public static class HardwareAwareFunctional
         using var scope = torch.NewDisposeScope();
         // Drawn on the host generator and moved: CUDA-side draws with a CPU generator fail (Draw explains why).
         var xi = Ship.Core.Networks.Draw.Randn(w.shape, w.dtype, w.device, rng);
-        return w.add(xi.mul_(scale.detach().to_type(w.dtype)).mul_(sigma)).MoveToOuterDisposeScope();
+        return w.Plus(xi.mul_(scale.detach().to_type(w.dtype)).mul_(sigma)).MoveToOuterDisposeScope();
     }
 
     internal static void CheckLevels(int levels)

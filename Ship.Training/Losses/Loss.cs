@@ -15,36 +15,42 @@ public interface ILoss
 }
 
 /// <summary>Negative log-likelihood on log-softmax of the scores (SHIP's only loss), targets as class indices.</summary>
-public sealed class NllLoss : ILoss
+public sealed class NllLoss : ILoss, ICheckedLoss
 {
     /// <inheritdoc />
     public void Check(long[] scoresShape, Tensor target) => LossChecks.ClassIndices(Name, "target", scoresShape, target);
     /// <inheritdoc />
-    public Tensor Compute(Tensor scores, Tensor target) => this.CheckThen(scores, target) ??
-        nn.functional.nll_loss(nn.functional.log_softmax(scores, 1), target.to_type(ScalarType.Int64));
+    public Tensor Compute(Tensor scores, Tensor target) => this.CheckThen(scores, target) ?? ComputeChecked(scores, target);
+    /// <inheritdoc />
+    public Tensor ComputeChecked(Tensor scores, Tensor target) =>
+        nn.functional.nll_loss(nn.functional.log_softmax(scores, 1), target.dtype == ScalarType.Int64 ? target : target.to_type(ScalarType.Int64));
     /// <inheritdoc />
     public string Name => "nll(log-softmax)";
 }
 
 /// <summary>Cross-entropy of logits with class-index targets, optionally label-smoothed.</summary>
-public sealed class CrossEntropyLoss(double labelSmoothing = 0) : ILoss
+public sealed class CrossEntropyLoss(double labelSmoothing = 0) : ILoss, ICheckedLoss
 {
     /// <inheritdoc />
     public void Check(long[] scoresShape, Tensor target) => LossChecks.ClassIndices(Name, "target", scoresShape, target);
     /// <inheritdoc />
-    public Tensor Compute(Tensor scores, Tensor target) => this.CheckThen(scores, target) ??
-        nn.functional.cross_entropy(scores, target.to_type(ScalarType.Int64), label_smoothing: labelSmoothing);
+    public Tensor Compute(Tensor scores, Tensor target) => this.CheckThen(scores, target) ?? ComputeChecked(scores, target);
+    /// <inheritdoc />
+    public Tensor ComputeChecked(Tensor scores, Tensor target) =>
+        nn.functional.cross_entropy(scores, target.dtype == ScalarType.Int64 ? target : target.to_type(ScalarType.Int64), label_smoothing: labelSmoothing);
     /// <inheritdoc />
     public string Name => labelSmoothing == 0 ? "cross-entropy" : $"cross-entropy(smoothing={labelSmoothing})";
 }
 
 /// <summary>Mean squared error between scores (e.g. spike counts) and target values of the same shape.</summary>
-public sealed class MseLoss : ILoss
+public sealed class MseLoss : ILoss, ICheckedLoss
 {
     /// <inheritdoc />
     public void Check(long[] scoresShape, Tensor target) => LossChecks.SameShape(Name, scoresShape, target);
     /// <inheritdoc />
-    public Tensor Compute(Tensor scores, Tensor target) => this.CheckThen(scores, target) ?? nn.functional.mse_loss(scores, target.to_type(scores.dtype));
+    public Tensor Compute(Tensor scores, Tensor target) => this.CheckThen(scores, target) ?? ComputeChecked(scores, target);
+    /// <inheritdoc />
+    public Tensor ComputeChecked(Tensor scores, Tensor target) => nn.functional.mse_loss(scores, target.to_type(scores.dtype));
     /// <inheritdoc />
     public string Name => "mse";
 }
@@ -56,6 +62,16 @@ public sealed class CustomLoss(string name, Func<Tensor, Tensor, Tensor> functio
     public Tensor Compute(Tensor scores, Tensor target) => function(scores, target);
     /// <inheritdoc />
     public string Name => name;
+}
+
+/// <summary>
+/// A built-in loss whose <see cref="ILoss.Check"/> is complete (libtorch accepts every target it passes): the trainer,
+/// having checked the target before the run, computes it without checking again and needs no probe.
+/// </summary>
+internal interface ICheckedLoss
+{
+    /// <summary>The loss of a target that <see cref="ILoss.Check"/> accepted for these scores' shape.</summary>
+    Tensor ComputeChecked(Tensor scores, Tensor target);
 }
 
 /// <summary>Shared by the built-in losses: the check runs on the actual scores too, for callers that skip the trainer.</summary>

@@ -43,10 +43,19 @@ public static class LossChecks
         long batch = scores[0], classes = scores[1];
         if (target.dim() != 1 || target.shape[0] != batch)
             throw new LossInputException(loss, what, $"[{batch}] class indices (one per sample)", $"{target.dtype} {Shapes.Format(target.shape)}");
+        if (target.numel() == 0) return;
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
+        if (!target.is_floating_point() && target.dtype != ScalarType.Bool)
+        {
+            // Integer labels are whole by type: their range is all there is to check (two reductions, no copies).
+            var ti = target.dtype == ScalarType.Int64 ? target : target.to_type(ScalarType.Int64);
+            long min = ti.min().item<long>(), max = ti.max().item<long>();
+            if (min < 0 || max >= classes)
+                throw new LossInputException(loss, what, $"class indices in [0, {classes - 1}] ({classes} classes)", $"values from {min} to {max}");
+            return;
+        }
         var t = target.detach().to_type(ScalarType.Float64);
-        if (t.numel() == 0) return;
         double lo = t.min().item<double>(), hi = t.max().item<double>();
         if (!t.eq(t.floor()).all().item<bool>() || double.IsNaN(lo) || double.IsNaN(hi))
             throw new LossInputException(loss, what, "whole class indices", $"non-integer values from {lo} to {hi}");

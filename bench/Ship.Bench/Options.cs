@@ -13,6 +13,9 @@ internal sealed class Options
     public bool Peer;
     public string Out = Path.Combine("bench", "results");
     public int Threads = Environment.ProcessorCount;
+    public int[] ThreadCounts = { 1, 2 };
+    public int Epochs = 30, Busy;
+    public string? Data, Json;
     public string? AbBase;
     public int AbBN = 500;
     public bool AbKeep;
@@ -26,7 +29,7 @@ internal sealed class Options
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
             switch (args[i])
             {
-                case "A" or "B" or "all" or "diag" or "case" or "replot" or "gpucheck" or "memA" or "profile" or "profileB" or "ledger" or "crossbar" or "ab": o.Which = args[i]; break;
+                case "A" or "B" or "all" or "diag" or "case" or "replot" or "gpucheck" or "memA" or "profile" or "profileB" or "ledger" or "crossbar" or "ab" or "train" or "train-run" or "train-profile": o.Which = args[i]; break;
                 case "--base": o.AbBase = Next(); break;
                 case "--b-n": o.AbBN = int.Parse(Next()); break;
                 case "--keep": o.AbKeep = true; break;
@@ -39,6 +42,11 @@ internal sealed class Options
                 case "--peer": o.Peer = true; break;
                 case "--out": o.Out = Next(); break;
                 case "--threads": o.Threads = int.Parse(Next()); break;
+                case "--thread-counts": o.ThreadCounts = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray(); break;
+                case "--epochs": o.Epochs = int.Parse(Next()); break;
+                case "--data": o.Data = Next(); break;
+                case "--json": o.Json = Next(); break;
+                case "--busy": o.Busy = int.Parse(Next()); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }

@@ -41,9 +41,36 @@ internal static class Peers
         return (double.NaN, double.NaN);
     }
 
+    /// Runs a peer script and returns every line it printed (each echoed with a prefix).
+    public static List<string> RunText(string script, IEnumerable<string> args, int timeoutS)
+    {
+        var lines = new List<string>();
+        RunPython(new[] { Path.Combine(PeersDir(), script) }.Concat(args), script, timeoutS, lines);
+        return lines;
+    }
+
+    /// Resident memory (MiB) of an idle SHIP process: Python with torch, numpy and SHIP imported and one tiny op done,
+    /// nothing else; the baseline over which the training comparison counts a process's memory growth.
+    public static double ShipIdleRss(int threads)
+    {
+        string code = string.Join("\n", new[]
+        {
+            "import sys",
+            $"sys.path.insert(0, {Py(PeersDir())})",
+            "import benchutil; benchutil.add_ship_path()",
+            "import numpy, torch, SHIP",
+            $"torch.set_num_threads({threads}); torch.ones(1).add(1)",
+            "rss = [int(l.split()[1]) / 1024.0 for l in open('/proc/self/status') if l.startswith('VmRSS:')][0]",
+            "print('idle,%.1f' % rss)",
+        });
+        foreach (var line in RunPython(new[] { "-c", code }, "ship idle memory", 300))
+            if (line.Length >= 2 && line[0] == "idle") return D(line[1]);
+        return double.NaN;
+    }
+
     private static string Py(string s) => "'" + s.Replace("\\", "\\\\").Replace("'", "\\'") + "'";
 
-    private static List<string[]> RunPython(IEnumerable<string> args, string script, int timeoutS)
+    private static List<string[]> RunPython(IEnumerable<string> args, string script, int timeoutS, List<string>? all = null)
     {
         var python = Environment.GetEnvironmentVariable("SHIP_PYTHON") ?? (File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
         var psi = new ProcessStartInfo(python)
@@ -62,6 +89,7 @@ internal static class Peers
         while ((line = p.StandardOutput.ReadLine()) is not null)
         {
             Console.WriteLine("# peer> " + line);
+            all?.Add(line);
             if (line.StartsWith('#') || !line.Contains(',')) continue;
             lines.Add(line.Split(','));
         }

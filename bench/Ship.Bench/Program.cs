@@ -3,6 +3,7 @@ using Ship.Bench;
 using Ship.Core.IO;
 using TorchSharp;
 
+Ship.Core.Native.TorchSharpLoad.EnsureLoaded(); // first touch of TorchSharp: libtorch's threads wait passively (OpenMpWaitPolicy)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var o = Options.Parse(args);
@@ -13,6 +14,9 @@ Console.WriteLine($"# Ship.NET bench, TorchSharp {typeof(torch).Assembly.GetName
 Directory.CreateDirectory(o.Out);
 string tag = o.Device.type == DeviceType.CUDA ? "gpu" : "cpu";
 
+if (o.Which == "train") { Environment.ExitCode = TrainingBench.Run(o); return; }
+if (o.Which == "train-profile") { Environment.ExitCode = TrainingProfile.Run(o); return; }
+if (o.Which == "train-run") { Environment.ExitCode = TrainingBench.RunChildMode(o); return; }
 if (o.Which == "diag") { Diag.Run(o.Device); return; }
 if (o.Which == "gpucheck") { Environment.ExitCode = GpuCheck.Run(o); return; }
 if (o.Which == "replot")

@@ -11,6 +11,7 @@ using TorchSharp;
 // monitors (time-batched as by default, then step by step), as one long call, then with one monitor (in memory, then
 // streamed to disk). Samples process RSS and live native tensors (TorchSharp's Tensor.TotalCount, also after a full
 // garbage collection) so that any growth per step shows; then measures the cost of the finite guard.
+Ship.Core.Native.TorchSharpLoad.EnsureLoaded(); // first touch of TorchSharp: libtorch's threads wait passively (OpenMpWaitPolicy)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var o = Options.Parse(args);

@@ -44,12 +44,33 @@ internal sealed class RunState
     public void Reset()
     {
         var ctx = Context;
-        foreach (var g in Graph.Groups) g.ResetState();
+        foreach (var g in Graph.Groups)
+        {
+            foreach (var v in g.AllVariables)
+                if (v is StateVariable { Tensor: { } old }) ReleaseGraph(old);
+            g.ResetState();
+        }
         for (int i = 0; i < Graph.Count; i++)
             SetLatest(i, torch.zeros(new long[] { ctx.BatchSize, Graph.Groups[i].OutputSize }, dtype: ctx.DType, device: ctx.Device).DetachFromDisposeScope(), owned: true);
         Timeline.Reset();
         ctx.StepIndex = 0;
         ctx.Time = 0;
+    }
+
+    /// <summary>
+    /// A state replaced by a reset keeps its value but drops the autograd graph of the run that made it: the caller may
+    /// still hold the tensor (Get), so it is not freed; but its graph — with every tensor saved for the backward —
+    /// would otherwise stay alive until the garbage collector finalizes the wrapper, which in a training loop is a whole
+    /// batch's activations per batch (the growth of resident memory the training benchmark measured).
+    /// </summary>
+    private static void ReleaseGraph(Tensor t)
+    {
+        if (t.IsInvalid || !t.requires_grad || t.is_leaf) return;
+        try { t.detach_(); }
+        catch (System.Runtime.InteropServices.ExternalException)
+        {
+            // A view cannot be detached in place; its graph then goes with its wrapper, as before.
+        }
     }
 
     /// <summary>Copies of everything a failed call must put back.</summary>

@@ -4,6 +4,7 @@ using Ship.Core.Networks.Observers;
 using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
+using Ship.Core.Memory;
 
 namespace Ship.Core.Networks;
 
@@ -95,7 +96,7 @@ internal sealed class Stepper
             {
                 0 => null,
                 1 => _block[src[0]],
-                _ => src.Skip(1).Aggregate(_block[src[0]]!.clone(), (acc, s) => acc.add_(_block[s]!)),
+                _ => src.Skip(1).Aggregate(_block[src[0]]!.clone(), (acc, s) => acc.Plus_(_block[s]!)),
             };
             var g = graph.Groups[i];
             var y = ((ISequenceGroup)g).StepSequence(x, steps);
@@ -171,8 +172,8 @@ internal sealed class Stepper
 
     private Tensor SumOf(int[] src)
     {
-        var acc = _state.Latest[src[0]]!.add(_state.Latest[src[1]]!);
-        for (int k = 2; k < src.Length; k++) acc.add_(_state.Latest[src[k]]!);
+        var acc = _state.Latest[src[0]]!.Plus(_state.Latest[src[1]]!);
+        for (int k = 2; k < src.Length; k++) acc.Plus_(_state.Latest[src[k]]!);
         return acc;
     }
 

@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using Ship.Core.Networks;
 using Ship.Devices.Inputs;
+using Ship.Devices.Kernels;
 using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using TorchSharp;
@@ -38,6 +39,41 @@ public class LeakyIntegratorTests
         }
         for (int j = 0; j < 3; j++)
             Assert.That(last[j], Is.EqualTo(x[j] / (1 - Math.Exp(-dt / tau[j]))).Within(1e-6).Percent, "fixed point x / (1 − β)");
+    }
+
+    [Test]
+    public void SequenceFormFollowsClosedFormAndItsGradientIsTheGeometricSum()
+    {
+        // Whole-block form: u_t = x(1 − β^t)/(1 − β) for a constant x ≥ 0 from u0 = 0; with L = Σ_t u_t every step is
+        // above the floor, so ∂L/∂x_t = Σ_(k≥t) β^(k−t) = (1 − β^(T−t)) / (1 − β) (t from 0) and ∂L/∂u0 = β(1 − β^T)/(1 − β).
+        const double dt = 1e-3, tau = 4e-3, xv = 0.3;
+        const int steps = 12;
+        double beta = Math.Exp(-dt / tau);
+        var x = torch.full(new long[] { 2, steps, 3 }, xv, dtype: ScalarType.Float64).requires_grad_(true);
+        var u0 = torch.zeros(new long[] { 2, 3 }, dtype: ScalarType.Float64).requires_grad_(true);
+        var b = torch.full(new long[] { 2, 3 }, beta, dtype: ScalarType.Float64);
+        var (y, last) = LeakyIntegratorSequence.Run(x, u0, b, steps);
+        var yv = y.detach().data<double>().ToArray();
+        for (int t = 0; t < steps; t++)
+            Assert.That(yv[t * 3 + 1], Is.EqualTo(xv * (1 - Math.Pow(beta, t + 1)) / (1 - beta)).Within(1e-12), $"step {t + 1}");
+        Assert.That(last.detach().data<double>()[0], Is.EqualTo(yv[(steps - 1) * 3]), "the final membrane is the last step");
+        y.sum().backward();
+        var gx = x.grad!.data<double>().ToArray();
+        for (int t = 0; t < steps; t++)
+            Assert.That(gx[t * 3 + 2], Is.EqualTo((1 - Math.Pow(beta, steps - t)) / (1 - beta)).Within(1e-12), $"dL/dx at step {t}");
+        Assert.That(u0.grad!.data<double>()[4], Is.EqualTo(beta * (1 - Math.Pow(beta, steps)) / (1 - beta)).Within(1e-12), "dL/du0");
+    }
+
+    [Test]
+    public void ANetworkEndingInALeakyIntegratorRunsItAsOneWholeBlock()
+    {
+        var net = new Network { Dt = 1e-3, Steps = 5, BatchSize = 1 };
+        net.Add("I", new TensorInput(2));
+        net.Add("W", new Dense(0.5), "I", "R");
+        net.Add("R", new LeakyIntegrator(2, tau: 4e-3));
+        net.MarkOutput("R");
+        net.Run(torch.ones(1, 5, 2));
+        Assert.That(net.SequenceGroups, Does.Contain("R"), "the fused recurrence serves the read-out");
     }
 
     [Test]

@@ -1,0 +1,38 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Devices.Kernels;
+
+/// <summary>
+/// Host views for the fused recurrences' managed kernels. A recurrence of a small layer costs less than the native calls
+/// around it, so a tensor that is already a contiguous host tensor of the right dtype without a graph is used as it is
+/// (no new handle); only the others are converted.
+/// </summary>
+internal static class HostTensors
+{
+    /// <summary>
+    /// <paramref name="t"/> itself when it is a contiguous CPU tensor of <paramref name="dtype"/> that records no gradient,
+    /// else a converted copy; <paramref name="owned"/> says whether the caller must dispose the result.
+    /// </summary>
+    public static Tensor Contiguous(Tensor t, ScalarType dtype, out bool owned)
+    {
+        owned = true;
+        bool plain = t.device.type == DeviceType.CPU && t.dtype == dtype && t.is_contiguous();
+        if (plain && !t.requires_grad)
+        {
+            owned = false;
+            return t;
+        }
+        if (plain) return t.detach();
+        using var d = t.detach();
+        using var h = d.to(CPU);
+        using var c = h.to_type(dtype);
+        return c.contiguous();
+    }
+
+    /// <summary>Disposes <paramref name="t"/> when <paramref name="owned"/>.</summary>
+    public static void Release(Tensor t, bool owned)
+    {
+        if (owned) t.Dispose();
+    }
+}
