@@ -119,6 +119,36 @@ public class GradientConformanceTests
             Assert.That(own && batched.OutputRequiresGrad[model], $"{name}: its own output carries the gradient in both modes");
     }
 
+    /// <summary>Entries whose case runs no group as a whole block even time-batched (so both modes step), and why.</summary>
+    public static readonly IReadOnlyDictionary<string, string> SteppedThroughout = new Dictionary<string, string>
+    {
+        ["SpikeTrainInput"] = "the source has no whole-segment form, and the Dense and LIF it feeds step with it",
+    };
+
+    [TestCaseSource(nameof(Differentiable))]
+    public void TheTimeBatchedGradientRunComputesWholeBlocks(string name)
+    {
+        // Without this, a plan that stepped every group when gradients are recorded would make the comparison above
+        // compare stepping with stepping and pass whatever the fused nodes do.
+        var c = ModelCatalog.Get(name).Build(11);
+        var net = c.Network;
+        net.TimeBatching = true;
+        net.SequenceBlockSteps = 7;
+        if (c.Model is CrossbarSynapse x) x.TrainThroughPeriphery = true;
+        net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(5));
+        net.TrackGradients = true;
+        net.Initialize();
+        var plan = net.DescribePlan(Whole);
+        if (SteppedThroughout.TryGetValue(name, out var why))
+        {
+            Assert.That(plan, Does.Not.Contain("[whole block"), $"{name}: listed as stepped throughout ({why})\n{plan}");
+            return;
+        }
+        Assert.That(plan, Does.Contain("[whole block"), $"{name}: some group of the case runs a whole block\n{plan}");
+        if (c.Model is Ship.Core.Groups.ISequenceGroup s && s.SequenceRefusal is null && s.KernelRefusal is null)
+            Assert.That(plan, Does.Contain($". {c.ModelTag} [whole block"), $"{name}: the model itself runs whole blocks\n{plan}");
+    }
+
     [TestCaseSource(typeof(ModelCatalog), nameof(ModelCatalog.Names))]
     public void EveryEntryIsDifferentiableOrListedWithItsReason(string name)
     {
