@@ -142,6 +142,7 @@ public class GradientConformanceTests
         if (SteppedThroughout.TryGetValue(name, out var why))
         {
             Assert.That(plan, Does.Not.Contain("[whole block"), $"{name}: listed as stepped throughout ({why})\n{plan}");
+            Assert.That(plan, Does.Contain(". L [step] — output; no whole block: its source 'IL' is stepped"), $"the plan says why\n{plan}");
             return;
         }
         Assert.That(plan, Does.Contain("[whole block"), $"{name}: some group of the case runs a whole block\n{plan}");
