@@ -209,7 +209,7 @@ public sealed class Study
         Add(SpikePlots.Raster(dir, "spike-raster-input", x.cpu(), r.Times, group: "input"));
         Add(SpikePlots.Raster(dir, "spike-raster-hidden", r, StudyModel.Hidden));
         p.Advance(2, "spike rasters");
-        var counts = r[StudyModel.Hidden][0].sum(0);
+        var counts = r[StudyModel.Hidden][0].sum(dim: 0);
         int neuron = (int)counts.argmax().item<long>();
         Add(SpikePlots.MembraneTrace(dir, "membrane-hidden", uh, r[StudyModel.Hidden], neuron: neuron, threshold: _s.Threshold));
         var ou = uo.Values[0].cpu();

@@ -38,6 +38,8 @@ run crossbar-ir-drop summary.txt provenance.json $(figures column-current-vs-act
 run ship-network-example summary.txt provenance.json rate-vs-tau.csv $(figures membrane membrane-tau-10ms membrane-tau-100ms raster input-raster firing-rate)
 run reservoir summary.txt provenance.json $(figures recurrent-weights connection-probability input-raster excitatory-raster inhibitory-raster training-curve accuracy accuracy-per-seed)
 run training summary.txt provenance.json $(figures training-curve confusion input-raster hidden-raster output-raster)
+run recurrent-lif summary.txt provenance.json $(figures training-curve accuracy-per-epoch accuracy-vs-levels accuracy-vs-drift input-raster hidden-raster membrane-hidden membrane-readout)
+run izhikevich-network summary.txt provenance.json $(figures training-curve accuracy input-raster l0-raster l1-raster membrane-l0 membrane-readout)
 run nir-conformance summary.txt provenance.json lif.nir $(figures membrane deviation)
 # STDP features on the digits: also exits non-zero below 80 % test accuracy.
 run stdp-conv-digits summary.txt provenance.json $(figures accuracy kernels)

@@ -22,8 +22,8 @@ public sealed class Schedule
         for (int i = 0; i < Segments.Count; i++)
         {
             var s = Segments[i];
-            if (!(s.Dt > 0) || double.IsInfinity(s.Dt))
-                throw new NetworkConfigurationException($"Schedule segment {i}: dt must be a finite value > 0 seconds, got {s.Dt}.");
+            if (!TimeStep.IsValidDt(s.Dt))
+                throw new NetworkConfigurationException($"Schedule segment {i}: {TimeStep.InvalidDt(s.Dt)}");
             if (s.Steps < 1)
                 throw new NetworkConfigurationException($"Schedule segment {i}: steps must be >= 1 (an empty segment does nothing), got {s.Steps}.");
         }

@@ -12,4 +12,10 @@ public readonly record struct TimeStep(long Index, double Start, double Dt)
 {
     /// <summary>Time at the end of the step (Start + Dt), the time stamp of what the step computes.</summary>
     public double End => Start + Dt;
+
+    /// <summary>The one rule for a time step, applied by every entry point (schedule, network, context, group preparation): finite and &gt; 0 seconds.</summary>
+    public static bool IsValidDt(double dt) => dt > 0 && !double.IsInfinity(dt);
+
+    /// <summary>What every entry point says about a time step <see cref="IsValidDt"/> refuses.</summary>
+    public static string InvalidDt(double dt) => $"dt must be a finite value > 0 seconds, got {dt}.";
 }

@@ -33,6 +33,7 @@ public sealed partial class Network
     private ScalarType _dtype = ScalarType.Float32;
     private long _seed;
     private Spikes.ISpikeFunction _spikes = Ship.Core.Spikes.HeavisideSpikes.Instance;
+    private Precision _precision = Precision.Full;
 
     /// <summary>Creates an empty network; the name only appears in messages and summaries.</summary>
     public Network(string name = "network") => Name = name;
@@ -65,6 +66,8 @@ public sealed partial class Network
     public KernelPolicy? Kernels { get; private set; }
     /// <summary>Chooses the kernel policy (applies at the next initialization). A choice of this machine, not a result: not saved in checkpoints.</summary>
     public Network UseKernels(KernelPolicy? policy) { Kernels = policy; _dirty = true; return this; }
+    /// <summary>Reduced precision: TF32 products, bfloat16/float16 storage of weights and signals (docs/precision.md); re-initializes at the next run; not saved in checkpoints.</summary>
+    public Precision Precision { get => _precision; set { _precision = value ?? throw new ArgumentNullException(nameof(value)); _dirty = true; } }
     /// <summary>Most steps a whole-block group computes ahead, so memory does not grow with the run; results do not depend on it.</summary>
     public int SequenceBlockSteps { get; set; } = 2048;
     /// <summary>Most steps computed under one dispose scope before intermediates are freed.</summary>
@@ -207,8 +210,9 @@ public sealed partial class Network
         var graph = CompiledGraph.Compile(Name, _groups, _byTag, _connections, _outputs);
         // Every group's sizes before any is bound, so a refused size leaves no group bound to a half-made context.
         foreach (var g in graph.Groups) g.CheckSizes(_batch);
-        var ctx = new SimulationContext(_batch, _device, _dtype, _dt, _seed) { Spikes = _spikes, Kernels = Kernels ?? KernelPolicy.FromEnvironment() };
+        var ctx = new SimulationContext(_batch, _device, _dtype, _dt, _seed) { Spikes = _spikes, Kernels = Kernels ?? KernelPolicy.FromEnvironment(), Precision = _precision };
         foreach (var g in graph.Groups) g.Bind(ctx.ForGroup(g.Tag));
+        _precision.RoundParameters(graph.Groups);
         _state = new RunState(graph, ctx, _timeline);
         _plans.Clear();
         _timeline.Reset();
@@ -218,9 +222,10 @@ public sealed partial class Network
 
     private void CheckSettings()
     {
-        if (!(_dt > 0) || double.IsInfinity(_dt)) throw new NetworkConfigurationException($"Network '{Name}': dt must be a finite value > 0 seconds, got {_dt}.");
+        if (!Clocks.TimeStep.IsValidDt(_dt)) throw new NetworkConfigurationException($"Network '{Name}': {Clocks.TimeStep.InvalidDt(_dt)}");
         if (_steps < 1) throw new NetworkConfigurationException($"Network '{Name}': steps must be >= 1, got {_steps}.");
         if (_batch < 1) throw new NetworkConfigurationException($"Network '{Name}': batch size must be >= 1, got {_batch}.");
+        _precision.Validate(Name, _dtype);
     }
 
     /// <summary>The plan of <paramref name="dt"/> under the current settings and these observers (cached per dt).</summary>

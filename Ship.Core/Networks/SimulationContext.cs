@@ -17,12 +17,13 @@ public sealed class SimulationContext
     private double _time;
     private Spikes.ISpikeFunction _spikes = Ship.Core.Spikes.HeavisideSpikes.Instance;
     private KernelPolicy _kernels = KernelPolicy.FromEnvironment();
+    private Precision _precision = Precision.Full;
 
     /// <summary>Creates a context; groups can also be bound to one directly to test a model without a network.</summary>
     public SimulationContext(int batchSize, Device? device = null, ScalarType dtype = ScalarType.Float32, double dt = 1e-3, long seed = 0)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be >= 1");
-        if (!(dt > 0) || double.IsInfinity(dt)) throw new ArgumentOutOfRangeException(nameof(dt), dt, "dt must be a finite value > 0");
+        if (!Clocks.TimeStep.IsValidDt(dt)) throw new ArgumentOutOfRangeException(nameof(dt), dt, Clocks.TimeStep.InvalidDt(dt));
         BatchSize = batchSize;
         Device = device ?? CPU;
         DType = dtype;
@@ -72,6 +73,8 @@ public sealed class SimulationContext
     public Spikes.ISpikeFunction Spikes { get => _root?.Spikes ?? _spikes; set { if (_root is null) _spikes = value; else _root.Spikes = value; } }
     /// <summary>Which fused kernels models may use (read from the environment when the context is made; a network sets its own).</summary>
     public KernelPolicy Kernels { get => _root?.Kernels ?? _kernels; set { if (_root is null) _kernels = value ?? throw new ArgumentNullException(nameof(value)); else _root.Kernels = value; } }
+    /// <summary>The network's reduced-precision setting (the stepper rounds group outputs to its storage type).</summary>
+    public Precision Precision { get => _root?.Precision ?? _precision; internal set { if (_root is null) _precision = value ?? throw new ArgumentNullException(nameof(value)); else _root.Precision = value; } }
     /// <summary>Index of the step being computed, counted from the last reset.</summary>
     public long StepIndex { get => _root?.StepIndex ?? _step; internal set { if (_root is null) _step = value; else _root.StepIndex = value; } }
     /// <summary>Time at the start of the step being computed, in seconds from the last reset.</summary>

@@ -154,7 +154,6 @@ internal static class DerivedRecompute
     /// <summary>Checks a time step before anything is derived from it: a finite dt &gt; 0 seconds.</summary>
     public static void CheckDt(Groups.Group g, double dt)
     {
-        if (!(dt > 0) || double.IsInfinity(dt))
-            throw new ParameterException(g.DisplayName, "dt", $"the time step must be a finite number of seconds > 0, got {dt}.");
+        if (!Clocks.TimeStep.IsValidDt(dt)) throw new ParameterException(g.DisplayName, "dt", Clocks.TimeStep.InvalidDt(dt));
     }
 }

@@ -25,10 +25,11 @@ namespace Ship.Core.Persistence;
 /// <param name="SequenceBlockSteps">Most steps a whole-segment group computes ahead.</param>
 /// <param name="DisposeScopeBytes">About how many bytes of intermediates a dispose scope may gather.</param>
 /// <param name="SpikeFunction">How neurons fire (a registered model).</param>
+/// <param name="Precision">Reduced storage and TF32 (docs/precision.md); absent in older checkpoints: full precision.</param>
 public sealed record NetworkSettings(
     string Name, double Dt, int Steps, int BatchSize, string Device, [property: JsonPropertyName("dtype")] ScalarType DType, long Seed,
     bool TrackGradients, bool TimeBatching, bool CheckFinite, int StepsPerDisposeScope, int SequenceBlockSteps,
-    long DisposeScopeBytes, ISpikeFunction SpikeFunction)
+    long DisposeScopeBytes, ISpikeFunction SpikeFunction, Precision? Precision = null)
 {
     /// <summary>The settings of <paramref name="network"/>.</summary>
     public static NetworkSettings Of(Network network)
@@ -36,7 +37,7 @@ public sealed record NetworkSettings(
         ArgumentNullException.ThrowIfNull(network);
         return new(network.Name, network.Dt, network.Steps, network.BatchSize, network.Device.ToString(), network.DType, network.Seed,
             network.TrackGradients, network.TimeBatching, network.CheckFinite, network.StepsPerDisposeScope, network.SequenceBlockSteps,
-            network.DisposeScopeBytes, network.SpikeFunction);
+            network.DisposeScopeBytes, network.SpikeFunction, network.Precision);
     }
 
     /// <summary>A new empty network with these settings; an unknown device or a non-floating dtype raises an <see cref="ArgumentException"/>.</summary>
@@ -52,7 +53,7 @@ public sealed record NetworkSettings(
             Dt = Dt, Steps = Steps, BatchSize = BatchSize, Device = device, DType = DType, Seed = Seed,
             TrackGradients = TrackGradients, TimeBatching = TimeBatching, CheckFinite = CheckFinite,
             StepsPerDisposeScope = StepsPerDisposeScope, SequenceBlockSteps = SequenceBlockSteps,
-            DisposeScopeBytes = DisposeScopeBytes, SpikeFunction = SpikeFunction,
+            DisposeScopeBytes = DisposeScopeBytes, SpikeFunction = SpikeFunction, Precision = Precision ?? Precision.Full,
         };
     }
 }

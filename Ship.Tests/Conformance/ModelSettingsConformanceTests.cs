@@ -148,7 +148,8 @@ public sealed class ModelSettingsConformanceTests
         Assert.That(settable.Where(n => !recorded.Contains(n)), Is.Empty, "a network setting the checkpoint would lose");
 
         var net = new Network("n") { Dt = 2e-4, Steps = 7, BatchSize = 3, Seed = 99, TrackGradients = true, TimeBatching = false, CheckFinite = true,
-            StepsPerDisposeScope = 13, SequenceBlockSteps = 17, DisposeScopeBytes = 12345, DType = ScalarType.Float64, SpikeFunction = new SurrogateSpikes(new ArcTan(3)) };
+            StepsPerDisposeScope = 13, SequenceBlockSteps = 17, DisposeScopeBytes = 12345, DType = ScalarType.Float64, SpikeFunction = new SurrogateSpikes(new ArcTan(3)),
+            Precision = new Precision(ScalarType.BFloat16, Tf32: true) };
         var back = NetworkSettings.Of(net).Create();
         foreach (var p in typeof(NetworkSettings).GetProperties().Where(p => p.Name is not ("Device" or "SpikeFunction")))
             Assert.That(typeof(Network).GetProperty(p.Name)!.GetValue(back), Is.EqualTo(typeof(Network).GetProperty(p.Name)!.GetValue(net)), p.Name);

@@ -43,6 +43,20 @@ internal sealed class CountingDecay : NeuronGroup
     }
 }
 
+/// <summary>A test model that records the time information it receives each step.</summary>
+internal sealed class ClockReader : NeuronGroup
+{
+    public ClockReader() : base(1) { }
+
+    public List<TimeStep> Seen { get; } = new();
+
+    public override Tensor Step(Tensor? input)
+    {
+        Seen.Add(Context.Now);
+        return torch.zeros(Context.BatchSize, 1, dtype: Context.DType);
+    }
+}
+
 /// <summary>
 /// Coefficients derived from dt and parameters are declared once and recomputed by the framework (issue 11, point 7):
 /// a dt change between segments and a Set() both recompute them (values from the closed form exp(−dt/τ)), a refused
@@ -148,6 +162,26 @@ public class DerivedCoefficientTests
     }
 
     [Test]
+    public void AGroupReceivesEachStepsTimeAsOneValue()
+    {
+        var net = new Network { BatchSize = 1, DType = ScalarType.Float64 };
+        var clock = net.Add("c", new ClockReader());
+        net.MarkOutput("c");
+        var schedule = new Schedule((1e-3, 3), (0.25e-3, 4));
+        net.Run(schedule);
+        Assert.That(clock.Seen.Select(t => t.Index), Is.EqualTo(Enumerable.Range(0, 7).Select(i => (long)i)));
+        Assert.That(clock.Seen.Select(t => t.Dt), Is.EqualTo(new[] { 1e-3, 1e-3, 1e-3, 0.25e-3, 0.25e-3, 0.25e-3, 0.25e-3 }));
+        double start = 0;
+        for (int k = 0; k < 7; k++)
+        {
+            Assert.That(clock.Seen[k].Start, Is.EqualTo(start).Within(1e-15), $"step {k} starts where the previous ended");
+            start += k < 3 ? 1e-3 : 0.25e-3;
+            Assert.That(clock.Seen[k].End, Is.EqualTo(start).Within(1e-15));
+            Assert.That(clock.Seen[k].End, Is.EqualTo(net.Timeline.Times[k]).Within(1e-15), "the end is the timeline's stamp of the step");
+        }
+    }
+
+    [Test]
     public void DtIsCheckedInOnePlaceBeforeAnythingIsDerived()
     {
         var g = new CountingDecay(1, tau: 1e-3);
@@ -176,6 +210,65 @@ public class DerivedCoefficientTests
         var changed = Second(2 * dt);
         var same = Second(dt);
         foreach (var (tag, y) in same.Outputs) Identical.Assert(changed[tag], y, $"{name}: output {tag}");
+    }
+
+    // The weights "w" are left out: setting them reprograms a weight device, which draws programming noise again.
+    private static List<string> SettableParameters(Group model) => model.AllVariables.OfType<Parameter>()
+        .Where(p => p.FixedType is null or ScalarType.Float64 && p.Name != "w").Select(p => p.Name).ToList();
+
+    /// <summary>Catalogue entries whose model has parameters besides its weights.</summary>
+    public static IEnumerable<object[]> WithParameters => ModelCatalog.All
+        .Where(e => SettableParameters(e.Create()).Count > 0).Select(e => new object[] { e.Name });
+
+    [TestCaseSource(nameof(WithParameters))]
+    public void SettingAParameterAfterInitializationEqualsBuildingWithIt(string name)
+    {
+        // For every parameter of the model: Set(p, 2·p) on an initialized network must give the run of a network
+        // built with that value, so everything derived from p was recomputed by the framework, none of it by hand.
+        var probe = ModelCatalog.Get(name).Build(3);
+        probe.Network.Initialize();
+        var names = SettableParameters(probe.Model);
+        int compared = 0;
+        foreach (var p in names)
+        {
+            var value = probe.Model.Get(p).detach().mul(2.0);
+            var set = ModelCatalog.Get(name).Build(3);
+            set.Network.Initialize();
+            try { set.Model.Set(p, value); }
+            catch (ParameterException) { continue; } // 2·p is outside the parameter's range (or refused by what depends on it)
+            var built = ModelCatalog.Get(name).Build(3);
+            built.Model.Set(p, value);
+            var a = set.Network.Run(set.Inputs(12), Schedule.Fixed(ModelCatalog.Dt, 12));
+            var b = built.Network.Run(built.Inputs(12), Schedule.Fixed(ModelCatalog.Dt, 12));
+            foreach (var (tag, y) in b.Outputs) Identical.Assert(a[tag], y, $"{name}: output {tag} after Set({p})");
+            compared++;
+        }
+        Assert.That(compared, Is.GreaterThan(0), $"{name}: no parameter of {string.Join(", ", names)} could be doubled");
+        TestContext.Out.WriteLine($"{name}: {compared} of {names.Count} parameters compared");
+    }
+
+    [Test]
+    public void ModelsReadTimeThroughOneRoute()
+    {
+        // A model reads dt through its declared coefficients and the step's time through Context.Now: a source scan
+        // of the model libraries finds no direct read of the context's Dt, Time or StepIndex (the hardware ledger, an
+        // observer that makes its own context, is not a model).
+        var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Ship.sln"))) dir = dir.Parent;
+        Assert.That(dir, Is.Not.Null, "Ship.sln above the test directory");
+        var pattern = new System.Text.RegularExpressions.Regex(@"\b(ctx|Context)\.(Dt|Time|StepIndex)\b");
+        var hits = new List<string>();
+        int scanned = 0;
+        foreach (var project in new[] { "Ship.Devices", "Ship.Training", "Ship.Nir" })
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(dir!.FullName, project), "*.cs", SearchOption.AllDirectories))
+            {
+                if (file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") || file.Contains($"{Path.DirectorySeparatorChar}Energy{Path.DirectorySeparatorChar}")) continue;
+                scanned++;
+                foreach (var (line, i) in File.ReadLines(file).Select((l, i) => (l, i)))
+                    if (!line.TrimStart().StartsWith("///", StringComparison.Ordinal) && pattern.IsMatch(line)) hits.Add($"{Path.GetFileName(file)}:{i + 1}: {line.Trim()}");
+            }
+        Assert.That(scanned, Is.GreaterThan(50), "the model sources were found");
+        Assert.That(hits, Is.Empty);
     }
 
     [Test]

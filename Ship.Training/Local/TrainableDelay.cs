@@ -71,6 +71,20 @@ public sealed class TrainableDelay : WeightedSynapse, IShipModel<TrainableDelay,
         _ = _slots.Value; // delays too long for a queue are refused at initialization
     }
 
+    /// <inheritdoc />
+    protected override void OnTimeStepPrepared(double dt)
+    {
+        // Delays trained between a run and its continuation may now need more slots: pending arrivals stay where they are.
+        long need = MaxSteps + 2;
+        if (Arrivals.Tensor is { } a && a.dim() == 3 && a.shape[1] < need)
+        {
+            using var scope = torch.NewDisposeScope();
+            var grown = torch.cat(new[] { a, torch.zeros(a.shape[0], need - a.shape[1], a.shape[2], dtype: a.dtype, device: a.device) }, 1);
+            Arrivals.Tensor = Keep(grown.DetachFromDisposeScope());
+            a.Dispose();
+        }
+    }
+
     /// <summary>Reads the whole parts of the delays (no gradient) and the queue slots they address.</summary>
     private Slots WholeSteps()
     {

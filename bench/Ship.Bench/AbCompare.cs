@@ -61,13 +61,15 @@ internal static class AbCompare
 
     private static int Measure(Options o, string oldDll, string newDll, string baseSha, string head)
     {
-        using var old = new ProbeProcess(oldDll, o.Threads);
-        using var @new = new ProbeProcess(newDll, o.Threads);
         var commands = o.Ns.Select(n => $"A {n} {o.Batch} {o.Steps}").Append($"B {o.AbBN}").ToList();
         // Raw rows: round, build, command, the probe's answer.
         var raw = new List<(int Round, string Build, string Answer)>();
         for (int round = 0; round < o.MinRuns; round++)
         {
+            // A fresh process per build and round (each warms up itself): a process that happens to run fast or slow
+            // (allocator, thread pools) is one sample of the median, not every sample of its build.
+            using var old = new ProbeProcess(oldDll, o.Threads);
+            using var @new = new ProbeProcess(newDll, o.Threads);
             var order = round % 2 == 0 ? new[] { ("old", old), ("new", @new) } : new[] { ("new", @new), ("old", old) };
             foreach (var cmd in commands)
                 foreach (var (name, p) in order)

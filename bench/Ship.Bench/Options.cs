@@ -29,7 +29,7 @@ internal sealed class Options
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
             switch (args[i])
             {
-                case "A" or "B" or "all" or "diag" or "case" or "replot" or "gpucheck" or "memA" or "profile" or "profileB" or "ledger" or "crossbar" or "ab" or "train" or "train-run" or "train-profile": o.Which = args[i]; break;
+                case "A" or "B" or "all" or "diag" or "case" or "replot" or "gpucheck" or "memA" or "profile" or "profileB" or "ledger" or "crossbar" or "ab" or "precision" or "train" or "train-run" or "train-profile": o.Which = args[i]; break;
                 case "--base": o.AbBase = Next(); break;
                 case "--b-n": o.AbBN = int.Parse(Next()); break;
                 case "--keep": o.AbKeep = true; break;

@@ -43,6 +43,7 @@ if (o.Which == "case") { Diag.Case(o.Device, o.Ns[0]); return; }
 if (o.Which is "profile" or "profileB") { foreach (var n in o.Ns) Profile.Run(n, o); return; }
 if (o.Which == "memA") { BenchmarkA.PeakOnce(o.Ns[0], o); return; }
 if (o.Which == "crossbar") { BenchmarkCrossbar.Run(o); return; }
+if (o.Which == "precision") { PrecisionStudy.Run(o); return; } // reduced storage vs float32 spikes (docs/precision.md)
 if (o.Which == "ab") { Environment.ExitCode = AbCompare.Run(o); return; } // old-vs-new A/B (docs/benchmarks.md)
 if (o.Which == "ledger") { LedgerOverhead.Run(o); return; } // hardware ledger overhead (docs/energy.md)
 

@@ -97,6 +97,7 @@ internal sealed class RunCall
     public RunResult Execute()
     {
         using var gradGuard = _net.TrackGradients ? null : torch.no_grad();
+        using var tf32 = _net.Precision.EnterTf32(); // a process-wide libtorch flag: set for this call, restored after
         var saved = _state.Snapshot();
         bool completed = false;
         var lifetime = new TensorLifetime(_state, _recorder, _net.DisposeScopeBytes, _net.StepsPerDisposeScope);

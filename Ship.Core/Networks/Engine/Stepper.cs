@@ -25,6 +25,7 @@ internal sealed class Stepper
     private readonly StepView _step;
     private readonly BlockView _blockView;
     private bool _checkShapes = true;
+    private readonly Precision _precision;
 
     public Stepper(RunState state, IReadOnlyList<IRunObserver> observers, TensorLifetime lifetime, int blockSteps)
     {
@@ -38,6 +39,7 @@ internal sealed class Stepper
         _slices = new Tensor[n][];
         _step = new StepView(g => _current[state.Graph.IndexOf(g)]);
         _blockView = new BlockView(g => _block[state.Graph.IndexOf(g)]);
+        _precision = state.Context.Precision;
     }
 
     /// <summary>Runs <paramref name="steps"/> steps under <paramref name="plan"/> (one schedule segment); groups are prepared for its dt when <paramref name="prepare"/> or the dt changes.</summary>
@@ -99,7 +101,7 @@ internal sealed class Stepper
                 _ => src.Skip(1).Aggregate(_block[src[0]]!.clone(), (acc, s) => acc.Plus_(_block[s]!)),
             };
             var g = graph.Groups[i];
-            var y = ((ISequenceGroup)g).StepSequence(x, steps);
+            var y = _precision.Round(((ISequenceGroup)g).StepSequence(x, steps)); // stored in the storage type, if any
             if (y.dim() != 3 || y.shape[0] != ctx.BatchSize || y.shape[1] != steps || y.shape[2] != g.OutputSize)
                 throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(y.shape)} from StepSequence, expected [{ctx.BatchSize}, {steps}, {g.OutputSize}].");
             _block[i] = y.DetachFromDisposeScope();
@@ -133,6 +135,7 @@ internal sealed class Stepper
                 var x = src.Length switch { 0 => null, 1 => _state.Latest[src[0]], _ => SumOf(src) };
                 y = g.Step(x);
                 if (_checkShapes) CheckOutput(g, y);
+                if (_precision.RoundsOutputs) y = _precision.Round(y);
             }
             _state.SetLatest(i, y, owned: false);
             _current[i] = y;

@@ -114,6 +114,33 @@ public class TrainableDelayTests
     }
 
     [Test]
+    public void AContinuationAfterTheDelaysGrewKeepsItsQueueAndUsesTheNewDelays()
+    {
+        // y_t = (1 − f)·x_{t−n} + f·x_{t−n−1}: d = 0.5 for steps 0–4, then an optimizer moves it to 2.5 before the
+        // continuation (which prepares the group first): the spike at t = 5 arrives as 0.5 at t = 7 and 0.5 at t = 8.
+        var syn = Make(new[,] { { 0.5 } }, new[,] { { 1.0 } });
+        syn.WithSizes(1, 1);
+        syn.Bind(new SimulationContext(1, dtype: ScalarType.Float64));
+        syn.PrepareTimeStep(1e-3);
+        syn.ResetState();
+        var x = new double[10];
+        x[1] = 1.0;
+        x[5] = 1.0;
+        var y = new List<double>();
+        for (int k = 0; k < 10; k++)
+        {
+            if (k == 5)
+            {
+                syn.Delays.Value.add_(2.0);
+                syn.PrepareTimeStep(1e-3);
+                Assert.That(syn.MaxSteps, Is.EqualTo(2), "the whole part is re-read at the preparation");
+            }
+            y.Add(syn.Step(torch.full(1, 1, x[k], dtype: ScalarType.Float64)).item<double>());
+        }
+        Assert.That(y, Is.EqualTo(new[] { 0, 0.5, 0.5, 0, 0, 0, 0, 0.5, 0.5, 0 }).Within(1e-15));
+    }
+
+    [Test]
     public void WholeStepsMoveBetweenRunsAndNegativeDelaysActAsZero()
     {
         var syn = Make(new[,] { { 0.5 } }, new[,] { { 1.0 } });
