@@ -105,7 +105,7 @@ public static class DriftFitter
     /// relative spreads weighted by theirs (≈ (σ/μ)/√(2(n − 1))), both with Levenberg–Marquardt from SHIP's published
     /// values. Reads at t ≤ <see cref="RramFitOptions.ValidFrom"/> are left out. The intervals assume the groups are
     /// independent: reads of the same devices at several times are correlated, which makes them narrower than the truth.
-    /// Needs at least 2 levels with 2 devices below the breakpoint and 1 above (FitException otherwise).
+    /// Needs at least 2 levels with 2 devices below the breakpoint and 1 above, every level above SHIP's pole r (FitException otherwise).
     /// </summary>
     public static RramDriftReport FitRram(RetentionMeasurements data, RramFitOptions? options = null)
     {
@@ -125,6 +125,10 @@ public static class DriftFitter
             throw new FitException("SHIP RRAM drift form",
                 $"needs reads of at least 2 devices per (level, time), at 2 or more times after {o.ValidFrom} s, at 2 or more levels below the breakpoint {o.Breakpoint:g4} S and 1 or more above; " +
                 $"got {low.Select(g => g.Level).Distinct().Count()} below, {high.Select(g => g.Level).Distinct().Count()} above");
+        // The spread law has a pole at r: a level at or below SHIP's r (where the fit starts) has no finite spread there.
+        if (groups.FirstOrDefault(g => g.Level <= ship.Pole) is { } under)
+            throw new FitException("SHIP RRAM drift form",
+                $"every programmed level must lie above the spread law's pole r = {ship.Pole:g4} S (SHIP's fit, where the fit starts); got a level of {under.Level:g4} S");
         const double U = 1e-6; // fitted in µS numbers, so every coefficient is O(1); converted back to siemens below
         double floor = groups.Where(g => g.Std > 0).Select(g => g.Std / Math.Sqrt(g.Count)).DefaultIfEmpty(U * 1e-3).Min();
 

@@ -1,5 +1,6 @@
 using PureHDF;
 using PureHDF.Selections;
+using Ship.Core.Errors;
 using Ship.Datasets.Events;
 
 namespace Ship.Datasets.Readers;
@@ -39,6 +40,8 @@ public sealed record HeidelbergData(EventSet Events, long[]? Speakers, string[]?
 /// </summary>
 public static class HeidelbergSpikes
 {
+    private const string Options = nameof(HeidelbergReadOptions);
+
     /// <summary>Number of cochlea model units of SHD and SSC.</summary>
     public const int Units = 700;
 
@@ -56,9 +59,9 @@ public static class HeidelbergSpikes
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         options ??= new HeidelbergReadOptions();
-        if (options.Channels < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Channels, "Channels must be >= 1.");
-        if (options.Start < 0) throw new ArgumentOutOfRangeException(nameof(options), options.Start, "Start must be >= 0.");
-        if (options.Count is < 0) throw new ArgumentOutOfRangeException(nameof(options), options.Count, "Count must be >= 0.");
+        if (options.Channels < 1) throw new ParameterException(Options, "Channels", $"must be >= 1, got {options.Channels}.");
+        if (options.Start < 0) throw new ParameterException(Options, "Start", $"must be >= 0, got {options.Start}.");
+        if (options.Count is < 0) throw new ParameterException(Options, "Count", $"must be >= 0, got {options.Count}.");
         if (!File.Exists(path)) throw new FileNotFoundException($"The SHD/SSC file '{path}' does not exist.", path);
         IDisposable file;
         NativeFileAccess h5;
@@ -75,7 +78,7 @@ public static class HeidelbergSpikes
         using (file)
         {
             try { return ReadOpen(path, h5, options); }
-            catch (Exception e) when (e is not DataFormatException and not ArgumentException)
+            catch (Exception e) when (e is not ShipException and not ArgumentException)
             {
                 throw DataFormatException.InField(path, "/", null, $"the HDF5 structure cannot be read; the file may be truncated or corrupt ({e.Message}).", e);
             }
@@ -96,10 +99,10 @@ public static class HeidelbergSpikes
             if (nLabels != n)
                 throw DataFormatException.InField(path, LabelsPath, null, $"expected one label per row of {TimesPath} ({n}), found {nLabels}.");
             if (options.Start > n)
-                throw new ArgumentOutOfRangeException(nameof(options), options.Start, $"Start lies beyond the {n} samples of '{path}'.");
+                throw new ParameterException(Options, "Start", $"must be <= the {n} samples of '{path}', got {options.Start}.");
             long count = options.Count ?? n - options.Start;
             if (options.Start + count > n)
-                throw new ArgumentOutOfRangeException(nameof(options), count, $"Start {options.Start} + Count {count} exceeds the {n} samples of '{path}'.");
+                throw new ParameterException(Options, "Count", $"Start + Count must be <= the {n} samples of '{path}', got {options.Start} + {count} = {options.Start + count}.");
 
             var times = ReadVlenFloats(path, TimesPath, timesSet, options.Start, count);
             var units = ReadVlenInts(path, UnitsPath, unitsSet, options.Start, count);

@@ -71,7 +71,7 @@ public static class Nmnist
     public static EventSet LoadFolder(string root, bool train = true, int? perClass = null, bool requireSortedTimes = true)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(root);
-        if (perClass is < 0) throw new ArgumentOutOfRangeException(nameof(perClass), perClass, "must be >= 0.");
+        if (perClass is < 0) throw new Ship.Core.Errors.ParameterException(nameof(Nmnist), nameof(perClass), $"must be >= 0, got {perClass}.");
         string part = Path.Combine(root, train ? "Train" : "Test");
         if (!Directory.Exists(part)) throw new DirectoryNotFoundException($"N-MNIST folder '{part}' does not exist (expected {root}/Train and {root}/Test with sub-folders 0..9).");
         var samples = new List<EventList>();

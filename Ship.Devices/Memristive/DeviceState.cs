@@ -63,8 +63,12 @@ public sealed class DeviceState : IDisposable
         ArgumentNullException.ThrowIfNull(pulses);
         using var scope = torch.NewDisposeScope();
         var p = pulses.detach().to(ScalarType.Float64, Device);
+        // Checked before anything is added, so a refused count leaves the wear as it was.
+        if (p.dim() > Shape.Length || !p.shape.Reverse().Zip(Shape.Reverse()).All(d => d.First == 1 || d.First == d.Second))
+            throw new ParameterException(Owner, "pulses", $"write counts must broadcast to the devices' shape [{string.Join(", ", Shape)}], got [{string.Join(", ", p.shape)}].");
         if (!p.isfinite().all().item<bool>() || p.lt(0).any().item<bool>())
-            throw new ParameterException(Owner, "pulses", "write counts must be finite and >= 0.");
+            throw new ParameterException(Owner, "pulses",
+                $"write counts must be finite and >= 0, got {(p.isfinite().all().item<bool>() ? $"a smallest count of {p.min().item<double>()}" : "a non-finite count")}.");
         LifetimeWrites.add_(p.expand(Shape));
     }
 

@@ -117,4 +117,15 @@ public class RramDriftFitTests
         var e = Assert.Throws<FitException>(() => DriftFitter.FitRram(one))!;
         Assert.That(e.Message, Does.Contain("2 or more levels below the breakpoint"));
     }
+
+    [Test]
+    public void ALevelAtOrBelowThePoleIsAFitErrorNamingIt()
+    {
+        // SHIP's spread law has its pole at r = 38.72 µS: 1/(G0 − r) is infinite there and changes sign below it.
+        var data = Data(1, 5);
+        var below = data.Samples.Where(s => s.Level == 42e-6).Select(s => s with { Level = 30e-6 });
+        var e = Assert.Throws<FitException>(() => DriftFitter.FitRram(new RetentionMeasurements("30 µS", data.Samples.Concat(below).ToArray())))!;
+        Assert.That(e.Message, Does.Contain("3e-05 S"), "the offending level is named");
+        Assert.That(e.Message, Does.Contain("3.872e-05 S"), "and the pole it must exceed");
+    }
 }

@@ -119,6 +119,37 @@ public class GradientConformanceTests
             Assert.That(own && batched.OutputRequiresGrad[model], $"{name}: its own output carries the gradient in both modes");
     }
 
+    /// <summary>Entries whose case runs no group as a whole block even time-batched (so both modes step), and why.</summary>
+    public static readonly IReadOnlyDictionary<string, string> SteppedThroughout = new Dictionary<string, string>
+    {
+        ["SpikeTrainInput"] = "the source has no whole-segment form, and the Dense and LIF it feeds step with it",
+    };
+
+    [TestCaseSource(nameof(Differentiable))]
+    public void TheTimeBatchedGradientRunComputesWholeBlocks(string name)
+    {
+        // Without this, a plan that stepped every group when gradients are recorded would make the comparison above
+        // compare stepping with stepping and pass whatever the fused nodes do.
+        var c = ModelCatalog.Get(name).Build(11);
+        var net = c.Network;
+        net.TimeBatching = true;
+        net.SequenceBlockSteps = 7;
+        if (c.Model is CrossbarSynapse x) x.TrainThroughPeriphery = true;
+        net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(5));
+        net.TrackGradients = true;
+        net.Initialize();
+        var plan = net.DescribePlan(Whole);
+        if (SteppedThroughout.TryGetValue(name, out var why))
+        {
+            Assert.That(plan, Does.Not.Contain("[whole block"), $"{name}: listed as stepped throughout ({why})\n{plan}");
+            Assert.That(plan, Does.Contain(". L [step] — output; no whole block: its source 'IL' is stepped"), $"the plan says why\n{plan}");
+            return;
+        }
+        Assert.That(plan, Does.Contain("[whole block"), $"{name}: some group of the case runs a whole block\n{plan}");
+        if (c.Model is Ship.Core.Groups.ISequenceGroup s && s.SequenceRefusal is null && s.KernelRefusal is null)
+            Assert.That(plan, Does.Contain($". {c.ModelTag} [whole block"), $"{name}: the model itself runs whole blocks\n{plan}");
+    }
+
     /// <summary>The entries listed as having no differentiable path.</summary>
     public static IEnumerable<object[]> WithoutGradientPath => NoGradientPath.Keys.Select(k => new object[] { k });
 
@@ -127,7 +158,7 @@ public class GradientConformanceTests
     {
         // A renamed or removed entry must not leave a stale excuse behind.
         var names = ModelCatalog.All.Select(e => e.Name).ToHashSet();
-        Assert.That(NoGradientPath.Keys.Concat(ModelOutputWithoutGradient.Keys).Where(k => !names.Contains(k)), Is.Empty);
+        Assert.That(NoGradientPath.Keys.Concat(ModelOutputWithoutGradient.Keys).Concat(SteppedThroughout.Keys).Where(k => !names.Contains(k)), Is.Empty);
         Assert.That(Differentiable.Count() + NoGradientPath.Count, Is.EqualTo(ModelCatalog.All.Count), "every entry is differentiated or listed");
     }
 

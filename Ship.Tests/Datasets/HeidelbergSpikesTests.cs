@@ -2,6 +2,7 @@ using NUnit.Framework;
 using PureHDF;
 using PureHDF.Filters;
 using PureHDF.VOL.Native;
+using Ship.Core.Errors;
 using Ship.Datasets;
 using Ship.Datasets.Readers;
 
@@ -99,7 +100,11 @@ public class HeidelbergSpikesTests
         Assert.That(data.Events.Samples[1].Count, Is.Zero);
         Assert.That(data.Events.Labels, Is.EqualTo(new long[] { 19, 0 }));
         Assert.That(data.Speakers, Is.EqualTo(new long[] { 4, 9 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => HeidelbergSpikes.Read(Valid(dir), new HeidelbergReadOptions { Start = 2, Count = 5 }));
+        var e = Assert.Throws<ParameterException>(() => HeidelbergSpikes.Read(Valid(dir), new HeidelbergReadOptions { Start = 2, Count = 5 }))!;
+        Assert.That((e.Group, e.Parameter), Is.EqualTo(("HeidelbergReadOptions", "Count")));
+        Assert.That(e.Message, Does.Contain("2 + 5 = 7"), "the actual value is named");
+        Assert.That(Assert.Throws<ParameterException>(() => HeidelbergSpikes.Read(Valid(dir), new HeidelbergReadOptions { Start = -1 }))!.Parameter, Is.EqualTo("Start"));
+        Assert.That(Assert.Throws<ParameterException>(() => HeidelbergSpikes.Read(Valid(dir), new HeidelbergReadOptions { Start = 9 }))!.Parameter, Is.EqualTo("Start"));
     }
 
     [Test]

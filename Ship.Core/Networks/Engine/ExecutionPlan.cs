@@ -59,7 +59,7 @@ public sealed class ExecutionPlan
     /// <summary>Whether <paramref name="group"/> is computed a block at once under this plan.</summary>
     public bool IsSequence(Group group) => _graph.Contains(group) && Sequence[_graph.IndexOf(group)];
 
-    /// <summary>Per group: why its own sequence form was refused (the maths, then the kernel policy: <see cref="SequenceForm.Refusal"/>), or null.</summary>
+    /// <summary>Per group with a sequence form, in a time-batched plan: why it is stepped (the maths, the kernel policy: <see cref="SequenceForm.Refusal"/>; then a delay, an early publication, a stepped source or an observer), or null.</summary>
     public IReadOnlyList<string?> Refusals { get; }
 
     /// <summary>Groups computed a block at once, in call order.</summary>
@@ -84,9 +84,15 @@ public sealed class ExecutionPlan
             var g = graph.Groups[i];
             // Asked once per plan: the model's maths, then the kernel policy (the plan itself fuses nothing yet; a fused
             // pair, e.g. a dense synapse and the LIF it feeds, would be chosen here: docs/architecture.md, "Kernels").
-            if (timeBatching && g is ISequenceGroup form) refusals[i] = SequenceForm.Refusal(form);
-            seq[i] = timeBatching && g is ISequenceGroup && delays[i] == 0 && !prefetch.Contains(i)
-                     && graph.Sources[i].All(s => seq[s]) && !observers.Any(o => o.NeedsStepState(g)) && refusals[i] is null;
+            // Then the plan's own reasons, so DescribePlan says why every group with a sequence form is stepped.
+            if (timeBatching && g is ISequenceGroup form)
+                refusals[i] = SequenceForm.Refusal(form)
+                    ?? (delays[i] != 0 ? $"its output is delayed by {delays[i]} step(s)"
+                        : prefetch.Contains(i) ? "it is published before the step (a delayed back edge)"
+                        : graph.Sources[i].Where(s => !seq[s]).Select(s => graph.Groups[s].Tag).FirstOrDefault() is { } stepped ? $"its source '{stepped}' is stepped"
+                        : observers.FirstOrDefault(o => o.NeedsStepState(g)) is { } reader ? $"{reader} reads its state every step"
+                        : null);
+            seq[i] = timeBatching && g is ISequenceGroup && refusals[i] is null;
         }
         var slices = new bool[n];
         for (int i = 0; i < n; i++)

@@ -146,7 +146,9 @@ public class EnduranceTests
         Assert.That(Assert.Throws<ParameterException>(() => new Endurance(pulsesPerProgramming: -1))!.Parameter, Is.EqualTo("pulsesPerProgramming"));
         var array = new DeviceArray(new SingleDeviceMapping(Gmin, Gmax));
         array.Program(Weights(4, 1), new torch.Generator(1));
-        Assert.Throws<ParameterException>(() => array.State.AddDeviceWrites(torch.tensor(-1.0)));
+        Assert.That(Assert.Throws<ParameterException>(() => array.State.AddDeviceWrites(torch.tensor(-1.0)))!.Message, Does.Contain("-1"), "the count given is named");
+        Assert.That(Assert.Throws<ParameterException>(() => array.State.AddDeviceWrites(torch.tensor(new[] { 1.0, 2.0, 3.0 })))!.Message,
+            Does.Contain("[3]"), "a count that does not broadcast to the 4 devices is refused, naming its shape");
         Assert.That(D(array.State.LifetimeWrites), Is.EqualTo(new double[4]), "a refused count changes nothing");
     }
 }
