@@ -345,6 +345,11 @@ internal sealed class CliOptions
         if (p.GetValue(Threads) is { } th) s = s with { Threads = Positive("--threads", th, 1024) };
         if (p.GetValue(Nir)) s = s with { Nir = true };
         if (p.GetValue(Crossbar)) s = s with { Crossbar = true };
+        // An option the command would ignore is refused: a sweep that silently drops it looks like it ran.
+        if (compare && p.GetValue(Chips) is not null) throw new UsageException("--chips belongs to the hardware study, not to compare (compare sweeps devices, not chips).");
+        if (compare && p.GetValue(ChipMismatchOption) is not null) throw new UsageException("--chip-mismatch belongs to the hardware study's --chips, not to compare.");
+        if (!compare && p.GetValue(ChipMismatchOption) is not null && p.GetValue(Chips) is null)
+            throw new UsageException("--chip-mismatch needs --chips N (the mismatch is drawn per chip).");
         if (!compare && p.GetValue(Chips) is { } chips)
         {
             s = s with { Chips = chips >= 1 && chips <= 100000 ? chips : throw new UsageException($"--chips must be between 1 and 100000, got {chips}.") };

@@ -143,6 +143,19 @@ public class ShardedChipsTests
         Assert.That(Directory.Exists(Path.Combine(_root, "never")), Is.False);
     }
 
+    [TestCase("compare", "--chips", "3")]
+    [TestCase("compare", "--chip-mismatch", "0.2")]
+    [TestCase(null, "--chip-mismatch", "0.2")]
+    public void AChipOptionTheCommandWouldIgnoreIsAUsageError(string? command, string option, string value)
+    {
+        var dir = Path.Combine(_root, "ignored");
+        var args = (command is null ? Array.Empty<string>() : new[] { command }).Concat(new[] { option, value, "--out", dir }).ToArray();
+        var (code, output, error) = Ship(args);
+        Assert.That(code, Is.EqualTo(ShipCli.BadUsage), output + error);
+        Assert.That(error, Does.Contain(option));
+        Assert.That(Directory.Exists(dir), Is.False, "nothing ran");
+    }
+
     [Test]
     public void MergeOfChipShardsWithOtherMismatchExitsTwoNamingTheSetting()
     {
