@@ -56,6 +56,8 @@ public static class DriftFitter
     {
         ArgumentNullException.ThrowIfNull(data);
         var o = options ?? new DriftFitOptions();
+        FitOptionChecks.Level(nameof(DriftFitOptions), o.Level);
+        FitOptionChecks.Positive(nameof(DriftFitOptions), nameof(o.T0), o.T0, "s");
         var fits = new List<DriftSeriesFit>();
         foreach (var (device, level, times, g) in data.Series())
         {
@@ -111,6 +113,9 @@ public static class DriftFitter
     {
         ArgumentNullException.ThrowIfNull(data);
         var o = options ?? new RramFitOptions();
+        FitOptionChecks.Level(nameof(RramFitOptions), o.Level);
+        FitOptionChecks.Positive(nameof(RramFitOptions), nameof(o.Breakpoint), o.Breakpoint, "S");
+        FitOptionChecks.NonNegative(nameof(RramFitOptions), nameof(o.ValidFrom), o.ValidFrom, "s");
         var ship = RramDriftLaw.Ship;
         var groups = data.Samples.Where(x => x.Time > o.ValidFrom).GroupBy(x => (x.Level, x.Time)).Select(g =>
         {

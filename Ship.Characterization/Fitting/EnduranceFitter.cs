@@ -63,6 +63,8 @@ public static class EnduranceFitter
     {
         ArgumentNullException.ThrowIfNull(data);
         var o = options ?? new EnduranceFitOptions();
+        FitOptionChecks.Level(nameof(EnduranceFitOptions), o.Level);
+        FitOptionChecks.Fraction(nameof(EnduranceFitOptions), nameof(o.StuckWindow), o.StuckWindow);
         var series = data.Series();
         var failedAt = new List<long?>();
         var cycles = new List<double>();

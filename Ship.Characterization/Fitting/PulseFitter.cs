@@ -146,6 +146,7 @@ public static class PulseFitter
     /// <summary>Fits one family to <paramref name="trains"/> (siemens).</summary>
     public static PulseFamilyFit Fit(PulseModelFamily family, IReadOnlyList<PulseTrain> trains, double level = 0.95, IReadOnlyList<PulseTrain>? heldOut = null, string? what = null)
     {
+        FitOptionChecks.Level("PulseFitter.Fit", level);
         ArgumentNullException.ThrowIfNull(family);
         if (trains.Count == 0) throw new FitException(what ?? family.Name, "no trains to fit");
         double yScale = trains.Max(t => t.Conductances.Max(Math.Abs));
@@ -169,6 +170,8 @@ public static class PulseFitter
     {
         ArgumentNullException.ThrowIfNull(data);
         var o = options ?? new PulseFitOptions();
+        FitOptionChecks.Level(nameof(PulseFitOptions), o.Level);
+        FitOptionChecks.NonNegative(nameof(PulseFitOptions), nameof(o.SelectionTolerance), o.SelectionTolerance, "fraction of the best held-out RMSE");
         var families = o.Families ?? PulseModelFamily.All();
         var trains = data.Trains();
         var cycles = data.Cycles;

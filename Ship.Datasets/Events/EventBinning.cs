@@ -59,6 +59,7 @@ public static class EventBinning
     /// <summary>Number of events of <paramref name="samples"/> at or after the end of a grid of <paramref name="duration"/> seconds (dropped by <see cref="Bin"/>).</summary>
     public static long Dropped(IReadOnlyList<EventList> samples, double dt, double duration)
     {
+        Check(1, dt, duration, 1);
         long steps = Steps(duration, dt);
         return samples.Sum(s => (long)s.Times.Count(t => StepOf(t, dt) >= steps));
     }

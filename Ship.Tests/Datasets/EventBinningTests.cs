@@ -69,6 +69,8 @@ public class EventBinningTests
         Assert.That(Assert.Throws<ParameterException>(() => EventBinning.Bin(samples, 4, 0, 0.01))!.Parameter, Is.EqualTo("dt"));
         Assert.That(Assert.Throws<ParameterException>(() => EventBinning.Bin(samples, 4, 1e-3, double.NaN))!.Parameter, Is.EqualTo("duration"));
         Assert.That(Assert.Throws<ParameterException>(() => EventBinning.Bin(samples, 4, 1e-3, 0.01, pool: 0))!.Parameter, Is.EqualTo("pool"));
+        Assert.That(Assert.Throws<ParameterException>(() => EventBinning.Dropped(samples, 0, 0.01))!.Parameter, Is.EqualTo("dt"));
+        Assert.That(Assert.Throws<ParameterException>(() => EventBinning.Dropped(samples, 1e-3, double.PositiveInfinity))!.Parameter, Is.EqualTo("duration"));
         var e = Assert.Throws<ParameterException>(() => EventBinning.Bin(samples, 3, 1e-3, 0.01))!;
         Assert.That(e.Message, Does.Contain("event 3").And.Contain("channel 3").And.Contain("[0, 3)"));
         e = Assert.Throws<ParameterException>(() => EventBinning.Bin(new[] { new EventList(new[] { -1e-3 }, new[] { 0 }) }, 1, 1e-3, 0.01))!;
