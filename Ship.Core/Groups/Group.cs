@@ -282,7 +282,8 @@ public abstract class Group
     {
         DerivedRecompute.CheckDt(this, dt);
         ValidateTimeStep(dt);
-        foreach (var g in StackInnerFirst) DerivedRecompute.UpdateAll(g._derived, dt);
+        // One update over the whole stack: a formula of an outer wrapper that refuses dt rolls the inner groups back too.
+        DerivedRecompute.UpdateAll(StackInnerFirst.SelectMany(g => g._derived).ToList(), dt);
         foreach (var g in StackInnerFirst) g.OnTimeStepPrepared(dt);
     }
 

@@ -181,6 +181,27 @@ public class DerivedCoefficientTests
         }
     }
 
+    /// <summary>A wrapper whose own coefficient refuses a dt above 2 ms (a formula check, after the dt rule passed).</summary>
+    private sealed class PickyWrapper : GroupWrapper
+    {
+        public PickyWrapper(Group inner) : base(inner) =>
+            Steps = Derive("steps", dt => dt <= 2e-3 ? dt : throw new ParameterException("picky", "dt", $"must be <= 2 ms, got {dt}"));
+        public Derived<double> Steps { get; }
+    }
+
+    [Test]
+    public void AFormulaOfAWrapperThatRefusesDtLeavesTheWrappedGroupAsItWas()
+    {
+        var inner = new CountingDecay(1, tau: 1e-3);
+        var w = new PickyWrapper(inner);
+        w.Bind(new SimulationContext(1, dtype: ScalarType.Float64));
+        w.PrepareTimeStep(1e-3);
+        Assert.Throws<ParameterException>(() => w.PrepareTimeStep(5e-3));
+        Assert.That(inner.Beta.Dt, Is.EqualTo(1e-3), "the inner coefficient was rolled back with the outer one");
+        Assert.That(inner.Beta.Value.item<double>(), Is.EqualTo(Math.Exp(-1.0)).Within(1e-15), "exp(-dt/τ) at the accepted dt");
+        Assert.That(w.Steps.Value, Is.EqualTo(1e-3));
+    }
+
     [Test]
     public void DtIsCheckedInOnePlaceBeforeAnythingIsDerived()
     {
