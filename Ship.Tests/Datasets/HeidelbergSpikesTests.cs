@@ -105,6 +105,10 @@ public class HeidelbergSpikesTests
         Assert.That(e.Message, Does.Contain("2 + 5 = 7"), "the actual value is named");
         Assert.That(Assert.Throws<ParameterException>(() => HeidelbergSpikes.Read(Valid(dir), new HeidelbergReadOptions { Start = -1 }))!.Parameter, Is.EqualTo("Start"));
         Assert.That(Assert.Throws<ParameterException>(() => HeidelbergSpikes.Read(Valid(dir), new HeidelbergReadOptions { Start = 9 }))!.Parameter, Is.EqualTo("Start"));
+        // Classes = 0 used to reach the label check and blame the file's labels ("expected a class in [0, 0)").
+        var c = Assert.Throws<ParameterException>(() => HeidelbergSpikes.Read(Valid(dir), new HeidelbergReadOptions { Classes = 0 }))!;
+        Assert.That((c.Group, c.Parameter), Is.EqualTo(("HeidelbergReadOptions", "Classes")));
+        Assert.That(c.Message, Does.Contain("got 0"));
     }
 
     [Test]
