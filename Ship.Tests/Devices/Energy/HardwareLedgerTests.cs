@@ -293,6 +293,20 @@ public class HardwareLedgerTests
     }
 
     [Test]
+    public void PulseMaskThatDoesNotMatchTheDevicesIsATypedErrorAndCountsNothing()
+    {
+        // Trace [3 pulses + 1, 2 × 2 devices]; a [3] mask cannot select among 2 × 2 devices (was a libtorch expand error).
+        var trace = torch.full(new long[] { 4, 2, 2 }, 1e-5, dtype: ScalarType.Float64);
+        var ledger = new HardwareLedger();
+        var e = Assert.Throws<Ship.Core.Errors.ParameterException>(() => ledger.RecordPulseTrain(trace, torch.ones(3, dtype: ScalarType.Bool)))!;
+        Assert.That(e.Parameter, Is.EqualTo("mask"));
+        Assert.That(e.Message, Does.Contain("[2, 2]").And.Contain("[3]"));
+        Assert.That(ledger.Report().WriteEnergyTotal(EnergyPresets.Crossbar1T1R()), Is.EqualTo(0), "nothing was recorded");
+        // A mask [2, 1] (one flag per row, both set) broadcasts: 3 pulses on each of the 4 devices = 12.
+        Assert.That(WriteEnergy.OfPulseTrain(trace, torch.ones(2, 1, dtype: ScalarType.Bool)).Pulses, Is.EqualTo(12));
+    }
+
+    [Test]
     public void BadEnergyModelIsATypedErrorNamingTheField()
     {
         var bad = EnergyPresets.Crossbar1T1R() with { ReadPulseWidth = -1 };
