@@ -106,6 +106,20 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     /// <inheritdoc />
     public void OnRunStart(RunStartView run)
     {
+        // The user's operations-per-update function is asked (and checked) before any count or track changes, so a bad
+        // figure leaves the ledger as it was.
+        var operations = new Dictionary<string, int?>(StringComparer.Ordinal);
+        foreach (var g in run.Network.Groups)
+        {
+            if (g.Kind != GroupKind.Neuron) continue;
+            var core = g is GroupWrapper w ? w.Core : g;
+            if (g is IInputGroup || core is IInputGroup) { operations[g.Tag] = null; continue; }
+            int? ops = OperationsPerUpdate(core);
+            if (ops is < 0)
+                throw new Ship.Core.Errors.ParameterException(g.Tag, nameof(OperationsPerUpdate),
+                    $"expected null or an operation count >= 0 per membrane update, got {ops} (ledger '{Name}').");
+            operations[g.Tag] = ops;
+        }
         DisposeTracks();
         var net = _net = run.Network;
         var ctx = net.Context;
@@ -124,7 +138,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             bool input = g is IInputGroup || core is IInputGroup;
             var t = new NeuronTrack(g, input, batch, sequence.Contains(g.Tag), buffer, ctx, scratch, RecordSteps)
             {
-                OperationsPerUpdate = input ? null : OperationsPerUpdate(core),
+                OperationsPerUpdate = operations[g.Tag],
                 Membrane = CountMembraneUpdates ? Membrane(g) : null,
                 FirstStep = run.Reset,
             };

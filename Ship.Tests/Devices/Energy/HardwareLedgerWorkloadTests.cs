@@ -103,6 +103,19 @@ public class HardwareLedgerWorkloadTests
         Assert.That(NeuronOperations.MembraneOf(new Lif(3)), Is.EqualTo("u"));
     }
 
+    [Test]
+    public void NegativeOperationsPerUpdateIsATypedErrorBeforeAnythingIsCounted()
+    {
+        var net = LifNet(timeBatching: true);
+        using var ledger = new HardwareLedger { OperationsPerUpdate = _ => -3 };
+        net.AddObserver(ledger);
+        var e = Assert.Throws<Ship.Core.Errors.ParameterException>(() => net.Run(Pulse()))!;
+        Assert.That((e.Group, e.Parameter), Is.EqualTo(("L", "OperationsPerUpdate")));
+        Assert.That(e.Message, Does.Contain("-3"));
+        Assert.That(ledger.Samples, Is.Zero, "the refused run was not counted");
+        Assert.That(ledger.Report().NeuronUpdates, Is.Zero);
+    }
+
     // The hand-made raster of HardwareLedgerTests: [batch 2, steps 4, 3 inputs]; W reaches 1, 0 and 2 targets per row.
     private static readonly float[,,] Raster =
     {
