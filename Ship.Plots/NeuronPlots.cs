@@ -13,7 +13,7 @@ public static class NeuronPlots
     /// Runs TensorInput(N) → neuron for as many steps as <paramref name="input"/> has ([steps] for the same input to
     /// every neuron, or [steps, N]), at <paramref name="dt"/> seconds per step in double precision, monitors the
     /// membrane variable (default "u") and the output spikes, and plots neuron <paramref name="neuron"/> as
-    /// <see cref="SpikePlots.MembraneTrace(string, string, IReadOnlyList{double}, IReadOnlyList{double}, IReadOnlyList{double}?, double?, string, PlotOptions?)"/>
+    /// <see cref="SpikePlots.MembraneTrace(string, string, IReadOnlyList{double}, IReadOnlyList{double}, IReadOnlyList{double}?, double?, string, PlotOptions?, string)"/>
     /// does. The threshold line comes from the model's parameter "thr" when it has one and none is given.
     /// CSV columns: <c>step, time_ms, u, spike</c>.
     /// </summary>

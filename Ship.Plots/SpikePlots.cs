@@ -69,11 +69,14 @@ public static class SpikePlots
     /// <summary>
     /// Membrane trace u(t) with a mark above the trace at every step whose spike value is non-zero, and the threshold
     /// as a dashed line when given. CSV columns: <c>step, time_ms, u, spike</c> (spike is the given 0/1 value, 0 when
-    /// no spikes were given).
+    /// no spikes were given); <paramref name="variable"/> names the trace in the legend and the CSV in place of "u"
+    /// (e.g. "v" for an Izhikevich or CubaLif membrane, whose "u" is another state).
     /// </summary>
     public static FigureFiles MembraneTrace(string folder, string name, IReadOnlyList<double> timesSeconds, IReadOnlyList<double> u,
-        IReadOnlyList<double>? spikes = null, double? threshold = null, string yTitle = "Membrane potential u (a.u.)", PlotOptions? options = null)
+        IReadOnlyList<double>? spikes = null, double? threshold = null, string yTitle = "Membrane potential u (a.u.)", PlotOptions? options = null,
+        string variable = "u")
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(variable);
         ArgumentNullException.ThrowIfNull(timesSeconds);
         ArgumentNullException.ThrowIfNull(u);
         if (u.Count != timesSeconds.Count) throw new ArgumentException($"{u.Count} membrane values but {timesSeconds.Count} times.", nameof(u));
@@ -87,7 +90,7 @@ public static class SpikePlots
         var yAxis = Figure.Linear(AxisPosition.Left, yTitle);
         yAxis.MaximumPadding = 0.06; // keeps the spike marks, drawn above the trace, inside the plot area
         model.Axes.Add(yAxis);
-        model.Series.Add(PlotData.Line(t, u, Figure.Color(0), "u"));
+        model.Series.Add(PlotData.Line(t, u, Figure.Color(0), variable));
 
         double hi = u.Count > 0 ? u.Max() : 1, lo = u.Count > 0 ? u.Min() : 0;
         if (threshold is { } thr)
@@ -116,7 +119,7 @@ public static class SpikePlots
         }
         if (spikes is not null) model.Series.Add(marks);
         Figure.LegendIfSeveral(model);
-        return Figure.Save(model, folder, name, new[] { "step", "time_ms", "u", "spike" }, rows, options);
+        return Figure.Save(model, folder, name, new[] { "step", "time_ms", variable, "spike" }, rows, options);
     }
 
     /// <summary>
@@ -138,7 +141,7 @@ public static class SpikePlots
                 throw new ArgumentException($"The spikes have {ss} steps × {sn} neurons, the monitor recorded {steps} steps × {n}: pass the output of the same run.", nameof(spikes));
             s = Enumerable.Range(0, steps).Select(k => sv[k * n + neuron]).ToArray();
         }
-        return MembraneTrace(folder, name, monitor.Times, trace, s, threshold, $"Membrane potential {monitor.Variable} (a.u.)", options);
+        return MembraneTrace(folder, name, monitor.Times, trace, s, threshold, $"Membrane potential {monitor.Variable} (a.u.)", options, monitor.Variable);
     }
 
     /// <summary>One batch row of a [batch, steps, N] tensor (or a [steps, N] tensor) as (steps, N, row-major values).</summary>

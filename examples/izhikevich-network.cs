@@ -157,9 +157,9 @@ files.Add(SpikePlots.Raster(outDir, "l0-raster", one, "L0"));
 files.Add(SpikePlots.Raster(outDir, "l1-raster", one, "L1"));
 one0 = one["L0"][0].sum(dim: 0);   // spikes per neuron (a bare sum(0) binds to sum(ScalarType) and sums everything)
 int busiest = (int)one0.argmax().item<long>();
-// v in mV (the model's unit), v_peak = 30 mV as the threshold line; the trace legend names the plotted variable "u".
+// v in mV (the model's unit), v_peak = 30 mV as the threshold line; legend and CSV name it "v" (Izhikevich's u is its recovery variable).
 files.Add(SpikePlots.MembraneTrace(outDir, "membrane-l0", one.Times, PlotData.ToDoubles(v0.Values[0].select(1, busiest)),
-    PlotData.ToDoubles(one["L0"][0].select(1, busiest)), threshold: 30, yTitle: "Membrane potential v of the busiest L0 neuron (mV)"));
+    PlotData.ToDoubles(one["L0"][0].select(1, busiest)), threshold: 30, yTitle: "Membrane potential v of the busiest L0 neuron (mV)", variable: "v"));
 var ms = one.Times.Select(t => t * 1e3).ToArray();
 long label0 = test.Labels[0].item<long>();
 files.Add(LinePlots.Lines(outDir, "membrane-readout", Enumerable.Range(0, Digits.Classes).Select(c =>

@@ -96,6 +96,16 @@ public class SpikePlotTests
     }
 
     [Test]
+    public void MembraneTraceNamesItsVariableInTheLegendAndTheCsv()
+    {
+        // An Izhikevich membrane is "v" (its "u" is the recovery variable): the figure must not call it "u".
+        var dir = NewFolder("trace-v");
+        var f = SpikePlots.MembraneTrace(dir, "v", new[] { 1e-3, 2e-3 }, new[] { -65.0, -60.0 }, new[] { 0.0, 1.0 }, threshold: 30, variable: "v");
+        Assert.That(ReadCsv(f.Csv).Header, Is.EqualTo(new[] { "step", "time_ms", "v", "spike" }));
+        Assert.That(Lines(f.Model).Single().Title, Is.EqualTo("v"));
+    }
+
+    [Test]
     public void MembraneTraceFromArrays()
     {
         var dir = NewFolder("tracearr");
