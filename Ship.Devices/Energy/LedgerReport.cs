@@ -148,7 +148,7 @@ public sealed record LedgerReport(string Name, long Samples, long Runs, long Ste
     {
         var chosen = synapse is null ? Synapses : Synapses.Where(s => s.Tag == synapse).ToArray();
         if (synapse is not null && chosen.Count == 0)
-            throw new ArgumentException($"Ledger '{Name}' counted no synapse '{synapse}' (known: {string.Join(", ", Synapses.Select(x => x.Tag))}).", nameof(synapse));
+            throw new Ship.Core.Errors.ParameterException(Name, nameof(synapse), $"expected one of the synapses the ledger counted ({string.Join(", ", Synapses.Select(x => x.Tag))}), got '{synapse}'.");
         return new(chosen.Sum(s => s.AdcConversions), chosen.Sum(s => s.DacConversions), chosen.Sum(s => s.AdcClipped), chosen.Sum(s => s.DacClipped));
     }
 
@@ -213,7 +213,8 @@ public sealed record LedgerReport(string Name, long Samples, long Runs, long Ste
     /// <summary>Events per neuron per step of a group (its activity).</summary>
     public double Activity(string tag)
     {
-        var n = Neurons.FirstOrDefault(x => x.Tag == tag) ?? throw new ArgumentException($"Ledger '{Name}' counted no neuron group '{tag}' (known: {string.Join(", ", Neurons.Select(x => x.Tag))}).", nameof(tag));
+        var n = Neurons.FirstOrDefault(x => x.Tag == tag) ?? throw new Ship.Core.Errors.ParameterException(Name, nameof(tag),
+            $"expected one of the neuron groups the ledger counted ({string.Join(", ", Neurons.Select(x => x.Tag))}), got '{tag}'.");
         return n.Updates == 0 ? 0 : n.Events / n.Updates;
     }
 

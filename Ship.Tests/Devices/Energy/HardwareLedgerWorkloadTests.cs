@@ -116,6 +116,22 @@ public class HardwareLedgerWorkloadTests
         Assert.That(ledger.Report().NeuronUpdates, Is.Zero);
     }
 
+    [Test]
+    public void UnknownGroupNamesInAReportAreTypedErrorsNamingTheKnownOnes()
+    {
+        var net = LifNet(timeBatching: true);
+        using var ledger = new HardwareLedger();
+        net.AddObserver(ledger);
+        net.Run(Pulse());
+        var rep = ledger.Report();
+        var a = Assert.Throws<Ship.Core.Errors.ParameterException>(() => rep.Activity("nope"))!;
+        Assert.That((a.Group, a.Parameter), Is.EqualTo(("ledger", "tag")));
+        Assert.That(a.Message, Does.Contain("'nope'").And.Contain("L"));
+        var c = Assert.Throws<Ship.Core.Errors.ParameterException>(() => rep.Converters("nope"))!;
+        Assert.That((c.Group, c.Parameter), Is.EqualTo(("ledger", "synapse")));
+        Assert.That(c.Message, Does.Contain("'nope'").And.Contain("IL"));
+    }
+
     // The hand-made raster of HardwareLedgerTests: [batch 2, steps 4, 3 inputs]; W reaches 1, 0 and 2 targets per row.
     private static readonly float[,,] Raster =
     {
