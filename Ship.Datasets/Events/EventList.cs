@@ -1,3 +1,5 @@
+using Ship.Core.Errors;
+
 namespace Ship.Datasets.Events;
 
 /// <summary>
@@ -12,7 +14,7 @@ public sealed class EventList
         ArgumentNullException.ThrowIfNull(times);
         ArgumentNullException.ThrowIfNull(channels);
         if (times.Length != channels.Length)
-            throw new ArgumentException($"times and channels must have the same length; got {times.Length} times and {channels.Length} channels.");
+            throw new ParameterException(nameof(EventList), nameof(channels), $"expected one channel per time ({times.Length}), got {channels.Length}.");
         Times = times;
         Channels = channels;
     }
@@ -35,7 +37,7 @@ public sealed class EventList
     /// </summary>
     public EventList Window(double start, double end)
     {
-        if (!(end > start)) throw new ArgumentException($"the window must have end > start; got [{start}, {end}).");
+        if (!(end > start)) throw new ParameterException(nameof(EventList), nameof(end), $"expected a window end > its start {start} s, got {end} s.");
         var keep = Enumerable.Range(0, Count).Where(i => Times[i] >= start && Times[i] < end).ToArray();
         return new EventList(keep.Select(i => Times[i] - start).ToArray(), keep.Select(i => Channels[i]).ToArray());
     }

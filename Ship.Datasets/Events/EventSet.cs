@@ -1,3 +1,4 @@
+using Ship.Core.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,12 +17,12 @@ public sealed class EventSet
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(labels);
         if (samples.Count != labels.Length)
-            throw new ArgumentException($"there must be one label per sample; got {samples.Count} samples and {labels.Length} labels.");
-        if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "must be >= 1.");
+            throw new ParameterException(nameof(EventSet), nameof(labels), $"expected one label per sample ({samples.Count}), got {labels.Length}.");
+        if (channels < 1) throw new ParameterException(nameof(EventSet), nameof(channels), $"must be >= 1, got {channels}.");
         for (int s = 0; s < samples.Count; s++)
             foreach (var c in samples[s].Channels)
                 if ((uint)c >= (uint)channels)
-                    throw new ArgumentException($"sample {s} has an event on channel {c}, outside [0, {channels}).");
+                    throw new ParameterException(nameof(EventSet), nameof(samples), $"sample {s}: expected channels in [0, {channels}), found an event on channel {c}.");
         Samples = samples;
         Labels = labels;
         Channels = channels;
@@ -46,7 +47,11 @@ public sealed class EventSet
     /// <summary>Samples at <paramref name="indices"/>, sharing their event arrays.</summary>
     public EventSet Subset(IEnumerable<int> indices)
     {
+        ArgumentNullException.ThrowIfNull(indices);
         var idx = indices.ToArray();
+        foreach (var i in idx)
+            if ((uint)i >= (uint)Count)
+                throw new ParameterException(nameof(EventSet), nameof(indices), $"expected sample indices in [0, {Count}) of '{Source}', got {i}.");
         return new EventSet(idx.Select(i => Samples[i]).ToArray(), idx.Select(i => Labels[i]).ToArray(), Channels, Source);
     }
 

@@ -78,8 +78,17 @@ public class EventBinningTests
         // 1 sample × 4,000,000 steps × 700 channels = 2.8e9 values: more than one array holds; refused before allocating.
         e = Assert.Throws<ParameterException>(() => EventBinning.Bin(samples, 700, 1e-3, 4000))!;
         Assert.That(e.Message, Does.Contain("2800000000").And.Contain("pool"));
-        Assert.Throws<ArgumentException>(() => new EventSet(new[] { A }, new long[] { 0 }, 3));
-        Assert.Throws<ArgumentException>(() => new EventList(new[] { 0.0 }, Array.Empty<int>()));
+        // The containers refuse bad input with typed errors naming the argument (were bare ArgumentExceptions).
+        var ch = Assert.Throws<ParameterException>(() => new EventSet(new[] { A }, new long[] { 0 }, 3))!;
+        Assert.That((ch.Group, ch.Parameter), Is.EqualTo(("EventSet", "samples")));
+        Assert.That(ch.Message, Does.Contain("channel 3").And.Contain("[0, 3)"));
+        Assert.That(Assert.Throws<ParameterException>(() => new EventSet(new[] { A }, new long[] { 0, 1 }, 4))!.Message, Does.Contain("(1), got 2"));
+        Assert.That(Assert.Throws<ParameterException>(() => new EventSet(new[] { A }, new long[] { 0 }, 0))!.Parameter, Is.EqualTo("channels"));
+        Assert.That(Assert.Throws<ParameterException>(() => new EventList(new[] { 0.0 }, Array.Empty<int>()))!.Message, Does.Contain("(1), got 0"));
+        Assert.That(Assert.Throws<ParameterException>(() => A.Window(0.01, 0.01))!.Parameter, Is.EqualTo("end"));
+        var set = new EventSet(new[] { A }, new long[] { 0 }, 4, "test");
+        var sub = Assert.Throws<ParameterException>(() => set.Subset(new[] { 0, 1 }))!;
+        Assert.That((sub.Parameter, sub.Message.Contains("[0, 1)"), sub.Message.Contains("got 1")), Is.EqualTo(("indices", true, true)));
     }
 
     [Test]
