@@ -67,6 +67,19 @@ public class PrecisionTests
     }
 
     [Test]
+    public void RunThenContinueIsOneRunWithReducedStorage()
+    {
+        // Rounding happens where values are stored, never at a call boundary: a split run rounds exactly what one run does.
+        var x = Input(37).to_type(ScalarType.Float64);
+        var whole = Build(Precision.BFloat16Storage, batching: true, ScalarType.Float64).Run(x);
+        var split = Build(Precision.BFloat16Storage, batching: true, ScalarType.Float64);
+        var r1 = split.Run(x.narrow(1, 0, 15));
+        var r2 = split.Continue(x.narrow(1, 15, 22));
+        foreach (var (tag, y) in whole.Outputs)
+            Identical.Assert(torch.cat(new[] { r1[tag], r2[tag] }, 1), y, tag);
+    }
+
+    [Test]
     public void FullPrecisionIsTheDefaultAndChangesNothing()
     {
         var plain = new Network("p") { Dt = 1e-3, BatchSize = 2, Seed = 3 };
