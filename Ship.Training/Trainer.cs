@@ -72,7 +72,11 @@ public sealed class Trainer
     /// <summary>Loss of every training batch, in order.</summary>
     public IReadOnlyList<double> LossHistory => _losses;
 
-    /// <summary>Runs one batch with gradients, then loss, backward and an optimizer step; returns the batch loss.</summary>
+    /// <summary>
+    /// Runs one batch with gradients, then loss, backward and an optimizer step; returns the batch loss. The run frees
+    /// the states the network's previous run left (<see cref="Network.FreeReplacedStates"/>): read a batch's states
+    /// before the next batch, or record them with a monitor.
+    /// </summary>
     public double TrainBatch(IReadOnlyDictionary<string, Tensor> inputs, Tensor target, Ship.Core.Clocks.Schedule? schedule = null)
     {
         ArgumentNullException.ThrowIfNull(target);
@@ -93,11 +97,13 @@ public sealed class Trainer
             }
         }
         double value;
-        Optimizer.zero_grad();
+        using var freeing = Network.FreeingReplacedStates();
         Network.TrackGradients = true;
         try
         {
+            // One scope for the whole step: zero_grad's handles (one per parameter's gradient) included.
             using var scope = torch.NewDisposeScope();
+            Optimizer.zero_grad();
             var result = Network.Run(inputs, schedule);
             var scores = Readout.Read(result);
             Tensor loss;
@@ -132,12 +138,17 @@ public sealed class Trainer
     public double TrainBatch(Tensor input, Tensor target, Ship.Core.Clocks.Schedule? schedule = null) =>
         TrainBatch(new Dictionary<string, Tensor> { [OnlyInput()] = input }, target, schedule);
 
-    /// <summary>Scores [batch, N] without gradients (inference).</summary>
+    /// <summary>Scores [batch, N] without gradients (inference). Like <see cref="TrainBatch(IReadOnlyDictionary{string, Tensor}, Tensor, Ship.Core.Clocks.Schedule?)"/>, it frees the states the network's previous run left (<see cref="Network.FreeReplacedStates"/>).</summary>
     public Tensor Predict(IReadOnlyDictionary<string, Tensor> inputs, Ship.Core.Clocks.Schedule? schedule = null)
     {
         using var _ = torch.no_grad();
+        using var freeing = Network.FreeingReplacedStates();
         var result = Network.Run(inputs, schedule);
-        return Readout.Read(result).DetachFromDisposeScope();
+        var scores = Readout.Read(result).DetachFromDisposeScope();
+        // The outputs belong to the caller of Run, here this method: freed now, not by the finalizer (a view the
+        // read-out returned keeps its own storage).
+        foreach (var t in result.Outputs.Values) if (!ReferenceEquals(t, scores)) t.Dispose();
+        return scores;
     }
 
     /// <summary>Scores for the network's only input group.</summary>

@@ -168,6 +168,7 @@ public sealed class StateVariable : Variable
     internal Tensor MaterializeFull(SimulationContext ctx)
     {
         using var t = Materialize(ctx);
-        return t.expand(FullShape(ctx)).clone();
+        using var full = t.expand(FullShape(ctx)); // freed here, not by the finalizer when no dispose scope is open
+        return full.clone();
     }
 }
