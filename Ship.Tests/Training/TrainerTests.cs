@@ -71,6 +71,20 @@ public class TrainerTests
     }
 
     [Test]
+    public void TheTrainerCollectsTheYoungGenerationEveryCollectEveryBatches()
+    {
+        // Native blocks TorchSharp frees only in finalizers must not wait for a collection that a step's few kilobytes of
+        // managed allocation would trigger only every few hundred batches (docs/benchmarks.md, Training).
+        var net = Classifier(5);
+        var trainer = new Trainer(net, new MaxOverTime("O"), new NllLoss(), ps => torch.optim.Adam(ps, 1e-2)) { CollectEvery = 4 };
+        var (x, y) = Batch();
+        trainer.TrainBatch(x, y);
+        int before = GC.CollectionCount(0);
+        for (int k = 0; k < 12; k++) trainer.TrainBatch(x, y);
+        Assert.That(GC.CollectionCount(0) - before, Is.GreaterThanOrEqualTo(3), "12 batches at one collection per 4");
+    }
+
+    [Test]
     public void AttachingATrainerDoesNotChangeForwardSpikes()
     {
         var (x, _) = Batch();
