@@ -24,10 +24,20 @@ log=bench/results/train-ab.log
     if [ $((r % 2)) = 1 ]; then sides="old new"; else sides="new old"; fi
     for side in $sides; do
       if [ "$side" = old ]; then app=$old; else app=$new; fi
-      dotnet "$app" train-run --data "$tmp/data" --threads "$threads" --epochs "$epochs" --json "$tmp/$side.json" \
+      dotnet "$app" train-run --data "$tmp/data" --threads "$threads" --epochs "$epochs" --json "$tmp/$side-$r.json" \
         | grep '^RESULT' | sed "s/^/$side round $r: /"
     done
   done
+  # Same computation? Per-epoch mean losses and test accuracies of the first round, old against new.
+  python3 - "$tmp/old-1.json" "$tmp/new-1.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+la, lb = a["mean_loss"], b["mean_loss"]
+rel = max(abs(x - y) / max(abs(x), 1e-30) for x, y in zip(la, lb))
+same_acc = a["test_accuracy"] == b["test_accuracy"]
+print(f"# same computation: per-epoch mean loss max rel. diff old/new {rel:.3g} ({'bit-identical' if la == lb else 'differs'}); "
+      f"test accuracies {'identical' if same_acc else 'differ'} (final {100 * a['test_accuracy'][-1]:.2f} % / {100 * b['test_accuracy'][-1]:.2f} %)")
+PY
 } 2>&1 | tee "$log"
 # Medians per side: s/epoch is the field after "train+eval)", growth = peak RSS - idle.
 awk '/ round [0-9]+: RESULT/ {
