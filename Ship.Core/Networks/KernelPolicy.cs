@@ -46,10 +46,23 @@ public sealed record KernelPolicy
     /// below it the run uses one thread: the per-operation cost of waking and joining a second thread then outweighs
     /// the split arithmetic (the main job's training, ~8·10⁶ per batch, ran 1.75× slower at 2 threads than at 1).
     /// </summary>
-    public long ParallelWorkThreshold { get; init; } = 1L << 27;
+    public long ParallelWorkThreshold { get; init; } = 1L << 25;
 
-    /// <summary>The default policy with the environment override applied: SHIP_CUDA_KERNELS=0 turns the CUDA kernels off (the only place it is read).</summary>
-    public static KernelPolicy FromEnvironment() => new() { CudaKernels = Environment.GetEnvironmentVariable("SHIP_CUDA_KERNELS") != "0" };
+    /// <summary>
+    /// The default policy with the environment overrides applied (the only place they are read): SHIP_CUDA_KERNELS=0
+    /// turns the CUDA kernels off; SHIP_INTRAOP_THREADS=N sets <see cref="IntraOpThreads"/> (a positive integer).
+    /// </summary>
+    public static KernelPolicy FromEnvironment()
+    {
+        int? threads = null;
+        if (Environment.GetEnvironmentVariable("SHIP_INTRAOP_THREADS") is { Length: > 0 } text)
+        {
+            if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) || n < 1)
+                throw new Errors.ShipException($"Environment variable SHIP_INTRAOP_THREADS: expected a positive integer (intra-op threads per run), got '{text}'.");
+            threads = n;
+        }
+        return new() { CudaKernels = Environment.GetEnvironmentVariable("SHIP_CUDA_KERNELS") != "0", IntraOpThreads = threads };
+    }
 
     /// <summary>Whether a recurrence over <paramref name="rowsTimesWidth"/> values per step may run on the host for a network on <paramref name="device"/>.</summary>
     public bool HostRecurrence(Device device, long rowsTimesWidth) => device.type == DeviceType.CPU || rowsTimesWidth <= HostRecurrenceLimit;

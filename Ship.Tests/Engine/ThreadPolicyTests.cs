@@ -43,6 +43,26 @@ public class ThreadPolicyTests
     }
 
     [Test]
+    public void TheEnvironmentCanSetTheThreadsAndABadValueIsRefused()
+    {
+        var previous = Environment.GetEnvironmentVariable("SHIP_INTRAOP_THREADS");
+        try
+        {
+            Environment.SetEnvironmentVariable("SHIP_INTRAOP_THREADS", "2");
+            Assert.That(KernelPolicy.FromEnvironment().IntraOpThreads, Is.EqualTo(2));
+            Environment.SetEnvironmentVariable("SHIP_INTRAOP_THREADS", null);
+            Assert.That(KernelPolicy.FromEnvironment().IntraOpThreads, Is.Null, "unset: the work decides");
+            foreach (var bad in new[] { "0", "-1", "two", "1.5" })
+            {
+                Environment.SetEnvironmentVariable("SHIP_INTRAOP_THREADS", bad);
+                var e = Assert.Throws<ShipException>(() => KernelPolicy.FromEnvironment());
+                Assert.That(e!.Message, Does.Contain("SHIP_INTRAOP_THREADS").And.Contain(bad));
+            }
+        }
+        finally { Environment.SetEnvironmentVariable("SHIP_INTRAOP_THREADS", previous); }
+    }
+
+    [Test]
     public void RunWorkCountsSynapseProductsAndGroupWidths()
     {
         var (net, _, _, _) = StressProgram.Build();
