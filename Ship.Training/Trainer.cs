@@ -139,6 +139,7 @@ public sealed class Trainer
     public Tensor Predict(IReadOnlyDictionary<string, Tensor> inputs, Ship.Core.Clocks.Schedule? schedule = null)
     {
         using var _ = torch.no_grad();
+        using var threads = Network.EnterThreads(inputs, schedule); // the run's threads for the read-out too
         var result = Network.Run(inputs, schedule);
         return Readout.Read(result).DetachFromDisposeScope();
     }
