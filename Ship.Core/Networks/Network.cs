@@ -257,7 +257,11 @@ public sealed partial class Network
     public ThreadChoice ThreadsFor(int steps)
     {
         if (_dirty) Initialize();
-        return _state!.Context.Kernels.ChooseThreads(_device, KernelPolicy.RunWork(_groups, _batch, steps), Native.IntraOpThreads.Current);
+        int caller = Native.IntraOpThreads.Current;
+        var choice = _state!.Context.Kernels.ChooseThreads(_device, KernelPolicy.RunWork(_groups, _batch, steps), caller);
+        // Said, not silently ignored: without the per-thread setters a run cannot change its threads.
+        return choice.Threads == caller || Native.IntraOpThreads.Available ? choice
+            : new(caller, $"the caller's {caller}: the policy's {choice.Threads} cannot be applied on this libtorch build (no per-thread OpenMP setter found; {choice.Reason})");
     }
 
     /// <summary>

@@ -72,6 +72,23 @@ public class ThreadPolicyTests
     }
 
     [Test]
+    public void TheChoiceUsesTheRunsStepsFromItsScheduleOrItsInputs()
+    {
+        Assume.That(IntraOpThreads.Available, "libtorch_cpu's per-thread setters resolve on this build");
+        using var caller = IntraOpThreads.Enter(2);
+        var (net, _, xs, _) = StressProgram.Build();
+        // 9,674 multiply-adds per sample and step, batch 32; the threshold at 109 steps' work: 108 stay below, 109 reach it.
+        var policy = new KernelPolicy { ParallelWorkThreshold = 9674L * 32 * 109 };
+        net.UseKernels(policy);
+        Assert.That(net.ThreadsFor(108).Threads, Is.EqualTo(1));
+        Assert.That(net.ThreadsFor(109).Threads, Is.EqualTo(2));
+        var input = new Dictionary<string, Tensor> { ["input"] = torch.zeros(32, 109, 64) };
+        Assert.That(net.ThreadsFor(input, null).Threads, Is.EqualTo(2), "the steps the input asks for");
+        Assert.That(net.ThreadsFor(input, Ship.Core.Clocks.Schedule.Fixed(1e-3, 108)).Threads, Is.EqualTo(1), "a schedule wins over the input");
+        Assert.That(net.ThreadsFor(null, null).Threads, Is.EqualTo(1), "no input: the network's 25 steps");
+    }
+
+    [Test]
     public void TheScopeChangesOnlyTheCallingThreadAndRestoresIt()
     {
         Assume.That(IntraOpThreads.Available, "libtorch_cpu's per-thread setters resolve on this build");
