@@ -44,9 +44,11 @@ public sealed record KernelPolicy
     /// <summary>
     /// Estimated multiply-adds of one run (<see cref="RunWork"/>) from which a run keeps the caller's intra-op threads;
     /// below it the run uses one thread: the per-operation cost of waking and joining a second thread then outweighs
-    /// the split arithmetic (the main job's training, ~8·10⁶ per batch, ran 1.75× slower at 2 threads than at 1).
+    /// the split arithmetic. On the quiet 2-core machine the main job's training (~7.7·10⁶ per batch) ran 1.75× slower
+    /// at 2 threads than at 1, and its test pass over 359 samples (~8.7·10⁷) took 0.007–0.011 s against 0.006 s: hence
+    /// 2^28 (~2.7·10⁸), with benchmark A at N = 256 (~3.3·10⁸) and above, GEMM-dominated, on the caller's threads.
     /// </summary>
-    public long ParallelWorkThreshold { get; init; } = 1L << 25;
+    public long ParallelWorkThreshold { get; init; } = 1L << 28;
 
     /// <summary>
     /// The default policy with the environment overrides applied (the only place they are read): SHIP_CUDA_KERNELS=0
