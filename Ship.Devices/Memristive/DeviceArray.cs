@@ -236,6 +236,54 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         return trace.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Closed-loop program-and-verify (<see cref="ProgramVerifySettings"/>) of the programmed devices towards
+    /// <paramref name="targets"/> (S, the devices' shape [D, …]; null = the mapping's targets of the current programming,
+    /// <see cref="DeviceState.Target"/>): verify reads with the array's read noise (<see cref="ReadNoise"/> models in its
+    /// list, at 0 s after programming), SET/RESET pulses through <see cref="Pulses"/>. The devices keep the result; every
+    /// pulse is counted for the hardware ledger (<see cref="TakeWrites"/>) and in the devices' lifetime writes (endurance).
+    /// Draws come from the network's "programming" stream. Bad settings or targets throw before anything changes.
+    /// </summary>
+    public ProgramVerifyResult ProgramAndVerify(ProgramVerifySettings settings, SimulationContext ctx, Tensor? targets = null)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        return ProgramAndVerify(settings, ctx.Stream("programming"), targets);
+    }
+
+    /// <summary>As <see cref="ProgramAndVerify(ProgramVerifySettings, SimulationContext, Tensor?)"/>, without a network: draws come from <paramref name="rng"/>.</summary>
+    public ProgramVerifyResult ProgramAndVerify(ProgramVerifySettings settings, torch.Generator rng, Tensor? targets = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(rng);
+        settings.Validate(Name);
+        var response = Pulses ?? throw new ParameterException(Name, nameof(Pulses), "no pulse response: create the array with WithPulses(…) before program-and-verify.");
+        var s = State;
+        using var scope = torch.NewDisposeScope();
+        var t = targets is null ? s.Target : targets.detach().to(ScalarType.Float64, s.Device);
+        if (!t.shape.SequenceEqual(s.Shape))
+            throw new ParameterException(Name, "targets", $"target conductances must have the devices' shape [{string.Join(", ", s.Shape)}], got [{string.Join(", ", t.shape)}].");
+        if (!t.isfinite().all().item<bool>())
+            throw new ParameterException(Name, "targets", "target conductances must be finite (S).");
+        _pulseDevices ??= response.DrawDevices(s.Shape, rng, s.Device);
+        s.Rng = rng;
+        var noise = _effects.OfType<ReadNoise>().ToArray();
+        Tensor Verify(Tensor g)
+        {
+            foreach (var e in noise) g = e.Read(g, s);
+            return s.ApplyPins(g);
+        }
+        s.ElapsedTime = 0; // verify reads follow the pulses at once
+        try
+        {
+            var (g, pulses, ok, reads, writes) = ProgramAndVerifyFunctional.Run(s.Programmed, t, response, _pulseDevices, settings, Verify, s.ApplyPins, rng);
+            s.AddWrites(writes); // hardware ledger: the pulses' write energy
+            s.AddDeviceWrites(pulses); // endurance
+            s.SetProgrammed(g.clone());
+            return new ProgramVerifyResult(pulses, g - t, ok, reads, writes);
+        }
+        finally { s.ElapsedTime = _elapsed; }
+    }
+
     /// <summary>Programming pulses the devices received since the last call (pulse programming, <see cref="ApplyPulses(int, PulseDirection, torch.Generator, Tensor?)"/>), for the hardware ledger; none when not programmed.</summary>
     public Energy.WriteCounts TakeWrites() => _state?.TakeWrites() ?? Energy.WriteCounts.Zero;
 
