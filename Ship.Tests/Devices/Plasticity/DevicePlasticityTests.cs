@@ -1,0 +1,192 @@
+using NUnit.Framework;
+using Ship.Core.Errors;
+using Ship.Core.Networks;
+using Ship.Devices.Energy;
+using Ship.Devices.Inputs;
+using Ship.Devices.Memristive;
+using Ship.Devices.Neurons;
+using Ship.Devices.Plasticity;
+using Ship.Devices.Synapses;
+using Ship.Tests.Devices.Memristive;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Tests.Devices.Plasticity;
+
+/// Plasticity on device arrays: weight updates become stochastically rounded pulse counts (binomial statistics from
+/// the rounding's definition), conductances move by whole constant steps, bounds hold, and every pulse is a write
+/// charged with the formula computed here.
+public class DevicePlasticityTests
+{
+    private const double Dt = 1e-3, TauPlus = 17e-3, TauMinus = 34e-3, Dw = 0.5e-6, Width = 70e-6;
+    private const int Ns = 40, Nt = 50;
+
+    // Constant step dw (γ = 0) on [40, 130] µS; the pair maps |w| ≤ 1 (fixed scale M = 1) onto G+ ∈ [50, 120] µS.
+    private static DeviceArray Array(double cycleNoise = 0) =>
+        new DeviceArray("plastic", new DifferentialReferenceMapping(50e-6, 120e-6, scale: 1.0))
+            .WithPulses(new LinearStepPulses(dwMin: Dw, wMin: 40e-6, wMax: 130e-6, reference: 85e-6, cycleNoise: cycleNoise));
+
+    // |w| in [0.1, 0.6], positive in even columns, negative in odd ones.
+    private static Tensor Weights(long seed)
+    {
+        var mag = torch.rand(new long[] { Ns, Nt }, dtype: ScalarType.Float64, generator: new torch.Generator((ulong)seed)).mul_(0.5).add_(0.1);
+        var sign = torch.tensor(Enumerable.Range(0, Nt).Select(c => c % 2 == 0 ? 1.0 : -1.0).ToArray());
+        return mag.mul_(sign);
+    }
+
+    [Test]
+    public void AWeightUpdateBecomesStochasticallyRoundedPulsesOnThePairsFirstDevice()
+    {
+        using var array = Array();
+        var w = Weights(1);
+        array.Program(w, new torch.Generator(2));
+        var g0 = Stat.D(array.State.Programmed);
+        const double dW = 0.0185;
+        double x = dW * Width / Dw; // ΔG = ΔW·(Gmax − Gmin)/M in steps of dw: 2.59
+        using var pulses = array.PulseWeightUpdate(torch.full(new long[] { Ns, Nt }, dW, dtype: ScalarType.Float64), new torch.Generator(3));
+        var n = Stat.D(pulses);
+        var g = Stat.D(array.State.Programmed);
+        var sign = Stat.D(w.sign());
+        int plane = Ns * Nt;
+        long ceil = 0;
+        for (int i = 0; i < plane; i++)
+        {
+            Assert.That(n[plane + i], Is.EqualTo(0), "the reference device G− is never pulsed");
+            Assert.That(g[plane + i], Is.EqualTo(g0[plane + i]));
+            Assert.That(n[i], Is.EqualTo(Math.Floor(x)).Or.EqualTo(Math.Floor(x) + 1), $"weight {i}");
+            if (n[i] > Math.Floor(x)) ceil++;
+            // A positive weight grows by SET pulses on G+; a negative one grows (towards 0) by RESET pulses on G+.
+            Assert.That(g[i], Is.EqualTo(g0[i] + sign[i] * n[i] * Dw).Within(1e-15), $"weight {i}");
+        }
+        Stat.BinomialConsistent(ceil, plane, x - Math.Floor(x), "weights rounded up");
+        var realized = Stat.D(array.ProgrammedWeights() - w);
+        for (int i = 0; i < plane; i++) Assert.That(realized[i], Is.EqualTo(n[i] * Dw / Width).Within(1e-12));
+        Assert.That(Stat.D(array.State.LifetimeWrites), Is.EqualTo(n), "every pulse wears its device");
+
+        // The writes: per pulse (G_before + G_after)/2 and the row's Nt cells charged.
+        var writes = array.TakeWrites();
+        double mean = 0;
+        for (int i = 0; i < plane; i++)
+            for (int k = 1; k <= n[i]; k++)
+                mean += g0[i] + sign[i] * (k - 0.5) * Dw;
+        Assert.That(writes.Pulses, Is.EqualTo(n.Sum()));
+        Assert.That(writes.MeanConductance, Is.EqualTo(mean).Within(1e-12 * mean));
+        Assert.That(writes.LineCells, Is.EqualTo(n.Sum() * Nt));
+    }
+
+    [Test]
+    public void DevicesStopAtTheirBoundsAndPulsesAreCappedAtOneWindow()
+    {
+        using var array = Array();
+        var w = Weights(4);
+        array.Program(w, new torch.Generator(2));
+        // ΔW = +10 asks for 1400 steps on every weight: capped at ⌈(130 − 40)/0.5⌉ = 180 pulses.
+        using var pulses = array.PulseWeightUpdate(torch.full(new long[] { Ns, Nt }, 10.0, dtype: ScalarType.Float64), new torch.Generator(3));
+        var n = Stat.D(pulses);
+        var g = Stat.D(array.State.Programmed);
+        var sign = Stat.D(w.sign());
+        for (int i = 0; i < Ns * Nt; i++)
+        {
+            Assert.That(n[i], Is.EqualTo(180));
+            Assert.That(g[i], Is.EqualTo(sign[i] > 0 ? 130e-6 : 40e-6).Within(1e-18), "clipped to the device window");
+        }
+    }
+
+    [Test]
+    public void AZeroChangeFiresNoPulseAndABadShapeIsRefused()
+    {
+        using var array = Array();
+        array.Program(Weights(5), new torch.Generator(2));
+        var before = Stat.D(array.State.Programmed);
+        using var none = array.PulseWeightUpdate(torch.zeros(Ns, Nt, dtype: ScalarType.Float64), new torch.Generator(1));
+        Assert.That(Stat.D(none).Sum(), Is.EqualTo(0));
+        var ex = Assert.Throws<ParameterException>(() => array.PulseWeightUpdate(torch.zeros(Nt, Ns), new torch.Generator(1)));
+        Assert.That(ex!.Parameter, Is.EqualTo("deltaW"));
+        Assert.That(Stat.D(array.State.Programmed), Is.EqualTo(before));
+        Assert.That(array.TakeWrites().Pulses, Is.EqualTo(0));
+    }
+
+    // Pre and Post are data (exact spike times); the synapse feeds a sink.
+    private static (Network Net, Dense Syn, StdpBlock Block) Build(IWeightDevice? device, Tensor w0, double aPlus, double aMinus)
+    {
+        var net = new Network { Dt = Dt, BatchSize = 1, DType = ScalarType.Float64, Seed = 9 };
+        net.Add("Pre", new TensorInput(Ns));
+        net.Add("Post", new TensorInput(Nt));
+        var syn = new Dense(w0);
+        if (device is not null) syn.WithDevice(device);
+        var block = new StdpBlock(syn, Nt, aPlus, aMinus, TauPlus, TauMinus);
+        net.Add("S", block.Tap);
+        net.Add("Sink", new LeakyIntegrator(Nt));
+        net.Connect("S", "Pre", "Sink");
+        net.Add("STDP", block);
+        net.Connect("Post", "STDP");
+        return (net, syn, block);
+    }
+
+    private static Dictionary<string, Tensor> Pair(int preStep, int postStep, int steps)
+    {
+        var pre = torch.zeros(new long[] { 1, steps, Ns }, dtype: ScalarType.Float64);
+        var post = torch.zeros(new long[] { 1, steps, Nt }, dtype: ScalarType.Float64);
+        pre[0, preStep] = torch.ones(Ns, dtype: ScalarType.Float64);
+        post[0, postStep] = torch.ones(Nt, dtype: ScalarType.Float64);
+        return new() { ["Pre"] = pre, ["Post"] = post };
+    }
+
+    [Test]
+    public void StdpOnDevicesPotentiatesByTheRoundedPairRuleAndTheLedgerChargesEveryPulse()
+    {
+        // Pre at step 10, post at step 15: every weight asks for ΔW = A+·exp(−5·dt/τ+) once (at step 15).
+        const double aPlus = 0.023;
+        double dW = aPlus * Math.Exp(-5 * Dt / TauPlus), x = dW * Width / Dw;
+        var w = Weights(6).abs_();
+        var array = Array();
+        var (net, _, _) = Build(array, w, aPlus, 0.0);
+        net.Initialize();
+        var g0 = Stat.D(array.State.Programmed);
+        using var ledger = new HardwareLedger();
+        net.AddObserver(ledger);
+        net.Run(Pair(10, 15, 30), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+        var n = Stat.D(array.State.LifetimeWrites);
+        var realized = Stat.D(array.ProgrammedWeights() - w);
+        int plane = Ns * Nt;
+        long ceil = 0;
+        for (int i = 0; i < plane; i++)
+        {
+            Assert.That(n[i], Is.EqualTo(Math.Floor(x)).Or.EqualTo(Math.Floor(x) + 1), $"weight {i}");
+            Assert.That(n[plane + i], Is.EqualTo(0));
+            if (n[i] > Math.Floor(x)) ceil++;
+            Assert.That(realized[i], Is.EqualTo(n[i] * Dw / Width).Within(1e-12), $"weight {i}");
+        }
+        Stat.BinomialConsistent(ceil, plane, x - Math.Floor(x), "weights rounded up");
+
+        // Charged in the run that issued them: Σ over pulses of V²·(G_before + G_after)/2·t + V²·C·Nt.
+        var m = EnergyPresets.Crossbar1T1R() with { WriteVoltage = 3, WritePulseWidth = 20e-9, CellCapacitance = 6e-17 };
+        double expected = 0;
+        for (int i = 0; i < plane; i++)
+            for (int k = 1; k <= n[i]; k++)
+                expected += 9 * (g0[i] + (k - 0.5) * Dw) * 20e-9 + 9 * 6e-17 * Nt;
+        var rep = ledger.Report();
+        Assert.That(rep.Writes.Pulses, Is.EqualTo(n.Sum()));
+        Assert.That(rep.WriteEnergyTotal(m), Is.EqualTo(expected).Within(1e-12 * expected));
+    }
+
+    [Test]
+    public void ArraysWithoutAPulseModelAndOtherWeightDevicesAreRefused()
+    {
+        var (net, _, _) = Build(new DeviceArray("no pulses", new DifferentialReferenceMapping(50e-6, 120e-6)), Weights(7), 0.01, 0.01);
+        var ex = Assert.Throws<NetworkConfigurationException>(() => net.Run(Pair(1, 2, 4), Ship.Core.Clocks.Schedule.Fixed(Dt, 4)));
+        Assert.That(ex!.Message, Does.Contain("no pulses").And.Contain("pulse response"));
+    }
+
+    [Test]
+    public void TheConformanceEntryReallyPulsesItsDevices()
+    {
+        // The catalogue's invariants (time-batched ≡ stepped, Run + Continue, save → load → continue) are only worth
+        // something if its STDP-on-devices case fires pulses: it must, in a run of the conformance length.
+        var c = Ship.Tests.Conformance.ModelCatalog.Get("StdpBlock+DeviceArray").Build(1);
+        c.Network.Run(c.Inputs(40), Ship.Core.Clocks.Schedule.Fixed(c.Network.Dt, 40));
+        var array = (DeviceArray)((PlasticityBlock)c.Model).Synapse.WeightDevice!;
+        Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.GreaterThan(0));
+        Assert.That(array.TakeWrites().Pulses, Is.EqualTo(Stat.D(array.State.LifetimeWrites).Sum()));
+    }
+}
