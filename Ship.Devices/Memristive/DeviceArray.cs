@@ -275,7 +275,8 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         s.ElapsedTime = 0; // verify reads follow the pulses at once
         try
         {
-            var (g, pulses, ok, reads, writes) = ProgramAndVerifyFunctional.Run(s.Programmed, t, response, _pulseDevices, settings, Verify, s.ApplyPins, rng);
+            var start = settings.FromErased ? s.ApplyPins(torch.full_like(s.Programmed, s.Range.Gmin)) : s.Programmed;
+            var (g, pulses, ok, reads, writes) = ProgramAndVerifyFunctional.Run(start, t, response, _pulseDevices, settings, Verify, s.ApplyPins, rng);
             s.AddWrites(writes); // hardware ledger: the pulses' write energy
             s.AddDeviceWrites(pulses); // endurance
             s.SetProgrammed(g.clone());

@@ -19,7 +19,12 @@ namespace Ship.Devices.Memristive;
 /// <param name="MaxPulses">Pulses one device may receive before the loop gives up on it, ≥ 1.</param>
 /// <param name="MaxPulsesPerVerify">Most pulses between two verify reads of a device, ≥ 1 (1 = one pulse per read).</param>
 /// <param name="ReadsPerVerify">Reads averaged per verify, ≥ 1 (averaging n reads divides the read noise σ by √n).</param>
-public sealed record ProgramVerifySettings(double Tolerance, int MaxPulses = 1000, int MaxPulsesPerVerify = 1, int ReadsPerVerify = 1)
+/// <param name="FromErased">
+/// Start every device (stuck ones excepted) from the low end of the programming's window, Gmin (S): writing a fresh or
+/// erased array; the erase itself (a block RESET) is not counted. False: start from the programmed conductances
+/// (correcting an open-loop programming).
+/// </param>
+public sealed record ProgramVerifySettings(double Tolerance, int MaxPulses = 1000, int MaxPulsesPerVerify = 1, int ReadsPerVerify = 1, bool FromErased = false)
 {
     /// <summary>One pulse per verify read, at most <paramref name="maxPulses"/> pulses per device (the incremental loop).</summary>
     public static ProgramVerifySettings Incremental(double tolerance, int maxPulses = 1000) => new(tolerance, maxPulses, 1, 1);

@@ -66,6 +66,24 @@ public class ProgramAndVerifyTests
     }
 
     [Test]
+    public void FromErasedEveryDeviceStartsAtGminAndNeedsTheClosedFormCount()
+    {
+        const double tol = 0.6 * Dw;
+        using var array = Programmed(Linear(), 5, 4, seed: 12);
+        var targets = Targets(array.State.Shape, 13);
+        var t = Stat.D(targets);
+        using var result = array.ProgramAndVerify(ProgramVerifySettings.Incremental(tol) with { FromErased = true }, new torch.Generator(3), targets);
+        var pulses = Stat.D(result.Pulses);
+        var g = Stat.D(array.State.Programmed);
+        for (int i = 0; i < t.Length; i++)
+        {
+            long n = ClosedFormCount(Gmin, t[i], tol);
+            Assert.That(pulses[i], Is.EqualTo(n), $"device {i}");
+            Assert.That(g[i], Is.EqualTo(Gmin + n * Dw).Within(1e-15));
+        }
+    }
+
+    [Test]
     public void AdaptiveBurstsGiveTheSamePulsesWithFewerReads()
     {
         const double tol = 0.6 * Dw;
