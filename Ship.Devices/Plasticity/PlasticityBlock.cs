@@ -78,6 +78,8 @@ public abstract class PlasticityBlock : NeuronGroup
             throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': its synapse is not bound; add the block's Tap to the network (or bind the synapse first).");
         if (Synapse.WeightDevice is Memristive.DeviceArray array)
         {
+            if (Synapse is Memristive.Crossbar.CrossbarSynapse { TrainThroughPeriphery: true })
+                throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': crossbar '{Synapse.DisplayName}' computes from its weights W in TrainThroughPeriphery mode, not from its devices, so pulses would not reach it; turn the mode off for online plasticity.");
             if (array.Pulses is null)
                 throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': synapse '{Synapse.DisplayName}' reads its weights from device array '{array.Name}', which has no pulse response; give it one (WithPulses) so weight updates become programming pulses.");
         }
@@ -120,6 +122,27 @@ public abstract class PlasticityBlock : NeuronGroup
         Synapse.W.Tensor = Keep(fresh);
         if (!old.requires_grad) old.Dispose(); // the autograd graph keeps its own reference to what it saved
         return y;
+    }
+
+    /// <summary>
+    /// Changes the synapse's weights outside a step (e.g. a delayed reward): <paramref name="update"/> modifies the
+    /// weights [Ns, Nt] in place — W itself, or for a device-backed synapse a copy of the weights the devices hold, whose
+    /// change then becomes programming pulses (<see cref="Memristive.DeviceArray.PulseWeightUpdate"/>).
+    /// </summary>
+    protected void ChangeWeights(Action<Tensor> update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        using var noGrad = torch.no_grad();
+        if (Synapse.WeightDevice is not Memristive.DeviceArray array)
+        {
+            update(Synapse.W.Value);
+            return;
+        }
+        using var scope = torch.NewDisposeScope();
+        var held = array.ProgrammedWeights();
+        var proposed = held.to(Synapse.W.Value.dtype).clone();
+        update(proposed);
+        array.PulseWeightUpdate(proposed.to(ScalarType.Float64) - held, Context.Stream("device-pulses"));
     }
 
     // The rule proposes new weights from the ones the devices hold; the change becomes pulses

@@ -107,19 +107,23 @@ public class DevicePlasticityTests
     }
 
     // Pre and Post are data (exact spike times); the synapse feeds a sink.
-    private static (Network Net, Dense Syn, StdpBlock Block) Build(IWeightDevice? device, Tensor w0, double aPlus, double aMinus)
+    private static (Network Net, Dense Syn, StdpBlock Block) Build(IWeightDevice? device, Tensor w0, double aPlus, double aMinus) =>
+        Build(w => { var d = new Dense(w); if (device is not null) d.WithDevice(device); return d; }, w0, aPlus, aMinus);
+
+    private static (Network Net, TSyn Syn, StdpBlock Block) Build<TSyn>(Func<Tensor, TSyn> synapse, Tensor w0, double aPlus, double aMinus)
+        where TSyn : WeightedSynapse
     {
         var net = new Network { Dt = Dt, BatchSize = 1, DType = ScalarType.Float64, Seed = 9 };
         net.Add("Pre", new TensorInput(Ns));
         net.Add("Post", new TensorInput(Nt));
-        var syn = new Dense(w0);
-        if (device is not null) syn.WithDevice(device);
+        var syn = synapse(w0);
         var block = new StdpBlock(syn, Nt, aPlus, aMinus, TauPlus, TauMinus);
         net.Add("S", block.Tap);
         net.Add("Sink", new LeakyIntegrator(Nt));
         net.Connect("S", "Pre", "Sink");
         net.Add("STDP", block);
         net.Connect("Post", "STDP");
+        net.MarkOutput("Sink");
         return (net, syn, block);
     }
 
@@ -188,5 +192,91 @@ public class DevicePlasticityTests
         var array = (DeviceArray)((PlasticityBlock)c.Model).Synapse.WeightDevice!;
         Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.GreaterThan(0));
         Assert.That(array.TakeWrites().Pulses, Is.EqualTo(Stat.D(array.State.LifetimeWrites).Sum()));
+    }
+
+    [Test]
+    public void ACrossbarSynapseComputesWithTheConductancesTheBlockJustPulsed()
+    {
+        // Pre and post spike trains are data, so both networks pulse their devices identically (same seeds, same tags);
+        // the ideal crossbar (no converters, ideal lines) must then compute what the dense synapse computes from the
+        // same devices at every step — a layout placed once per run would miss every pulse after the first.
+        var pre = torch.zeros(new long[] { 1, 40, Ns }, dtype: ScalarType.Float64);
+        var post = torch.zeros(new long[] { 1, 40, Nt }, dtype: ScalarType.Float64);
+        for (int k = 0; k < 40; k += 3) pre[0, k] = torch.ones(Ns, dtype: ScalarType.Float64);
+        for (int k = 1; k < 40; k += 4) post[0, k] = torch.ones(Nt, dtype: ScalarType.Float64);
+        var inputs = new Dictionary<string, Tensor> { ["Pre"] = pre, ["Post"] = post };
+        var w = Weights(8).abs_();
+        var (dense, _, _) = Build(x => (WeightedSynapse)new Dense(x).WithDevice(Array()), w, 0.02, 0.021);
+        var (cross, xs, _) = Build(x => new Ship.Devices.Memristive.Crossbar.CrossbarSynapse(Array(), null, x), w, 0.02, 0.021);
+        var a = Stat.D(dense.Run(inputs, Ship.Core.Clocks.Schedule.Fixed(Dt, 40))["Sink"]);
+        var b = Stat.D(cross.Run(inputs, Ship.Core.Clocks.Schedule.Fixed(Dt, 40))["Sink"]);
+        Assert.That(Stat.D(xs.Array.State.LifetimeWrites).Sum(), Is.GreaterThan(0), "the crossbar's devices were pulsed");
+        double max = a.Max(Math.Abs);
+        for (int i = 0; i < a.Length; i++) Assert.That(b[i], Is.EqualTo(a[i]).Within(1e-9 * max), $"element {i}");
+    }
+
+    private static (Network Net, DeviceArray Array) BlockNet(Func<WeightedSynapse, PlasticityBlock> create)
+    {
+        var net = new Network { Dt = Dt, BatchSize = 2, DType = ScalarType.Float64, Seed = 4 };
+        net.Add("Pre", new TensorInput(Ns));
+        net.Add("Post", new TensorInput(Nt));
+        var array = Array(cycleNoise: 0.1);
+        var syn = new Dense(Weights(9).abs_()).WithDevice(array);
+        var block = create(syn);
+        net.Add("S", block.Tap);
+        net.Add("Sink", new LeakyIntegrator(Nt));
+        net.Connect("S", "Pre", "Sink");
+        net.Add("B", block);
+        net.Connect("Post", "B");
+        return (net, array);
+    }
+
+    private static Dictionary<string, Tensor> Random(long seed) => new()
+    {
+        ["Pre"] = torch.rand(new long[] { 2, 30, Ns }, dtype: ScalarType.Float64, generator: new torch.Generator((ulong)seed)).lt(0.2).to(ScalarType.Float64),
+        ["Post"] = torch.rand(new long[] { 2, 30, Nt }, dtype: ScalarType.Float64, generator: new torch.Generator((ulong)seed + 1)).lt(0.2).to(ScalarType.Float64),
+    };
+
+    [Test]
+    public void TripletAndRewardBlocksPulseTheirDevicesAndEveryPulseIsCharged()
+    {
+        var blocks = new Func<WeightedSynapse, PlasticityBlock>[]
+        {
+            s => new TripletStdpBlock(s, Nt, a2Plus: 5e-3, a3Plus: 6e-3, a2Minus: 7e-3, a3Minus: 2e-3),
+            s => { var b = new RewardStdpBlock(s, Nt, aPlus: 0.02, aMinus: 0.02, tauEligibility: 20e-3, learningRate: 2); b.SetReward(torch.tensor(new[] { 1.0, 0.5 })); return b; },
+        };
+        foreach (var create in blocks)
+        {
+            var (net, array) = BlockNet(create);
+            using var ledger = new HardwareLedger();
+            net.AddObserver(ledger);
+            net.Run(Random(3), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+            double pulses = Stat.D(array.State.LifetimeWrites).Sum();
+            Assert.That(pulses, Is.GreaterThan(0), create(new Dense()).GetType().Name);
+            Assert.That(ledger.Report().Writes.Pulses, Is.EqualTo(pulses), "charged in the run that issued them");
+        }
+    }
+
+    [Test]
+    public void ADelayedRewardOnDevicesBecomesPulsesAndLeavesWAlone()
+    {
+        RewardStdpBlock? block = null;
+        var (net, array) = BlockNet(s => block = new RewardStdpBlock(s, Nt, aPlus: 0.02, aMinus: 0.01, tauEligibility: 50e-3, learningRate: 5));
+        net.Run(Random(5), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+        Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.EqualTo(0), "no reward during the run: no change");
+        var w = Stat.D(block!.Synapse.W.Value);
+        var before = Stat.D(array.ProgrammedWeights());
+        block.ApplyReward(torch.tensor(new[] { 1.0, 1.0 }));
+        Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.GreaterThan(0), "the reward became pulses");
+        Assert.That(Stat.D(array.ProgrammedWeights()), Is.Not.EqualTo(before));
+        Assert.That(Stat.D(block.Synapse.W.Value), Is.EqualTo(w), "W keeps the initial weights: the devices hold the learned ones");
+    }
+
+    [Test]
+    public void ACrossbarInTrainThroughPeripheryModeIsRefused()
+    {
+        var (net, _, _) = Build(x => new Ship.Devices.Memristive.Crossbar.CrossbarSynapse(Array(), null, x) { TrainThroughPeriphery = true }, Weights(7), 0.01, 0.01);
+        var ex = Assert.Throws<NetworkConfigurationException>(() => net.Run(Pair(1, 2, 4), Ship.Core.Clocks.Schedule.Fixed(Dt, 4)));
+        Assert.That(ex!.Message, Does.Contain("TrainThroughPeriphery"));
     }
 }
