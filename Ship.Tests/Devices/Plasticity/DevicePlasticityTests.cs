@@ -279,4 +279,27 @@ public class DevicePlasticityTests
         var ex = Assert.Throws<NetworkConfigurationException>(() => net.Run(Pair(1, 2, 4), Ship.Core.Clocks.Schedule.Fixed(Dt, 4)));
         Assert.That(ex!.Message, Does.Contain("TrainThroughPeriphery"));
     }
+
+    [Test]
+    public void ReadsOfAPlasticArrayAreChargedWithEachStepsConductances()
+    {
+        // Every pre row spikes at steps 2, 10 and 20; the only update is at step 15 (post; A− = 0), after which the
+        // devices hold their final conductances. Steps 2 and 10 read G0, step 20 reads the pulsed devices: every event
+        // reads all Nt weights' devices of its row.
+        var w = Weights(10).abs_();
+        var array = Array();
+        var (net, _, _) = Build(array, w, 0.023, 0.0);
+        net.Initialize();
+        double g0 = Stat.D(array.State.Programmed).Sum();
+        var inputs = Pair(10, 15, 30);
+        inputs["Pre"][0, 2] = torch.ones(Ns, dtype: ScalarType.Float64);
+        inputs["Pre"][0, 20] = torch.ones(Ns, dtype: ScalarType.Float64);
+        using var ledger = new HardwareLedger();
+        net.AddObserver(ledger);
+        net.Run(inputs, Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+        double g1 = Stat.D(array.State.Programmed).Sum();
+        Assert.That(g1, Is.GreaterThan(g0), "the pair potentiated");
+        var read = ledger.Report().Synapses.Single().ReadConductance;
+        Assert.That(read, Is.EqualTo(2 * g0 + g1).Within(1e-12 * read));
+    }
 }
