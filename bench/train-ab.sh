@@ -13,7 +13,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p bench/results
 log=bench/results/train-ab.log
 {
-  echo "# train-ab: old $(git rev-parse --short "$base") ($base) vs new $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo ' + uncommitted changes'); rounds $rounds, epochs $epochs, threads $threads; $(date -u '+%F %T') UTC"
+  echo "# train-ab: old $(git rev-parse --short "$base") ($base) vs new $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/results' || echo ' + uncommitted changes'); rounds $rounds, epochs $epochs, threads $threads; $(date -u '+%F %T') UTC"
   git clone -q --shared . "$tmp/old" && git -C "$tmp/old" checkout -q "$(git rev-parse "$base")"
   dotnet build "$tmp/old/bench/Ship.Bench" -c Release -v q -nologo > "$tmp/build-old.log" || { cat "$tmp/build-old.log"; exit 1; }
   dotnet build bench/Ship.Bench -c Release -v q -nologo > "$tmp/build-new.log" || { cat "$tmp/build-new.log"; exit 1; }
