@@ -54,6 +54,29 @@ public sealed partial class Network
     public long Seed { get => _seed; set { _seed = value; _dirty = true; } }
     /// <summary>Whether runs record the autograd graph (training); off by default so inference runs under no_grad.</summary>
     public bool TrackGradients { get; set; }
+    /// <summary>
+    /// Whether a Run frees the state tensors that the previous call made and that its reset replaced, once it completes,
+    /// instead of leaving them to the garbage collector (a tensor of such a state read before the Run becomes invalid).
+    /// Off except inside <see cref="FreeingReplacedStates"/>.
+    /// </summary>
+    public bool FreeReplacedStates { get; private set; }
+
+    /// <summary>
+    /// Until the returned handle is disposed, runs free the states their reset replaced (<see cref="FreeReplacedStates"/>).
+    /// The trainer and the evaluator use it around their own runs: a batch's states are never read after the next batch,
+    /// and leaving them to the finalizer makes a training loop's memory grow (docs/benchmarks.md, Training).
+    /// </summary>
+    public IDisposable FreeingReplacedStates()
+    {
+        bool before = FreeReplacedStates;
+        FreeReplacedStates = true;
+        return new FreeingScope(this, before);
+    }
+
+    private sealed class FreeingScope(Network net, bool before) : IDisposable
+    {
+        public void Dispose() => net.FreeReplacedStates = before;
+    }
     /// <summary>How neurons fire; a surrogate-gradient function for training keeps the same forward convention (v ≥ thr).</summary>
     public Spikes.ISpikeFunction SpikeFunction { get => _spikes; set { _spikes = value ?? throw new ArgumentNullException(nameof(value)); if (_state is not null) _state.Context.Spikes = value; } }
     /// <summary>Whether groups whose inputs are known before a block (see <see cref="ExecutionPlan"/>) compute the block in one call; results are identical (docs/architecture.md). On by default.</summary>
