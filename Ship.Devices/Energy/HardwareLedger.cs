@@ -238,6 +238,8 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
                 .ToArray();
             values = all.Length == 0 ? Array.Empty<double>() : torch.cat(all).cpu().data<double>().ToArray();
         }
+        for (int i = 0, at = 0; i < _neurons.Count; at += _neurons[i].Width, i++)
+            for (int j = 0; j < _neurons[i].Width; j++) values[at + j] += _neurons[i].HostExtra[j];
         int k = 0;
         var acc = new Dictionary<NeuronTrack, int>();
         foreach (var n in _neurons)
@@ -456,6 +458,8 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         public string? Membrane { get; init; }
         public bool FirstStep { get; set; }
         public Tensor Acc { get; private set; } = null!;
+        /// <summary>Counts summed on the host in <see cref="Acc"/>'s layout, added to it after the run's one host read.</summary>
+        public double[] HostExtra { get; private set; } = Array.Empty<double>();
         public int Width => Fixed + 4 * Readers.Count;
         public List<SynapseTrack> Readers { get; } = new();
         public double Updates { get; private set; }
@@ -478,12 +482,13 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         public void Prepare()
         {
             Acc = torch.zeros(Width, dtype: ScalarType.Float64, device: _ctx.Device).DetachFromDisposeScope();
+            HostExtra = new double[Width];
             foreach (var s in Readers) s.Source2Track = this;
             if (Readers.Count > 0)
             {
                 using var scope = torch.NewDisposeScope();
                 _m = torch.stack(Readers.SelectMany(s => new[] { s.Fanout, torch.zeros_like(s.Fanout) }).ToArray(), 1).DetachFromDisposeScope();
-                var fanouts = Readers.Select(r => (Min: r.Fanout.min().item<double>(), Max: r.Fanout.max().item<double>())).ToArray();
+                var fanouts = Readers.Select(r => r.HostFanout is { } h ? (Min: h.Min(), Max: h.Max()) : (Min: r.Fanout.min().item<double>(), Max: r.Fanout.max().item<double>())).ToArray();
                 if (Readers.All(r => !r.OnDevices || r.ReadsEveryStep) && fanouts.All(f => f.Min == f.Max))
                     _uniform = torch.tensor(fanouts.SelectMany(f => new[] { f.Min, 0.0 }).ToArray(), dtype: ScalarType.Float64, device: _ctx.Device).DetachFromDisposeScope();
                 // Without devices the columns are fan-outs: every partial sum is an integer ≤ batch · Ns · Nt.
@@ -603,6 +608,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         /// (events per neuron times the row's non-zero weights: one small product per run) and conductance read, over
         /// binary steps and over all steps.
         /// </summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // once per run: optimized from the first
         public void FoldHost()
         {
             if (Host is not { Steps: > 0 } host) return;
@@ -619,21 +625,38 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
                 events += rows[n + j];
                 rows[j] = rows[n + j] - nonBinary[j];
             }
-            using var scope = torch.NewDisposeScope();
-            using var noGrad = torch.no_grad();
-            Acc.narrow(0, 0, 1).add_(events);
+            // Sums that need no conductance are added on the host, to the values of the run's one read (HostExtra).
+            HostExtra[0] += events;
             if (Readers.Count > 0)
             {
-                foreach (var s in Readers) s.FillConductance(_m!);
                 int r2 = 2 * Readers.Count;
-                Acc.narrow(0, 1, 1).add_(host.ActivePairs);
-                // [2, N] × [N, 2R]: per reader, operations (events times the row's non-zero weights) and conductance read.
-                var r = torch.tensor(rows, new long[] { 2, n }, dtype: ScalarType.Float64, device: _ctx.Device).matmul(_m!);
-                Acc.narrow(0, Fixed, 2 * r2).add_(r.view(-1));
-                if (Readers.Any(s => s.PerSampleRows is not null))
+                HostExtra[1] += host.ActivePairs;
+                if (Readers.All(s => s.HostFanout is not null && !s.OnDevices))
+                    for (int r = 0; r < Readers.Count; r++)
+                    {
+                        var fanout = Readers[r].HostFanout!;
+                        double binary = 0, all = 0;
+                        for (int j = 0; j < n; j++)
+                        {
+                            binary += rows[j] * fanout[j];
+                            all += rows[n + j] * fanout[j];
+                        }
+                        HostExtra[Fixed + 2 * r] += binary;
+                        HostExtra[Fixed + r2 + 2 * r] += all;
+                    }
+                else
                 {
-                    var ps = torch.tensor(perSample.ToArray(), new long[] { _batch, n }, dtype: ScalarType.Float64, device: _ctx.Device);
-                    foreach (var s in Readers) s.CountPerSample(ps);
+                    using var scope = torch.NewDisposeScope();
+                    using var noGrad = torch.no_grad();
+                    foreach (var s in Readers) s.FillConductance(_m!);
+                    // [2, N] × [N, 2R]: per reader, operations (events times the row's non-zero weights) and conductance read.
+                    var r = torch.tensor(rows, new long[] { 2, n }, dtype: ScalarType.Float64, device: _ctx.Device).matmul(_m!);
+                    Acc.narrow(0, Fixed, 2 * r2).add_(r.view(-1));
+                    if (Readers.Any(s => s.PerSampleRows is not null))
+                    {
+                        var ps = torch.tensor(perSample.ToArray(), new long[] { _batch, n }, dtype: ScalarType.Float64, device: _ctx.Device);
+                        foreach (var s in Readers) s.CountPerSample(ps);
+                    }
                 }
             }
             host.Clear();
@@ -730,10 +753,20 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             Nt = ws.TargetCount;
             using var scope = torch.NewDisposeScope();
             var w = ws.W.Value.detach();
-            var nzw = w.ne(0).to(ScalarType.Float64);
-            if (nzw.dim() == 3) nzw = nzw.amax(0); // per-sample weights: a connection exists if any sample uses it
-            NonZero = (long)nzw.sum().item<double>();
-            Fanout = nzw.sum(1).DetachFromDisposeScope();
+            if (EventCounts.NonZerosPerRow(w) is { } rows)
+            {
+                // One managed read of host weights instead of a mask, a cast and two reductions (every run: weights may change).
+                HostFanout = rows;
+                NonZero = (long)rows.Sum();
+                Fanout = torch.tensor(rows, dtype: ScalarType.Float64, device: ctx.Device).DetachFromDisposeScope();
+            }
+            else
+            {
+                var nzw = w.ne(0).to(ScalarType.Float64);
+                if (nzw.dim() == 3) nzw = nzw.amax(0); // per-sample weights: a connection exists if any sample uses it
+                NonZero = (long)nzw.sum().item<double>();
+                Fanout = nzw.sum(1).DetachFromDisposeScope();
+            }
             if (ws.WeightDevice is DeviceArray { IsProgrammed: true } array)
             {
                 OnDevices = true;
@@ -793,6 +826,8 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         public long Steps { get; set; }
         public Tensor Acc { get; }
         public Tensor Fanout { get; }
+        /// <summary><see cref="Fanout"/> on the host when the weights were read there, else null.</summary>
+        public double[]? HostFanout { get; }
         public NeuronTrack? Source2Track { get; set; }
 
         /// <summary>Σ over devices and columns of each row of the conductances read (S): [Ns], or [B, Ns] for a read per sample.</summary>

@@ -198,6 +198,40 @@ public sealed class EventCounts
     }
 
     /// <summary>
+    /// Non-zero elements per row of a 2-D contiguous float32/float64 CPU tensor (NaN counts as non-zero), in one read;
+    /// null for any other tensor (the caller reduces it with tensor operations).
+    /// </summary>
+    public static double[]? NonZerosPerRow(Tensor w)
+    {
+        if (!CanCount(w) || w.dim() != 2 || !w.is_contiguous()) return null;
+        int rows = (int)w.shape[0], cols = (int)w.shape[1];
+        var result = new double[rows];
+        if (rows == 0 || cols == 0) return result;
+        if (w.dtype == ScalarType.Float32) NonZerosPerRow<float>(w.bytes, rows, cols, result);
+        else NonZerosPerRow<double>(w.bytes, rows, cols, result);
+        return result;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NonZerosPerRow<T>(Span<byte> bytes, int rows, int cols, double[] result) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var w = MemoryMarshal.Cast<byte, T>(bytes);
+        int v = Vector<T>.Count;
+        var zero = Vector<T>.Zero;
+        var one = Vector<T>.One;
+        for (int i = 0; i < rows; i++)
+        {
+            var row = w.Slice(i * cols, cols);
+            var acc = zero; // per lane at most cols / v ones: exact in float32 below 2^24 columns
+            int j = 0;
+            for (; j + v <= cols; j += v) acc += Vector.ConditionalSelect(Vector.Equals(new Vector<T>(row.Slice(j)), zero), zero, one);
+            double n = double.CreateTruncating(Vector.Sum(acc));
+            for (; j < cols; j++) if (row[j] != T.Zero) n++;
+            result[i] = n;
+        }
+    }
+
+    /// <summary>
     /// Adds the events a kernel counted in batch row <paramref name="row"/> while it computed a block of it:
     /// <paramref name="perNeuron"/> [N] spikes per neuron and <paramref name="activeSteps"/> steps with a spike. Every
     /// output of such a kernel is 0 or 1. Rows may be added from different threads at once (each touches its own row).

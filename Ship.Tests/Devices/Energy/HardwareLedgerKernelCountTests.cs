@@ -163,4 +163,17 @@ public class HardwareLedgerKernelCountTests
             if (perSample) Assert.That(c.PerSample[9 + 8], Is.EqualTo(1), "sample 1, neuron 8: the NaN");
         }
     }
+
+    [Test]
+    public void NonZerosPerRowEqualHandCount()
+    {
+        // 3 rows × 11 columns (a vector of 8 and a tail of 3): row 0 has 2 non-zeros (one a NaN, in the tail), row 1
+        // none, row 2 every column but one.
+        var w = torch.zeros(3, 11);
+        w[0, 1] = torch.tensor(-2f); w[0, 10] = torch.tensor(float.NaN);
+        w[2] = torch.ones(11); w[2, 4] = torch.tensor(0f);
+        Assert.That(EventCounts.NonZerosPerRow(w), Is.EqualTo(new double[] { 2, 0, 10 }));
+        Assert.That(EventCounts.NonZerosPerRow(w.to(ScalarType.Float64)), Is.EqualTo(new double[] { 2, 0, 10 }));
+        Assert.That(EventCounts.NonZerosPerRow(w.t()), Is.Null, "a strided view is left to tensor operations");
+    }
 }
