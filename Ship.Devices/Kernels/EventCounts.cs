@@ -87,17 +87,39 @@ public sealed class EventCounts
         CountContiguous(c ?? y, y.dim() == 2 ? 1 : y.shape[1]);
     }
 
-    /// <summary>Counts <paramref name="t"/> steps of a contiguous float32/float64 CPU block [Batch, t, N] (the checks of <see cref="Count"/> done by the caller).</summary>
+    /// <summary>
+    /// Counts <paramref name="t"/> steps of a contiguous float32/float64 CPU block [Batch, t, N] (the checks of
+    /// <see cref="Count"/> done by the caller). A large block is split by steps over as many workers as libtorch has
+    /// intra-op threads (each with counts of its own, added up after); at 1 thread it runs on the caller alone.
+    /// </summary>
     internal void CountContiguous(Tensor y, long t)
     {
         if (t == 0) return;
-        var bytes = y.bytes;
         bool single = y.dtype == ScalarType.Float32;
-        for (long t0 = 0; t0 < t; t0 += ExactSteps)
+        int workers = (long)Batch * t * N >= 1 << 18 ? (int)Math.Min(t, torch.get_num_threads()) : 1;
+        if (workers > 1)
         {
-            long len = Math.Min(ExactSteps, t - t0);
-            if (single) CountBlock<float>(bytes, t, t0, len);
-            else CountBlock<double>(bytes, t, t0, len);
+            long per = (t + workers - 1) / workers;
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, k =>
+            {
+                long from = k * per, to = Math.Min(t, from + per);
+                for (long t0 = from; t0 < to; t0 += ExactSteps)
+                {
+                    long end = Math.Min(to, t0 + ExactSteps);
+                    if (single) CountPart<float>(y, t, t0, end);
+                    else CountPart<double>(y, t, t0, end);
+                }
+            });
+        }
+        else
+        {
+            var bytes = y.bytes;
+            for (long t0 = 0; t0 < t; t0 += ExactSteps)
+            {
+                long len = Math.Min(ExactSteps, t - t0);
+                if (single) CountPending<float>(bytes, t, t0, len);
+                else CountPending<double>(bytes, t, t0, len);
+            }
         }
         Steps += t;
     }
@@ -108,32 +130,58 @@ public sealed class EventCounts
     private Array? _acc, _nbAcc, _stepCounts;
     private long _pending;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // called once per block: optimized from the first call, not after 30
-    private void CountBlock<T>(Span<byte> bytes, long t, long t0, long len) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Counts steps [t0, t0 + len) into the pending work space (the caller's thread only).</summary>
+    private void CountPending<T>(Span<byte> bytes, long t, long t0, long len) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var y = MemoryMarshal.Cast<byte, T>(bytes);
-        int n = N, w = Vector<T>.Count;
         if (_acc is not T[] acc)
         {
             Flush();
-            _acc = acc = new T[KeepsPerSample ? (long)Batch * n : n];
-            _nbAcc = new T[n];
-            _stepCounts = new T[n];
+            _acc = acc = new T[KeepsPerSample ? (long)Batch * N : N];
+            _nbAcc = new T[N];
+            _stepCounts = new T[N];
         }
-        var nbAcc = (T[])_nbAcc!;
-        var stepCounts = (T[])_stepCounts!;
+        CountSteps(MemoryMarshal.Cast<byte, T>(bytes), Batch, N, KeepsPerSample, t, t0, t0 + len, acc, (T[])_nbAcc!, (T[])_stepCounts!, _active);
+        _pending += len;
+        if (_pending >= ExactSteps) Flush();
+    }
+
+    /// <summary>One worker's share, steps [from, to) (fewer than 2^23): counted into work space of its own, then added to the totals under a lock.</summary>
+    private void CountPart<T>(Tensor y, long t, long from, long to) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var acc = new T[KeepsPerSample ? (long)Batch * N : N];
+        var nbAcc = new T[N];
+        var active = new double[Batch];
+        CountSteps(MemoryMarshal.Cast<byte, T>(y.bytes), Batch, N, KeepsPerSample, t, from, to, acc, nbAcc, new T[N], active);
+        lock (_perSample)
+        {
+            var dst = KeepsPerSample ? _perSample : _total;
+            for (int i = 0; i < acc.Length; i++) dst[i] += double.CreateTruncating(acc[i]);
+            for (int i = 0; i < N; i++) _nonBinary[i] += double.CreateTruncating(nbAcc[i]);
+            for (int b = 0; b < Batch; b++) _active[b] += active[b];
+        }
+    }
+
+    /// <summary>
+    /// The pass: steps [from, to) of y [batch, t, n] add their events to <paramref name="acc"/> (per sample and neuron when
+    /// <paramref name="keep"/>, else per neuron), the events of non-binary steps to <paramref name="nbAcc"/>, and the
+    /// (sample, step) pairs with an event to <paramref name="active"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // called once per block: optimized from the first call, not after 30
+    private static void CountSteps<T>(ReadOnlySpan<T> y, int batch, int n, bool keep, long t, long from, long to, T[] acc, T[] nbAcc, T[] stepCounts, double[] active)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector<T>.Count;
         var zero = Vector<T>.Zero;
         var one = Vector<T>.One;
-        for (long ti = t0; ti < t0 + len; ti++)
+        for (long ti = from; ti < to; ti++)
         {
             Array.Clear(stepCounts);
             var odd = Vector<T>.Zero; // all-ones lanes where an output was neither 0 nor 1
             bool oddTail = false;
-            for (int b = 0; b < Batch; b++)
+            for (int b = 0; b < batch; b++)
             {
                 var row = y.Slice((int)(((long)b * t + ti) * n), n);
-                var a = KeepsPerSample ? acc.AsSpan(b * n, n) : Span<T>.Empty;
-                bool keep = KeepsPerSample;
+                var a = keep ? acc.AsSpan(b * n, n) : Span<T>.Empty;
                 var any = Vector<T>.Zero;
                 bool anyTail = false;
                 int j = 0;
@@ -156,9 +204,9 @@ public sealed class EventCounts
                     anyTail = true;
                     if (x != T.One) oddTail = true;
                 }
-                if (anyTail || any != zero) _active[b]++;
+                if (anyTail || any != zero) active[b]++;
             }
-            if (!KeepsPerSample)
+            if (!keep)
             {
                 int j = 0;
                 for (; j + w <= n; j += w) (new Vector<T>(acc, j) + new Vector<T>(stepCounts, j)).CopyTo(acc, j);
@@ -171,8 +219,6 @@ public sealed class EventCounts
                 for (; j < n; j++) nbAcc[j] += stepCounts[j];
             }
         }
-        _pending += len;
-        if (_pending >= ExactSteps) Flush();
     }
 
     /// <summary>Adds the pending partial counts into the float64 totals.</summary>

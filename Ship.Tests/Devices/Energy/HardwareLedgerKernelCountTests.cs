@@ -176,4 +176,42 @@ public class HardwareLedgerKernelCountTests
         Assert.That(EventCounts.NonZerosPerRow(w.to(ScalarType.Float64)), Is.EqualTo(new double[] { 2, 0, 10 }));
         Assert.That(EventCounts.NonZerosPerRow(w.t()), Is.Null, "a strided view is left to tensor operations");
     }
+
+    [TestCase(1)]
+    [TestCase(2)]
+    public void ManagedPassOfALargeBlockEqualsTensorCounts(int threads)
+    {
+        // [3, 400, 301] (beyond the size split over workers when libtorch has more than one thread): per step binary or
+        // valued, at random; the reference counts are tensor operations written here.
+        int before = torch.get_num_threads();
+        try
+        {
+            torch.set_num_threads(threads);
+            var gen = new torch.Generator(7);
+            var y = torch.rand(new long[] { 3, 400, 301 }, generator: gen);
+            var spikes = y.lt(0.3).to(ScalarType.Float32);
+            var valued = torch.rand(new long[] { 1, 400, 1 }, generator: gen).lt(0.5); // steps with values rather than spikes
+            y = torch.where(valued, y.mul(spikes), spikes);
+            var nz = y.ne(0).to(ScalarType.Float64);
+            var oddStep = y.ne(0).logical_and(y.ne(1)).any(2).any(0); // [T]
+            var expectedPerSample = nz.sum(new long[] { 1 }).flatten();
+            var expectedNonBinary = nz.sum(new long[] { 0 }).mul(oddStep.unsqueeze(1).to(ScalarType.Float64)).sum(new long[] { 0 });
+            double expectedActive = nz.amax(2).sum().item<double>();
+            foreach (bool perSample in new[] { true, false })
+            {
+                var c = new EventCounts(3, 301, perSample);
+                c.Count(y);
+                Assert.That(c.ActivePairs, Is.EqualTo(expectedActive), $"threads {threads}");
+                Assert.That(c.NonBinary.ToArray(), Is.EqualTo(expectedNonBinary.data<double>().ToArray()), $"threads {threads}");
+                var total = nz.sum(new long[] { 0, 1 }).data<double>().ToArray();
+                var sum = c.Unattributed.ToArray();
+                for (int b = 0; b < 3; b++)
+                    for (int j = 0; j < 301; j++) sum[j] += c.PerSample[b * 301 + j];
+                Assert.That(sum, Is.EqualTo(total), $"threads {threads}");
+                if (perSample) Assert.That(c.PerSample.ToArray(), Is.EqualTo(expectedPerSample.data<double>().ToArray()), $"threads {threads}");
+            }
+            Assert.That(oddStep.any().item<bool>() && !oddStep.all().item<bool>(), "both kinds of step occur");
+        }
+        finally { torch.set_num_threads(before); }
+    }
 }
