@@ -177,10 +177,11 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             _synapses.Add(s);
         }
         foreach (var n in _neurons) n.Prepare();
-        // The fused recurrence of a group (not of a wrapper, whose output may differ from its core's) counts its own spikes.
+        _static ??= StaticMetrics.Of(net);
+        // Last, once nothing can fail: the fused recurrence of a group (not of a wrapper, whose output may differ from its
+        // core's) counts its own spikes; the sink is taken back when the run ends (DisposeTracks).
         foreach (var n in _neurons)
             if (n.Sequence && n.Host is { } host && n.Group is IEventCountingGroup counting) counting.EventSink = host;
-        _static ??= StaticMetrics.Of(net);
     }
 
     /// <summary>Whether a synapse fed by <paramref name="source"/> is on a device array (whose read may be per sample: its events are then needed per sample).</summary>
