@@ -93,6 +93,9 @@ public sealed class Trainer
             }
         }
         double value;
+        // The run's intra-op threads also for the loss, backward and optimizer step (libtorch's CPU autograd runs them
+        // on this thread); the caller's setting comes back after, also when a step throws.
+        using var threads = Network.EnterThreads(inputs, schedule);
         Optimizer.zero_grad();
         Network.TrackGradients = true;
         try
@@ -136,6 +139,7 @@ public sealed class Trainer
     public Tensor Predict(IReadOnlyDictionary<string, Tensor> inputs, Ship.Core.Clocks.Schedule? schedule = null)
     {
         using var _ = torch.no_grad();
+        using var threads = Network.EnterThreads(inputs, schedule); // the run's threads for the read-out too
         var result = Network.Run(inputs, schedule);
         return Readout.Read(result).DetachFromDisposeScope();
     }

@@ -275,6 +275,7 @@ internal static class TrainingBench
         var readout = trainer.Readout;
         var scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(trainer.Optimizer, meta["epochs"]!.GetValue<int>());
         Console.WriteLine($"Ship.NET, TorchSharp {typeof(torch).Assembly.GetName().Version}, threads {torch.get_num_threads()}, idle RSS {baseRss:F0} MiB");
+        Console.WriteLine($"intra-op threads per training step: {net.ThreadsFor(net.Steps).Threads} ({net.ThreadsFor(net.Steps).Reason})");
         var epochS = new List<double>();
         var trainS = new List<double>();
         var accs = new List<double>();

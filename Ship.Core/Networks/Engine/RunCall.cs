@@ -98,6 +98,8 @@ internal sealed class RunCall
     {
         using var gradGuard = _net.TrackGradients ? null : torch.no_grad();
         using var tf32 = _net.Precision.EnterTf32(); // a process-wide libtorch flag: set for this call, restored after
+        // The policy's intra-op threads for this call, on this thread only; the caller's setting comes back after.
+        using var threads = Native.IntraOpThreads.Enter(_net.ThreadsFor(_schedule.TotalSteps).Threads);
         var saved = _state.Snapshot();
         bool completed = false;
         var lifetime = new TensorLifetime(_state, _recorder, _net.DisposeScopeBytes, _net.StepsPerDisposeScope);
