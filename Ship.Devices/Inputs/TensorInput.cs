@@ -79,7 +79,10 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
         // freed now, not when the garbage collector finalizes it, which a training loop sees as memory growing per batch.
         ReleaseData();
         var source = data.requires_grad && torch.is_grad_enabled() ? data : data.detach();
-        _data = Keep(source.to_type(ctx.DType, copy: true).contiguous());
+        // The copy goes into a block of the network's pool: a run that feeds the same shape again reuses mapped pages.
+        var copy = ctx.Blocks.Empty(source.shape, ctx.DType, source.device);
+        copy.copy_(source);
+        _data = Keep(copy);
         _length = (int)_data.shape[1];
         _slices = null; // split lazily: a run that takes whole segments never needs per-step slices
         _cursor = 0;

@@ -34,6 +34,8 @@ public static class LifSequence
         public ISurrogate? Surrogate { get; init; }
         /// <summary>The backend the kernel policy chose (<see cref="Choose"/>); the host recurrence unless it is <see cref="KernelBackend.Cuda"/>.</summary>
         public KernelBackend Backend { get; init; } = KernelBackend.Host;
+        /// <summary>The network's pool for the [B, T, N] host blocks (spikes, saved membrane and mask, input gradient); null: libtorch's allocator.</summary>
+        public BlockPool? Blocks { get; init; }
     }
 
     /// <summary>The backend for a LIF recurrence over batch × width = <paramref name="rowsTimesWidth"/> under the context's kernel policy.</summary>
@@ -52,15 +54,23 @@ public static class LifSequence
     {
         if (args.Surrogate is not null && torch.is_grad_enabled() && (x.requires_grad || args.U0.requires_grad))
         {
-            // One packed output [B, T·N + 2N] = (spikes, final membrane, final gate): a single autograd output always
-            // receives a defined gradient, whichever parts the loss uses.
-            long b = x.shape[0], t = x.shape[1], n = x.shape[2];
-            using var packed = LifSequenceFunction.apply(x, args.U0, args);
-            using var ps = packed.narrow(1, 0, t * n);
-            using var pu = packed.narrow(1, t * n, n);
-            using var pg = packed.narrow(1, t * n + n, n);
-            using var gd = pg.detach();
-            return (ps.reshape(b, t, n), pu.clone(), gd.clone());
+            // Three outputs of one node, each a tensor of its own: the spikes' gradient arrives as the loss made it (the
+            // gradient of a sum stays one broadcast value), where a view into one packed output would make autograd
+            // materialize a zero-filled gradient of the whole packed size.
+            var made = new List<Tensor>();
+            List<Tensor> outs;
+            using (var scope = torch.NewDisposeScope())
+            {
+                outs = LifSequenceFunction.apply(x, args.U0, args, made);
+                // TorchSharp's node keeps an empty tensor per output (to make zeros for an output the loss does not use)
+                // and registers it in this scope; the node frees it itself, so it must outlive the scope. Left in the
+                // scope: the forward's own wrappers (its results are held by the outputs and the graph).
+                var mine = new HashSet<IDisposable>(outs.Concat(made), ReferenceEqualityComparer.Instance);
+                scope.Detach(scope.DisposablesView.Where(d => !mine.Contains(d)).ToList());
+                scope.MoveToOuter(outs);
+            }
+            using var gate = outs[2];
+            return (outs[0], outs[1], gate.detach());
         }
         var (spikes, u, g, _, _) = Forward(x, args, save: false);
         return (spikes, u, g);
@@ -75,12 +85,12 @@ public static class LifSequence
         // Host tensors that are already contiguous and of the dtype are read as they are (a native call each saved).
         x = HostTensors.Contiguous(x, x.dtype, out _);
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
-        var spikes = HostBuffers.EmptyLike(x);
+        var spikes = EmptyBlock(a.Blocks, x);
         var u = HostCopy(a.U0);
         var g = HostCopy(a.G0);
         var beta = HostTensors.Contiguous(a.Beta, x.dtype, out _);
         var thr = HostTensors.Contiguous(a.Thr, x.dtype, out _);
-        Tensor? us = save ? HostBuffers.EmptyLike(x) : null, mask = save ? HostBuffers.EmptyLike(x) : null;
+        Tensor? us = save ? EmptyBlock(a.Blocks, x) : null, mask = save ? EmptyBlock(a.Blocks, x) : null;
         ForEachBatchRow(b, t * n, bi =>
         {
             if (x.dtype == ScalarType.Float32) ForwardKernel<float>(x, spikes, u, g, beta, thr, us, mask, bi, t, n);
@@ -89,6 +99,9 @@ public static class LifSequence
         if (device.type == DeviceType.CPU) return (spikes, u, g, us, mask);
         return (spikes.to(device), u.to(device), g.to(device), us, mask);
     }
+
+    /// <summary>An uninitialized block shaped like <paramref name="like"/>: from the network's pool when there is one.</summary>
+    private static Tensor EmptyBlock(BlockPool? blocks, Tensor like) => blocks is not null ? blocks.EmptyLike(like) : HostBuffers.EmptyLike(like);
 
     /// <summary>A host copy of its own (the recurrence writes it): one clone when the tensor is already on the host.</summary>
     private static Tensor HostCopy(Tensor t)
@@ -168,20 +181,35 @@ public static class LifSequence
         }
     }
 
-    /// <summary>∂L/∂x and ∂L/∂U0 from ∂L/∂spikes and ∂L/∂U_final (<paramref name="gradU"/>, null for none): the carry starts from ∂L/∂U_final.</summary>
-    internal static (Tensor Dx, Tensor DU0) Backward(Tensor gradOut, Tensor? gradU, Tensor sg, Tensor mask, Tensor beta)
+    /// <summary>
+    /// ∂L/∂x and ∂L/∂U0 from ∂L/∂spikes (<paramref name="gradOut"/>) and ∂L/∂U_final (<paramref name="gradU"/>), either
+    /// null for none (zero), the membrane per step
+    /// <paramref name="u"/> and the threshold [B, N]: the carry starts from ∂L/∂U_final. The host recurrence computes the
+    /// fast sigmoid's derivative inside its pass (no [B, T, N] temporaries for u − thr and its transforms); other
+    /// surrogates, and the CUDA kernel, read it from a tensor computed first with the same operations.
+    /// </summary>
+    internal static (Tensor Dx, Tensor DU0) Backward(Tensor? gradOut, Tensor? gradU, Tensor u, Tensor thr, ISurrogate surrogate, Tensor mask, Tensor beta, BlockPool? blocks = null)
     {
         // The forward's choice decides: its saved mask is on the GPU only when the CUDA kernel ran.
-        if (mask.device.type == DeviceType.CUDA && LifCuda.IsAvailable(mask.device)) return LifCuda.Backward(gradOut, gradU, sg, mask, beta);
-        var device = gradOut.device;
+        if (mask.device.type == DeviceType.CUDA && LifCuda.IsAvailable(mask.device))
+        {
+            using var zero = gradOut is null ? torch.zeros_like(mask) : null;
+            return LifCuda.Backward(gradOut ?? zero!, gradU, SurrogateOf(surrogate, u, thr), mask, beta);
+        }
+        var device = gradOut?.device ?? mask.device;
         // The gradient of a sum (the usual loss) is one value broadcast with zero strides: read that value instead of
-        // materializing a [B, T, N] copy, whose first touch costs more than the whole recurrence.
-        bool broadcast = gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
-        using var first = broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
-        var go = HostTensors.Contiguous(broadcast ? first! : gradOut, gradOut.dtype, out _);
-        var sgc = HostTensors.Contiguous(sg, sg.dtype, out _);
+        // materializing a [B, T, N] copy, whose first touch costs more than the whole recurrence. No gradient is a
+        // broadcast zero.
+        bool broadcast = gradOut is null || gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
+        using var first = gradOut is null ? torch.zeros(1, dtype: mask.dtype) : broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
+        var go = HostTensors.Contiguous(broadcast ? first! : gradOut!, mask.dtype, out _);
+        // Fused: g(x) = 1 / (slope·|x| + 1)², x = u − thr, computed per element in the order of FastSigmoid.Derivative.
+        bool fused = surrogate is FastSigmoid && u.device.type == DeviceType.CPU;
+        double slope = surrogate is FastSigmoid fs ? fs.Slope : 0;
+        var sgc = fused ? HostTensors.Contiguous(u, mask.dtype, out _) : HostTensors.Contiguous(SurrogateOf(surrogate, u, thr), mask.dtype, out _);
+        var thrc = HostTensors.Contiguous(thr, mask.dtype, out _);
         var betac = HostTensors.Contiguous(beta, beta.dtype, out _);
-        var dx = HostBuffers.EmptyLike(mask);
+        var dx = EmptyBlock(blocks, mask);
         long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
         // The carry is ∂L/∂u after the last step (the final membrane's own gradient) and ends as ∂L/∂U0.
         Tensor carry;
@@ -193,26 +221,42 @@ public static class LifSequence
         }
         ForEachBatchRow(b, t * n, bi =>
         {
-            if (mask.dtype == ScalarType.Float32) BackwardKernel<float>(go, broadcast, sgc, mask, betac, dx, carry, bi, t, n);
-            else BackwardKernel<double>(go, broadcast, sgc, mask, betac, dx, carry, bi, t, n);
+            if (mask.dtype == ScalarType.Float32) BackwardKernel(go, broadcast, sgc, fused, (float)slope, thrc, mask, betac, dx, carry, bi, t, n);
+            else BackwardKernel(go, broadcast, sgc, fused, slope, thrc, mask, betac, dx, carry, bi, t, n);
         });
         if (device.type == DeviceType.CPU) return (dx, carry);
         return (dx.to(device), carry.to(device));
     }
 
-    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor sgt, Tensor maskt, Tensor betat, Tensor dxt, Tensor carryt, long bi, long t, long n)
+    /// <summary>The surrogate's derivative at u − thr as a [B, T, N] tensor (the unfused path).</summary>
+    private static Tensor SurrogateOf(ISurrogate surrogate, Tensor u, Tensor thr)
+    {
+        using var th = thr.to(u.device);
+        using var th1 = th.unsqueeze(1);
+        using var x = u.sub(th1);
+        return surrogate.Derivative(x);
+    }
+
+    /// <summary>
+    /// One batch row backward. <paramref name="sgt"/> is the surrogate derivative per step, or, when
+    /// <paramref name="fused"/>, the membrane per step from which the fast sigmoid's derivative is computed here.
+    /// </summary>
+    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor sgt, bool fused, T slope, Tensor thrt, Tensor maskt, Tensor betat, Tensor dxt, Tensor carryt, long bi, long t, long n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var go = MemoryMarshal.Cast<byte, T>(got.bytes);
         T go0 = go[0];
         var vgo0 = new Vector<T>(go0);
         var sg = MemoryMarshal.Cast<byte, T>(sgt.bytes);
+        var thr = MemoryMarshal.Cast<byte, T>(thrt.bytes);
         var mk = MemoryMarshal.Cast<byte, T>(maskt.bytes);
         var beta = MemoryMarshal.Cast<byte, T>(betat.bytes);
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
         var carryRow = MemoryMarshal.Cast<byte, T>(carryt.bytes).Slice((int)(bi * n), (int)n);
         var carry = carryRow.ToArray();
         int w = Vector<T>.Count;
+        var one = Vector<T>.One;
+        var vslope = new Vector<T>(slope);
         {
             int row = (int)(bi * n);
             for (long ti = t - 1; ti >= 0; ti--)
@@ -222,14 +266,28 @@ public static class LifSequence
                 // δu_t = ∂L/∂s_t · g(u_t − thr) + carry;  ∂L/∂x_t = δu_t · m_t;  carry ← δu_t · m_t · β  (m_t = gate · 1[v_t ≥ 0]).
                 for (; j + w <= n; j += w)
                 {
-                    var d = (broadcast ? vgo0 : new Vector<T>(go.Slice(off + j))) * new Vector<T>(sg.Slice(off + j)) + new Vector<T>(carry, j);
+                    Vector<T> g;
+                    if (fused)
+                    {
+                        var a = Vector.Abs(new Vector<T>(sg.Slice(off + j)) - new Vector<T>(thr.Slice(row + j))) * vslope + one;
+                        g = one / (a * a);
+                    }
+                    else g = new Vector<T>(sg.Slice(off + j));
+                    var d = (broadcast ? vgo0 : new Vector<T>(go.Slice(off + j))) * g + new Vector<T>(carry, j);
                     var dm = d * new Vector<T>(mk.Slice(off + j));
                     dm.CopyTo(dx.Slice(off + j));
                     (dm * new Vector<T>(beta.Slice(row + j))).CopyTo(carry, j);
                 }
                 for (; j < n; j++)
                 {
-                    T d = (broadcast ? go0 : go[off + j]) * sg[off + j] + carry[j];
+                    T g;
+                    if (fused)
+                    {
+                        T a = T.Abs(sg[off + j] - thr[row + j]) * slope + T.One;
+                        g = T.One / (a * a);
+                    }
+                    else g = sg[off + j];
+                    T d = (broadcast ? go0 : go[off + j]) * g + carry[j];
                     T dm = d * mk[off + j];
                     dx[off + j] = dm;
                     carry[j] = dm * beta[row + j];
@@ -241,41 +299,48 @@ public static class LifSequence
 }
 
 /// <summary>
-/// Autograd node of the fused LIF sequence: inputs (currents, initial membrane), one packed output [B, T·N + 2N] =
-/// (spikes, final membrane, final gate); the surrogate gradient flows back to the currents and to the initial membrane
+/// Autograd node of the fused LIF sequence: inputs (currents, initial membrane), outputs (spikes [B, T, N], final
+/// membrane [B, N], final gate [B, N]); the surrogate gradient flows back to the currents and to the initial membrane
 /// (the gate is a flag, its gradient is ignored).
 /// </summary>
-public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<LifSequenceFunction>
+public sealed class LifSequenceFunction : torch.autograd.MultiTensorFunction<LifSequenceFunction>
 {
     /// <inheritdoc />
     public override string Name => "ShipLifSequence";
 
     /// <inheritdoc />
-    public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
+    public override List<Tensor> forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
         var a = (LifSequence.Args)vars[2];
+        var made = (List<Tensor>)vars[3];
+        // Everything the forward makes is freed here but its results, which the caller frees once the node holds them.
+        using var scope = torch.NewDisposeScope();
         var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true);
-        // Saved in the graph (not held by managed objects), so they live exactly as long as the graph does.
+        made.AddRange(new[] { spikes, uFinal, gFinal, u!, mask! });
+        scope.MoveToOuter(made);
+        // Saved in the graph (not held by managed objects), so they live exactly as long as the graph does: a pooled
+        // block saved here goes back to the pool only when the graph is freed.
         ctx.save_for_backward(new List<Tensor> { u!, mask!, a.Beta, a.Thr });
         ctx.save_data("surrogate", a.Surrogate!);
-        long b = x.shape[0];
-        return torch.cat(new[] { spikes.reshape(b, -1), uFinal, gFinal }, 1);
+        ctx.save_data("blocks", a.Blocks!);
+        return new List<Tensor> { spikes, uFinal, gFinal };
     }
 
     /// <inheritdoc />
-    public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
+    public override List<Tensor> backward(torch.autograd.AutogradContext ctx, List<Tensor> gradOutputs)
     {
-        // Backward runs on libtorch's autograd thread, outside every scope of the caller: free what is made here.
-        using var b = Ship.Core.Autograd.BackwardScope.Begin(gradOutput);
+        // Backward runs on libtorch's autograd thread, outside every scope of the caller: free what is made here,
+        // including the wrappers of the incoming gradients (libtorch keeps its own references).
+        using var b = Ship.Core.Autograd.BackwardScope.Begin(gradOutputs[0]);
+        using var gradU = gradOutputs[1];
+        using var gradG = gradOutputs[2];
         var saved = ctx.get_saved_variables();
         var surrogate = (ISurrogate)ctx.get_data("surrogate");
+        var blocks = ctx.get_data("blocks") as BlockPool;
         Tensor u = saved[0], mask = saved[1], beta = saved[2], thr = saved[3];
-        long bs = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
-        var gradSpikes = gradOutput.narrow(1, 0, t * n).reshape(bs, t, n);
-        var gradU = gradOutput.narrow(1, t * n, n);
-        var sg = surrogate.Derivative(u.sub(thr.to(u.device).unsqueeze(1)));
-        var (dx, du0) = LifSequence.Backward(gradSpikes, gradU, sg, mask, beta);
-        return new List<Tensor> { b.Return(dx), b.Return(du0), null! };
+        var gradSpikes = gradOutputs[0] is { IsInvalid: false } gs ? gs : null;
+        var (dx, du0) = LifSequence.Backward(gradSpikes, gradU is { IsInvalid: false } ? gradU : null, u, thr, surrogate, mask, beta, blocks);
+        return new List<Tensor> { b.Return(dx), b.Return(du0), null!, null! };
     }
 }

@@ -81,6 +81,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
             Thr = Threshold.Value.expand(shape).contiguous(),
             Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
             Backend = LifSequence.Choose(ctx, (long)ctx.BatchSize * ComponentCount).Backend,
+            Blocks = ctx.Blocks,
         };
         var (spikes, u, gate) = LifSequence.Run(x, args);
         U.Tensor = u;
