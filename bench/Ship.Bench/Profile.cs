@@ -59,7 +59,10 @@ internal static class Profile
         using var cur = x.matmul(wd);
         Tensor Lif(Tensor input)
         {
+            // The previous call's final states hold its graph (and the blocks it saved): freed here, not by the collector.
+            var old = lif.AllVariables.OfType<Ship.Core.Parameters.StateVariable>().Select(v => v.Tensor).ToList();
             lif.ResetState();
+            foreach (var t in old) t?.Dispose();
             var y = lif.StepSequence(input, o.Steps);
             foreach (var v in lif.AllVariables) v.Tensor?.DetachFromDisposeScope();
             return y;
