@@ -233,8 +233,11 @@ public static class LifSequence
     {
         using var th = thr.to(u.device);
         using var th1 = th.unsqueeze(1);
-        using var x = u.sub(th1);
-        return surrogate.Derivative(x);
+        var x = u.sub(th1);
+        var g = surrogate.Derivative(x);
+        // A user's surrogate may return its argument (changed in place): then it is the result, not a temporary.
+        if (!ReferenceEquals(g, x)) x.Dispose();
+        return g;
     }
 
     /// <summary>

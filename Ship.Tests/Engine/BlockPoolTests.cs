@@ -299,6 +299,26 @@ public class BlockPoolTests
     }
 
     [Test]
+    public void ASurrogateThatReturnsItsArgumentChangedInPlaceWorks()
+    {
+        // The unfused path computes u − thr and hands it to the surrogate; a result that is that tensor must survive.
+        var (inPlace, wi) = Trainable(ScalarType.Float64, new CustomSurrogate("exp(-|x|) in place", x => x.abs_().neg_().exp_()));
+        var (fresh, wf) = Trainable(ScalarType.Float64, new CustomSurrogate("exp(-|x|)", x => x.abs().neg().exp()));
+        using var x = Input(8, ScalarType.Float64);
+        foreach (var net in new[] { inPlace, fresh })
+            using (torch.NewDisposeScope())
+            {
+                var r = net.Run(x);
+                r["O"].sum().backward();
+                Free(r);
+            }
+        Assert.That(Same(wi.grad!, wf.grad!), Is.True);
+        Assert.That(Total(wi.grad!.abs()), Is.GreaterThan(0));
+        inPlace.Dispose();
+        fresh.Dispose();
+    }
+
+    [Test]
     public void AGradientThroughTheFinalMembraneAloneReachesTheWeights()
     {
         // A loss on the final state only: the spikes output of the fused node gets no gradient, which must read as zero.
