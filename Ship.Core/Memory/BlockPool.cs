@@ -31,7 +31,7 @@ public sealed class BlockPool : IDisposable
     // Marshal.AllocHGlobal returned (to free an orphan whose pool was collected).
     private const int HeaderBytes = 64;
     private const long SmallAlignment = 64, HugeAlignment = 2L << 20;
-    private const long HugeFromBytes = 4L << 20;
+    private const long HugeFromBytes = HostBuffers.AdviseFromBytes;
 
     private delegate void StorageDeleter(IntPtr data);
 
@@ -43,14 +43,28 @@ public sealed class BlockPool : IDisposable
     private readonly Dictionary<IntPtr, Block> _out = new();
     private readonly List<Block> _free = new(); // least recently returned first
     private readonly long _minBytes;
-    private bool _disposed;
+    private bool _disposed, _engaged;
     private long _freeBytes, _outBytes, _highWater;
 
-    /// <summary>Creates an empty pool serving host blocks of at least <paramref name="minBytes"/> bytes.</summary>
-    public BlockPool(long minBytes = DefaultMinBytes)
+    /// <summary>
+    /// Creates an empty pool serving host blocks of at least <paramref name="minBytes"/> bytes; a pool made not
+    /// <paramref name="engaged"/> serves from libtorch's allocator until <see cref="Engage"/> (a network engages its
+    /// pool after its first call, so a network run once holds no memory past its run).
+    /// </summary>
+    public BlockPool(long minBytes = DefaultMinBytes, bool engaged = true)
     {
         if (minBytes < 1) throw new ArgumentOutOfRangeException(nameof(minBytes), minBytes, "the smallest pooled block must be at least 1 byte");
         _minBytes = minBytes;
+        _engaged = engaged;
+    }
+
+    /// <summary>Whether requests are served from the pool (see <see cref="Engage"/>).</summary>
+    public bool IsEngaged { get { lock (_lock) return _engaged; } }
+
+    /// <summary>Serves later requests from the pool (no effect once disposed).</summary>
+    public void Engage()
+    {
+        lock (_lock) _engaged = true;
     }
 
     /// <summary>Releases the free blocks of a pool nobody disposed (blocks in use free themselves).</summary>
@@ -143,7 +157,7 @@ public sealed class BlockPool : IDisposable
         long size = (bytes + 4095) & ~4095L;
         lock (_lock)
         {
-            if (_disposed) return null;
+            if (_disposed || !_engaged) return null;
             for (int k = _free.Count - 1; k >= 0; k--)
                 if (_free[k].Bytes == size)
                 {

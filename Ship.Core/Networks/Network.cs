@@ -290,6 +290,10 @@ public sealed partial class Network : IDisposable
         CheckSettings();
         var call = RunCall.Prepare(this, _state!, schedule, inputs, reset);
         SequenceGroups = _groups.Where(g => call.Plans.Values.Any(p => p.IsSequence(g))).Select(g => g.Tag).ToArray();
-        return call.Execute();
+        var result = call.Execute();
+        // A network that runs again reuses its blocks from then on; one that runs once allocates as libtorch does, so a
+        // network made per call does not keep memory that only the collector would return.
+        _state!.Context.Blocks.Engage();
+        return result;
     }
 }

@@ -33,7 +33,7 @@ public sealed class SimulationContext
         Owner = "";
         _rng = new torch.Generator((ulong)seed, CPU); // host generator for every device: see Draw
         Streams = new RandomStreams(seed);
-        _blocks = new Memory.BlockPool();
+        _blocks = new Memory.BlockPool(engaged: false);
     }
 
     private SimulationContext(SimulationContext root, string owner)

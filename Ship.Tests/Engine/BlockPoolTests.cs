@@ -200,7 +200,10 @@ public class BlockPoolTests
         reference.Dispose();
         using var x1 = Input(1, ScalarType.Float64);
         using var x2 = Input(2, ScalarType.Float64);
-        // Run 1's output and graph (with its saved membranes and masks) are held while run 2 and 3 use the pool.
+        // After a first call the pool is engaged. Run 1's output and graph (with its saved membranes and masks) are then
+        // held while runs 2 and 3 use the pool.
+        using (torch.NewDisposeScope()) Free(net.Run(x2));
+        Assert.That(net.Context.Blocks.IsEngaged, Is.True);
         var first = net.Run(x1);
         using var expected = first["O"].detach().clone();
         using var loss1 = first["O"].sum();
@@ -247,6 +250,21 @@ public class BlockPoolTests
     }
 
     [Test]
+    public void ANetworkRunOnceKeepsNoBlocks()
+    {
+        // A network made per call would otherwise hold its blocks until the collector finalized its pool.
+        var (net, _) = Trainable(ScalarType.Float32);
+        using (var x = Input(9, ScalarType.Float32))
+        using (torch.NewDisposeScope()) Free(net.Run(x));
+        var pool = net.Context.Blocks;
+        Assert.That((pool.BlocksAllocated, pool.BlocksFree, pool.IsEngaged), Is.EqualTo((0L, 0, true)));
+        using (var x = Input(9, ScalarType.Float32))
+        using (torch.NewDisposeScope()) Free(net.Run(x));
+        Assert.That(pool.BlocksFree, Is.GreaterThan(0), "from the second call on the network keeps its blocks");
+        net.Dispose();
+    }
+
+    [Test]
     public void TwoNetworksNeverShareAPool()
     {
         var (a, _) = Trainable(ScalarType.Float32);
@@ -266,7 +284,8 @@ public class BlockPoolTests
     {
         var (net, _) = Trainable(ScalarType.Float32);
         using (var x = Input(5, ScalarType.Float32))
-        using (torch.NewDisposeScope()) Free(net.Run(x));
+            for (int k = 0; k < 2; k++)
+                using (torch.NewDisposeScope()) Free(net.Run(x));
         var old = net.Context.Blocks;
         Assert.That(old.BlocksFree, Is.GreaterThan(0));
         net.Initialize();
