@@ -13,7 +13,21 @@ namespace Ship.Cli;
 /// <param name="Label">The network ("plain", "hardware-aware …").</param>
 /// <param name="Ideal">Counts with ideal weights (the digital references use these).</param>
 /// <param name="Presets">Counts with both weight matrices on device arrays of each preset.</param>
-public sealed record NetworkEnergy(string Label, LedgerReport Ideal, IReadOnlyList<(string Preset, LedgerReport Report)> Presets);
+public sealed record NetworkEnergy(string Label, LedgerReport Ideal, IReadOnlyList<(string Preset, LedgerReport Report)> Presets)
+{
+    /// <summary>Writing the network onto fresh arrays of each physical preset with program-and-verify (empty if not measured).</summary>
+    public IReadOnlyList<ProgrammingEnergy> Programming { get; init; } = System.Array.Empty<ProgrammingEnergy>();
+}
+
+/// <summary>What program-and-verify cost to write both weight matrices of a network onto fresh arrays of one preset.</summary>
+/// <param name="Preset">The device preset.</param>
+/// <param name="Devices">Devices written (both arrays, every device of each weight).</param>
+/// <param name="Pulses">Programming pulses, all devices.</param>
+/// <param name="Energy">Their write energy on <see cref="EnergyStudy.Crossbar"/> (J).</param>
+/// <param name="ConvergedFraction">Fraction of devices whose verify read came within the tolerance.</param>
+/// <param name="VerifyIterations">Verify iterations of the longer of the two arrays.</param>
+/// <param name="Settings">The loop's settings (those of the first array; the tolerance scales with each array's window).</param>
+public sealed record ProgrammingEnergy(string Preset, long Devices, double Pulses, double Energy, double ConvergedFraction, int VerifyIterations, ProgramVerifySettings Settings);
 
 /// <summary>
 /// The main job's "Energy and operations per inference" (docs/energy.md): runs test samples through a trained network
@@ -43,9 +57,45 @@ public static class EnergyStudy
         return ledger.Report();
     }
 
-    /// <summary>A network's counts, ideal and on each preset.</summary>
+    /// <summary>A network's counts, ideal and on each preset, and the cost of programming it onto each preset.</summary>
     public static NetworkEnergy Measure(StudyModel model, string label, IReadOnlyDictionary<string, Tensor> weights, Tensor spikes, IEnumerable<string> presets) =>
-        new(label, Measure(model, weights, spikes), Physical(presets).Select(p => (p, Measure(model, weights, spikes, () => Study.Preset(p)))).ToArray());
+        new(label, Measure(model, weights, spikes), Physical(presets).Select(p => (p, Measure(model, weights, spikes, () => Study.Preset(p)))).ToArray())
+        {
+            Programming = Physical(presets).Select(p => Programming(weights, p, model.Settings.Seed)).ToArray(),
+        };
+
+    /// <summary>
+    /// Writes both weight matrices onto fresh arrays of <paramref name="preset"/> with program-and-verify
+    /// (<see cref="ProgramVerifySettings.ForWindow"/>: tolerance 1 % of the window, adaptive bursts, 3 reads averaged,
+    /// starting from the erased state) through the study's pulse model of the preset (<see cref="Study.PulseModel"/>), and
+    /// charges the pulses with the write formula of <see cref="Crossbar"/> (docs/energy.md). Draws from <paramref name="seed"/>.
+    /// </summary>
+    public static ProgrammingEnergy Programming(IReadOnlyDictionary<string, Tensor> weights, string preset, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        long devices = 0;
+        double pulses = 0, energy = 0, converged = 0;
+        int iterations = 0;
+        ProgramVerifySettings? first = null;
+        foreach (var tag in new[] { StudyModel.InHidden, StudyModel.HiddenOut })
+        {
+            using var probe = Study.Preset(preset);
+            using var array = probe.WithPulses(Study.PulseModel(preset, probe));
+            var w = weights[tag];
+            var rng = new torch.Generator((ulong)seed); // host draws (Draw), tensors on the weights' device
+            array.Program(w, rng, w.device);
+            var settings = ProgramVerifySettings.ForWindow(array.State.Range) with { FromErased = true };
+            first ??= settings;
+            using var r = array.ProgramAndVerify(settings, rng);
+            long n = r.Pulses.numel();
+            devices += n;
+            pulses += r.Writes.Pulses;
+            energy += WriteEnergy.Energy(r.Writes, Crossbar);
+            converged += r.ConvergedFraction * n;
+            iterations = Math.Max(iterations, r.VerifyReads);
+        }
+        return new(preset, devices, pulses, energy, devices == 0 ? 0 : converged / devices, iterations, first!);
+    }
 
     /// <summary>The presets whose devices are conductances: "ideal" holds the weights themselves (signed), which no read energy describes.</summary>
     public static IReadOnlyList<string> Physical(IEnumerable<string> presets) => presets.Where(p => p != "ideal").ToArray();
@@ -60,6 +110,15 @@ public static class EnergyStudy
         sb.Append(r.NeuroBenchTable()).AppendLine();
         var crossbars = e.Presets.Select(p => ($"{p.Preset} on {Crossbar.Name}", p.Report, Crossbar)).ToArray();
         sb.Append(r.EnergyTable(EnergyPresets.Digital(), crossbars)).AppendLine();
+        if (e.Programming.Count > 0)
+        {
+            sb.AppendLine($"Writing this network onto fresh arrays with program-and-verify (from the erased state; tolerance 1 % of the window, adaptive bursts of up to {e.Programming[0].Settings.MaxPulsesPerVerify} pulses, {e.Programming[0].Settings.ReadsPerVerify} reads averaged per verify, at most {e.Programming[0].Settings.MaxPulses} pulses per device; the study's pulse model of each preset; write energy V_w²·(G_before + G_after)/2·t_pulse + V_w²·C_line per pulse on {Crossbar.Name}; verify reads not charged). Once per chip, not per inference:").AppendLine();
+            sb.AppendLine("| preset | devices | pulses | pulses per device | converged | verify iterations | write energy (J) | per device (J) |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var p in e.Programming)
+                sb.AppendLine($"| {p.Preset} | {p.Devices} | {p.Pulses:0} | {G(p.Pulses / Math.Max(1, p.Devices))} | {p.ConvergedFraction * 100:0.##} % | {p.VerifyIterations} | {G(p.Energy)} | {G(p.Energy / Math.Max(1, p.Devices))} |");
+            sb.AppendLine();
+        }
         foreach (var (preset, rep) in e.Presets)
             if (MeanConductance(rep) is > 0.1 and var g)
                 sb.AppendLine($"**Warning:** the {preset} preset reads {g:G3} S per device on average: its conductances look like µS numbers rather than siemens (every conductance API takes S), so its crossbar energies are wrong by that unit's factor.").AppendLine();

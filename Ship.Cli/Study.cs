@@ -251,13 +251,8 @@ public sealed class Study
     private void DevicePulses(string preset)
     {
         using var probe = Preset(preset);
-        var (lo, hi) = Window(probe);
-        bool physical = preset != "ideal";
-        // A fitted device shows its own measured response; the library presets model drift only and get a generic one.
-        PulseResponse response = probe.Pulses ?? (preset == "pcm"
-            ? new SoftBoundsPulses(dwMin: (hi - lo) / 60, wMin: lo, wMax: hi, reference: (lo + hi) / 2, dwMinSpread: 0.1, wMaxSpread: 0.05, cycleNoise: 0.02)
-            : new LinearStepPulses(dwMin: (hi - lo) / 100, wMin: lo, wMax: hi, gammaUp: physical ? 0.6 : 0, gammaDown: physical ? 0.6 : 0,
-                reference: (lo + hi) / 2, dwMinSpread: physical ? 0.1 : 0, cycleNoise: physical ? 0.02 : 0));
+        var (lo, _) = Window(probe);
+        var response = PulseModel(preset, probe);
         using var scope = torch.NewDisposeScope();
         var rng = new torch.Generator((ulong)_s.Seed);
         using var devices = new PulsedDevices(response, new long[] { 100 }, rng, initial: lo);
@@ -269,6 +264,23 @@ public sealed class Study
         var (scale, unit) = DisplayUnit(preset);
         Add(DevicePlots.PulseResponse(_s.Out, $"device-{PresetLabel(preset)}-pulses", pot, dep, scale: scale, unit: unit,
             options: new PlotOptions(Title: $"{PresetLabel(preset)}: conductance vs pulse number (100 devices, mean ± σ)")));
+    }
+
+    /// <summary>
+    /// The pulse response the study gives a preset: a fitted device its own measured one; the library presets, which
+    /// model drift only, a generic one on their window (S): soft bounds with 60 steps across the window for pcm, a
+    /// linear step (γ = 0.6) with 100 steps for the others; 10 % device-to-device spread of the step, 2 % cycle noise
+    /// (none for the weight-space ideal preset). An assumption of the study, not a measured device.
+    /// </summary>
+    public static PulseResponse PulseModel(string preset, DeviceArray probe)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        var (lo, hi) = Window(probe);
+        bool physical = preset != "ideal";
+        return probe.Pulses ?? (preset == "pcm"
+            ? new SoftBoundsPulses(dwMin: (hi - lo) / 60, wMin: lo, wMax: hi, reference: (lo + hi) / 2, dwMinSpread: 0.1, wMaxSpread: 0.05, cycleNoise: 0.02)
+            : new LinearStepPulses(dwMin: (hi - lo) / 100, wMin: lo, wMax: hi, gammaUp: physical ? 0.6 : 0, gammaDown: physical ? 0.6 : 0,
+                reference: (lo + hi) / 2, dwMinSpread: physical ? 0.1 : 0, cycleNoise: physical ? 0.02 : 0));
     }
 
     /// <summary>The nominal window of a preset's mapping (S for physical presets), [−1, 1] for the weight-space ideal one.</summary>

@@ -121,6 +121,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             operations[g.Tag] = ops;
         }
         DisposeTracks();
+        _pulsed.Clear();
         var net = _net = run.Network;
         var ctx = net.Context;
         int batch = ctx.BatchSize;
@@ -155,11 +156,8 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             // Pulses the network's arrays received since the last look (pulse programming at initialization, ApplyPulses).
             if (ws.WeightDevice is DeviceArray pulsed)
             {
-                var taken = pulsed.TakeWrites();
-                _writes += taken;
-                // A crossbar says how its cells are selected: its half-select terms follow its array type, not the model's.
-                if (ws is CrossbarSynapse typed)
-                    _typedWrites[typed.Settings.ArrayType] = (_typedWrites.TryGetValue(typed.Settings.ArrayType, out var w0) ? w0 : WriteCounts.Zero) + taken;
+                TakeWrites(pulsed, ws);
+                _pulsed.Add((pulsed, ws)); // taken again at the run's end: plasticity pulses during the run
             }
             var s = new SynapseTrack(g.Tag, source, src.Group, target, ws, ctx, src.Readers.Count);
             src.Readers.Add(s);
@@ -201,10 +199,25 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         }
     }
 
+    // Arrays of the current run's synapses whose pulses (write accounting) the ledger takes at run start and end.
+    private readonly List<(DeviceArray Array, WeightedSynapse Synapse)> _pulsed = new();
+
+    private void TakeWrites(DeviceArray array, WeightedSynapse ws)
+    {
+        var taken = array.TakeWrites();
+        _writes += taken;
+        // A crossbar says how its cells are selected: its half-select terms follow its array type, not the model's.
+        if (ws is CrossbarSynapse typed)
+            _typedWrites[typed.Settings.ArrayType] = (_typedWrites.TryGetValue(typed.Settings.ArrayType, out var w0) ? w0 : WriteCounts.Zero) + taken;
+    }
+
     /// <inheritdoc />
     public void OnRunEnd(bool completed)
     {
         if (_net is null) return;
+        // Pulses issued during the run (plasticity blocks on device arrays) belong to this run.
+        foreach (var (array, ws) in _pulsed) TakeWrites(array, ws);
+        _pulsed.Clear();
         foreach (var n in _neurons) n.Flush();
         // The one host read of the run: every accumulator (and the per-step series) at once.
         double[] values;
@@ -625,7 +638,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
                 OnDevices = true;
                 DevicesPerWeight = array.Mapping.DevicesPerWeight;
                 _array = array;
-                ReadsEveryStep = array.ReadsVary;
+                ReadsEveryStep = array.ReadsVary || ws.Plastic; // a plasticity block pulses the devices every step
             }
             Acc = torch.zeros(Width, dtype: ScalarType.Float64, device: ctx.Device).DetachFromDisposeScope();
             if (ws is CrossbarSynapse x)

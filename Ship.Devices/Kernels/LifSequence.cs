@@ -54,23 +54,17 @@ public static class LifSequence
     {
         if (args.Surrogate is not null && torch.is_grad_enabled() && (x.requires_grad || args.U0.requires_grad))
         {
-            // Three outputs of one node, each a tensor of its own: the spikes' gradient arrives as the loss made it (the
-            // gradient of a sum stays one broadcast value), where a view into one packed output would make autograd
-            // materialize a zero-filled gradient of the whole packed size.
-            var made = new List<Tensor>();
-            List<Tensor> outs;
-            using (var scope = torch.NewDisposeScope())
-            {
-                outs = LifSequenceFunction.apply(x, args.U0, args, made);
-                // TorchSharp's node keeps an empty tensor per output (to make zeros for an output the loss does not use)
-                // and registers it in this scope; the node frees it itself, so it must outlive the scope. Left in the
-                // scope: the forward's own wrappers (its results are held by the outputs and the graph).
-                var mine = new HashSet<IDisposable>(outs.Concat(made), ReferenceEqualityComparer.Instance);
-                scope.Detach(scope.DisposablesView.Where(d => !mine.Contains(d)).ToList());
-                scope.MoveToOuter(outs);
-            }
-            using var gate = outs[2];
-            return (outs[0], outs[1], gate.detach());
+            // One packed output [B, T·N + 2N] = (spikes, final membrane, final gate): a single autograd output always
+            // receives a defined gradient, whichever parts the loss uses. (Its spikes are a view, so autograd fills a
+            // zero gradient of the packed size per backward: three outputs would avoid it, but TorchSharp 0.107 keeps
+            // a per-output cache in the caller's dispose scope that it reads for an unused output.)
+            long b = x.shape[0], t = x.shape[1], n = x.shape[2];
+            using var packed = LifSequenceFunction.apply(x, args.U0, args);
+            using var ps = packed.narrow(1, 0, t * n);
+            using var pu = packed.narrow(1, t * n, n);
+            using var pg = packed.narrow(1, t * n + n, n);
+            using var gd = pg.detach();
+            return (ps.reshape(b, t, n), pu.clone(), gd.clone());
         }
         var (spikes, u, g, _, _) = Forward(x, args, save: false);
         return (spikes, u, g);
@@ -302,48 +296,43 @@ public static class LifSequence
 }
 
 /// <summary>
-/// Autograd node of the fused LIF sequence: inputs (currents, initial membrane), outputs (spikes [B, T, N], final
-/// membrane [B, N], final gate [B, N]); the surrogate gradient flows back to the currents and to the initial membrane
+/// Autograd node of the fused LIF sequence: inputs (currents, initial membrane), one packed output [B, T·N + 2N] =
+/// (spikes, final membrane, final gate); the surrogate gradient flows back to the currents and to the initial membrane
 /// (the gate is a flag, its gradient is ignored).
 /// </summary>
-public sealed class LifSequenceFunction : torch.autograd.MultiTensorFunction<LifSequenceFunction>
+public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<LifSequenceFunction>
 {
     /// <inheritdoc />
     public override string Name => "ShipLifSequence";
 
     /// <inheritdoc />
-    public override List<Tensor> forward(torch.autograd.AutogradContext ctx, params object[] vars)
+    public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
         var a = (LifSequence.Args)vars[2];
-        var made = (List<Tensor>)vars[3];
-        // Everything the forward makes is freed here but its results, which the caller frees once the node holds them.
-        using var scope = torch.NewDisposeScope();
         var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true);
-        made.AddRange(new[] { spikes, uFinal, gFinal, u!, mask! });
-        scope.MoveToOuter(made);
         // Saved in the graph (not held by managed objects), so they live exactly as long as the graph does: a pooled
         // block saved here goes back to the pool only when the graph is freed.
         ctx.save_for_backward(new List<Tensor> { u!, mask!, a.Beta, a.Thr });
         ctx.save_data("surrogate", a.Surrogate!);
         ctx.save_data("blocks", a.Blocks!);
-        return new List<Tensor> { spikes, uFinal, gFinal };
+        long b = x.shape[0];
+        return torch.cat(new[] { spikes.reshape(b, -1), uFinal, gFinal }, 1);
     }
 
     /// <inheritdoc />
-    public override List<Tensor> backward(torch.autograd.AutogradContext ctx, List<Tensor> gradOutputs)
+    public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        // Backward runs on libtorch's autograd thread, outside every scope of the caller: free what is made here,
-        // including the wrappers of the incoming gradients (libtorch keeps its own references).
-        using var b = Ship.Core.Autograd.BackwardScope.Begin(gradOutputs[0]);
-        using var gradU = gradOutputs[1];
-        using var gradG = gradOutputs[2];
+        // Backward runs on libtorch's autograd thread, outside every scope of the caller: free what is made here.
+        using var b = Ship.Core.Autograd.BackwardScope.Begin(gradOutput);
         var saved = ctx.get_saved_variables();
         var surrogate = (ISurrogate)ctx.get_data("surrogate");
         var blocks = ctx.get_data("blocks") as BlockPool;
         Tensor u = saved[0], mask = saved[1], beta = saved[2], thr = saved[3];
-        var gradSpikes = gradOutputs[0] is { IsInvalid: false } gs ? gs : null;
-        var (dx, du0) = LifSequence.Backward(gradSpikes, gradU is { IsInvalid: false } ? gradU : null, u, thr, surrogate, mask, beta, blocks);
-        return new List<Tensor> { b.Return(dx), b.Return(du0), null!, null! };
+        long bs = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
+        var gradSpikes = gradOutput.narrow(1, 0, t * n).reshape(bs, t, n);
+        var gradU = gradOutput.narrow(1, t * n, n);
+        var (dx, du0) = LifSequence.Backward(gradSpikes, gradU, u, thr, surrogate, mask, beta, blocks);
+        return new List<Tensor> { b.Return(dx), b.Return(du0), null! };
     }
 }

@@ -236,6 +236,113 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         return trace.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Closed-loop program-and-verify (<see cref="ProgramVerifySettings"/>) of the programmed devices towards
+    /// <paramref name="targets"/> (S, the devices' shape [D, …]; null = the mapping's targets of the current programming,
+    /// <see cref="DeviceState.Target"/>): verify reads with the array's read noise (<see cref="ReadNoise"/> models in its
+    /// list, at 0 s after programming), SET/RESET pulses through <see cref="Pulses"/>. The devices keep the result; every
+    /// pulse is counted for the hardware ledger (<see cref="TakeWrites"/>) and in the devices' lifetime writes (endurance).
+    /// Draws come from the network's "programming" stream. Bad settings or targets throw before anything changes.
+    /// </summary>
+    public ProgramVerifyResult ProgramAndVerify(ProgramVerifySettings settings, SimulationContext ctx, Tensor? targets = null)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        return ProgramAndVerify(settings, ctx.Stream("programming"), targets);
+    }
+
+    /// <summary>As <see cref="ProgramAndVerify(ProgramVerifySettings, SimulationContext, Tensor?)"/>, without a network: draws come from <paramref name="rng"/>.</summary>
+    public ProgramVerifyResult ProgramAndVerify(ProgramVerifySettings settings, torch.Generator rng, Tensor? targets = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(rng);
+        settings.Validate(Name);
+        var response = Pulses ?? throw new ParameterException(Name, nameof(Pulses), "no pulse response: create the array with WithPulses(…) before program-and-verify.");
+        var s = State;
+        using var scope = torch.NewDisposeScope();
+        var t = targets is null ? s.Target : targets.detach().to(ScalarType.Float64, s.Device);
+        if (!t.shape.SequenceEqual(s.Shape))
+            throw new ParameterException(Name, "targets", $"target conductances must have the devices' shape [{string.Join(", ", s.Shape)}], got [{string.Join(", ", t.shape)}].");
+        if (!t.isfinite().all().item<bool>())
+            throw new ParameterException(Name, "targets", "target conductances must be finite (S).");
+        _pulseDevices ??= response.DrawDevices(s.Shape, rng, s.Device);
+        s.Rng = rng;
+        var noise = _effects.OfType<ReadNoise>().ToArray();
+        Tensor Verify(Tensor g)
+        {
+            foreach (var e in noise) g = e.Read(g, s);
+            return s.ApplyPins(g);
+        }
+        s.ElapsedTime = 0; // verify reads follow the pulses at once
+        try
+        {
+            var start = settings.FromErased ? s.ApplyPins(torch.full_like(s.Programmed, s.Range.Gmin)) : s.Programmed;
+            var (g, pulses, ok, reads, writes) = ProgramAndVerifyFunctional.Run(start, t, response, _pulseDevices, settings, Verify, s.ApplyPins, rng);
+            s.AddWrites(writes); // hardware ledger: the pulses' write energy
+            s.AddDeviceWrites(pulses); // endurance
+            s.SetProgrammed(g.clone());
+            return new ProgramVerifyResult(pulses, g - t, ok, reads, writes);
+        }
+        finally { s.ElapsedTime = _elapsed; }
+    }
+
+    /// <summary>The weights the devices hold now (float64 [… weights shape]): the programmed conductances decoded, without read effects.</summary>
+    public Tensor ProgrammedWeights()
+    {
+        var s = State;
+        return Mapping.Decode(s.Programmed, _encoding!);
+    }
+
+    /// <summary>
+    /// Turns the weight change <paramref name="deltaW"/> (weight units, the weights' shape) into programming pulses on the
+    /// devices (<see cref="WeightUpdatePulsesFunctional"/>: the most sensitive device of each weight, stochastically rounded
+    /// pulse counts, SET or RESET) and applies them through <see cref="Pulses"/>, so the weights move only as the devices
+    /// allow (their steps, bounds, cycle noise, stuck devices). Every pulse is counted for the hardware ledger and in the
+    /// lifetime writes (endurance); the counts stay on the device until taken (no host read except the longest train's
+    /// length). Returns the pulses per device [D, …]. Used by the plasticity blocks on a device-backed synapse.
+    /// </summary>
+    public Tensor PulseWeightUpdate(Tensor deltaW, torch.Generator rng)
+    {
+        ArgumentNullException.ThrowIfNull(deltaW);
+        ArgumentNullException.ThrowIfNull(rng);
+        var response = Pulses ?? throw new ParameterException(Name, nameof(Pulses), "no pulse response: create the array with WithPulses(…) to change its weights by pulses.");
+        var s = State;
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var dw = deltaW.detach().to(ScalarType.Float64, s.Device);
+        if (!dw.shape.SequenceEqual(s.Shape[1..]))
+            throw new ParameterException(Name, "deltaW", $"a weight change must have the weights' shape [{string.Join(", ", s.Shape[1..])}], got [{string.Join(", ", dw.shape)}].");
+        _pulseDevices ??= response.DrawDevices(s.Shape, rng, s.Device);
+        var g = s.Programmed;
+        // The decode is linear in each conductance: one probe per device of a weight gives ∂w/∂G_d exactly.
+        double h = _encoding!.Range.Width > 0 ? _encoding.Range.Width : 1.0;
+        var w0 = Mapping.Decode(g, _encoding);
+        var sens = new List<Tensor>();
+        for (long d = 0; d < s.Shape[0]; d++)
+        {
+            var probe = g.clone();
+            probe[d].add_(h);
+            sens.Add(Mapping.Decode(probe, _encoding).sub_(w0).div_(h));
+        }
+        var uniform = Ship.Core.Networks.Draw.Rand(dw.shape, ScalarType.Float64, s.Device, rng);
+        var (pulses, up) = WeightUpdatePulsesFunctional.Counts(dw, torch.stack(sens), g, response, uniform);
+        long longest = (long)pulses.max().item<double>();
+        if (longest == 0) return pulses.MoveToOuterDisposeScope();
+        var down = up.logical_not();
+        var w = g.clone();
+        for (long j = 1; j <= longest; j++)
+        {
+            var pulsed = pulses.ge(j);
+            var next = torch.where(pulsed.logical_and(up), response.Pulse(w, PulseDirection.Potentiation, _pulseDevices, rng),
+                torch.where(pulsed.logical_and(down), response.Pulse(w, PulseDirection.Depression, _pulseDevices, rng), w));
+            next = s.ApplyPins(next);
+            s.AddWrites(Energy.WriteEnergy.CountsOf(torch.stack(new[] { w, next }), pulsed)); // hardware ledger
+            w = next;
+        }
+        s.LifetimeWrites.add_(pulses); // endurance (counts are ≥ 0 and of the devices' shape by construction)
+        s.SetProgrammed(w.clone());
+        return pulses.MoveToOuterDisposeScope();
+    }
+
     /// <summary>Programming pulses the devices received since the last call (pulse programming, <see cref="ApplyPulses(int, PulseDirection, torch.Generator, Tensor?)"/>), for the hardware ledger; none when not programmed.</summary>
     public Energy.WriteCounts TakeWrites() => _state?.TakeWrites() ?? Energy.WriteCounts.Zero;
 

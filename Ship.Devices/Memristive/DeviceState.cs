@@ -36,14 +36,34 @@ public sealed class DeviceState : IDisposable
     /// <summary>Programming pulses applied since the last <see cref="TakeWrites"/> (hardware ledger, docs/energy.md).</summary>
     private Energy.WriteCounts _writes = Energy.WriteCounts.Zero;
 
+    // Counts added on the device (plasticity pulses, every step) and read to the host only when taken.
+    private Tensor? _pendingWrites;
+
     /// <summary>Adds the counts of a pulse train (conductances before and after each pulse).</summary>
     internal void AddWrites(Energy.WriteCounts counts) => _writes += counts;
+
+    /// <summary>Adds counts held on the device ([4] float64, <see cref="Energy.WriteEnergy.CountsOf"/>), without a host read.</summary>
+    internal void AddWrites(Tensor counts)
+    {
+        if (_pendingWrites is null) _pendingWrites = counts.to(ScalarType.Float64, Device).clone().DetachFromDisposeScope();
+        else _pendingWrites.add_(counts);
+    }
 
     /// <summary>The programming pulses counted since the last call, and forgets them.</summary>
     public Energy.WriteCounts TakeWrites()
     {
         var w = _writes;
         _writes = Energy.WriteCounts.Zero;
+        if (_pendingWrites is not null)
+        {
+            using (var host = _pendingWrites.cpu())
+            {
+                var c = host.data<double>().ToArray();
+                w += new Energy.WriteCounts(c[0], c[1], c[2], c[3]);
+            }
+            _pendingWrites.Dispose();
+            _pendingWrites = null;
+        }
         return w;
     }
     /// <summary>
@@ -240,6 +260,7 @@ public sealed class DeviceState : IDisposable
         _target?.Dispose();
         _g0?.Dispose();
         _lifetimeWrites?.Dispose();
-        _pinMask = _pinValue = _target = _g0 = _lifetimeWrites = null;
+        _pendingWrites?.Dispose();
+        _pinMask = _pinValue = _target = _g0 = _lifetimeWrites = _pendingWrites = null;
     }
 }

@@ -34,7 +34,9 @@ public enum TraceInteraction
 /// run records gradients (through the synapse to its input) each step's weights are a new tensor instead.
 /// Wiring: add <see cref="Tap"/> to the network in place of the synapse, add the block and connect the postsynaptic
 /// group to it. Weights persist across runs until the network is initialized again; traces restart at every run.
-/// Synapses with an attached weight device are not supported, and the same weights must not also train by gradient.
+/// A synapse backed by a <see cref="Memristive.DeviceArray"/> with a pulse response learns by programming pulses: each
+/// step the rule's change of the weights the devices hold becomes pulses (<see cref="Memristive.WeightUpdatePulsesFunctional"/>),
+/// counted as writes; other weight devices are refused. The same weights must not also train by gradient.
 /// </summary>
 public abstract class PlasticityBlock : NeuronGroup
 {
@@ -74,8 +76,15 @@ public abstract class PlasticityBlock : NeuronGroup
     {
         if (!Synapse.IsBound)
             throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': its synapse is not bound; add the block's Tap to the network (or bind the synapse first).");
-        if (Synapse.WeightDevice is not null)
-            throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': synapse '{Synapse.DisplayName}' reads its weights from a device; online plasticity on device weights is not supported.");
+        if (Synapse.WeightDevice is Memristive.DeviceArray array)
+        {
+            if (Synapse is Memristive.Crossbar.CrossbarSynapse { TrainThroughPeriphery: true })
+                throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': crossbar '{Synapse.DisplayName}' computes from its weights W in TrainThroughPeriphery mode, not from its devices, so pulses would not reach it; turn the mode off for online plasticity.");
+            if (array.Pulses is null)
+                throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': synapse '{Synapse.DisplayName}' reads its weights from device array '{array.Name}', which has no pulse response; give it one (WithPulses) so weight updates become programming pulses.");
+        }
+        else if (Synapse.WeightDevice is not null)
+            throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': synapse '{Synapse.DisplayName}' reads its weights from a {Synapse.WeightDevice.GetType().Name}; online plasticity works on ideal weights or on a DeviceArray with a pulse response.");
         if (Synapse.TargetCount != ComponentCount)
             throw new NetworkConfigurationException(
                 $"{GetType().Name} '{DisplayName}' has {ComponentCount} postsynaptic neurons, synapse '{Synapse.DisplayName}' has {Synapse.TargetCount} targets.");
@@ -103,6 +112,7 @@ public abstract class PlasticityBlock : NeuronGroup
         _seen = Tap.StepCount;
         bool recording = torch.is_grad_enabled();
         using var noGrad = torch.no_grad();
+        if (Synapse.WeightDevice is Memristive.DeviceArray array) return LearnOnDevices(array, input);
         if (!recording) return Learn(Synapse.W.Value, Tap.LastInput!.detach(), input.detach());
         // While a run records gradients the synapse's product saved this step's weights for the backward: an in-place
         // update would invalidate them (autograd's version check), so the new weights are a tensor of their own.
@@ -111,6 +121,38 @@ public abstract class PlasticityBlock : NeuronGroup
         var y = Learn(fresh, Tap.LastInput!.detach(), input.detach());
         Synapse.W.Tensor = Keep(fresh);
         if (!old.requires_grad) old.Dispose(); // the autograd graph keeps its own reference to what it saved
+        return y;
+    }
+
+    /// <summary>
+    /// Changes the synapse's weights outside a step (e.g. a delayed reward): <paramref name="update"/> modifies the
+    /// weights [Ns, Nt] in place — W itself, or for a device-backed synapse a copy of the weights the devices hold, whose
+    /// change then becomes programming pulses (<see cref="Memristive.DeviceArray.PulseWeightUpdate"/>).
+    /// </summary>
+    protected void ChangeWeights(Action<Tensor> update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        using var noGrad = torch.no_grad();
+        if (Synapse.WeightDevice is not Memristive.DeviceArray array)
+        {
+            update(Synapse.W.Value);
+            return;
+        }
+        using var scope = torch.NewDisposeScope();
+        var held = array.ProgrammedWeights();
+        var proposed = held.to(Synapse.W.Value.dtype).clone();
+        update(proposed);
+        array.PulseWeightUpdate(proposed.to(ScalarType.Float64) - held, Context.Stream("device-pulses"));
+    }
+
+    // The rule proposes new weights from the ones the devices hold; the change becomes pulses
+    // (DeviceArray.PulseWeightUpdate), so the synapse's next read shows what the devices did with them.
+    private Tensor LearnOnDevices(Memristive.DeviceArray array, Tensor post)
+    {
+        var held = array.ProgrammedWeights();
+        var proposed = held.to(Synapse.W.Value.dtype).clone(); // a copy of its own: the rule updates it in place
+        var y = Learn(proposed, Tap.LastInput!.detach(), post.detach());
+        array.PulseWeightUpdate(proposed.to(ScalarType.Float64) - held, Context.Stream("device-pulses")).Dispose();
         return y;
     }
 

@@ -113,7 +113,8 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var r = reward.detach().to(e.dtype).to(e.device).reshape(-1);
-        RewardStdpFunctional.Reward(Synapse.W.Value, e, r, LearningRate.Value.ToDouble() / e.shape[0], Bounds, WMin, WMax);
+        double eta = LearningRate.Value.ToDouble() / e.shape[0];
+        ChangeWeights(w => RewardStdpFunctional.Reward(w, e, r, eta, Bounds, WMin, WMax)); // pulses on a device-backed synapse
         Eligibility.Tensor = Keep(torch.zeros_like(e));
         e.Dispose();
     }

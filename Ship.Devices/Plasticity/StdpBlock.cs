@@ -20,7 +20,8 @@ namespace Ship.Devices.Plasticity;
 /// Wiring: add <see cref="PlasticityBlock.Tap"/> (the synapse, wrapped so the block can read its input) to the network
 /// in place of the synapse, add this block and connect the postsynaptic group to it; the block's output is x_post
 /// [batch, Nt]. Weights change in place under no_grad and persist across runs until the network is initialized again;
-/// do not train the same weights by gradient in the same run. Synapses with an attached weight device are not supported.
+/// do not train the same weights by gradient in the same run. On a synapse backed by a device array with a pulse response
+/// the update becomes programming pulses (see <see cref="PlasticityBlock"/>).
 /// </summary>
 [ShipModel("StdpBlock")]
 public sealed class StdpBlock : PlasticityBlock, IShipModel<StdpBlock, StdpBlock.Settings>

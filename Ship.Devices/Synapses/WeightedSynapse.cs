@@ -155,11 +155,12 @@ public abstract class WeightedSynapse : SynapseGroup, ICheckpointState
         _read = Keep(read);
     }
 
-    /// <summary>The weights to use in this step: W, the device read of this run, or a fresh read for noisy devices.</summary>
+    /// <summary>The weights to use in this step: W, the device read of this run, or a fresh read for noisy devices and for devices a plasticity block pulses during the run.</summary>
     protected Tensor Weights => WeightDevice switch
     {
         null => W.Value,
         { ReadsVary: true } d => d.Read(Context),
+        { } d when Plastic => d.Read(Context),
         _ => _read ??= Keep(WeightDevice.Read(Context)),
     };
 }

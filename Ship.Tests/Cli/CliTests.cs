@@ -95,6 +95,13 @@ public class CliTests
             Assert.That(ecode, Is.EqualTo(0), eerr);
             var fp32 = summary.Split('\n').First(l => l.StartsWith("| CMOS 45 nm FP32 |", StringComparison.Ordinal));
             Assert.That(eout, Does.Contain(fp32), "the same counts from the saved network as in the study");
+            // Programming energy (#14, devwrites): program-and-verify of both matrices (2 devices per weight on both presets).
+            foreach (var preset in new[] { "rram", "pcm" })
+            {
+                var row = summary.Split('\n').First(l => l.StartsWith($"| {preset} | {2 * (64 * 64 + 64 * 10)} |", StringComparison.Ordinal));
+                Assert.That(eout, Does.Contain(row), $"{preset}: 'ship energy' programs the saved network the same way");
+                TestContext.Out.WriteLine(row);
+            }
 
             // --nir (#17): model.nir and model-hw.nir hold the trained weights and import back as the trained networks.
             AssertNirImportsBack(dir, "model");

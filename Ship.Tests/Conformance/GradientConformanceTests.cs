@@ -35,6 +35,7 @@ public class GradientConformanceTests
         ["SpikeTrainInput"] = "its spikes are staged data: nothing differentiable feeds them",
         ["StdpBlock"] = "a learning rule computes its output and weight updates under no_grad",
         ["StdpBlock+Nearest"] = "a learning rule computes its output and weight updates under no_grad",
+        ["StdpBlock+DeviceArray"] = "a learning rule computes its output and weight updates under no_grad",
         ["TripletStdpBlock"] = "a learning rule computes its output and weight updates under no_grad",
         ["RewardStdpBlock"] = "a learning rule computes its output and weight updates under no_grad",
     };

@@ -183,6 +183,11 @@ public static class ModelCatalog
             Block("StdpBlock", s => new StdpBlock(s, 4, aPlus: 0.02, aMinus: 0.021, tauPlus: 10e-3, tauMinus: 12e-3, bounds: StdpBounds.Clip, wMin: 0, wMax: 1)),
             // Added by the models branch (#12): the nearest-spike interaction must survive a checkpoint too.
             Block("StdpBlock+Nearest", s => new StdpBlock(s, 4, aPlus: 0.03, aMinus: 0.02, tauPlus: 8e-3, tauMinus: 9e-3, bounds: StdpBounds.Soft, wMin: 0, wMax: 1, interaction: TraceInteraction.Nearest)),
+            // Added by the devwrites branch (#14): STDP on a device-backed synapse learns by programming pulses (cycle noise,
+            // device spread, stochastic rounding: every draw must survive a checkpoint and a Continue).
+            Block("StdpBlock+DeviceArray", s => new StdpBlock(s, 4, aPlus: 0.02, aMinus: 0.021, tauPlus: 10e-3, tauMinus: 12e-3, bounds: StdpBounds.Clip, wMin: 0, wMax: 1),
+                () => new DeviceArray("plastic", new DifferentialReferenceMapping(50e-6, 120e-6))
+                    .WithPulses(new LinearStepPulses(dwMin: 0.5e-6, wMin: 50e-6, wMax: 120e-6, reference: 85e-6, dwMinSpread: 0.1, cycleNoise: 0.2))),
             Block("TripletStdpBlock", s => new TripletStdpBlock(s, 4, a2Plus: 1e-3, a3Plus: 5e-3, a2Minus: 6e-3, a3Minus: 1e-3, bounds: StdpBounds.Soft, wMin: 0, wMax: 1)),
             Block("RewardStdpBlock", s =>
             {
@@ -265,13 +270,20 @@ public static class ModelCatalog
         return new ModelCase(net, "I", tensorInput ? Raster(seed, "I") : _ => new Dictionary<string, Tensor>());
     }
 
-    private static ModelEntry Block(string name, Func<WeightedSynapse, PlasticityBlock> create)
+    private static ModelEntry Block(string name, Func<WeightedSynapse, PlasticityBlock> create, Func<DeviceArray>? device = null)
     {
         var type = create(new Dense()).GetType();
-        return new(name, type, null, () => create(new Dense(Init.Uniform(0, 0.8))), seed =>
+        Dense Synapse()
+        {
+            var d = new Dense(Init.Uniform(0, 0.8));
+            if (device is not null) d.WithDevice(device());
+            return d;
+        }
+        // The entry's model is the block (not a synapse), so it names no device type even when its synapse has one.
+        return new(name, type, null, () => create(Synapse()), seed =>
         {
             var net = NewNetwork(name, seed);
-            var block = create(new Dense(Init.Uniform(0, 0.8)));
+            var block = create(Synapse());
             net.Add("I", new TensorInput(InputChannels));
             net.Add("S", block.Tap, "I", "P");
             net.Add("P", new Lif(4, tau: 6e-3, threshold: 0.6));

@@ -258,7 +258,8 @@ public sealed class CrossbarSynapse : WeightedSynapse, ISequenceGroup, IShipMode
 
     private CrossbarLayout CurrentLayout()
     {
-        if (_layout is not null && !Array.ReadsVary) return _layout;
+        // A plasticity block pulses the devices during the run: place what they hold now.
+        if (_layout is not null && !Array.ReadsVary && !Plastic) return _layout;
         _layout?.Dispose();
         using var scope = torch.NewDisposeScope();
         CrossbarLayout layout;
