@@ -316,8 +316,15 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         ctx.save_for_backward(new List<Tensor> { u!, mask!, a.Beta, a.Thr });
         ctx.save_data("surrogate", a.Surrogate!);
         ctx.save_data("blocks", a.Blocks!);
-        long b = x.shape[0];
-        return torch.cat(new[] { spikes.reshape(b, -1), uFinal, gFinal }, 1);
+        // The packed output is a block of the pool too (a copy as torch.cat would make, into memory an earlier run freed).
+        long b = x.shape[0], tn = x.shape[1] * x.shape[2], n = x.shape[2];
+        var shape = new[] { b, tn + 2 * n };
+        var packed = a.Blocks is { } pool ? pool.Empty(shape, spikes.dtype, spikes.device) : torch.empty(shape, dtype: spikes.dtype, device: spikes.device);
+        using (var ps = packed.narrow(1, 0, tn))
+        using (var s2 = spikes.reshape(b, tn)) ps.copy_(s2);
+        using (var pu = packed.narrow(1, tn, n)) pu.copy_(uFinal);
+        using (var pg = packed.narrow(1, tn + n, n)) pg.copy_(gFinal);
+        return packed;
     }
 
     /// <inheritdoc />
