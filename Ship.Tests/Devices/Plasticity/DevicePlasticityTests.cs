@@ -302,4 +302,39 @@ public class DevicePlasticityTests
         var read = ledger.Report().Synapses.Single().ReadConductance;
         Assert.That(read, Is.EqualTo(2 * g0 + g1).Within(1e-12 * read));
     }
+
+    [Test]
+    public void AFloat32NetworkFiresNoPulseWhereTheRuleChangesNothing()
+    {
+        // A first run pulses every weight once (one pre → post pair with a small A+), which moves the conductances off
+        // the float32 grid; a second run has no spike at all, so the rule changes nothing and no device may be pulsed.
+        // The weights the devices hold are float64; a float32 network's rule sees them rounded, and that rounding
+        // (≈ 3e-8·|w|) must not count as a change — with a fine step (1e-10 S ≈ 1.4e-6 in weight) it would make
+        // ≈ 0.02 pulses per weight per step, ≈ 800 over the second run.
+        var net = new Network { Dt = Dt, BatchSize = 1, DType = ScalarType.Float32, Seed = 9 };
+        net.Add("Pre", new TensorInput(Ns));
+        net.Add("Post", new TensorInput(Nt));
+        var array = new DeviceArray("fine", new DifferentialReferenceMapping(50e-6, 120e-6, scale: 1.0))
+            .WithPulses(new LinearStepPulses(dwMin: 1e-10, wMin: 40e-6, wMax: 130e-6, reference: 85e-6));
+        var block = new StdpBlock(new Dense(Weights(11).abs_()).WithDevice(array), Nt, 1e-5, 0.0, TauPlus, TauMinus);
+        net.Add("S", block.Tap);
+        net.Add("Sink", new LeakyIntegrator(Nt));
+        net.Connect("S", "Pre", "Sink");
+        net.Add("STDP", block);
+        net.Connect("Post", "STDP");
+        var pair = Pair(2, 3, 5);
+        net.Run(new Dictionary<string, Tensor> { ["Pre"] = pair["Pre"].to(ScalarType.Float32), ["Post"] = pair["Post"].to(ScalarType.Float32) }, Ship.Core.Clocks.Schedule.Fixed(Dt, 5));
+        Assert.That(block.Synapse.W.Value.dtype, Is.EqualTo(ScalarType.Float32), "the rule works in the network's precision");
+        double first = Stat.D(array.State.LifetimeWrites).Sum();
+        Assert.That(first, Is.GreaterThan(0), "the pair potentiated");
+        array.TakeWrites();
+        var quiet = new Dictionary<string, Tensor>
+        {
+            ["Pre"] = torch.zeros(new long[] { 1, 20, Ns }, dtype: ScalarType.Float32),
+            ["Post"] = torch.zeros(new long[] { 1, 20, Nt }, dtype: ScalarType.Float32),
+        };
+        net.Run(quiet, Ship.Core.Clocks.Schedule.Fixed(Dt, 20));
+        Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.EqualTo(first), "no pulse without a change");
+        Assert.That(array.TakeWrites().Pulses, Is.EqualTo(0));
+    }
 }
