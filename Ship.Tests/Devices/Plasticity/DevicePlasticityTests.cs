@@ -337,4 +337,22 @@ public class DevicePlasticityTests
         Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.EqualTo(first), "no pulse without a change");
         Assert.That(array.TakeWrites().Pulses, Is.EqualTo(0));
     }
+
+    [Test]
+    public void ANonFiniteWeightChangeIsRefusedAndChangesNothing()
+    {
+        using var array = Array();
+        array.Program(Weights(12), new torch.Generator(2));
+        var before = Stat.D(array.State.Programmed);
+        foreach (var bad in new[] { double.NaN, double.PositiveInfinity })
+        {
+            var dw = torch.full(new long[] { Ns, Nt }, 0.05, dtype: ScalarType.Float64);
+            dw[3, 4] = torch.tensor(bad, dtype: ScalarType.Float64);
+            var ex = Assert.Throws<ParameterException>(() => array.PulseWeightUpdate(dw, new torch.Generator(1)), bad.ToString());
+            Assert.That(ex!.Parameter, Is.EqualTo("deltaW"));
+            Assert.That(Stat.D(array.State.Programmed), Is.EqualTo(before));
+            Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.EqualTo(0));
+            Assert.That(array.TakeWrites().Pulses, Is.EqualTo(0));
+        }
+    }
 }
