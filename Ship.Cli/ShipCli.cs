@@ -291,7 +291,7 @@ internal sealed class CliOptions
     public Option<double?> MaxRate { get; } = new("--max-rate") { Description = "Rate coding: spike rate of a full-intensity input in Hz (default 1000 = 1/dt: a full-intensity input fires every step).", HelpName = "HZ" };
     public Option<double?> LearningRate { get; } = new("--lr") { Description = "Adam learning rate, cosine-annealed over the epochs (default 0.005).", HelpName = "RATE" };
     public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Training batch size (default 32; quick 64).", HelpName = "N" };
-    public Option<int?> Threads { get; } = new("--threads") { Description = "Torch CPU threads (default 1: the study's matrices are small, more threads mostly add overhead; raise it for large data sets).", HelpName = "N" };
+    public Option<int?> Threads { get; } = new("--threads") { Description = "Torch CPU threads (default 1; the most any run may use: runs below the engine's work threshold use 1 whatever is set, larger ones use these; raise it for large data sets).", HelpName = "N" };
     public Option<bool> Crossbar { get; } = new("--crossbar") { Description = "Also evaluate the plain network on crossbar tiles (128 x 128 1T1R, 1-100 uS pairs): accuracy vs ADC bits (2,3,4,5,6,8) and vs line resistance (0-50 ohm per segment, approximate IR drop); adds about 10 s (docs/models/crossbar.md)." };
     public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of the split, initial weights, batch order and encoding (default 1; compare trains with seeds 1..--seeds on this split).", HelpName = "N" };
 

@@ -65,8 +65,8 @@ public sealed record StudySettings
     /// <summary>Torch device: "cpu" or "cuda".</summary>
     public string Device { get; init; } = "cpu";
     /// <summary>
-    /// Torch CPU threads (default 1: the study's matrices are tiny, so more threads only add synchronisation; on a busy
-    /// 2-core machine 2 threads made training 5× slower).
+    /// Torch CPU threads (default 1), the most any run may use: the engine's thread policy runs the study's small
+    /// training batches at 1 thread whatever is set (KernelPolicy.ChooseThreads) and larger runs at these.
     /// </summary>
     public int Threads { get; init; } = 1;
     /// <summary>Whether to add the crossbar stage (accuracy vs ADC bits and vs line resistance; docs/models/crossbar.md).</summary>

@@ -72,7 +72,11 @@ public sealed class Trainer
     /// <summary>Loss of every training batch, in order.</summary>
     public IReadOnlyList<double> LossHistory => _losses;
 
-    /// <summary>Runs one batch with gradients, then loss, backward and an optimizer step; returns the batch loss.</summary>
+    /// <summary>
+    /// Runs one batch with gradients, then loss, backward and an optimizer step; returns the batch loss. The run frees
+    /// the states the network's previous run left (<see cref="Network.FreeReplacedStates"/>): read a batch's states
+    /// before the next batch, or record them with a monitor.
+    /// </summary>
     public double TrainBatch(IReadOnlyDictionary<string, Tensor> inputs, Tensor target, Ship.Core.Clocks.Schedule? schedule = null)
     {
         ArgumentNullException.ThrowIfNull(target);
@@ -93,11 +97,16 @@ public sealed class Trainer
             }
         }
         double value;
-        Optimizer.zero_grad();
+        // The run's intra-op threads also for the loss, backward and optimizer step (libtorch's CPU autograd runs them
+        // on this thread); the caller's setting comes back after, also when a step throws.
+        using var threads = Network.EnterThreads(inputs, schedule);
+        using var freeing = Network.FreeingReplacedStates();
         Network.TrackGradients = true;
         try
         {
+            // One scope for the whole step: zero_grad's handles (one per parameter's gradient) included.
             using var scope = torch.NewDisposeScope();
+            Optimizer.zero_grad();
             var result = Network.Run(inputs, schedule);
             var scores = Readout.Read(result);
             Tensor loss;
@@ -123,21 +132,47 @@ public sealed class Trainer
         {
             Network.TrackGradients = false;
         }
-        // Drop the graph held by the final states, so memory does not grow across batches.
         _losses.Add(value);
+        CollectNativeGarbage();
         return value;
     }
+
+    private int _sinceCollect;
+
+    /// <summary>
+    /// A young-generation garbage collection every <see cref="CollectEvery"/> batches. TorchSharp frees some native
+    /// objects only in finalizers (scalars made from numbers inside its ops and optimizers, autograd function nodes);
+    /// a training step allocates little managed memory, so the collector would run only every few hundred batches and
+    /// those small native blocks, spread between the batch's large freed ones, keep glibc's heap from being reused:
+    /// resident memory grew by about 20 MiB per epoch of the main job's training though live memory stayed flat
+    /// (docs/benchmarks.md, Training). A gen-0 collection of a step's few kilobytes costs microseconds.
+    /// </summary>
+    private void CollectNativeGarbage()
+    {
+        if (CollectEvery <= 0 || ++_sinceCollect < CollectEvery) return;
+        _sinceCollect = 0;
+        GC.Collect(0, GCCollectionMode.Forced, blocking: false);
+    }
+
+    /// <summary>Training batches between young-generation garbage collections (0: never; default 8); see docs/benchmarks.md, Training.</summary>
+    public int CollectEvery { get; set; } = 8;
 
     /// <summary>Trains on one input tensor for the network's only input group.</summary>
     public double TrainBatch(Tensor input, Tensor target, Ship.Core.Clocks.Schedule? schedule = null) =>
         TrainBatch(new Dictionary<string, Tensor> { [OnlyInput()] = input }, target, schedule);
 
-    /// <summary>Scores [batch, N] without gradients (inference).</summary>
+    /// <summary>Scores [batch, N] without gradients (inference). Like <see cref="TrainBatch(IReadOnlyDictionary{string, Tensor}, Tensor, Ship.Core.Clocks.Schedule?)"/>, it frees the states the network's previous run left (<see cref="Network.FreeReplacedStates"/>).</summary>
     public Tensor Predict(IReadOnlyDictionary<string, Tensor> inputs, Ship.Core.Clocks.Schedule? schedule = null)
     {
         using var _ = torch.no_grad();
+        using var threads = Network.EnterThreads(inputs, schedule); // the run's threads for the read-out too
+        using var freeing = Network.FreeingReplacedStates();
         var result = Network.Run(inputs, schedule);
-        return Readout.Read(result).DetachFromDisposeScope();
+        var scores = Readout.Read(result).DetachFromDisposeScope();
+        // The outputs belong to the caller of Run, here this method: freed now, not by the finalizer (a view the
+        // read-out returned keeps its own storage).
+        foreach (var t in result.Outputs.Values) if (!ReferenceEquals(t, scores)) t.Dispose();
+        return scores;
     }
 
     /// <summary>Scores for the network's only input group.</summary>

@@ -35,8 +35,36 @@ public sealed record KernelPolicy
     /// <summary>Largest batch × width for which a network on a GPU runs a recurrence on the host (measured crossover on an H100).</summary>
     public long HostRecurrenceLimit { get; init; } = 16384;
 
-    /// <summary>The default policy with the environment override applied: SHIP_CUDA_KERNELS=0 turns the CUDA kernels off (the only place it is read).</summary>
-    public static KernelPolicy FromEnvironment() => new() { CudaKernels = Environment.GetEnvironmentVariable("SHIP_CUDA_KERNELS") != "0" };
+    /// <summary>
+    /// Intra-op threads for this network's runs (and a trainer's backward and optimizer step), never more than the
+    /// caller set with <c>torch.set_num_threads</c>; null (the default) lets <see cref="ChooseThreads"/> decide from the
+    /// work of the run. Results do not depend on it (docs/benchmarks.md "Threads").
+    /// </summary>
+    public int? IntraOpThreads { get; init; }
+    /// <summary>
+    /// Estimated multiply-adds of one run (<see cref="RunWork"/>) from which a run keeps the caller's intra-op threads;
+    /// below it the run uses one thread: the per-operation cost of waking and joining a second thread then outweighs
+    /// the split arithmetic. On the quiet 2-core machine the main job's training (~7.7·10⁶ per batch) ran 1.75× slower
+    /// at 2 threads than at 1, and its test pass over 359 samples (~8.7·10⁷) took 0.007–0.011 s against 0.006 s: hence
+    /// 2^28 (~2.7·10⁸), with benchmark A at N = 256 (~3.3·10⁸) and above, GEMM-dominated, on the caller's threads.
+    /// </summary>
+    public long ParallelWorkThreshold { get; init; } = 1L << 28;
+
+    /// <summary>
+    /// The default policy with the environment overrides applied (the only place they are read): SHIP_CUDA_KERNELS=0
+    /// turns the CUDA kernels off; SHIP_INTRAOP_THREADS=N sets <see cref="IntraOpThreads"/> (a positive integer).
+    /// </summary>
+    public static KernelPolicy FromEnvironment()
+    {
+        int? threads = null;
+        if (Environment.GetEnvironmentVariable("SHIP_INTRAOP_THREADS") is { Length: > 0 } text)
+        {
+            if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) || n < 1)
+                throw new Errors.ShipException($"Environment variable SHIP_INTRAOP_THREADS: expected a positive integer (intra-op threads per run), got '{text}'.");
+            threads = n;
+        }
+        return new() { CudaKernels = Environment.GetEnvironmentVariable("SHIP_CUDA_KERNELS") != "0", IntraOpThreads = threads };
+    }
 
     /// <summary>Whether a recurrence over <paramref name="rowsTimesWidth"/> values per step may run on the host for a network on <paramref name="device"/>.</summary>
     public bool HostRecurrence(Device device, long rowsTimesWidth) => device.type == DeviceType.CPU || rowsTimesWidth <= HostRecurrenceLimit;
@@ -55,4 +83,46 @@ public sealed record KernelPolicy
         if (rowsTimesWidth <= HostRecurrenceLimit) return new(KernelBackend.Host, $"host recurrence: batch × width = {rowsTimesWidth} ≤ {HostRecurrenceLimit}, {cuda}");
         return new(KernelBackend.None, $"batch × width = {rowsTimesWidth} is above the host-recurrence limit of {HostRecurrenceLimit} and {cuda}");
     }
+
+    /// <summary>
+    /// The estimated multiply-adds of a run of <paramref name="steps"/> steps over <paramref name="batch"/> samples:
+    /// per sample and step, input × output of every synapse (a dense product; an upper bound for sparser ones) plus the
+    /// width of every other group (its elementwise update). A size measure for <see cref="ChooseThreads"/>, not a count.
+    /// </summary>
+    public static long RunWork(IEnumerable<Groups.Group> groups, long batch, long steps)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        long perStep = 0;
+        foreach (var g in groups)
+            perStep += g.Kind == Groups.GroupKind.Synapse ? (long)g.InputSize * g.OutputSize : g.OutputSize;
+        return perStep * Math.Max(batch, 0) * Math.Max(steps, 0);
+    }
+
+    /// <summary>
+    /// How many intra-op threads a run of <paramref name="work"/> estimated multiply-adds uses on <paramref name="device"/>
+    /// when the caller allows <paramref name="callerThreads"/>: the user's <see cref="IntraOpThreads"/> (capped at the
+    /// caller's), else one thread below <see cref="ParallelWorkThreshold"/> on the CPU, else the caller's; with the reason.
+    /// </summary>
+    public ThreadChoice ChooseThreads(Device device, long work, int callerThreads)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfLessThan(callerThreads, 1);
+        if (IntraOpThreads is { } user)
+        {
+            if (user < 1) throw new Errors.ShipException($"Kernel policy: IntraOpThreads must be at least 1 (or null for automatic), got {user}.");
+            return user <= callerThreads
+                ? new(user, $"set by the kernel policy ({user}; the caller allows {callerThreads})")
+                : new(callerThreads, $"the kernel policy asks for {user}, capped at the caller's {callerThreads}");
+        }
+        if (callerThreads == 1) return new(1, "the caller's setting (1)");
+        if (device.type != DeviceType.CPU) return new(callerThreads, $"the caller's {callerThreads}: the network runs on {device.type}");
+        return work < ParallelWorkThreshold
+            ? new(1, $"1 of the caller's {callerThreads}: ~{work:N0} multiply-adds per run is below {ParallelWorkThreshold:N0}, where a second thread costs more than it splits")
+            : new(callerThreads, $"the caller's {callerThreads}: ~{work:N0} multiply-adds per run is at least {ParallelWorkThreshold:N0}");
+    }
 }
+
+/// <summary>The policy's answer for the intra-op threads of a run, and in words why (printed by the plan).</summary>
+/// <param name="Threads">Intra-op threads the run uses (at most the caller's).</param>
+/// <param name="Reason">Why this many.</param>
+public sealed record ThreadChoice(int Threads, string Reason);

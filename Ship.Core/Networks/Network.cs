@@ -54,6 +54,29 @@ public sealed partial class Network
     public long Seed { get => _seed; set { _seed = value; _dirty = true; } }
     /// <summary>Whether runs record the autograd graph (training); off by default so inference runs under no_grad.</summary>
     public bool TrackGradients { get; set; }
+    /// <summary>
+    /// Whether a Run frees the state tensors that the previous call made and that its reset replaced, once it completes,
+    /// instead of leaving them to the garbage collector (a tensor of such a state read before the Run becomes invalid).
+    /// Off except inside <see cref="FreeingReplacedStates"/>.
+    /// </summary>
+    public bool FreeReplacedStates { get; private set; }
+
+    /// <summary>
+    /// Until the returned handle is disposed, runs free the states their reset replaced (<see cref="FreeReplacedStates"/>).
+    /// The trainer and the evaluator use it around their own runs: a batch's states are never read after the next batch,
+    /// and leaving them to the finalizer makes a training loop's memory grow (docs/benchmarks.md, Training).
+    /// </summary>
+    public IDisposable FreeingReplacedStates()
+    {
+        bool before = FreeReplacedStates;
+        FreeReplacedStates = true;
+        return new FreeingScope(this, before);
+    }
+
+    private sealed class FreeingScope(Network net, bool before) : IDisposable
+    {
+        public void Dispose() => net.FreeReplacedStates = before;
+    }
     /// <summary>How neurons fire; a surrogate-gradient function for training keeps the same forward convention (v ≥ thr).</summary>
     public Spikes.ISpikeFunction SpikeFunction { get => _spikes; set { _spikes = value ?? throw new ArgumentNullException(nameof(value)); if (_state is not null) _state.Context.Spikes = value; } }
     /// <summary>Whether groups whose inputs are known before a block (see <see cref="ExecutionPlan"/>) compute the block in one call; results are identical (docs/architecture.md). On by default.</summary>
@@ -244,7 +267,51 @@ public sealed partial class Network
         if (_dirty) Initialize();
         var observers = RunCall.ObserversOf(this, null);
         var dts = (schedule?.Segments.Select(s => s.Dt) ?? new[] { _dt }).Distinct();
-        return string.Join(Environment.NewLine, dts.Select(dt => PlanFor(dt, observers).Describe()));
+        var threads = ThreadsFor(schedule?.TotalSteps ?? _steps);
+        return string.Join(Environment.NewLine, dts.Select(dt => PlanFor(dt, observers).Describe()))
+            + Environment.NewLine + $"intra-op threads: {threads.Threads} — {threads.Reason}";
+    }
+
+    /// <summary>
+    /// The intra-op threads a run of <paramref name="steps"/> steps uses on the calling thread, with the reason: the
+    /// kernel policy's <see cref="KernelPolicy.ChooseThreads"/> for this network's work and the caller's
+    /// <c>torch.get_num_threads()</c> (never more).
+    /// </summary>
+    public ThreadChoice ThreadsFor(int steps)
+    {
+        if (_dirty) Initialize();
+        int caller = Native.IntraOpThreads.Current;
+        var choice = _state!.Context.Kernels.ChooseThreads(_device, KernelPolicy.RunWork(_groups, _batch, steps), caller);
+        // Said, not silently ignored: without the per-thread setters a run cannot change its threads.
+        return choice.Threads == caller || Native.IntraOpThreads.Available ? choice
+            : new(caller, $"the caller's {caller}: the policy's {choice.Threads} cannot be applied on this libtorch build (no per-thread OpenMP setter found; {choice.Reason})");
+    }
+
+    /// <summary>
+    /// The intra-op threads of a run with these inputs and schedule (the steps as <see cref="Run(IReadOnlyDictionary{string, Tensor}?, Schedule?)"/>
+    /// resolves them: the schedule's, else the longest input's, else <see cref="Steps"/>), with the reason.
+    /// </summary>
+    public ThreadChoice ThreadsFor(IReadOnlyDictionary<string, Tensor>? inputs, Schedule? schedule) => ThreadsFor(StepsOf(inputs, schedule));
+
+    /// <summary>
+    /// Applies <see cref="ThreadsFor(IReadOnlyDictionary{string, Tensor}?, Schedule?)"/> to the calling thread only
+    /// until the returned scope is disposed, which restores the caller's setting (dispose it on the same thread; a
+    /// <c>using</c> does, also on exceptions). Null when the choice is the caller's own. What it changes and what it
+    /// leaves alone: <see cref="Native.IntraOpThreads"/>. Each run does this itself; a trainer wraps its backward and
+    /// optimizer step in it too.
+    /// </summary>
+    public IDisposable? EnterThreads(IReadOnlyDictionary<string, Tensor>? inputs = null, Schedule? schedule = null) =>
+        Native.IntraOpThreads.Enter(ThreadsFor(inputs, schedule).Threads);
+
+    internal int StepsOf(IReadOnlyDictionary<string, Tensor>? inputs, Schedule? schedule)
+    {
+        if (schedule is not null) return schedule.TotalSteps;
+        int? preferred = null;
+        if (inputs is not null)
+            foreach (var (tag, data) in inputs)
+                if (_byTag.TryGetValue(tag, out var g) && g is IInputGroup ig && ig.PreferredSteps(data) is > 0 and var p)
+                    preferred = Math.Max(preferred ?? 0, p);
+        return preferred ?? _steps;
     }
 
     /// <summary>Resets and runs with inputs keyed by input-group tag (staged ones may be left out); without a schedule, at Dt for the steps the data asks for, else Steps. A rejected call changes nothing.</summary>

@@ -94,7 +94,9 @@ public sealed class Derived<T> : DerivedValue
     {
         if (_previous is { Owned: { } old })
             foreach (var t in old)
-                if (_owned is null || !_owned.Contains(t)) t.Dispose();
+                // By reference: List.Contains would call Tensor.Equals, which compares values (torch.equal), so an
+                // old coefficient equal in value to the new one (same dt, same τ: every Run) was never freed.
+                if (_owned is null || !_owned.Any(n => ReferenceEquals(n, t))) t.Dispose();
         _previous = null;
     }
 

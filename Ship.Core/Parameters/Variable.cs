@@ -167,7 +167,16 @@ public sealed class StateVariable : Variable
     /// <summary>Materializes the initial value expanded to the full shape as its own contiguous memory, ready to evolve.</summary>
     internal Tensor MaterializeFull(SimulationContext ctx)
     {
+        var dtype = FixedType ?? ctx.DType;
+        if (Spec is ConstantValue c && dtype != ScalarType.Bool && (Constraint is null || Constraint.Admits(c.Scalar)))
+        {
+            // A constant initial state (every reset of every run): one native call instead of three (scalar tensor,
+            // broadcast view, copy), with the same value (the double rounds to the dtype the same way).
+            using var value = c.Scalar.ToScalar();
+            return torch.full(FullShape(ctx), value, dtype: dtype, device: ctx.Device);
+        }
         using var t = Materialize(ctx);
-        return t.expand(FullShape(ctx)).clone();
+        using var full = t.expand(FullShape(ctx)); // freed here, not by the finalizer when no dispose scope is open
+        return full.clone();
     }
 }

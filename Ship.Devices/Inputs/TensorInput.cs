@@ -78,8 +78,12 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
         // The previous copy is this group's alone (what it returned were views, which keep their storage themselves):
         // freed now, not when the garbage collector finalizes it, which a training loop sees as memory growing per batch.
         ReleaseData();
-        var source = data.requires_grad && torch.is_grad_enabled() ? data : data.detach();
-        _data = Keep(source.to_type(ctx.DType, copy: true).contiguous());
+        // The intermediate handles are freed here (a caller without a dispose scope would leave them to the finalizer).
+        bool keepGraph = data.requires_grad && torch.is_grad_enabled();
+        var source = keepGraph ? data : data.detach();
+        using var copy = source.to_type(ctx.DType, copy: true);
+        if (!keepGraph) source.Dispose();
+        _data = Keep(copy.contiguous());
         _length = (int)_data.shape[1];
         _slices = null; // split lazily: a run that takes whole segments never needs per-step slices
         _cursor = 0;

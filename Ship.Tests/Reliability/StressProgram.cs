@@ -45,6 +45,9 @@ internal static class StressProgram
             }
         }) { IsBackground = true, Name = $"gc-pressure-{k}" }).ToList();
         var (net, trainer, xs, ys) = Build();
+        // The engine would run this small network at 1 thread whatever the caller set: force the caller's count, so
+        // the 2-thread paths (libtorch's parallel regions, the fused kernels' row workers) stay under fire.
+        net.UseKernels(KernelPolicy.FromEnvironment() with { IntraOpThreads = threads });
         foreach (var t in pressure) t.Start();
         int batches = xs.Count;
         double first = double.NaN, last = double.NaN;

@@ -44,6 +44,47 @@ public class TrainerTests
     private static float[] Flat(Tensor t) => t.detach().contiguous().data<float>().ToArray();
 
     [Test]
+    public void TrainingAndPredictingLeaveNoNativeTensorsPerBatch()
+    {
+        // The main job's shape of network (dense, LIF, dense, leaky integrator; all whole-block) under Adam: after a few
+        // batches every further batch and every prediction frees what it made (live tensor handles of this thread do
+        // not grow). Before, each batch left the replaced states, zero_grad's handles and Predict's outputs to the
+        // finalizer, and the heap grew around them between garbage collections.
+        var net = new Network { Dt = 1e-3, Steps = 20, BatchSize = 8, Seed = 3 };
+        net.Add("I", new TensorInput(6));
+        net.Add("IH", new Dense(Init.Uniform(0, 0.6)), "I", "H");
+        net.Add("H", new Lif(12, tau: 10e-3, threshold: 1.0));
+        net.Add("HO", new Dense(Init.Normal(0, 0.3)), "H", "O");
+        net.Add("O", new LeakyIntegrator(3, tau: 20e-3));
+        net.MarkOutput("O");
+        var trainer = new Trainer(net, new MaxOverTime("O"), new NllLoss(), ps => torch.optim.Adam(ps, 1e-2));
+        var (x, y) = Batch();
+        long Live() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int k = 0; k < 3; k++) { trainer.TrainBatch(x, y); trainer.Predict(x).Dispose(); }
+        Assert.That(net.SequenceGroups, Is.EquivalentTo(new[] { "I", "IH", "H", "HO", "O" }), "precondition: every group whole-block");
+        long before = Live();
+        for (int k = 0; k < 10; k++) trainer.TrainBatch(x, y);
+        Assert.That(Live() - before, Is.EqualTo(0), "tensors left by 10 training batches");
+        before = Live();
+        for (int k = 0; k < 10; k++) trainer.Predict(x).Dispose();
+        Assert.That(Live() - before, Is.EqualTo(0), "tensors left by 10 predictions");
+    }
+
+    [Test]
+    public void TheTrainerCollectsTheYoungGenerationEveryCollectEveryBatches()
+    {
+        // Native blocks TorchSharp frees only in finalizers must not wait for a collection that a step's few kilobytes of
+        // managed allocation would trigger only every few hundred batches (docs/benchmarks.md, Training).
+        var net = Classifier(5);
+        var trainer = new Trainer(net, new MaxOverTime("O"), new NllLoss(), ps => torch.optim.Adam(ps, 1e-2)) { CollectEvery = 4 };
+        var (x, y) = Batch();
+        trainer.TrainBatch(x, y);
+        int before = GC.CollectionCount(0);
+        for (int k = 0; k < 12; k++) trainer.TrainBatch(x, y);
+        Assert.That(GC.CollectionCount(0) - before, Is.GreaterThanOrEqualTo(3), "12 batches at one collection per 4");
+    }
+
+    [Test]
     public void AttachingATrainerDoesNotChangeForwardSpikes()
     {
         var (x, _) = Batch();

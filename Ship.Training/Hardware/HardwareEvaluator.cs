@@ -100,8 +100,14 @@ public sealed class HardwareEvaluator
         long n = Inputs.shape[0];
         int b = net.BatchSize;
         long correct = 0;
+        IDisposable? freeing = null;
+        try
+        {
         for (long start = 0; start < n; start += b)
         {
+            // From the second chunk on, a run frees the states the evaluation's previous chunk left (nobody reads them);
+            // the first leaves those of the caller's own earlier run alone.
+            if (start > 0) freeing ??= net.FreeingReplacedStates();
             long size = Math.Min(b, n - start);
             var x = Inputs.narrow(0, start, size);
             if (size < b)
@@ -109,9 +115,17 @@ public sealed class HardwareEvaluator
                 var pad = torch.zeros(new long[] { b - size, x.shape[1], x.shape[2] }, x.dtype, x.device);
                 x = torch.cat(new[] { x, pad }, 0);
             }
-            var scores = Readout.Read(net.Run(x.to(net.DType))).narrow(0, 0, size);
+            var result = net.Run(x.to(net.DType));
+            var scores = Readout.Read(result).narrow(0, 0, size);
+            // The run's outputs are the caller's (detached from every scope): freed here, not left to the finalizer.
+            foreach (var t in result.Outputs.Values) t.Dispose();
             var y = Labels.narrow(0, start, size).to(scores.device);
             correct += scores.argmax(1).eq(y).sum().item<long>();
+        }
+        }
+        finally
+        {
+            freeing?.Dispose();
         }
         return (double)correct / n;
     }

@@ -54,6 +54,8 @@ internal static class BenchmarkA
         var (peak, baseMiB) = PeakInChild(n, o);
         var s0 = Measure.CpuSample();
         var (net, w, x) = Build(n, o);
+        var choice = net.ThreadsFor(o.Steps);
+        Console.WriteLine($"# A N={n}: intra-op threads per run {choice.Threads} ({choice.Reason})");
         Action sync = device.type == DeviceType.CUDA ? () => torch.cuda.synchronize() : () => { };
 
         // Every timed forward frees what it made (output, graph, saved tensors) before the next one.
@@ -70,6 +72,8 @@ internal static class BenchmarkA
         var (bwd, nb) = Measure.Time(() =>
         {
             using var scope = torch.NewDisposeScope();
+            // The run's intra-op threads for its backward too, as the trainer does (the forward applies them itself).
+            using var threads = net.EnterThreads();
             sum.backward(retain_graph: true);
         }, o.MinRuns, o.MinTime, sync: sync);
         sum.Dispose();
@@ -93,7 +97,7 @@ internal static class BenchmarkA
         double before = Measure.RssMiB();
         Measure.ResetPeakRss();
         var y = net.Run(x)["L"];
-        y.sum().backward();
+        using (net.EnterThreads()) y.sum().backward();
         if (o.Device.type == DeviceType.CUDA) torch.cuda.synchronize();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"peak,{n},{Measure.PeakRssMiB():F1},{before:F1}"));
     }

@@ -275,6 +275,7 @@ internal static class TrainingBench
         var readout = trainer.Readout;
         var scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(trainer.Optimizer, meta["epochs"]!.GetValue<int>());
         Console.WriteLine($"Ship.NET, TorchSharp {typeof(torch).Assembly.GetName().Version}, threads {torch.get_num_threads()}, idle RSS {baseRss:F0} MiB");
+        Console.WriteLine($"intra-op threads per training step: {net.ThreadsFor(net.Steps).Threads} ({net.ThreadsFor(net.Steps).Reason})");
         var epochS = new List<double>();
         var trainS = new List<double>();
         var accs = new List<double>();
@@ -399,6 +400,9 @@ internal static class TrainingProfile
         }
         if (Environment.GetEnvironmentVariable("SHIP_PROFILE_LEAK") == "1")
         {
+            // Native tensors left per call for the finalizer (live handles after the call's own tensors were freed).
+            Leak("run without gradients, outputs freed", b => { using var _ = torch.no_grad(); foreach (var t in net.Run(xb[b]).Outputs.Values) t.Dispose(); });
+            Leak("run with graph, outputs freed", b => { net.TrackGradients = true; foreach (var t in net.Run(xb[b]).Outputs.Values) t.Dispose(); net.TrackGradients = false; });
             Leak("forward with graph", b => { using var s = torch.NewDisposeScope(); net.TrackGradients = true; net.Run(xb[b]); net.TrackGradients = false; });
             Leak("forward + loss + backward", b =>
             {
@@ -412,7 +416,7 @@ internal static class TrainingProfile
             Leak("TrainBatch", b => { using var s = torch.NewDisposeScope(); trainer.TrainBatch(xb[b], yb[b]); });
             Leak("Predict", b => { using var s = torch.NewDisposeScope(); trainer.Predict(xb[b]); });
         }
-        Console.WriteLine("phase,min_ms,median_ms,tensor_handles,managed_kib,page_faults");
+        Console.WriteLine("phase,min_ms,median_ms,thread_cpu_median_ms,tensor_handles,managed_kib,page_faults");
         Phase("train batch (TrainBatch)", xb.Length, b => { using var s = torch.NewDisposeScope(); trainer.TrainBatch(xb[b], yb[b]); });
         Phase("forward with graph (Run)", xb.Length, b =>
         {
@@ -455,19 +459,23 @@ internal static class TrainingProfile
     private static void Phase(string label, int batches, Action<int> fn)
     {
         var t = new List<double>();
+        var cpu = new List<double>();
         long handles = 0, bytes = 0, faults = 0;
         for (int k = 0; k < batches; k++)
         {
             DisposeScopeManager.Statistics.Reset();
             long f0 = Profile.Faults(), a0 = GC.GetAllocatedBytesForCurrentThread();
+            double c0 = ThreadCpu.Now();
             var sw = Stopwatch.StartNew();
             fn(k);
             t.Add(sw.Elapsed.TotalMilliseconds);
+            cpu.Add(1e3 * (ThreadCpu.Now() - c0));
             bytes += GC.GetAllocatedBytesForCurrentThread() - a0;
             faults += Profile.Faults() - f0;
             handles += DisposeScopeManager.Statistics.CreatedInScopeCount + DisposeScopeManager.Statistics.CreatedOutsideScopeCount;
         }
         t.Sort();
-        Console.WriteLine($"{label},{t[0]:F3},{t[t.Count / 2]:F3},{handles / batches},{bytes / batches / 1024},{faults / batches}");
+        cpu.Sort();
+        Console.WriteLine($"{label},{t[0]:F3},{t[t.Count / 2]:F3},{cpu[cpu.Count / 2]:F3},{handles / batches},{bytes / batches / 1024},{faults / batches}");
     }
 }

@@ -98,7 +98,9 @@ internal sealed class RunCall
     {
         using var gradGuard = _net.TrackGradients ? null : torch.no_grad();
         using var tf32 = _net.Precision.EnterTf32(); // a process-wide libtorch flag: set for this call, restored after
-        var saved = _state.Snapshot();
+        // The policy's intra-op threads for this call, on this thread only; the caller's setting comes back after.
+        using var threads = Native.IntraOpThreads.Enter(_net.ThreadsFor(_schedule.TotalSteps).Threads);
+        var saved = _state.Snapshot(_reset);
         bool completed = false;
         var lifetime = new TensorLifetime(_state, _recorder, _net.DisposeScopeBytes, _net.StepsPerDisposeScope);
         var stepper = new Stepper(_state, _observers, lifetime, _net.SequenceBlockSteps);
@@ -110,6 +112,7 @@ internal sealed class RunCall
                 // Prepared before the reset, so initial states see coefficients of this call's parameters and first dt.
                 stepper.Prepare(Plans[_schedule.Segments[0].Dt]);
                 _state.Reset();
+                lifetime.AdoptResetStates();
                 foreach (var m in _net.Monitors) m.Clear();
             }
             _state.HasRun = false;
@@ -124,6 +127,7 @@ internal sealed class RunCall
             }
             var outputs = _recorder.Finish(lifetime.Live());
             _state.HasRun = true;
+            _state.MadeStates = lifetime.MadeStates();
             completed = true;
             return new RunResult(outputs, _state.Timeline.TimesFrom(firstStep), firstStep);
         }
@@ -135,7 +139,7 @@ internal sealed class RunCall
         }
         finally
         {
-            if (completed) saved.Discard();
+            if (completed) saved.Discard(_state, _net.FreeReplacedStates);
             foreach (var o in _observers) o.OnRunEnd(completed);
         }
     }

@@ -31,6 +31,8 @@ internal sealed class RunState
     public bool[] LatestOwned { get; }
     /// <summary>Whether a completed run can be continued.</summary>
     public bool HasRun { get; set; }
+    /// <summary>The state tensors the last completed call made itself and left as the groups' states (nobody else made them).</summary>
+    public HashSet<Tensor> MadeStates { get; set; } = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>Sets a group's latest output; an owned previous one is freed.</summary>
     public void SetLatest(int i, Tensor? y, bool owned)
@@ -50,8 +52,7 @@ internal sealed class RunState
                 if (v is StateVariable { Tensor: { } old }) ReleaseGraph(old);
             g.ResetState();
         }
-        for (int i = 0; i < Graph.Count; i++)
-            SetLatest(i, torch.zeros(new long[] { ctx.BatchSize, Graph.Groups[i].OutputSize }, dtype: ctx.DType, device: ctx.Device).DetachFromDisposeScope(), owned: true);
+        for (int i = 0; i < Graph.Count; i++) SetLatest(i, ZerosFor(i), owned: false);
         Timeline.Reset();
         ctx.StepIndex = 0;
         ctx.Time = 0;
@@ -73,15 +74,49 @@ internal sealed class RunState
         }
     }
 
-    /// <summary>Copies of everything a failed call must put back.</summary>
-    public Saved Snapshot()
+    /// <summary>
+    /// The zero output a reset gives group <paramref name="i"/>: one tensor per group, made once per batch size, dtype
+    /// and device and then shared by every run (outputs are never modified in place), instead of a fresh zeros per run.
+    /// </summary>
+    private Tensor ZerosFor(int i)
+    {
+        var ctx = Context;
+        _zeros ??= new Tensor?[Graph.Count];
+        var z = _zeros[i];
+        if (z is null || z.IsInvalid || z.shape[0] != ctx.BatchSize || z.dtype != ctx.DType || z.device.type != ctx.Device.type || z.device.index != ctx.Device.index)
+        {
+            z?.Dispose();
+            z = _zeros[i] = torch.zeros(new long[] { ctx.BatchSize, Graph.Groups[i].OutputSize }, dtype: ctx.DType, device: ctx.Device).DetachFromDisposeScope();
+        }
+        return z;
+    }
+
+    private Tensor?[]? _zeros;
+
+    /// <summary>
+    /// What a failed call must put back. Before a Run (<paramref name="reset"/>) nothing is copied: the reset gives every
+    /// state a fresh tensor (<see cref="Groups.Group.ResetState"/> assigns, never overwrites) and every latest output a new
+    /// value, so the tensors from before the call keep their values untouched; the snapshot holds them, and takes over
+    /// the engine's own latest outputs so the reset does not free them. Before a Continue states may change in place,
+    /// so they and the latest outputs are copied.
+    /// </summary>
+    public Saved Snapshot(bool reset)
     {
         var states = new List<(Variable, Tensor?)>();
         foreach (var g in Graph.Groups)
             foreach (var v in g.AllVariables.OfType<StateVariable>())
-                states.Add((v, Copy(v.Tensor)));
-        var latest = Latest.Select(Copy).ToArray();
-        return new Saved(states, latest, Context.Streams.Snapshot(), Context.StepIndex, Context.Time);
+                states.Add((v, reset ? v.Tensor : Copy(v.Tensor)));
+        var latest = new (Tensor?, bool)[Latest.Length];
+        for (int i = 0; i < Latest.Length; i++)
+        {
+            if (reset)
+            {
+                latest[i] = (Latest[i], LatestOwned[i]);
+                LatestOwned[i] = false;
+            }
+            else latest[i] = (Copy(Latest[i]), true);
+        }
+        return new Saved(states, latest, Context.Streams.Snapshot(), Context.StepIndex, Context.Time, Held: reset, MadeStates);
     }
 
     private static Tensor? Copy(Tensor? t)
@@ -91,24 +126,29 @@ internal sealed class RunState
         return plain.clone().DetachFromDisposeScope();
     }
 
-    /// <summary>A snapshot of states, latest outputs, streams and counters.</summary>
-    public sealed record Saved(List<(Variable Variable, Tensor? Value)> States, Tensor?[] Latest,
-        Dictionary<(string, string), Tensor> Streams, long StepIndex, double Time)
+    /// <summary>A snapshot of states, latest outputs, streams and counters; <c>Held</c>: the states are the tensors themselves, not copies.</summary>
+    public sealed record Saved(List<(Variable Variable, Tensor? Value)> States, (Tensor? Value, bool Owned)[] Latest,
+        Dictionary<(string, string), Tensor> Streams, long StepIndex, double Time, bool Held, HashSet<Tensor> MadeBefore)
     {
         /// <summary>Puts everything back (the timeline keeps the steps that ran, for diagnosis).</summary>
         public void Restore(RunState state)
         {
             foreach (var (v, t) in States) v.Tensor = t;
-            for (int i = 0; i < Latest.Length; i++) state.SetLatest(i, Latest[i], owned: true);
+            for (int i = 0; i < Latest.Length; i++) state.SetLatest(i, Latest[i].Value, Latest[i].Owned);
             state.Context.Streams.Restore(Streams);
             foreach (var s in Streams.Values) s.Dispose();
         }
 
-        /// <summary>Frees the copies after a call that completed.</summary>
-        public void Discard()
+        /// <summary>Frees what only the snapshot holds after a call that completed: copies, and the latest outputs it took over.</summary>
+        public void Discard(RunState state, bool freeReplaced)
         {
-            foreach (var (_, t) in States) t?.Dispose();
-            foreach (var t in Latest) t?.Dispose();
+            if (!Held) foreach (var (_, t) in States) t?.Dispose();
+            else if (freeReplaced)
+                // The states the previous call made and this Run replaced (Network.FreeReplacedStates): freed now, so a
+                // training loop leaves nothing for the finalizer.
+                foreach (var (v, t) in States)
+                    if (t is not null && MadeBefore.Contains(t) && !ReferenceEquals(v.Tensor, t) && !state.Latest.Any(y => ReferenceEquals(y, t))) t.Dispose();
+            foreach (var (t, owned) in Latest) if (owned) t?.Dispose();
             foreach (var s in Streams.Values) s.Dispose();
         }
     }

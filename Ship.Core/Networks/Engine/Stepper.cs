@@ -101,6 +101,7 @@ internal sealed class Stepper
                 _ => src.Skip(1).Aggregate(_block[src[0]]!.clone(), (acc, s) => acc.Plus_(_block[s]!)),
             };
             var g = graph.Groups[i];
+            var before = _lifetime.StatesOf(g);
             var y = _precision.Round(((ISequenceGroup)g).StepSequence(x, steps)); // stored in the storage type, if any
             if (y.dim() != 3 || y.shape[0] != ctx.BatchSize || y.shape[1] != steps || y.shape[2] != g.OutputSize)
                 throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(y.shape)} from StepSequence, expected [{ctx.BatchSize}, {steps}, {g.OutputSize}].");
@@ -112,6 +113,7 @@ internal sealed class Stepper
                 foreach (var t in _slices[i]) _lifetime.AddTemporary(t);
             }
             foreach (var v in g.AllVariables) v.Tensor?.DetachFromDisposeScope();
+            _lifetime.StatesReplaced(before);
         }
     }
 
@@ -158,9 +160,9 @@ internal sealed class Stepper
         for (int i = 0; i < graph.Count; i++)
             if (plan.Sequence[i])
             {
+                using var noGrad = torch.no_grad(); // a copy without a graph: two native calls, not three (detach)
                 using var last = _block[i]!.select(1, length - 1);
-                using var plain = last.detach();
-                _state.SetLatest(i, plain.clone().DetachFromDisposeScope(), owned: true);
+                _state.SetLatest(i, last.clone().DetachFromDisposeScope(), owned: true);
             }
         _blockView.FirstStep = first;
         _blockView.Steps = length;

@@ -19,6 +19,7 @@ internal sealed class TensorLifetime
     private readonly int _maxStepsPerScope;
     private readonly HashSet<Tensor> _survivors = new(ReferenceEqualityComparer.Instance);
     private readonly List<Tensor> _temporaries = new();
+    private readonly HashSet<Tensor> _ownStates = new(ReferenceEqualityComparer.Instance);
     private int? _stepsPerScope;
 
     public TensorLifetime(RunState state, OutputRecorder recorder, long scopeBytes, int maxStepsPerScope)
@@ -70,6 +71,61 @@ internal sealed class TensorLifetime
                 y.DetachFromDisposeScope();
             }
         foreach (var t in _recorder.Held) t.DetachFromDisposeScope();
+    }
+
+    /// <summary>
+    /// Takes note of the states the reset just made: they are this call's own (nobody outside has seen them yet), so
+    /// when a whole-block pass replaces them they are freed at once instead of waiting for the garbage collector's
+    /// finalizer (a training loop otherwise leaves a few native tensors per batch behind, and its memory grows).
+    /// </summary>
+    public void AdoptResetStates()
+    {
+        foreach (var g in _state.Graph.Groups)
+            foreach (var v in g.AllVariables)
+                if (v is Parameters.StateVariable { Tensor: { } t }) _ownStates.Add(t);
+    }
+
+    /// <summary>The state variables of <paramref name="g"/> and their tensors before a whole-block pass.</summary>
+    public (Parameters.StateVariable Variable, Tensor? Before)[] StatesOf(Groups.Group g) =>
+        g.AllVariables.OfType<Parameters.StateVariable>().Select(v => (v, v.Tensor)).ToArray();
+
+    /// <summary>
+    /// After a whole-block pass: a state it replaced is freed when this call made it (reset, or an earlier block) and
+    /// nothing else holds it (a latest output, the recorder, another variable); the new states are this call's own.
+    /// </summary>
+    public void StatesReplaced((Parameters.StateVariable Variable, Tensor? Before)[] states)
+    {
+        foreach (var (v, old) in states)
+        {
+            if (v.Tensor is not { } now) continue;
+            if (old is not null && !ReferenceEquals(old, now) && _ownStates.Remove(old) && !IsLatest(old) && !_recorder.Holds(old) && !IsVariable(old))
+                old.Dispose();
+            _ownStates.Add(now);
+        }
+    }
+
+    /// <summary>The states this call made (reset or a whole-block pass) that are still the groups' states.</summary>
+    public HashSet<Tensor> MadeStates()
+    {
+        var made = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        foreach (var g in _state.Graph.Groups)
+            foreach (var v in g.AllVariables)
+                if (v is Parameters.StateVariable { Tensor: { } t } && _ownStates.Contains(t)) made.Add(t);
+        return made;
+    }
+
+    private bool IsLatest(Tensor t)
+    {
+        foreach (var y in _state.Latest) if (ReferenceEquals(y, t)) return true;
+        return false;
+    }
+
+    private bool IsVariable(Tensor t)
+    {
+        foreach (var g in _state.Graph.Groups)
+            foreach (var v in g.AllVariables)
+                if (ReferenceEquals(v.Tensor, t)) return true;
+        return false;
     }
 
     /// <summary>A whole-block tensor (a sequence output or one of its slices) to free when its block ends unless kept.</summary>
