@@ -1,6 +1,7 @@
 using Ship.Core.Groups;
 using Ship.Core.Networks;
 using Ship.Core.Networks.Observers;
+using Ship.Devices.Kernels;
 using Ship.Devices.Memristive;
 using Ship.Devices.Memristive.Crossbar;
 using Ship.Devices.Synapses;
@@ -53,6 +54,15 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     /// on, it adds one small device tensor per block and group, read with the run's one host read.
     /// </summary>
     public bool RecordSteps { get; init; }
+
+    /// <summary>
+    /// Counts where the data already is (the default): the fused LIF recurrence adds the spikes it writes
+    /// (<see cref="IEventCountingGroup"/>), other float32/float64 host outputs are counted in one managed read pass
+    /// (<see cref="EventCounts"/>), and the effective operations are per-neuron event counts times each row's non-zero
+    /// weights, one small product per run. False: tensor passes over every block (the reference the counts are tested
+    /// against; also what runs for outputs on a GPU, other dtypes and <see cref="RecordSteps"/>). Same counts either way.
+    /// </summary>
+    public bool CountInKernels { get; init; } = true;
 
     /// <summary>
     /// Counts NeuroBench's effective membrane updates (a neuron counts in a step when its membrane differs from the
@@ -139,6 +149,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             bool input = g is IInputGroup || core is IInputGroup;
             var t = new NeuronTrack(g, input, batch, sequence.Contains(g.Tag), buffer, ctx, scratch, RecordSteps)
             {
+                Host = CountInKernels && !RecordSteps ? new EventCounts(batch, g.OutputSize, perSample: PerSampleReads(net, g.Tag)) : null,
                 OperationsPerUpdate = operations[g.Tag],
                 Membrane = CountMembraneUpdates ? Membrane(g) : null,
                 FirstStep = run.Reset,
@@ -165,7 +176,16 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         }
         foreach (var n in _neurons) n.Prepare();
         _static ??= StaticMetrics.Of(net);
+        // Last, once nothing can fail: the fused recurrence of a group (not of a wrapper, whose output may differ from its
+        // core's) counts its own spikes; the sink is taken back when the run ends (DisposeTracks).
+        foreach (var n in _neurons)
+            if (n.Sequence && n.Host is { } host && n.Group is IEventCountingGroup counting) counting.EventSink = host;
     }
+
+    /// <summary>Whether a synapse fed by <paramref name="source"/> is on a device array (whose read may be per sample: its events are then needed per sample).</summary>
+    private static bool PerSampleReads(Network net, string source) =>
+        net.Connections.Any(c => c.Source == source && net.Groups.FirstOrDefault(g => g.Tag == c.Target) is { } t
+            && (t is GroupWrapper w ? w.Core : t) is WeightedSynapse { WeightDevice: DeviceArray });
 
     /// <inheritdoc />
     public void OnStep(StepView step)
@@ -191,6 +211,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         {
             if (n.Sequence && block.SequenceOutput(n.Group) is { } y)
             {
+                if (n.CountBlockOnHost(y, block.Steps)) continue;
                 using var scope = torch.NewDisposeScope();
                 using var noGrad = torch.no_grad();
                 n.Count(y.detach());
@@ -219,6 +240,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         foreach (var (array, ws) in _pulsed) TakeWrites(array, ws);
         _pulsed.Clear();
         foreach (var n in _neurons) n.Flush();
+        foreach (var n in _neurons) n.FoldHost();
         // The one host read of the run: every accumulator (and the per-step series) at once.
         double[] values;
         using (var scope = torch.NewDisposeScope())
@@ -230,6 +252,8 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
                 .ToArray();
             values = all.Length == 0 ? Array.Empty<double>() : torch.cat(all).cpu().data<double>().ToArray();
         }
+        for (int i = 0, at = 0; i < _neurons.Count; at += _neurons[i].Width, i++)
+            for (int j = 0; j < _neurons[i].Width; j++) values[at + j] += _neurons[i].HostExtra[j];
         int k = 0;
         var acc = new Dictionary<NeuronTrack, int>();
         foreach (var n in _neurons)
@@ -392,6 +416,8 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
                 if (_membranes.Remove(n.Group.Tag, out var old)) old.Dispose();
                 _membranes[n.Group.Tag] = m;
             }
+        foreach (var n in _neurons)
+            if (n.Group is IEventCountingGroup counting && n.Host is { } host && ReferenceEquals(counting.EventSink, host)) counting.EventSink = null;
         foreach (var n in _neurons) n.Dispose();
         foreach (var s in _synapses) s.Dispose();
         _neurons.Clear();
@@ -435,12 +461,19 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         }
 
         public Group Group { get; }
+        /// <summary>Host counts of this run (kernel-counted or one managed pass), folded into <see cref="Acc"/> at the run's end; null: tensor passes only.</summary>
+        public EventCounts? Host { get; init; }
+        private long _kernelSeen; // the host counts' kernel-counted steps already matched to blocks
+        private bool? _hostSteps; // whether step outputs are counted on the host (decided at the first step)
+        private Tensor? _stepCopy; // a contiguous copy of a strided step output, reused
         public bool IsInput { get; }
         public bool Sequence { get; }
         public int? OperationsPerUpdate { get; init; }
         public string? Membrane { get; init; }
         public bool FirstStep { get; set; }
         public Tensor Acc { get; private set; } = null!;
+        /// <summary>Counts summed on the host in <see cref="Acc"/>'s layout, added to it after the run's one host read.</summary>
+        public double[] HostExtra { get; private set; } = Array.Empty<double>();
         public int Width => Fixed + 4 * Readers.Count;
         public List<SynapseTrack> Readers { get; } = new();
         public double Updates { get; private set; }
@@ -463,12 +496,13 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         public void Prepare()
         {
             Acc = torch.zeros(Width, dtype: ScalarType.Float64, device: _ctx.Device).DetachFromDisposeScope();
+            HostExtra = new double[Width];
             foreach (var s in Readers) s.Source2Track = this;
             if (Readers.Count > 0)
             {
                 using var scope = torch.NewDisposeScope();
                 _m = torch.stack(Readers.SelectMany(s => new[] { s.Fanout, torch.zeros_like(s.Fanout) }).ToArray(), 1).DetachFromDisposeScope();
-                var fanouts = Readers.Select(r => (Min: r.Fanout.min().item<double>(), Max: r.Fanout.max().item<double>())).ToArray();
+                var fanouts = Readers.Select(r => r.HostFanout is { } h ? (Min: h.Min(), Max: h.Max()) : (Min: r.Fanout.min().item<double>(), Max: r.Fanout.max().item<double>())).ToArray();
                 if (Readers.All(r => !r.OnDevices || r.ReadsEveryStep) && fanouts.All(f => f.Min == f.Max))
                     _uniform = torch.tensor(fanouts.SelectMany(f => new[] { f.Min, 0.0 }).ToArray(), dtype: ScalarType.Float64, device: _ctx.Device).DetachFromDisposeScope();
                 // Without devices the columns are fan-outs: every partial sum is an integer ≤ batch · Ns · Nt.
@@ -477,8 +511,54 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             }
         }
 
+        /// <summary>Steps counted: updates of every neuron of every sample, and steps seen by every reader.</summary>
+        private void AddSteps(long steps)
+        {
+            Steps += steps;
+            Updates += (double)steps * _batch * Group.OutputSize;
+            foreach (var s in Readers) s.Steps += steps;
+        }
+
+        /// <summary>
+        /// Counts a block on the host when it can: from what the group's kernel counted while it computed the block, or
+        /// in one managed pass over a float host block. False: the caller counts it with tensor passes.
+        /// </summary>
+        public bool CountBlockOnHost(Tensor y, int steps)
+        {
+            if (Host is not { } host) return false;
+            long counted = host.KernelSteps - _kernelSeen;
+            if (counted != 0)
+            {
+                if (counted != steps)
+                    throw new InvalidOperationException($"group '{Group.Tag}': its kernel counted {counted} steps for a block of {steps} (ledger counts would be wrong).");
+                _kernelSeen = host.KernelSteps;
+                AddSteps(steps);
+                return true;
+            }
+            if (!EventCounts.CanCount(y)) return false;
+            host.Count(y);
+            AddSteps(steps);
+            return true;
+        }
+
         public void Push(Tensor y)
         {
+            if (Host is { } host)
+            {
+                _hostSteps ??= EventCounts.CanCount(y) && y.dim() == 2 && y.shape[0] == _batch && y.shape[1] == Group.OutputSize;
+                if (_hostSteps == true)
+                {
+                    if (y.is_contiguous()) host.CountContiguous(y, 1);
+                    else
+                    {
+                        _stepCopy ??= torch.empty(y.shape, dtype: y.dtype).DetachFromDisposeScope();
+                        using (torch.no_grad()) _stepCopy.copy_(y);
+                        host.CountContiguous(_stepCopy, 1);
+                    }
+                    AddSteps(1);
+                    return;
+                }
+            }
             if (_buffer is null)
             {
                 _buffer = _scratch.StepBuffer(Group.Tag, new long[] { _batch, _bufferSteps, Group.OutputSize });
@@ -537,12 +617,69 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             }
         }
 
+        /// <summary>
+        /// Adds the host counts of the run to <see cref="Acc"/>, in its layout: events, and per reader the operations
+        /// (events per neuron times the row's non-zero weights: one small product per run) and conductance read, over
+        /// binary steps and over all steps.
+        /// </summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // once per run: optimized from the first
+        public void FoldHost()
+        {
+            if (Host is not { Steps: > 0 } host) return;
+            int n = Group.OutputSize;
+            var perSample = host.PerSample;
+            var rows = new double[2 * n]; // [binary steps; all steps] events per neuron, summed over samples
+            host.Unattributed.CopyTo(rows.AsSpan(n));
+            for (int b = 0; b < _batch; b++)
+                for (int j = 0; j < n; j++) rows[n + j] += perSample[b * n + j];
+            var nonBinary = host.NonBinary;
+            double events = 0;
+            for (int j = 0; j < n; j++)
+            {
+                events += rows[n + j];
+                rows[j] = rows[n + j] - nonBinary[j];
+            }
+            // Sums that need no conductance are added on the host, to the values of the run's one read (HostExtra).
+            HostExtra[0] += events;
+            if (Readers.Count > 0)
+            {
+                int r2 = 2 * Readers.Count;
+                HostExtra[1] += host.ActivePairs;
+                if (Readers.All(s => s.HostFanout is not null && !s.OnDevices))
+                    for (int r = 0; r < Readers.Count; r++)
+                    {
+                        var fanout = Readers[r].HostFanout!;
+                        double binary = 0, all = 0;
+                        for (int j = 0; j < n; j++)
+                        {
+                            binary += rows[j] * fanout[j];
+                            all += rows[n + j] * fanout[j];
+                        }
+                        HostExtra[Fixed + 2 * r] += binary;
+                        HostExtra[Fixed + r2 + 2 * r] += all;
+                    }
+                else
+                {
+                    using var scope = torch.NewDisposeScope();
+                    using var noGrad = torch.no_grad();
+                    foreach (var s in Readers) s.FillConductance(_m!);
+                    // [2, N] × [N, 2R]: per reader, operations (events times the row's non-zero weights) and conductance read.
+                    var r = torch.tensor(rows, new long[] { 2, n }, dtype: ScalarType.Float64, device: _ctx.Device).matmul(_m!);
+                    Acc.narrow(0, Fixed, 2 * r2).add_(r.view(-1));
+                    if (Readers.Any(s => s.PerSampleRows is not null))
+                    {
+                        var ps = torch.tensor(perSample.ToArray(), new long[] { _batch, n }, dtype: ScalarType.Float64, device: _ctx.Device);
+                        foreach (var s in Readers) s.CountPerSample(ps);
+                    }
+                }
+            }
+            host.Clear();
+            _kernelSeen = 0;
+        }
+
         private void CountChunk(Tensor y)
         {
-            long steps = y.shape[1];
-            Steps += steps;
-            Updates += (double)steps * _batch * Group.OutputSize;
-            foreach (var s in Readers) s.Steps += steps;
+            AddSteps(y.shape[1]);
             // Few passes over the block, all in its own float dtype and into one reused buffer (comparisons to bool,
             // count_nonzero, casts and fresh blocks are several times slower on the CPU). In-place comparisons write
             // 0/1 in y's dtype.
@@ -607,6 +744,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             _m32?.Dispose();
             foreach (var slot in _slots) slot?.Dispose(); // the buffer itself belongs to the scratch pool, reused next run
             _prevMembrane?.Dispose();
+            _stepCopy?.Dispose();
             foreach (var t in Series) t.Dispose();
         }
     }
@@ -629,10 +767,20 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             Nt = ws.TargetCount;
             using var scope = torch.NewDisposeScope();
             var w = ws.W.Value.detach();
-            var nzw = w.ne(0).to(ScalarType.Float64);
-            if (nzw.dim() == 3) nzw = nzw.amax(0); // per-sample weights: a connection exists if any sample uses it
-            NonZero = (long)nzw.sum().item<double>();
-            Fanout = nzw.sum(1).DetachFromDisposeScope();
+            if (EventCounts.NonZerosPerRow(w) is { } rows)
+            {
+                // One managed read of host weights instead of a mask, a cast and two reductions (every run: weights may change).
+                HostFanout = rows;
+                NonZero = (long)rows.Sum();
+                Fanout = torch.tensor(rows, dtype: ScalarType.Float64, device: ctx.Device).DetachFromDisposeScope();
+            }
+            else
+            {
+                var nzw = w.ne(0).to(ScalarType.Float64);
+                if (nzw.dim() == 3) nzw = nzw.amax(0); // per-sample weights: a connection exists if any sample uses it
+                NonZero = (long)nzw.sum().item<double>();
+                Fanout = nzw.sum(1).DetachFromDisposeScope();
+            }
             if (ws.WeightDevice is DeviceArray { IsProgrammed: true } array)
             {
                 OnDevices = true;
@@ -692,6 +840,8 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         public long Steps { get; set; }
         public Tensor Acc { get; }
         public Tensor Fanout { get; }
+        /// <summary><see cref="Fanout"/> on the host when the weights were read there, else null.</summary>
+        public double[]? HostFanout { get; }
         public NeuronTrack? Source2Track { get; set; }
 
         /// <summary>Σ over devices and columns of each row of the conductances read (S): [Ns], or [B, Ns] for a read per sample.</summary>

@@ -36,6 +36,8 @@ public static class LifSequence
         public KernelBackend Backend { get; init; } = KernelBackend.Host;
         /// <summary>The network's pool for the [B, T, N] host blocks (spikes, saved membrane and mask, input gradient); null: libtorch's allocator.</summary>
         public BlockPool? Blocks { get; init; }
+        /// <summary>Where the host recurrence adds the spikes it writes (the hardware ledger's counts), or null (the default) for none; the CUDA kernel leaves it untouched.</summary>
+        public EventCounts? Counts { get; init; }
     }
 
     /// <summary>The backend for a LIF recurrence over batch × width = <paramref name="rowsTimesWidth"/> under the context's kernel policy.</summary>
@@ -85,11 +87,14 @@ public static class LifSequence
         var beta = HostTensors.Contiguous(a.Beta, x.dtype, out _);
         var thr = HostTensors.Contiguous(a.Thr, x.dtype, out _);
         Tensor? us = save ? EmptyBlock(a.Blocks, x) : null, mask = save ? EmptyBlock(a.Blocks, x) : null;
+        // Per-row spike counts are kept in x's dtype during the call: exact below 2^24 steps (longer blocks are not counted here).
+        var counts = a.Counts is { } c && c.Batch == b && c.N == n && t < 1L << 23 ? c : null;
         ForEachBatchRow(b, t * n, bi =>
         {
-            if (x.dtype == ScalarType.Float32) ForwardKernel<float>(x, spikes, u, g, beta, thr, us, mask, bi, t, n);
-            else ForwardKernel<double>(x, spikes, u, g, beta, thr, us, mask, bi, t, n);
+            if (x.dtype == ScalarType.Float32) ForwardKernel<float>(x, spikes, u, g, beta, thr, us, mask, bi, t, n, counts);
+            else ForwardKernel<double>(x, spikes, u, g, beta, thr, us, mask, bi, t, n, counts);
         });
+        counts?.AddKernelSteps(t);
         if (device.type == DeviceType.CPU) return (spikes, u, g, us, mask);
         return (spikes.to(device), u.to(device), g.to(device), us, mask);
     }
@@ -118,7 +123,7 @@ public static class LifSequence
         else for (long r = 0; r < rows; r++) body(r);
     }
 
-    private static void ForwardKernel<T>(Tensor xt, Tensor st, Tensor ut, Tensor gt, Tensor betat, Tensor thrt, Tensor? ust, Tensor? maskt, long bi, long t, long n)
+    private static void ForwardKernel<T>(Tensor xt, Tensor st, Tensor ut, Tensor gt, Tensor betat, Tensor thrt, Tensor? ust, Tensor? maskt, long bi, long t, long n, EventCounts? counts)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = MemoryMarshal.Cast<byte, T>(xt.bytes);
@@ -133,12 +138,16 @@ public static class LifSequence
         int w = Vector<T>.Count;
         var one = Vector<T>.One;
         var zero = Vector<T>.Zero;
+        var cnt = counts is null ? null : new T[n]; // spikes per neuron of this row, for the ledger
+        long activeSteps = 0;
         {
             int row = (int)(bi * n);
             for (long ti = 0; ti < t; ti++)
             {
                 int off = (int)((bi * t + ti) * n);
                 int j = 0;
+                var any = zero;
+                bool anyTail = false;
                 for (; j + w <= n; j += w)
                 {
                     var vu = new Vector<T>(u.Slice(row + j));
@@ -149,6 +158,11 @@ public static class LifSequence
                     var uu = Vector.ConditionalSelect(nonNeg, v, zero) * vg;
                     var spike = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(uu, new Vector<T>(thr.Slice(row + j))), one, zero);
                     spike.CopyTo(s.Slice(off + j));
+                    if (cnt is not null)
+                    {
+                        (new Vector<T>(cnt, j) + spike).CopyTo(cnt, j);
+                        any |= spike;
+                    }
                     if (save)
                     {
                         uu.CopyTo(us.Slice(off + j));
@@ -163,6 +177,11 @@ public static class LifSequence
                     T uu = (v >= T.Zero ? v : T.Zero) * g[row + j];
                     T spike = uu >= thr[row + j] ? T.One : T.Zero;
                     s[off + j] = spike;
+                    if (cnt is not null && spike == T.One)
+                    {
+                        cnt[j] += T.One;
+                        anyTail = true;
+                    }
                     if (save)
                     {
                         us[off + j] = uu;
@@ -171,8 +190,10 @@ public static class LifSequence
                     u[row + j] = uu;
                     g[row + j] = T.One - spike;
                 }
+                if (cnt is not null && (anyTail || any != zero)) activeSteps++;
             }
         }
+        if (cnt is not null) counts!.AddKernelRow<T>(bi, cnt, activeSteps);
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ namespace Ship.Devices.Neurons;
 /// Output: spikes as 0/1 in the network dtype, the same convention with or without training.
 /// </summary>
 [ShipModel("Lif")]
-public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipModel<Lif, Lif.Settings>
+public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IEventCountingGroup, IShipModel<Lif, Lif.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(int N);
@@ -82,12 +82,18 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IShipMo
             Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
             Backend = LifSequence.Choose(ctx, (long)ctx.BatchSize * ComponentCount).Backend,
             Blocks = ctx.Blocks,
+            Counts = _eventSink,
         };
         var (spikes, u, gate) = LifSequence.Run(x, args);
         U.Tensor = u;
         Integrate.Tensor = gate;
         return spikes;
     }
+
+    private EventCounts? _eventSink;
+
+    /// <inheritdoc />
+    EventCounts? IEventCountingGroup.EventSink { get => _eventSink; set => _eventSink = value; }
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)
