@@ -68,7 +68,8 @@ public static class EnergyStudy
     /// Writes both weight matrices onto fresh arrays of <paramref name="preset"/> with program-and-verify
     /// (<see cref="ProgramVerifySettings.ForWindow"/>: tolerance 1 % of the window, adaptive bursts, 3 reads averaged,
     /// starting from the erased state) through the study's pulse model of the preset (<see cref="Study.PulseModel"/>), and
-    /// charges the pulses with the write formula of <see cref="Crossbar"/> (docs/energy.md). Draws from <paramref name="seed"/>.
+    /// charges the pulses with the write formula of <see cref="Crossbar"/> (docs/energy.md). Draws from <paramref name="seed"/>
+    /// (the first array) and <paramref name="seed"/> + 1 (the second): independent devices.
     /// </summary>
     public static ProgrammingEnergy Programming(IReadOnlyDictionary<string, Tensor> weights, string preset, long seed)
     {
@@ -77,12 +78,15 @@ public static class EnergyStudy
         double pulses = 0, energy = 0, converged = 0;
         int iterations = 0;
         ProgramVerifySettings? first = null;
-        foreach (var tag in new[] { StudyModel.InHidden, StudyModel.HiddenOut })
+        var tags = new[] { StudyModel.InHidden, StudyModel.HiddenOut };
+        for (int k = 0; k < tags.Length; k++)
         {
             using var probe = Study.Preset(preset);
             using var array = probe.WithPulses(Study.PulseModel(preset, probe));
-            var w = weights[tag];
-            var rng = new torch.Generator((ulong)seed); // host draws (Draw), tensors on the weights' device
+            var w = weights[tags[k]];
+            // Host draws (Draw), tensors on the weights' device; one stream per array: two arrays are two pieces of
+            // silicon, whose device spread, cycle noise and verify reads must not repeat each other's.
+            var rng = new torch.Generator((ulong)seed + (ulong)k);
             array.Program(w, rng, w.device);
             var settings = ProgramVerifySettings.ForWindow(array.State.Range) with { FromErased = true };
             first ??= settings;

@@ -39,7 +39,14 @@ public static class HostBuffers
         if (!OperatingSystem.IsLinux() || t.device.type != DeviceType.CPU || !t.is_contiguous()) return false;
         long bytes = t.numel() * t.ElementSize;
         if (bytes < AdviseFromBytes) return false;
-        long start = (long)NativeTensor.DataPointer(t);
+        return TryAdviseHugePages(NativeTensor.DataPointer(t), bytes);
+    }
+
+    /// <summary>Advises huge pages for <paramref name="bytes"/> of host memory at <paramref name="data"/>; false where it does not apply.</summary>
+    internal static bool TryAdviseHugePages(IntPtr data, long bytes)
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        long start = (long)data;
         if (start == 0) return false;
         // madvise wants a page-aligned start; the few bytes before the block belong to the same mapping.
         long aligned = start & ~4095L;

@@ -15,7 +15,7 @@ namespace Ship.Core.Networks;
 /// (<see cref="ExecutionPlan"/> per dt) → step; each call validates everything before it changes state. Nothing is
 /// static: networks in one process never affect each other.
 /// </summary>
-public sealed partial class Network
+public sealed partial class Network : IDisposable
 {
     private readonly List<Group> _groups = new();
     private readonly Dictionary<string, Group> _byTag = new(StringComparer.Ordinal);
@@ -26,6 +26,7 @@ public sealed partial class Network
     private readonly Timeline _timeline = new();
     private readonly PlanCache _plans = new();
     private bool _dirty = true;
+    private bool _disposed;
     private RunState? _state;
     private double _dt = 1e-3;
     private int _steps = 100, _batch = 1;
@@ -234,6 +235,9 @@ public sealed partial class Network
         // Every group's sizes before any is bound, so a refused size leaves no group bound to a half-made context.
         foreach (var g in graph.Groups) g.CheckSizes(_batch);
         var ctx = new SimulationContext(_batch, _device, _dtype, _dt, _seed) { Spikes = _spikes, Kernels = Kernels ?? KernelPolicy.FromEnvironment(), Precision = _precision };
+        // The previous context's blocks are not reused under new sizes: its free ones go now, the held ones when freed.
+        _state?.Context.Blocks.Dispose();
+        if (_disposed) ctx.Blocks.Dispose();
         foreach (var g in graph.Groups) g.Bind(ctx.ForGroup(g.Tag));
         _precision.RoundParameters(graph.Groups);
         _state = new RunState(graph, ctx, _timeline);
@@ -241,6 +245,17 @@ public sealed partial class Network
         _timeline.Reset();
         foreach (var m in _monitors) m.Clear();
         _dirty = false;
+    }
+
+    /// <summary>
+    /// Frees the host blocks the network keeps for reuse between runs (<see cref="SimulationContext.Blocks"/>) and stops
+    /// keeping them; tensors it returned stay valid (their blocks are freed with them). The network stays usable: later
+    /// runs allocate their blocks afresh each time.
+    /// </summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _state?.Context.Blocks.Dispose();
     }
 
     private void CheckSettings()
@@ -342,6 +357,10 @@ public sealed partial class Network
         CheckSettings();
         var call = RunCall.Prepare(this, _state!, schedule, inputs, reset);
         SequenceGroups = _groups.Where(g => call.Plans.Values.Any(p => p.IsSequence(g))).Select(g => g.Tag).ToArray();
-        return call.Execute();
+        var result = call.Execute();
+        // A network that runs again reuses its blocks from then on; one that runs once allocates as libtorch does, so a
+        // network made per call does not keep memory that only the collector would return.
+        _state!.Context.Blocks.Engage();
+        return result;
     }
 }

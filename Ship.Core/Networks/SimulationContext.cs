@@ -18,6 +18,7 @@ public sealed class SimulationContext
     private Spikes.ISpikeFunction _spikes = Ship.Core.Spikes.HeavisideSpikes.Instance;
     private KernelPolicy _kernels = KernelPolicy.FromEnvironment();
     private Precision _precision = Precision.Full;
+    private readonly Memory.BlockPool? _blocks;
 
     /// <summary>Creates a context; groups can also be bound to one directly to test a model without a network.</summary>
     public SimulationContext(int batchSize, Device? device = null, ScalarType dtype = ScalarType.Float32, double dt = 1e-3, long seed = 0)
@@ -32,6 +33,7 @@ public sealed class SimulationContext
         Owner = "";
         _rng = new torch.Generator((ulong)seed, CPU); // host generator for every device: see Draw
         Streams = new RandomStreams(seed);
+        _blocks = new Memory.BlockPool(engaged: false);
     }
 
     private SimulationContext(SimulationContext root, string owner)
@@ -75,6 +77,8 @@ public sealed class SimulationContext
     public KernelPolicy Kernels { get => _root?.Kernels ?? _kernels; set { if (_root is null) _kernels = value ?? throw new ArgumentNullException(nameof(value)); else _root.Kernels = value; } }
     /// <summary>The network's reduced-precision setting (the stepper rounds group outputs to its storage type).</summary>
     public Precision Precision { get => _root?.Precision ?? _precision; internal set { if (_root is null) _precision = value ?? throw new ArgumentNullException(nameof(value)); else _root.Precision = value; } }
+    /// <summary>The network's own pool of host blocks for time-batched tensors, reused from run to run (one per network; <see cref="Memory.BlockPool"/>).</summary>
+    public Memory.BlockPool Blocks => _root?.Blocks ?? _blocks!;
     /// <summary>Index of the step being computed, counted from the last reset.</summary>
     public long StepIndex { get => _root?.StepIndex ?? _step; internal set { if (_root is null) _step = value; else _root.StepIndex = value; } }
     /// <summary>Time at the start of the step being computed, in seconds from the last reset.</summary>

@@ -81,9 +81,11 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
         // The intermediate handles are freed here (a caller without a dispose scope would leave them to the finalizer).
         bool keepGraph = data.requires_grad && torch.is_grad_enabled();
         var source = keepGraph ? data : data.detach();
-        using var copy = source.to_type(ctx.DType, copy: true);
+        // The copy goes into a block of the network's pool: a run that feeds the same shape again reuses mapped pages.
+        var copy = ctx.Blocks.Empty(source.shape, ctx.DType, source.device);
+        copy.copy_(source);
         if (!keepGraph) source.Dispose();
-        _data = Keep(copy.contiguous());
+        _data = Keep(copy);
         _length = (int)_data.shape[1];
         _slices = null; // split lazily: a run that takes whole segments never needs per-step slices
         _cursor = 0;

@@ -34,6 +34,8 @@ public static class LifSequence
         public ISurrogate? Surrogate { get; init; }
         /// <summary>The backend the kernel policy chose (<see cref="Choose"/>); the host recurrence unless it is <see cref="KernelBackend.Cuda"/>.</summary>
         public KernelBackend Backend { get; init; } = KernelBackend.Host;
+        /// <summary>The network's pool for the [B, T, N] host blocks (spikes, saved membrane and mask, input gradient); null: libtorch's allocator.</summary>
+        public BlockPool? Blocks { get; init; }
         /// <summary>Where the host recurrence adds the spikes it writes (the hardware ledger's counts), or null (the default) for none; the CUDA kernel leaves it untouched.</summary>
         public EventCounts? Counts { get; init; }
     }
@@ -55,7 +57,9 @@ public static class LifSequence
         if (args.Surrogate is not null && torch.is_grad_enabled() && (x.requires_grad || args.U0.requires_grad))
         {
             // One packed output [B, T·N + 2N] = (spikes, final membrane, final gate): a single autograd output always
-            // receives a defined gradient, whichever parts the loss uses.
+            // receives a defined gradient, whichever parts the loss uses. (Its spikes are a view, so autograd fills a
+            // zero gradient of the packed size per backward: three outputs would avoid it, but TorchSharp 0.107 keeps
+            // a per-output cache in the caller's dispose scope that it reads for an unused output.)
             long b = x.shape[0], t = x.shape[1], n = x.shape[2];
             using var packed = LifSequenceFunction.apply(x, args.U0, args);
             using var ps = packed.narrow(1, 0, t * n);
@@ -77,12 +81,12 @@ public static class LifSequence
         // Host tensors that are already contiguous and of the dtype are read as they are (a native call each saved).
         x = HostTensors.Contiguous(x, x.dtype, out _);
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
-        var spikes = HostBuffers.EmptyLike(x);
+        var spikes = EmptyBlock(a.Blocks, x);
         var u = HostCopy(a.U0);
         var g = HostCopy(a.G0);
         var beta = HostTensors.Contiguous(a.Beta, x.dtype, out _);
         var thr = HostTensors.Contiguous(a.Thr, x.dtype, out _);
-        Tensor? us = save ? HostBuffers.EmptyLike(x) : null, mask = save ? HostBuffers.EmptyLike(x) : null;
+        Tensor? us = save ? EmptyBlock(a.Blocks, x) : null, mask = save ? EmptyBlock(a.Blocks, x) : null;
         // Per-row spike counts are kept in x's dtype during the call: exact below 2^24 steps (longer blocks are not counted here).
         var counts = a.Counts is { } c && c.Batch == b && c.N == n && t < 1L << 23 ? c : null;
         ForEachBatchRow(b, t * n, bi =>
@@ -94,6 +98,9 @@ public static class LifSequence
         if (device.type == DeviceType.CPU) return (spikes, u, g, us, mask);
         return (spikes.to(device), u.to(device), g.to(device), us, mask);
     }
+
+    /// <summary>An uninitialized block shaped like <paramref name="like"/>: from the network's pool when there is one.</summary>
+    private static Tensor EmptyBlock(BlockPool? blocks, Tensor like) => blocks is not null ? blocks.EmptyLike(like) : HostBuffers.EmptyLike(like);
 
     /// <summary>A host copy of its own (the recurrence writes it): one clone when the tensor is already on the host.</summary>
     private static Tensor HostCopy(Tensor t)
@@ -189,20 +196,35 @@ public static class LifSequence
         if (cnt is not null) counts!.AddKernelRow<T>(bi, cnt, activeSteps);
     }
 
-    /// <summary>∂L/∂x and ∂L/∂U0 from ∂L/∂spikes and ∂L/∂U_final (<paramref name="gradU"/>, null for none): the carry starts from ∂L/∂U_final.</summary>
-    internal static (Tensor Dx, Tensor DU0) Backward(Tensor gradOut, Tensor? gradU, Tensor sg, Tensor mask, Tensor beta)
+    /// <summary>
+    /// ∂L/∂x and ∂L/∂U0 from ∂L/∂spikes (<paramref name="gradOut"/>) and ∂L/∂U_final (<paramref name="gradU"/>), either
+    /// null for none (zero), the membrane per step
+    /// <paramref name="u"/> and the threshold [B, N]: the carry starts from ∂L/∂U_final. The host recurrence computes the
+    /// fast sigmoid's derivative inside its pass (no [B, T, N] temporaries for u − thr and its transforms); other
+    /// surrogates, and the CUDA kernel, read it from a tensor computed first with the same operations.
+    /// </summary>
+    internal static (Tensor Dx, Tensor DU0) Backward(Tensor? gradOut, Tensor? gradU, Tensor u, Tensor thr, ISurrogate surrogate, Tensor mask, Tensor beta, BlockPool? blocks = null)
     {
         // The forward's choice decides: its saved mask is on the GPU only when the CUDA kernel ran.
-        if (mask.device.type == DeviceType.CUDA && LifCuda.IsAvailable(mask.device)) return LifCuda.Backward(gradOut, gradU, sg, mask, beta);
-        var device = gradOut.device;
+        if (mask.device.type == DeviceType.CUDA && LifCuda.IsAvailable(mask.device))
+        {
+            using var zero = gradOut is null ? torch.zeros_like(mask) : null;
+            return LifCuda.Backward(gradOut ?? zero!, gradU, SurrogateOf(surrogate, u, thr), mask, beta);
+        }
+        var device = gradOut?.device ?? mask.device;
         // The gradient of a sum (the usual loss) is one value broadcast with zero strides: read that value instead of
-        // materializing a [B, T, N] copy, whose first touch costs more than the whole recurrence.
-        bool broadcast = gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
-        using var first = broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
-        var go = HostTensors.Contiguous(broadcast ? first! : gradOut, gradOut.dtype, out _);
-        var sgc = HostTensors.Contiguous(sg, sg.dtype, out _);
+        // materializing a [B, T, N] copy, whose first touch costs more than the whole recurrence. No gradient is a
+        // broadcast zero.
+        bool broadcast = gradOut is null || gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
+        using var first = gradOut is null ? torch.zeros(1, dtype: mask.dtype) : broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
+        var go = HostTensors.Contiguous(broadcast ? first! : gradOut!, mask.dtype, out _);
+        // Fused: g(x) = 1 / (slope·|x| + 1)², x = u − thr, computed per element in the order of FastSigmoid.Derivative.
+        bool fused = surrogate is FastSigmoid && u.device.type == DeviceType.CPU;
+        double slope = surrogate is FastSigmoid fs ? fs.Slope : 0;
+        var sgc = fused ? HostTensors.Contiguous(u, mask.dtype, out _) : HostTensors.Contiguous(SurrogateOf(surrogate, u, thr), mask.dtype, out _);
+        var thrc = HostTensors.Contiguous(thr, mask.dtype, out _);
         var betac = HostTensors.Contiguous(beta, beta.dtype, out _);
-        var dx = HostBuffers.EmptyLike(mask);
+        var dx = EmptyBlock(blocks, mask);
         long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
         // The carry is ∂L/∂u after the last step (the final membrane's own gradient) and ends as ∂L/∂U0.
         Tensor carry;
@@ -214,26 +236,45 @@ public static class LifSequence
         }
         ForEachBatchRow(b, t * n, bi =>
         {
-            if (mask.dtype == ScalarType.Float32) BackwardKernel<float>(go, broadcast, sgc, mask, betac, dx, carry, bi, t, n);
-            else BackwardKernel<double>(go, broadcast, sgc, mask, betac, dx, carry, bi, t, n);
+            if (mask.dtype == ScalarType.Float32) BackwardKernel(go, broadcast, sgc, fused, (float)slope, thrc, mask, betac, dx, carry, bi, t, n);
+            else BackwardKernel(go, broadcast, sgc, fused, slope, thrc, mask, betac, dx, carry, bi, t, n);
         });
         if (device.type == DeviceType.CPU) return (dx, carry);
         return (dx.to(device), carry.to(device));
     }
 
-    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor sgt, Tensor maskt, Tensor betat, Tensor dxt, Tensor carryt, long bi, long t, long n)
+    /// <summary>The surrogate's derivative at u − thr as a [B, T, N] tensor (the unfused path).</summary>
+    private static Tensor SurrogateOf(ISurrogate surrogate, Tensor u, Tensor thr)
+    {
+        using var th = thr.to(u.device);
+        using var th1 = th.unsqueeze(1);
+        var x = u.sub(th1);
+        var g = surrogate.Derivative(x);
+        // A user's surrogate may return its argument (changed in place): then it is the result, not a temporary.
+        if (!ReferenceEquals(g, x)) x.Dispose();
+        return g;
+    }
+
+    /// <summary>
+    /// One batch row backward. <paramref name="sgt"/> is the surrogate derivative per step, or, when
+    /// <paramref name="fused"/>, the membrane per step from which the fast sigmoid's derivative is computed here.
+    /// </summary>
+    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor sgt, bool fused, T slope, Tensor thrt, Tensor maskt, Tensor betat, Tensor dxt, Tensor carryt, long bi, long t, long n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var go = MemoryMarshal.Cast<byte, T>(got.bytes);
         T go0 = go[0];
         var vgo0 = new Vector<T>(go0);
         var sg = MemoryMarshal.Cast<byte, T>(sgt.bytes);
+        var thr = MemoryMarshal.Cast<byte, T>(thrt.bytes);
         var mk = MemoryMarshal.Cast<byte, T>(maskt.bytes);
         var beta = MemoryMarshal.Cast<byte, T>(betat.bytes);
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
         var carryRow = MemoryMarshal.Cast<byte, T>(carryt.bytes).Slice((int)(bi * n), (int)n);
         var carry = carryRow.ToArray();
         int w = Vector<T>.Count;
+        var one = Vector<T>.One;
+        var vslope = new Vector<T>(slope);
         {
             int row = (int)(bi * n);
             for (long ti = t - 1; ti >= 0; ti--)
@@ -243,14 +284,28 @@ public static class LifSequence
                 // δu_t = ∂L/∂s_t · g(u_t − thr) + carry;  ∂L/∂x_t = δu_t · m_t;  carry ← δu_t · m_t · β  (m_t = gate · 1[v_t ≥ 0]).
                 for (; j + w <= n; j += w)
                 {
-                    var d = (broadcast ? vgo0 : new Vector<T>(go.Slice(off + j))) * new Vector<T>(sg.Slice(off + j)) + new Vector<T>(carry, j);
+                    Vector<T> g;
+                    if (fused)
+                    {
+                        var a = Vector.Abs(new Vector<T>(sg.Slice(off + j)) - new Vector<T>(thr.Slice(row + j))) * vslope + one;
+                        g = one / (a * a);
+                    }
+                    else g = new Vector<T>(sg.Slice(off + j));
+                    var d = (broadcast ? vgo0 : new Vector<T>(go.Slice(off + j))) * g + new Vector<T>(carry, j);
                     var dm = d * new Vector<T>(mk.Slice(off + j));
                     dm.CopyTo(dx.Slice(off + j));
                     (dm * new Vector<T>(beta.Slice(row + j))).CopyTo(carry, j);
                 }
                 for (; j < n; j++)
                 {
-                    T d = (broadcast ? go0 : go[off + j]) * sg[off + j] + carry[j];
+                    T g;
+                    if (fused)
+                    {
+                        T a = T.Abs(sg[off + j] - thr[row + j]) * slope + T.One;
+                        g = T.One / (a * a);
+                    }
+                    else g = sg[off + j];
+                    T d = (broadcast ? go0 : go[off + j]) * g + carry[j];
                     T dm = d * mk[off + j];
                     dx[off + j] = dm;
                     carry[j] = dm * beta[row + j];
@@ -277,11 +332,20 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var x = (Tensor)vars[0];
         var a = (LifSequence.Args)vars[2];
         var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true);
-        // Saved in the graph (not held by managed objects), so they live exactly as long as the graph does.
+        // Saved in the graph (not held by managed objects), so they live exactly as long as the graph does: a pooled
+        // block saved here goes back to the pool only when the graph is freed.
         ctx.save_for_backward(new List<Tensor> { u!, mask!, a.Beta, a.Thr });
         ctx.save_data("surrogate", a.Surrogate!);
-        long b = x.shape[0];
-        return torch.cat(new[] { spikes.reshape(b, -1), uFinal, gFinal }, 1);
+        ctx.save_data("blocks", a.Blocks!);
+        // The packed output is a block of the pool too (a copy as torch.cat would make, into memory an earlier run freed).
+        long b = x.shape[0], tn = x.shape[1] * x.shape[2], n = x.shape[2];
+        var shape = new[] { b, tn + 2 * n };
+        var packed = a.Blocks is { } pool ? pool.Empty(shape, spikes.dtype, spikes.device) : torch.empty(shape, dtype: spikes.dtype, device: spikes.device);
+        using (var ps = packed.narrow(1, 0, tn))
+        using (var s2 = spikes.reshape(b, tn)) ps.copy_(s2);
+        using (var pu = packed.narrow(1, tn, n)) pu.copy_(uFinal);
+        using (var pg = packed.narrow(1, tn + n, n)) pg.copy_(gFinal);
+        return packed;
     }
 
     /// <inheritdoc />
@@ -291,12 +355,12 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         using var b = Ship.Core.Autograd.BackwardScope.Begin(gradOutput);
         var saved = ctx.get_saved_variables();
         var surrogate = (ISurrogate)ctx.get_data("surrogate");
+        var blocks = ctx.get_data("blocks") as BlockPool;
         Tensor u = saved[0], mask = saved[1], beta = saved[2], thr = saved[3];
         long bs = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
         var gradSpikes = gradOutput.narrow(1, 0, t * n).reshape(bs, t, n);
         var gradU = gradOutput.narrow(1, t * n, n);
-        var sg = surrogate.Derivative(u.sub(thr.to(u.device).unsqueeze(1)));
-        var (dx, du0) = LifSequence.Backward(gradSpikes, gradU, sg, mask, beta);
+        var (dx, du0) = LifSequence.Backward(gradSpikes, gradU, u, thr, surrogate, mask, beta, blocks);
         return new List<Tensor> { b.Return(dx), b.Return(du0), null! };
     }
 }

@@ -297,8 +297,9 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
     /// devices (<see cref="WeightUpdatePulsesFunctional"/>: the most sensitive device of each weight, stochastically rounded
     /// pulse counts, SET or RESET) and applies them through <see cref="Pulses"/>, so the weights move only as the devices
     /// allow (their steps, bounds, cycle noise, stuck devices). Every pulse is counted for the hardware ledger and in the
-    /// lifetime writes (endurance); the counts stay on the device until taken (no host read except the longest train's
-    /// length). Returns the pulses per device [D, …]. Used by the plasticity blocks on a device-backed synapse.
+    /// lifetime writes (endurance); the counts stay on the device until taken (host reads: the finiteness check of
+    /// the change and the longest train's length). Returns the pulses per device [D, …]. Used by the plasticity blocks on a device-backed synapse. A change of
+    /// the wrong shape or not finite throws a <see cref="ParameterException"/> before anything changes.
     /// </summary>
     public Tensor PulseWeightUpdate(Tensor deltaW, torch.Generator rng)
     {
@@ -311,6 +312,9 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         var dw = deltaW.detach().to(ScalarType.Float64, s.Device);
         if (!dw.shape.SequenceEqual(s.Shape[1..]))
             throw new ParameterException(Name, "deltaW", $"a weight change must have the weights' shape [{string.Join(", ", s.Shape[1..])}], got [{string.Join(", ", dw.shape)}].");
+        // Before any draw: a NaN or infinite change would silently become NaN (no pulse at all) or capped pulse counts.
+        if (!dw.isfinite().all().item<bool>())
+            throw new ParameterException(Name, "deltaW", "a weight change must be finite (weight units), got NaN or infinite entries.");
         _pulseDevices ??= response.DrawDevices(s.Shape, rng, s.Device);
         var g = s.Programmed;
         // The decode is linear in each conductance: one probe per device of a weight gives ∂w/∂G_d exactly.

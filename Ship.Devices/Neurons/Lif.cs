@@ -81,6 +81,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IEventC
             Thr = Threshold.Value.expand(shape).contiguous(),
             Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
             Backend = LifSequence.Choose(ctx, (long)ctx.BatchSize * ComponentCount).Backend,
+            Blocks = ctx.Blocks,
             Counts = _eventSink,
         };
         var (spikes, u, gate) = LifSequence.Run(x, args);

@@ -139,20 +139,23 @@ public abstract class PlasticityBlock : NeuronGroup
             return;
         }
         using var scope = torch.NewDisposeScope();
-        var held = array.ProgrammedWeights();
-        var proposed = held.to(Synapse.W.Value.dtype).clone();
+        // Held and proposed in the weights' precision: the change is what the rule did, not the rounding of the held weights.
+        var held = array.ProgrammedWeights().to(Synapse.W.Value.dtype);
+        var proposed = held.clone();
         update(proposed);
-        array.PulseWeightUpdate(proposed.to(ScalarType.Float64) - held, Context.Stream("device-pulses"));
+        array.PulseWeightUpdate(proposed.sub(held).to(ScalarType.Float64), Context.Stream("device-pulses"));
     }
 
     // The rule proposes new weights from the ones the devices hold; the change becomes pulses
     // (DeviceArray.PulseWeightUpdate), so the synapse's next read shows what the devices did with them.
     private Tensor LearnOnDevices(Memristive.DeviceArray array, Tensor post)
     {
-        var held = array.ProgrammedWeights();
-        var proposed = held.to(Synapse.W.Value.dtype).clone(); // a copy of its own: the rule updates it in place
+        // Both in the weights' precision: in a float32 network the rounding of the float64 conductances' weights is not
+        // a change the rule asked for (it would fire spurious pulses on fine-step devices every step).
+        var held = array.ProgrammedWeights().to(Synapse.W.Value.dtype);
+        var proposed = held.clone(); // a copy of its own: the rule updates it in place
         var y = Learn(proposed, Tap.LastInput!.detach(), post.detach());
-        array.PulseWeightUpdate(proposed.to(ScalarType.Float64) - held, Context.Stream("device-pulses")).Dispose();
+        array.PulseWeightUpdate(proposed.sub(held).to(ScalarType.Float64), Context.Stream("device-pulses")).Dispose();
         return y;
     }
 

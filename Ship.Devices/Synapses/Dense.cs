@@ -39,11 +39,9 @@ public sealed class Dense : WeightedSynapse, ISequenceGroup, IShipModel<Dense, W
         var w = Weights;
         if (x.device.type != DeviceType.CPU || w.dim() != 2 || x.dim() != 3 || !x.is_contiguous())
             return x.matmul(w).Plus_(Bias.Value);
-        // The same GEMM as matmul (which folds [B, T, Ns] to [B·T, Ns] and calls mm), written into a block whose pages
-        // the kernel may map as huge pages: at large N the first touches of a fresh block cost more than the product.
-        var y = Ship.Core.Memory.HostBuffers.Empty(new[] { x.shape[0], x.shape[1], w.shape[1] }, x.dtype, x.device);
-        y.view(x.shape[0] * x.shape[1], w.shape[1]).addmm_(x.view(x.shape[0] * x.shape[1], x.shape[2]), w, beta: 0, alpha: 1);
-        return y.Plus_(Bias.Value);
+        // The same GEMM as matmul (which folds [B, T, Ns] to [B·T, Ns] and calls mm), written into a block of the
+        // network's pool: a block an earlier run freed is already mapped, where a fresh one costs a page fault per 4 KiB.
+        return Kernels.DenseSequence.Product(x, w, Context.Blocks).Plus_(Bias.Value);
     }
 
     /// <inheritdoc />

@@ -47,4 +47,20 @@ public class ProgrammingEnergyTests
         var text = EnergyStudy.Tables(e);
         Assert.That(text, Does.Contain("program-and-verify").And.Contain("| rram | 240 |"));
     }
+
+    [Test]
+    public void TheTwoArraysAreIndependentDevices()
+    {
+        // Both matrices equal: if the two arrays drew their devices, cycle noise and verify reads from the same stream,
+        // the second would repeat the first pulse for pulse and the total would be exactly twice one array's.
+        var w = torch.rand(new long[] { 8, 8 }, generator: new torch.Generator(5)).mul_(2).sub_(1);
+        var p = EnergyStudy.Programming(new Dictionary<string, Tensor> { [StudyModel.InHidden] = w, [StudyModel.HiddenOut] = w }, "rram", seed: 3);
+        using var probe = Study.Preset("rram");
+        using var one = probe.WithPulses(Study.PulseModel("rram", probe));
+        var rng = new torch.Generator(3);
+        one.Program(w, rng);
+        using var r = one.ProgramAndVerify(ProgramVerifySettings.ForWindow(one.State.Range) with { FromErased = true }, rng);
+        Assert.That(r.TotalPulses, Is.GreaterThan(0));
+        Assert.That(p.Pulses, Is.Not.EqualTo(2 * r.TotalPulses), "the second array repeated the first");
+    }
 }

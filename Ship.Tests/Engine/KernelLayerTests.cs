@@ -98,7 +98,8 @@ public class KernelLayerTests
     {
         // Every custom autograd node of the device library (a fused forward with its own backward) is in Ship.Devices.Kernels.
         var nodes = ModelCatalog.Libraries.SelectMany(a => a.GetTypes())
-            .Where(t => t.BaseType is { IsGenericType: true } b && b.GetGenericTypeDefinition().Name.StartsWith("SingleTensorFunction", StringComparison.Ordinal))
+            .Where(t => t.BaseType is { IsGenericType: true } b && (b.GetGenericTypeDefinition().Name.StartsWith("SingleTensorFunction", StringComparison.Ordinal)
+                || b.GetGenericTypeDefinition().Name.StartsWith("MultiTensorFunction", StringComparison.Ordinal)))
             .ToList();
         Assert.That(nodes.Select(t => t.Name), Is.SupersetOf(new[] { "LifSequenceFunction", "LeakyFilterFunction" }));
         Assert.That(nodes.Where(t => t.Namespace != "Ship.Devices.Kernels").Select(t => t.FullName), Is.Empty);

@@ -12,9 +12,11 @@ internal static class Profile
     /// Minor page faults of this process so far (first touches of memory that the kernel must map).
     public static long Faults() => long.Parse(File.ReadAllText("/proc/self/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)[7]);
 
-    /// Runs fn once as warm-up, then reps times; prints min and median ms, faults and tensor handles created per call.
+    /// Runs fn twice as warm-up (a network's block pool engages after its first call and fills in its second), then reps
+    /// times; prints min and median ms, faults and tensor handles created per call.
     private static void Phase(string label, int n, Action fn, int reps = 11)
     {
+        fn();
         fn();
         var t = new List<double>();
         long faults = 0, handles = 0;
@@ -59,7 +61,10 @@ internal static class Profile
         using var cur = x.matmul(wd);
         Tensor Lif(Tensor input)
         {
+            // The previous call's final states hold its graph (and the blocks it saved): freed here, not by the collector.
+            var old = lif.AllVariables.OfType<Ship.Core.Parameters.StateVariable>().Select(v => v.Tensor).ToList();
             lif.ResetState();
+            foreach (var t in old) t?.Dispose();
             var y = lif.StepSequence(input, o.Steps);
             foreach (var v in lif.AllVariables) v.Tensor?.DetachFromDisposeScope();
             return y;

@@ -302,4 +302,119 @@ public class DevicePlasticityTests
         var read = ledger.Report().Synapses.Single().ReadConductance;
         Assert.That(read, Is.EqualTo(2 * g0 + g1).Within(1e-12 * read));
     }
+
+    [Test]
+    public void AFloat32NetworkFiresNoPulseWhereTheRuleChangesNothing()
+    {
+        // A first run pulses every weight once (one pre → post pair with a small A+), which moves the conductances off
+        // the float32 grid; a second run has no spike at all, so the rule changes nothing and no device may be pulsed.
+        // The weights the devices hold are float64; a float32 network's rule sees them rounded, and that rounding
+        // (≈ 3e-8·|w|) must not count as a change — with a fine step (1e-10 S ≈ 1.4e-6 in weight) it would make
+        // ≈ 0.02 pulses per weight per step, ≈ 800 over the second run.
+        var net = new Network { Dt = Dt, BatchSize = 1, DType = ScalarType.Float32, Seed = 9 };
+        net.Add("Pre", new TensorInput(Ns));
+        net.Add("Post", new TensorInput(Nt));
+        var array = new DeviceArray("fine", new DifferentialReferenceMapping(50e-6, 120e-6, scale: 1.0))
+            .WithPulses(new LinearStepPulses(dwMin: 1e-10, wMin: 40e-6, wMax: 130e-6, reference: 85e-6));
+        var block = new StdpBlock(new Dense(Weights(11).abs_()).WithDevice(array), Nt, 1e-5, 0.0, TauPlus, TauMinus);
+        net.Add("S", block.Tap);
+        net.Add("Sink", new LeakyIntegrator(Nt));
+        net.Connect("S", "Pre", "Sink");
+        net.Add("STDP", block);
+        net.Connect("Post", "STDP");
+        var pair = Pair(2, 3, 5);
+        net.Run(new Dictionary<string, Tensor> { ["Pre"] = pair["Pre"].to(ScalarType.Float32), ["Post"] = pair["Post"].to(ScalarType.Float32) }, Ship.Core.Clocks.Schedule.Fixed(Dt, 5));
+        Assert.That(block.Synapse.W.Value.dtype, Is.EqualTo(ScalarType.Float32), "the rule works in the network's precision");
+        double first = Stat.D(array.State.LifetimeWrites).Sum();
+        Assert.That(first, Is.GreaterThan(0), "the pair potentiated");
+        array.TakeWrites();
+        var quiet = new Dictionary<string, Tensor>
+        {
+            ["Pre"] = torch.zeros(new long[] { 1, 20, Ns }, dtype: ScalarType.Float32),
+            ["Post"] = torch.zeros(new long[] { 1, 20, Nt }, dtype: ScalarType.Float32),
+        };
+        net.Run(quiet, Ship.Core.Clocks.Schedule.Fixed(Dt, 20));
+        Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.EqualTo(first), "no pulse without a change");
+        Assert.That(array.TakeWrites().Pulses, Is.EqualTo(0));
+    }
+
+    [Test]
+    public void ANonFiniteWeightChangeIsRefusedAndChangesNothing()
+    {
+        using var array = Array();
+        array.Program(Weights(12), new torch.Generator(2));
+        var before = Stat.D(array.State.Programmed);
+        foreach (var bad in new[] { double.NaN, double.PositiveInfinity })
+        {
+            var dw = torch.full(new long[] { Ns, Nt }, 0.05, dtype: ScalarType.Float64);
+            dw[3, 4] = torch.tensor(bad, dtype: ScalarType.Float64);
+            var ex = Assert.Throws<ParameterException>(() => array.PulseWeightUpdate(dw, new torch.Generator(1)), bad.ToString());
+            Assert.That(ex!.Parameter, Is.EqualTo("deltaW"));
+            Assert.That(Stat.D(array.State.Programmed), Is.EqualTo(before));
+            Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.EqualTo(0));
+            Assert.That(array.TakeWrites().Pulses, Is.EqualTo(0));
+        }
+    }
+
+    // The conformance suite compares outputs and group states; the learned weights live in the device array, so its
+    // invariants are checked here on the devices themselves (conductances and wear), bit for bit.
+    private static (Ship.Tests.Conformance.ModelCase Case, DeviceArray Array) Catalogued(bool batching)
+    {
+        var c = Ship.Tests.Conformance.ModelCatalog.Get("StdpBlock+DeviceArray").Build(3);
+        c.Network.TimeBatching = batching;
+        c.Network.SequenceBlockSteps = 7;
+        return (c, (DeviceArray)((PlasticityBlock)c.Model).Synapse.WeightDevice!);
+    }
+
+    private static void SameDevices(DeviceArray actual, DeviceArray expected, WriteCounts expectedWrites, string what)
+    {
+        Assert.That(Stat.D(expected.State.LifetimeWrites).Sum(), Is.GreaterThan(0), $"{what}: the devices were pulsed");
+        Assert.That(Stat.D(actual.State.Programmed), Is.EqualTo(Stat.D(expected.State.Programmed)), $"{what}: conductances");
+        Assert.That(Stat.D(actual.State.LifetimeWrites), Is.EqualTo(Stat.D(expected.State.LifetimeWrites)), $"{what}: wear");
+        Assert.That(actual.TakeWrites(), Is.EqualTo(expectedWrites), $"{what}: write counts");
+    }
+
+    [Test]
+    public void TheLearnedDevicesAreTheSameBatchedOrSteppedSplitMonitoredOrReloaded()
+    {
+        const int t1 = 17, t2 = 23;
+        var schedule = Ship.Core.Clocks.Schedule.Fixed(Ship.Tests.Conformance.ModelCatalog.Dt, t1 + t2);
+        var first = Ship.Core.Clocks.Schedule.Fixed(Ship.Tests.Conformance.ModelCatalog.Dt, t1);
+        var second = Ship.Core.Clocks.Schedule.Fixed(Ship.Tests.Conformance.ModelCatalog.Dt, t2);
+        var (whole, wa) = Catalogued(batching: true);
+        var data = whole.Inputs(t1 + t2);
+        Dictionary<string, Tensor> Slice(int from, int count) => data.ToDictionary(p => p.Key, p => p.Value.narrow(1, from, count));
+        whole.Network.Run(data, schedule);
+        var writes = wa.TakeWrites();
+
+        var (stepped, sa) = Catalogued(batching: false);
+        stepped.Network.Run(data, schedule);
+        SameDevices(sa, wa, writes, "stepped vs time-batched");
+
+        var (watched, ma) = Catalogued(batching: true);
+        watched.Network.Monitor(watched.ModelTag);
+        watched.Network.Monitor(((PlasticityBlock)watched.Model).Tap.Tag);
+        watched.Network.Run(data, schedule);
+        SameDevices(ma, wa, writes, "monitored");
+
+        var (split, pa) = Catalogued(batching: true);
+        split.Network.Run(Slice(0, t1), first);
+        split.Network.Continue(Slice(t1, t2), second);
+        SameDevices(pa, wa, writes, "Run + Continue");
+
+        var (saved, va) = Catalogued(batching: true);
+        saved.Network.Run(Slice(0, t1), first);
+        var dir = Path.Combine(Path.GetTempPath(), $"ship-device-plasticity-{Environment.ProcessId}");
+        try
+        {
+            Ship.Devices.Persistence.Checkpoint.Save(saved.Network, dir);
+            var loaded = Ship.Devices.Persistence.Checkpoint.Load(dir);
+            var la = (DeviceArray)((PlasticityBlock)loaded[saved.ModelTag]).Synapse.WeightDevice!;
+            va.TakeWrites(); // the loaded array starts with no pending writes: compare what the continuation adds
+            loaded.Continue(Slice(t1, t2), second);
+            saved.Network.Continue(Slice(t1, t2), second);
+            SameDevices(la, va, va.TakeWrites(), "save → load → continue");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
 }
