@@ -130,4 +130,53 @@ public class HeldSnapshotRollbackTests
             Assert.That(torch.cat(new[] { a, b }, 1).allclose(one, 0, 0), Is.True, "Run + Continue ≡ one Run");
         }
     }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void AFailedRunWithPooledBlocksPutsTheStatesBackAndLaterRunsMatchATwin(bool gradients)
+    {
+        // Blocks of 16 × 64 × 96 doubles (768 KiB) come from the network's block pool once it is engaged (after the
+        // first call): the held states of the failed run's snapshot may be views of pooled blocks, which the failed run
+        // must not have been handed again and overwritten.
+        static Network Big(bool gradients)
+        {
+            var net = new Network { Dt = 1e-3, Steps = 64, BatchSize = 16, DType = ScalarType.Float64, SpikeFunction = new SurrogateSpikes(new FastSigmoid(10)) };
+            net.Add("I", new TensorInput(96));
+            net.Add("W", new Dense(torch.full(96, 96, 0.02, dtype: ScalarType.Float64)), "I", "L");
+            net.Add("L", new Lif(96, tau: 5e-3, threshold: 0.5));
+            net.Add("V", new Dense(torch.full(96, 8, 0.1, dtype: ScalarType.Float64)), "L", "R");
+            net.Add("R", new LeakyIntegrator(8, tau: 5e-3));
+            net.MarkOutput("R", "L");
+            net.Initialize();
+            if (gradients)
+            {
+                net["W"].Get("w").requires_grad_(true);
+                net.TrackGradients = true;
+            }
+            return net;
+        }
+        static Tensor X(double scale) => torch.arange(16 * 64 * 96, dtype: ScalarType.Float64).reshape(16, 64, 96).mul(scale).remainder(1.7);
+        var twin = Big(gradients);
+        var net = Big(gradients);
+        var fail = new FailAfterFirstBlock();
+        net.AddObserver(fail);
+        using (twin.FreeingReplacedStates())
+        using (net.FreeingReplacedStates())
+        {
+            for (int k = 0; k < 2; k++) { twin.Run(X(0.31 + k)); net.Run(X(0.31 + k)); }
+            var uL = net["L"].Get("u").detach().clone();
+            var uR = net["R"].Get("u").detach().clone();
+            fail.Armed = true;
+            Assert.Throws<InvalidOperationException>(() => net.Run(X(0.77)));
+            fail.Armed = false;
+            Assert.That(net["L"].Get("u").detach().allclose(uL, 0, 0) && net["R"].Get("u").detach().allclose(uR, 0, 0), Is.True, "the failed run put the states back");
+            var a = net.Run(X(0.53));
+            var b = twin.Run(X(0.53));
+            Assert.That(a.Outputs["L"].allclose(b.Outputs["L"], 0, 0) && a.Outputs["R"].allclose(b.Outputs["R"], 0, 0), Is.True, "the next Run ≡ the twin's");
+            var c = net.Continue(X(0.29));
+            var d = twin.Continue(X(0.29));
+            Assert.That(c.Outputs["R"].allclose(d.Outputs["R"], 0, 0), Is.True, "and its Continue ≡ the twin's");
+            Assert.That(net.Context.Blocks.BlocksReused, Is.GreaterThan(0), "precondition: the runs did take blocks from the pool again");
+        }
+    }
 }
