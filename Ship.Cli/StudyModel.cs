@@ -6,6 +6,7 @@ using Ship.Devices.Inputs;
 using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using Ship.Training;
+using Ship.Training.Optimizers;
 using Ship.Training.Hardware;
 using Ship.Training.Losses;
 using Ship.Training.Readouts;
@@ -98,7 +99,7 @@ public sealed class StudyModel
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var net = Build(s.BatchSize, seed: seed);
         var hw = hardware is null ? Array.Empty<HardwareAwareWeights>() : HardwareAware.Attach(net, hardware);
-        var trainer = new Trainer(net, Readout, new NllLoss(), ps => torch.optim.Adam(ps, s.LearningRate),
+        var trainer = new Trainer(net, Readout, new NllLoss(), ps => new HeldAdam(ps, s.LearningRate),
             surrogate: new FastSigmoid(s.SurrogateSlope));
         var loader = new DenseLoader(data.Train, s.BatchSize, shuffle: true, dropLast: true, seed: seed);
         var rng = new torch.Generator((ulong)(seed * 7919 + 17), TorchDevice);

@@ -24,7 +24,7 @@ public sealed class Trainer
 
     /// <summary>
     /// Creates a trainer. <paramref name="optimizer"/> receives the trainable tensors and returns any TorchSharp optimizer
-    /// with its settings (e.g. <c>ps =&gt; torch.optim.Adam(ps, lr: 1e-3)</c>). <paramref name="trainable"/> defaults to every
+    /// with its settings (e.g. <c>ps =&gt; new HeldAdam(ps, lr: 1e-3)</c>). <paramref name="trainable"/> defaults to every
     /// synapse weight "w".
     /// </summary>
     public Trainer(Network network, IReadout readout, ILoss loss,

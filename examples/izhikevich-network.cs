@@ -29,6 +29,7 @@ using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using Ship.Plots;
 using Ship.Training;
+using Ship.Training.Optimizers;
 using Ship.Training.Hardware;
 using Ship.Training.Losses;
 using Ship.Training.Readouts;
@@ -107,7 +108,7 @@ Network Build(bool izhikevich, int batch)
 (Trainer T, Network Net, List<double> PerEpoch) Train(bool izhikevich)
 {
     var net = Build(izhikevich, batchSize);
-    var trainer = new Trainer(net, new MaxOverTime("out"), new CrossEntropyLoss(), ps => torch.optim.Adam(ps, lr: lr),
+    var trainer = new Trainer(net, new MaxOverTime("out"), new CrossEntropyLoss(), ps => new HeldAdam(ps, lr: lr),
         surrogate: new FastSigmoid(surrogateSlope));
     var loader = new DenseLoader(xTrain, yTrain, batchSize, shuffle: true, dropLast: true, seed: seed);
     var perEpoch = new List<double>();

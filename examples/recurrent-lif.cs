@@ -35,6 +35,7 @@ using Ship.Devices.Synapses;
 using Ship.Devices.Wrappers;
 using Ship.Plots;
 using Ship.Training;
+using Ship.Training.Optimizers;
 using Ship.Training.Hardware;
 using Ship.Training.Losses;
 using Ship.Training.Readouts;
@@ -129,7 +130,7 @@ Network Build(string kind, long seed, int batch, IReadOnlyDictionary<string, tor
 Trained Train(string kind, long seed)
 {
     var net = Build(kind, seed, batchSize);
-    var trainer = new Trainer(net, Readout(), new CrossEntropyLoss(), ps => torch.optim.Adam(ps, lr: lr), surrogate: new FastSigmoid(5));
+    var trainer = new Trainer(net, Readout(), new CrossEntropyLoss(), ps => new HeldAdam(ps, lr: lr), surrogate: new FastSigmoid(5));
     var loader = new DenseLoader(xTrain, yTrain, batchSize, shuffle: true, dropLast: true, seed: seed);
     var perEpoch = new List<double>();
     var sw = Stopwatch.StartNew();

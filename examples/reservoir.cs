@@ -40,6 +40,7 @@ using Ship.Devices.Synapses;
 using Ship.Devices.Wrappers;
 using Ship.Plots;
 using Ship.Training;
+using Ship.Training.Optimizers;
 using Ship.Training.Losses;
 using Ship.Training.Readouts;
 using TorchSharp;
@@ -189,7 +190,7 @@ Network Build(string kind, long seed, int steps, int inputs, Layout layoutE, Lay
     var readout = net.Name == "input-only" ? new[] { "InO" } : new[] { "EO", "IO" };
     var trainable = readout.SelectMany(tag => Trainables.Of(net, tag, "w")).ToList();
     IReadout read = xor ? new LastStep("O") : new MaxOverTime("O");
-    var trainer = new Trainer(net, read, new NllLoss(), ps => torch.optim.Adam(ps, lr: lr), trainable);
+    var trainer = new Trainer(net, read, new NllLoss(), ps => new HeldAdam(ps, lr: lr), trainable);
     var loader = new DenseLoader(d.XTrain, d.YTrain, batchSize, shuffle: true, dropLast: true, seed: seed);
     var perEpoch = new List<double>();
     for (int e = 0; e < epochs; e++)

@@ -27,6 +27,7 @@ using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using Ship.Plots;
 using Ship.Training;
+using Ship.Training.Optimizers;
 using Ship.Training.Losses;
 using Ship.Training.Readouts;
 using TorchSharp;
@@ -65,7 +66,7 @@ net.Add("O", new Lif(Digits.Classes, tau: 20e-3, threshold: 1.0));
 net.MarkOutput("O", "H");
 
 var trainer = new Trainer(net, new SpikeCount("O"), new CrossEntropyLoss(),
-    ps => torch.optim.Adam(ps, lr: lr), surrogate: new FastSigmoid(5));
+    ps => new HeldAdam(ps, lr: lr), surrogate: new FastSigmoid(5));
 
 // Accuracy on a whole set at once: the batch size changes for it, trained weights stay (they are pinned).
 double Evaluate(torch.Tensor x, torch.Tensor y)

@@ -53,11 +53,12 @@ public static class HelperProgram
                     Ship.Core.Native.TorchSharpLoad.EnsureLoaded();
                     Console.WriteLine($"OMP_WAIT_POLICY={Ship.Core.Native.OpenMpWaitPolicy.NativeValue("OMP_WAIT_POLICY") ?? "unset"} threads={torch.get_num_threads()}");
                     return 0;
-                case "stress" when args.Length == 5:
+                case "stress" when args.Length is 5 or 6:
                     return StressProgram.Run(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture),
-                        int.Parse(args[3], CultureInfo.InvariantCulture), double.Parse(args[4], CultureInfo.InvariantCulture));
+                        int.Parse(args[3], CultureInfo.InvariantCulture), double.Parse(args[4], CultureInfo.InvariantCulture),
+                        args.Length == 6 ? args[5] : "sgd");
                 default:
-                    Console.Error.WriteLine("usage: continue <scenario> <checkpoint> <out> | save <scenario> <checkpoint> | fresh <scenario> <out> | stream-into <folder> | train <out> | stress <epochs> <threads> <gc-threads> <max-seconds>");
+                    Console.Error.WriteLine("usage: continue <scenario> <checkpoint> <out> | save <scenario> <checkpoint> | fresh <scenario> <out> | stream-into <folder> | train <out> | stress <epochs> <threads> <gc-threads> <max-seconds> [sgd|adam]");
                     return 2;
             }
         }

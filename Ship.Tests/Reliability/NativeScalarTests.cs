@@ -106,4 +106,19 @@ public class NativeScalarTests
         Assert.That(double.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture), Is.LessThan(double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture)),
             "the loss fell (the training did train)");
     }
+
+    [Test]
+    public void AdamTrainingUnderGarbageCollectionPressureSurvivesInAChildProcess()
+    {
+        // TorchSharp's own Adam passes temporary Scalars to native calls; under this pressure it aborted a 30-epoch bench
+        // run (bench/results/threads-cpu.log, Adam.step → add_). Ship's HeldAdam holds them for the call.
+        var (code, output) = RunHelperProcess("stress", "1000", "1", "2", "20", "adam");
+        Assert.That(code, Is.EqualTo(0), $"the stress child failed:\n{output}");
+        var m = Regex.Match(output, @"stress-ok epochs=(\d+) threads=(\d+) omp_wait_policy=\S+ first_loss=(\S+) last_loss=(\S+) collections=(\d+)");
+        Assert.That(m.Success, Is.True, output);
+        Assert.That(int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(2), "epochs trained");
+        Assert.That(long.Parse(m.Groups[5].Value, CultureInfo.InvariantCulture), Is.GreaterThan(500), "forced collections during training");
+        Assert.That(double.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture), Is.LessThan(double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture)),
+            "the loss fell (the training did train)");
+    }
 }

@@ -7,6 +7,7 @@ using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using Ship.Training;
 using Ship.Training.Losses;
+using Ship.Training.Optimizers;
 using Ship.Training.Readouts;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -23,7 +24,7 @@ namespace Ship.Tests.Reliability;
 /// </summary>
 internal static class StressProgram
 {
-    public static int Run(int epochs, int threads, int pressureThreads, double maxSeconds)
+    public static int Run(int epochs, int threads, int pressureThreads, double maxSeconds, string optimizer = "sgd")
     {
         Ship.Core.Native.TorchSharpLoad.EnsureLoaded(); // as a Ship program starts: libtorch's threads wait passively
         torch.set_num_threads(threads);
@@ -44,7 +45,7 @@ internal static class StressProgram
                 Interlocked.Increment(ref collections);
             }
         }) { IsBackground = true, Name = $"gc-pressure-{k}" }).ToList();
-        var (net, trainer, xs, ys) = Build();
+        var (net, trainer, xs, ys) = Build(optimizer);
         // The engine would run this small network at 1 thread whatever the caller set: force the caller's count, so
         // the 2-thread paths (libtorch's parallel regions, the fused kernels' row workers) stay under fire.
         net.UseKernels(KernelPolicy.FromEnvironment() with { IntraOpThreads = threads });
@@ -78,8 +79,11 @@ internal static class StressProgram
         return double.IsFinite(last) ? 0 : 3;
     }
 
-    /// <summary>The main job's network with a plain held-scalar SGD, and six fixed batches of class-coded input spikes.</summary>
-    public static (Network Net, Trainer Trainer, List<Tensor> Xs, List<Tensor> Ys) Build()
+    /// <summary>
+    /// The main job's network with a plain held-scalar SGD (<c>sgd</c>) or Ship's <see cref="HeldAdam"/> (<c>adam</c>, the
+    /// optimizer the main job trains with), and six fixed batches of class-coded input spikes.
+    /// </summary>
+    public static (Network Net, Trainer Trainer, List<Tensor> Xs, List<Tensor> Ys) Build(string optimizer = "sgd")
     {
         const int batch = 32, steps = 25, inputs = 64, hidden = 128, classes = 10, batches = 6;
         var net = new Network("stress") { Dt = 1e-3, Steps = steps, BatchSize = batch, Seed = 5 };
@@ -89,7 +93,12 @@ internal static class StressProgram
         net.Add("hidden_out", new Dense(Init.Normal(0, 1.0 / Math.Sqrt(hidden))), "hidden", "out");
         net.Add("out", new LeakyIntegrator(classes, tau: 20e-3));
         net.MarkOutput("out");
-        var trainer = new Trainer(net, new MaxOverTime("out"), new NllLoss(), ps => new HeldSgd(ps, 0.05));
+        var trainer = new Trainer(net, new MaxOverTime("out"), new NllLoss(), optimizer switch
+        {
+            "sgd" => ps => new HeldSgd(ps, 0.05),
+            "adam" => ps => new HeldAdam(ps, 5e-3),
+            _ => throw new ArgumentException($"optimizer '{optimizer}': expected sgd or adam", nameof(optimizer)),
+        });
 
         // Fixed data: each class fires its own block of input channels more often.
         var g = new torch.Generator(7);

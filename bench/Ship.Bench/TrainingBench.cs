@@ -13,6 +13,7 @@ using Ship.Devices.Inputs;
 using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using Ship.Training;
+using Ship.Training.Optimizers;
 using Ship.Training.Hardware;
 using Ship.Training.Losses;
 using Ship.Training.Readouts;
@@ -53,7 +54,7 @@ internal static class TrainingBench
     }
 
     private static Trainer TrainerFor(Network net) =>
-        new(net, new MaxOverTime(Out), new NllLoss(), ps => torch.optim.Adam(ps, Lr), surrogate: new FastSigmoid(Slope));
+        new(net, new MaxOverTime(Out), new NllLoss(), ps => new HeldAdam(ps, Lr), surrogate: new FastSigmoid(Slope));
 
     /// <summary>The "train" mode: prepare the folder, then Ship.NET and SHIP at every thread count; returns the exit code.</summary>
     public static int Run(Options o)
@@ -353,7 +354,7 @@ internal static class TrainingProfile
         var testY = Load("test_y.npy");
         var testSpikes = Load("test_spikes.npy").to_type(ScalarType.Float32);
         var net = TrainingBench.Build((int)testSpikes.shape[2], Digits.Classes, Load("w0_in_hidden.npy"), Load("w0_hidden_out.npy"));
-        var trainer = new Trainer(net, new MaxOverTime("out"), new NllLoss(), ps => torch.optim.Adam(ps, 5e-3), surrogate: new FastSigmoid(10));
+        var trainer = new Trainer(net, new MaxOverTime("out"), new NllLoss(), ps => new HeldAdam(ps, 5e-3), surrogate: new FastSigmoid(10));
         Stage("loaded+built");
         Console.WriteLine(net.DescribePlan());
         var xs = Load("epoch000_spikes.npy").to_type(ScalarType.Float32);

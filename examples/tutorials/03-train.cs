@@ -20,6 +20,7 @@ using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using Ship.Plots;
 using Ship.Training;
+using Ship.Training.Optimizers;
 using Ship.Training.Losses;
 using Ship.Training.Readouts;
 using TorchSharp;
@@ -51,7 +52,7 @@ net.MarkOutput("O");
 var trainer = new Trainer(net,
     readout: new SpikeCount("O"),                       // score of a class = its output spike count
     loss: new CrossEntropyLoss(),
-    optimizer: ps => torch.optim.Adam(ps, lr: 1e-2),
+    optimizer: ps => new HeldAdam(ps, lr: 1e-2),
     trainable: Trainables.Weights(net),                 // the default: every synapse weight "w"
     surrogate: new FastSigmoid(5));
 // [/trainer]

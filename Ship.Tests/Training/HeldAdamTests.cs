@@ -1,0 +1,99 @@
+using NUnit.Framework;
+using Ship.Training.Optimizers;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Ship.Tests.Training;
+
+/// <summary>
+/// HeldAdam must be TorchSharp's Adam with its Scalars held: the reference is torch.optim.Adam itself, run on the same
+/// parameters and gradients, and a plain Adam written here from Kingma &amp; Ba (2015, algorithm 1 with PyTorch's ε placement).
+/// </summary>
+public class HeldAdamTests
+{
+    private static (Parameter[] Ps, Tensor[][] Grads) Problem(int seed, int steps)
+    {
+        var g = new torch.Generator((ulong)seed);
+        var ps = new[] { new Parameter(torch.randn(new long[] { 7, 5 }, generator: g)), new Parameter(torch.randn(new long[] { 11 }, generator: g)) };
+        var grads = Enumerable.Range(0, steps).Select(_ => ps.Select(p => torch.randn(p.shape, generator: g)).ToArray()).ToArray();
+        return (ps, grads);
+    }
+
+    private static Tensor[] Train(Func<IEnumerable<Parameter>, torch.optim.Optimizer> make, int seed, int steps, bool cosine)
+    {
+        var (ps, grads) = Problem(seed, steps);
+        var opt = make(ps);
+        var sched = cosine ? torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) : null;
+        for (int t = 0; t < steps; t++)
+        {
+            opt.zero_grad();
+            for (int i = 0; i < ps.Length; i++) ps[i].grad = grads[t][i].clone();
+            opt.step();
+            sched?.step();
+        }
+        return ps.Select(p => p.detach().clone()).ToArray();
+    }
+
+    [TestCase(0.0, false, false, false)]
+    [TestCase(1e-2, false, false, true)]
+    [TestCase(0.0, true, false, false)]
+    [TestCase(1e-3, true, true, true)]
+    public void EqualsTorchSharpsAdamBitForBit(double weightDecay, bool amsgrad, bool maximize, bool cosine)
+    {
+        const int steps = 40;
+        var reference = Train(ps => torch.optim.Adam(ps, 3e-2, 0.8, 0.95, 1e-6, weightDecay, amsgrad, maximize), 3, steps, cosine);
+        var held = Train(ps => new HeldAdam(ps, 3e-2, 0.8, 0.95, 1e-6, weightDecay, amsgrad, maximize), 3, steps, cosine);
+        for (int i = 0; i < held.Length; i++)
+            Assert.That(held[i].eq(reference[i]).all().item<bool>(), Is.True, $"parameter {i}: max |Δ| {(held[i] - reference[i]).abs().max().item<float>()}");
+    }
+
+    [Test]
+    public void FollowsTheAdamUpdateWrittenHere()
+    {
+        const int steps = 25;
+        const double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+        var (ps, grads) = Problem(11, steps);
+        var w = ps.Select(p => p.detach().to_type(ScalarType.Float64).data<double>().ToArray()).ToArray();
+        var m = w.Select(x => new double[x.Length]).ToArray();
+        var v = w.Select(x => new double[x.Length]).ToArray();
+        for (int t = 1; t <= steps; t++)
+            for (int i = 0; i < w.Length; i++)
+            {
+                var gr = grads[t - 1][i].to_type(ScalarType.Float64).data<double>().ToArray();
+                for (int k = 0; k < w[i].Length; k++)
+                {
+                    m[i][k] = b1 * m[i][k] + (1 - b1) * gr[k];
+                    v[i][k] = b2 * v[i][k] + (1 - b2) * gr[k] * gr[k];
+                    double mHat = m[i][k] / (1 - Math.Pow(b1, t));
+                    double denom = Math.Sqrt(v[i][k]) / Math.Sqrt(1 - Math.Pow(b2, t)) + eps;
+                    w[i][k] -= lr * mHat / denom;
+                }
+            }
+        var held = Train(p => new HeldAdam(p, lr, b1, b2, eps), 11, steps, cosine: false);
+        for (int i = 0; i < w.Length; i++)
+        {
+            var got = held[i].to_type(ScalarType.Float64).data<double>().ToArray();
+            for (int k = 0; k < got.Length; k++)
+                Assert.That(got[k], Is.EqualTo(w[i][k]).Within(1e-5 + 1e-5 * Math.Abs(w[i][k])), $"parameter {i}[{k}]");
+        }
+    }
+
+    [Test]
+    public void StateDictRoundTripsThroughTorchSharpsAdam()
+    {
+        var (ps, grads) = Problem(5, 6);
+        var a = new HeldAdam(ps, 1e-2);
+        for (int t = 0; t < 3; t++) { for (int i = 0; i < ps.Length; i++) ps[i].grad = grads[t][i].clone(); a.step(); }
+        var (qs, _) = Problem(5, 6);
+        using (torch.no_grad()) for (int i = 0; i < ps.Length; i++) qs[i].copy_(ps[i]);
+        var b = torch.optim.Adam(qs, 1e-2);
+        b.load_state_dict(a.state_dict());
+        for (int t = 3; t < 6; t++)
+        {
+            for (int i = 0; i < ps.Length; i++) { ps[i].grad = grads[t][i].clone(); qs[i].grad = grads[t][i].clone(); }
+            a.step(); b.step();
+        }
+        for (int i = 0; i < ps.Length; i++) Assert.That(ps[i].eq(qs[i]).all().item<bool>(), Is.True, $"parameter {i}");
+    }
+}
