@@ -80,7 +80,7 @@ internal static class StressProgram
     }
 
     /// <summary>
-    /// The main job's network with a plain held-scalar SGD (<c>sgd</c>) or Ship's <see cref="HeldAdam"/> (<c>adam</c>, the
+    /// The main job's network with Ship's plain <see cref="HeldSgd"/> (<c>sgd</c>) or Ship's <see cref="HeldAdam"/> (<c>adam</c>, the
     /// optimizer the main job trains with), and six fixed batches of class-coded input spikes.
     /// </summary>
     public static (Network Net, Trainer Trainer, List<Tensor> Xs, List<Tensor> Ys) Build(string optimizer = "sgd")
@@ -117,34 +117,5 @@ internal static class StressProgram
             ys.Add(y);
         }
         return (net, trainer, xs, ys);
-    }
-
-    /// <summary>Plain SGD whose step holds its learning rate as one long-lived native scalar (TorchSharp's optimizers pass temporaries).</summary>
-    private sealed class HeldSgd : torch.optim.Optimizer
-    {
-        private readonly List<TorchSharp.Modules.Parameter> _ps;
-        private readonly Scalar _minusLr;
-
-        public HeldSgd(IEnumerable<TorchSharp.Modules.Parameter> ps, double lr) : base(IntPtr.Zero)
-        {
-            _ps = ps.ToList();
-            _minusLr = (-lr).ToScalar();
-        }
-
-        public override void zero_grad()
-        {
-            foreach (var p in _ps) p.grad?.zero_();
-        }
-
-        public override Tensor step(Func<Tensor>? closure = null)
-        {
-            using var _ = torch.no_grad();
-            foreach (var p in _ps)
-                if (p.grad is { } grad) p.add_(grad, _minusLr);
-            GC.KeepAlive(_minusLr);
-            return null!;
-        }
-
-        public override IEnumerable<TorchSharp.Modules.Parameter> parameters() => _ps;
     }
 }

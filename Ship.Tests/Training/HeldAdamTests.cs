@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Ship.Tests.Training;
 
 /// <summary>
-/// HeldAdam must be TorchSharp's Adam with its Scalars held: the reference is torch.optim.Adam itself, run on the same
+/// HeldAdam and HeldSgd must be TorchSharp's Adam and SGD with their Scalars held: the reference is torch.optim.Adam itself, run on the same
 /// parameters and gradients, and a plain Adam written here from Kingma &amp; Ba (2015, algorithm 1 with PyTorch's ε placement).
 /// </summary>
 public class HeldAdamTests
@@ -95,5 +95,45 @@ public class HeldAdamTests
             a.step(); b.step();
         }
         for (int i = 0; i < ps.Length; i++) Assert.That(ps[i].eq(qs[i]).all().item<bool>(), Is.True, $"parameter {i}");
+    }
+
+    [TestCase(0.0, 0.0, false, false, false)]
+    [TestCase(0.9, 0.0, false, false, true)]
+    [TestCase(0.9, 0.1, true, false, false)]
+    [TestCase(0.5, 0.0, false, true, true)]
+    public void HeldSgdEqualsTorchSharpsSgdBitForBit(double momentum, double weightDecay, bool nesterov, bool maximize, bool cosine)
+    {
+        const int steps = 30;
+        var reference = Train(ps => torch.optim.SGD(ps, 5e-2, momentum, 0.0, weightDecay, nesterov, maximize), 4, steps, cosine);
+        var held = Train(ps => new HeldSgd(ps, 5e-2, momentum, 0.0, weightDecay, nesterov, maximize), 4, steps, cosine);
+        for (int i = 0; i < held.Length; i++)
+            Assert.That(held[i].eq(reference[i]).all().item<bool>(), Is.True, $"parameter {i}: max |Δ| {(held[i] - reference[i]).abs().max().item<float>()}");
+    }
+
+    [Test]
+    public void HeldSgdWithMomentumFollowsTheUpdateWrittenHere()
+    {
+        const int steps = 20;
+        const double lr = 1e-2, mu = 0.9;
+        var (ps, grads) = Problem(12, steps);
+        var w = ps.Select(p => p.detach().to_type(ScalarType.Float64).data<double>().ToArray()).ToArray();
+        var buf = w.Select(x => new double[x.Length]).ToArray();
+        for (int t = 0; t < steps; t++)
+            for (int i = 0; i < w.Length; i++)
+            {
+                var gr = grads[t][i].to_type(ScalarType.Float64).data<double>().ToArray();
+                for (int k = 0; k < w[i].Length; k++)
+                {
+                    buf[i][k] = t == 0 ? gr[k] : mu * buf[i][k] + gr[k];
+                    w[i][k] -= lr * buf[i][k];
+                }
+            }
+        var held = Train(p => new HeldSgd(p, lr, mu), 12, steps, cosine: false);
+        for (int i = 0; i < w.Length; i++)
+        {
+            var got = held[i].to_type(ScalarType.Float64).data<double>().ToArray();
+            for (int k = 0; k < got.Length; k++)
+                Assert.That(got[k], Is.EqualTo(w[i][k]).Within(1e-5 + 1e-5 * Math.Abs(w[i][k])), $"parameter {i}[{k}]");
+        }
     }
 }
