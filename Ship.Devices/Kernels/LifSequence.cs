@@ -79,13 +79,13 @@ public static class LifSequence
         if (a.Backend == KernelBackend.Cuda && LifCuda.IsAvailable(x.device)) return LifCuda.Forward(x, a, save);
         var device = x.device;
         // Host tensors that are already contiguous and of the dtype are read as they are (a native call each saved).
-        x = HostTensors.Contiguous(x, x.dtype, out _);
+        x = HostTensors.Contiguous(x, x.dtype, out bool ownX);
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
         var spikes = EmptyBlock(a.Blocks, x);
         var u = HostCopy(a.U0);
         var g = HostCopy(a.G0);
-        var beta = HostTensors.Contiguous(a.Beta, x.dtype, out _);
-        var thr = HostTensors.Contiguous(a.Thr, x.dtype, out _);
+        var beta = HostTensors.Contiguous(a.Beta, x.dtype, out bool ownBeta);
+        var thr = HostTensors.Contiguous(a.Thr, x.dtype, out bool ownThr);
         Tensor? us = save ? EmptyBlock(a.Blocks, x) : null, mask = save ? EmptyBlock(a.Blocks, x) : null;
         // Per-row spike counts are kept in x's dtype during the call: exact below 2^24 steps (longer blocks are not counted here).
         var counts = a.Counts is { } c && c.Batch == b && c.N == n && t < 1L << 23 ? c : null;
@@ -95,6 +95,11 @@ public static class LifSequence
             else ForwardKernel<double>(x, spikes, u, g, beta, thr, us, mask, bi, t, n, counts);
         });
         counts?.AddKernelSteps(t);
+        // The converted copies (a detached x while recording, a GPU network's host copies) are freed now, as the leaky
+        // integrator's recurrence does, not left to the caller's scope or the finalizer.
+        HostTensors.Release(x, ownX);
+        HostTensors.Release(beta, ownBeta);
+        HostTensors.Release(thr, ownThr);
         if (device.type == DeviceType.CPU) return (spikes, u, g, us, mask);
         return (spikes.to(device), u.to(device), g.to(device), us, mask);
     }
