@@ -27,7 +27,7 @@ public static class DenseSequence
     {
         long b = x.shape[0], t = x.shape[1];
         var shape = new[] { b, t, w.shape[1] };
-        var y = blocks is not null ? blocks.Empty(shape, x.dtype, x.device) : HostBuffers.Empty(shape, x.dtype, x.device);
+        var y = HostTensors.Block(blocks, shape, x.dtype, x.device);
         using var x2 = x.view(b * t, x.shape[2]);
         using var y2 = y.view(b * t, w.shape[1]);
         y2.addmm_(x2, w, beta: 0, alpha: 1);
@@ -77,7 +77,7 @@ public sealed class DenseSequenceFunction : torch.autograd.SingleTensorFunction<
             // As libtorch's addmm backward for row-major x: ∂L/∂y·Wᵀ, written into a pooled block (mm is addmm with β = 0, α = 1).
             var w = saved[1];
             var shape = new[] { bs, t, w.shape[0] };
-            dx = blocks is not null ? blocks.Empty(shape, gradOutput.dtype, gradOutput.device) : HostBuffers.Empty(shape, gradOutput.dtype, gradOutput.device);
+            dx = HostTensors.Block(blocks, shape, gradOutput.dtype, gradOutput.device);
             dx.view(bs * t, w.shape[0]).addmm_(g2, w.t(), beta: 0, alpha: 1);
         }
         return new List<Tensor> { dx is null ? null! : b.Return(dx), dw is null ? null! : b.Return(dw), null! };

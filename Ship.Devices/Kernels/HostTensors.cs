@@ -1,3 +1,4 @@
+using Ship.Core.Memory;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,6 +30,13 @@ internal static class HostTensors
         using var c = h.to_type(dtype);
         return c.contiguous();
     }
+
+    /// <summary>An uninitialized host block: from the network's pool <paramref name="blocks"/> when there is one, else <see cref="HostBuffers.Empty"/>.</summary>
+    public static Tensor Block(BlockPool? blocks, long[] shape, ScalarType dtype, Device device) =>
+        blocks is not null ? blocks.Empty(shape, dtype, device) : HostBuffers.Empty(shape, dtype, device);
+
+    /// <summary><see cref="Block"/> shaped like <paramref name="like"/> (its shape, dtype and device).</summary>
+    public static Tensor BlockLike(BlockPool? blocks, Tensor like) => Block(blocks, like.shape, like.dtype, like.device);
 
     /// <summary>Disposes <paramref name="t"/> when <paramref name="owned"/>.</summary>
     public static void Release(Tensor t, bool owned)

@@ -79,14 +79,14 @@ public static class LifSequence
         if (a.Backend == KernelBackend.Cuda && LifCuda.IsAvailable(x.device)) return LifCuda.Forward(x, a, save);
         var device = x.device;
         // Host tensors that are already contiguous and of the dtype are read as they are (a native call each saved).
-        x = HostTensors.Contiguous(x, x.dtype, out _);
+        x = HostTensors.Contiguous(x, x.dtype, out bool ownX);
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
-        var spikes = EmptyBlock(a.Blocks, x);
+        var spikes = HostTensors.BlockLike(a.Blocks, x);
         var u = HostCopy(a.U0);
         var g = HostCopy(a.G0);
-        var beta = HostTensors.Contiguous(a.Beta, x.dtype, out _);
-        var thr = HostTensors.Contiguous(a.Thr, x.dtype, out _);
-        Tensor? us = save ? EmptyBlock(a.Blocks, x) : null, mask = save ? EmptyBlock(a.Blocks, x) : null;
+        var beta = HostTensors.Contiguous(a.Beta, x.dtype, out bool ownBeta);
+        var thr = HostTensors.Contiguous(a.Thr, x.dtype, out bool ownThr);
+        Tensor? us = save ? HostTensors.BlockLike(a.Blocks, x) : null, mask = save ? HostTensors.BlockLike(a.Blocks, x) : null;
         // Per-row spike counts are kept in x's dtype during the call: exact below 2^24 steps (longer blocks are not counted here).
         var counts = a.Counts is { } c && c.Batch == b && c.N == n && t < 1L << 23 ? c : null;
         ForEachBatchRow(b, t * n, bi =>
@@ -95,12 +95,14 @@ public static class LifSequence
             else ForwardKernel<double>(x, spikes, u, g, beta, thr, us, mask, bi, t, n, counts);
         });
         counts?.AddKernelSteps(t);
+        // The converted copies (a detached x while recording, a GPU network's host copies) are freed now, as the leaky
+        // integrator's recurrence does, not left to the caller's scope or the finalizer.
+        HostTensors.Release(x, ownX);
+        HostTensors.Release(beta, ownBeta);
+        HostTensors.Release(thr, ownThr);
         if (device.type == DeviceType.CPU) return (spikes, u, g, us, mask);
         return (spikes.to(device), u.to(device), g.to(device), us, mask);
     }
-
-    /// <summary>An uninitialized block shaped like <paramref name="like"/>: from the network's pool when there is one.</summary>
-    private static Tensor EmptyBlock(BlockPool? blocks, Tensor like) => blocks is not null ? blocks.EmptyLike(like) : HostBuffers.EmptyLike(like);
 
     /// <summary>A host copy of its own (the recurrence writes it): one clone when the tensor is already on the host.</summary>
     private static Tensor HostCopy(Tensor t)
@@ -224,7 +226,7 @@ public static class LifSequence
         var sgc = fused ? HostTensors.Contiguous(u, mask.dtype, out _) : HostTensors.Contiguous(SurrogateOf(surrogate, u, thr), mask.dtype, out _);
         var thrc = HostTensors.Contiguous(thr, mask.dtype, out _);
         var betac = HostTensors.Contiguous(beta, beta.dtype, out _);
-        var dx = EmptyBlock(blocks, mask);
+        var dx = HostTensors.BlockLike(blocks, mask);
         long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
         // The carry is ∂L/∂u after the last step (the final membrane's own gradient) and ends as ∂L/∂U0.
         Tensor carry;
