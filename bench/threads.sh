@@ -9,7 +9,8 @@
 # medians over RUNS processes (default 5) and the ratios to the 1-thread median; requirement: 2 / 1 <= 1.05.
 # Writes bench/results/threads-cpu.log (raw output of every run) and bench/results/threads-cpu.csv (medians, ratios).
 #   bash bench/threads.sh                                  # full setting (about 15 minutes on the quiet 2-core machine)
-#   RUNS=1 EPOCHS=3 NS=32,512 bash bench/threads.sh            # end-to-end check (about 3 minutes)
+#   RUNS=1 EPOCHS=3 NS=32,512 OUT=$(mktemp -d) bash bench/threads.sh   # end-to-end check (about 3 minutes); OUT keeps
+#                                                         # the committed quiet-machine results in bench/results intact
 # NS may list several sizes (NS=128,512). Training: `Ship.Bench train` without the peer (the network of bench/train.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,14 +4,15 @@
 # network ROUNDS times per side (Ship.Bench train-run: a fresh process each, the order old/new alternating every round,
 # so a change of machine load hits both sides alike) and prints each run's s/epoch (median over epochs, training + test)
 # and memory growth over the idle baseline, then the medians and the ratio old/new. Raw output:
-# bench/results/train-ab.log. Settings: BASE, ROUNDS (5), EPOCHS (30), THREADS (1). About 4 minutes at the defaults on
+# bench/results/train-ab.log (LOG=path writes elsewhere, e.g. for a check run that must not overwrite the committed
+# quiet-machine log). Settings: BASE, ROUNDS (5), EPOCHS (30), THREADS (1), LOG. About 4 minutes at the defaults on
 # the quiet 2-core machine (2-3 of them building both sides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${BASE:-main}; rounds=${ROUNDS:-5}; epochs=${EPOCHS:-30}; threads=${THREADS:-1}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-mkdir -p bench/results
-log=bench/results/train-ab.log
+log=${LOG:-bench/results/train-ab.log}
+mkdir -p "$(dirname "$log")"
 {
   echo "# train-ab: old $(git rev-parse --short "$base") ($base) vs new $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/results' || echo ' + uncommitted changes'); rounds $rounds, epochs $epochs, threads $threads; $(date -u '+%F %T') UTC"
   git clone -q --shared . "$tmp/old" && git -C "$tmp/old" checkout -q "$(git rev-parse "$base")"

@@ -38,6 +38,8 @@ public class GradientConformanceTests
         ["StdpBlock+DeviceArray"] = "a learning rule computes its output and weight updates under no_grad",
         ["TripletStdpBlock"] = "a learning rule computes its output and weight updates under no_grad",
         ["RewardStdpBlock"] = "a learning rule computes its output and weight updates under no_grad",
+        ["TripletStdpBlock+DeviceArray"] = "a learning rule computes its output and weight updates under no_grad",
+        ["RewardStdpBlock+DeviceArray"] = "a learning rule computes its output and weight updates under no_grad",
     };
 
     /// <summary>Every entry with a differentiable path.</summary>

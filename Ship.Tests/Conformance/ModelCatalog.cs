@@ -195,6 +195,19 @@ public static class ModelCatalog
                 b.SetReward(torch.tensor(new double[] { 1.0, -0.5 }));
                 return b;
             }),
+            // Added by the final seam review: the triplet and reward-modulated rules pulse device arrays too (devwrites, #14),
+            // so their draws and device writes must also survive blocks, a Continue, monitors and a checkpoint.
+            Block("TripletStdpBlock+DeviceArray", s => new TripletStdpBlock(s, 4, a2Plus: 1e-3, a3Plus: 5e-3, a2Minus: 6e-3, a3Minus: 1e-3, bounds: StdpBounds.Soft, wMin: 0, wMax: 1),
+                () => new DeviceArray("plastic", new DifferentialReferenceMapping(50e-6, 120e-6))
+                    .WithPulses(new LinearStepPulses(dwMin: 0.5e-6, wMin: 50e-6, wMax: 120e-6, reference: 85e-6, dwMinSpread: 0.1, cycleNoise: 0.2))),
+            Block("RewardStdpBlock+DeviceArray", s =>
+            {
+                var b = new RewardStdpBlock(s, 4, aPlus: 0.02, aMinus: 0.01, tauEligibility: 20e-3, learningRate: 0.5, bounds: StdpBounds.Clip, wMin: 0, wMax: 1);
+                b.SetReward(torch.tensor(new double[] { 1.0, -0.5 }));
+                return b;
+            },
+                () => new DeviceArray("plastic", new DifferentialReferenceMapping(50e-6, 120e-6))
+                    .WithPulses(new LinearStepPulses(dwMin: 0.5e-6, wMin: 50e-6, wMax: 120e-6, reference: 85e-6, dwMinSpread: 0.1, cycleNoise: 0.2))),
         };
         return list;
     }

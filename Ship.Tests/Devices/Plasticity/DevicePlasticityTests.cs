@@ -182,12 +182,14 @@ public class DevicePlasticityTests
         Assert.That(ex!.Message, Does.Contain("no pulses").And.Contain("pulse response"));
     }
 
-    [Test]
-    public void TheConformanceEntryReallyPulsesItsDevices()
+    [TestCase("StdpBlock+DeviceArray")]
+    [TestCase("TripletStdpBlock+DeviceArray")]
+    [TestCase("RewardStdpBlock+DeviceArray")]
+    public void TheConformanceEntryReallyPulsesItsDevices(string entry)
     {
         // The catalogue's invariants (time-batched ≡ stepped, Run + Continue, save → load → continue) are only worth
-        // something if its STDP-on-devices case fires pulses: it must, in a run of the conformance length.
-        var c = Ship.Tests.Conformance.ModelCatalog.Get("StdpBlock+DeviceArray").Build(1);
+        // something if its STDP-on-devices cases fire pulses: it must, in a run of the conformance length.
+        var c = Ship.Tests.Conformance.ModelCatalog.Get(entry).Build(1);
         c.Network.Run(c.Inputs(40), Ship.Core.Clocks.Schedule.Fixed(c.Network.Dt, 40));
         var array = (DeviceArray)((PlasticityBlock)c.Model).Synapse.WeightDevice!;
         Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.GreaterThan(0));
