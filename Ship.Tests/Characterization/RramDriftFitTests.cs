@@ -15,18 +15,10 @@ namespace Ship.Tests.Characterization;
 
 public class RramDriftFitTests
 {
-    // DRIFT.md §1, in µS as published, written out here as the reference.
-    private static double Mu(double g0, double t)
-    {
-        double l = Math.Log10(t);
-        return g0 < 64.41 ? (0.2302 * g0 - 15.24) * l + 0.9546 * g0 + 4.82 : g0 - 0.4129 * l;
-    }
+    // DRIFT.md §1, in µS as published: the reference written out once, in RramDriftTests.
+    private static double Mu(double g0, double t) => Ship.Tests.Devices.Memristive.RramDriftTests.Mu(g0, t);
 
-    private static double SigmaOverMu(double g0, double t)
-    {
-        double l = Math.Log10(t), s0 = 0.005127 + 0.85543 / (g0 - 38.72);
-        return (1.047 * s0 - 0.006294) * l - 0.01677 * s0 + 0.005473;
-    }
+    private static double SigmaOverMu(double g0, double t) => Ship.Tests.Devices.Memristive.RramDriftTests.SigmaOverMu(g0, t);
 
     // The same law expanded into RramDriftLaw's coefficients (S), in its parameter order.
     private static readonly double[] Truth =

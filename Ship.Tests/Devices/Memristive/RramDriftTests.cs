@@ -10,13 +10,13 @@ public class RramDriftTests
 {
     // DRIFT.md §1 (the published fit, in µS), written out in double precision as the reference; the library works in
     // siemens, so the tests convert its conductances to µS before comparing.
-    private static double Mu(double g0, double t)
+    internal static double Mu(double g0, double t)
     {
         double l = Math.Log10(t);
         return g0 < 64.41 ? (0.2302 * g0 - 15.24) * l + 0.9546 * g0 + 4.82 : g0 - 0.4129 * l;
     }
 
-    private static double SigmaOverMu(double g0, double t)
+    internal static double SigmaOverMu(double g0, double t)
     {
         double l = Math.Log10(t), s0 = 0.005127 + 0.85543 / (g0 - 38.72);
         return (1.047 * s0 - 0.006294) * l - 0.01677 * s0 + 0.005473;
