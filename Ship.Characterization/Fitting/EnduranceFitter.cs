@@ -113,7 +113,7 @@ public static class EnduranceFitter
             var v = new double[2 * count];
             for (int i = 0; i < count; i++)
             {
-                double f = 1 / (1 + Math.Pow(n[i] / Math.Exp(th[3]), Math.Exp(th[4])));
+                double f = Endurance.WindowFraction(n[i], Math.Exp(th[3]), Math.Exp(th[4]));
                 v[i] = th[0] + th[1] * (th[2] + (1 - th[2]) * f);
                 v[count + i] = th[0] + th[2] * th[1] * (1 - f);
             }

@@ -1,4 +1,5 @@
 using Ship.Core.Errors;
+using Ship.Core.Parameters;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -51,7 +52,7 @@ public static class WriteEnergy
         ArgumentNullException.ThrowIfNull(trace);
         if (trace.dim() < 2 || trace.shape[0] < 1)
             throw new ParameterException(nameof(WriteEnergy), "trace", $"expected [count + 1, devices…] with at least 2 dimensions, got [{string.Join(", ", trace.shape)}].");
-        if (mask is not null && !Broadcasts(mask.shape, trace.shape[1..]))
+        if (mask is not null && !Shapes.BroadcastsTo(mask.shape, trace.shape[1..]))
             throw new ParameterException(nameof(WriteEnergy), "mask",
                 $"expected a shape that broadcasts to the devices [{string.Join(", ", trace.shape[1..])}] of the trace, got [{string.Join(", ", mask.shape)}].");
         using var noGrad = torch.no_grad();
@@ -71,15 +72,6 @@ public static class WriteEnergy
         var colSum = g.dim() >= 3 ? before.sum(-2, keepdim: true) : before;
         var half = rowSum.add(colSum).sub_(before.mul(2)).mul_(pulsed).sum();
         return torch.stack(new[] { pulses, mean, lineCells, half });
-    }
-
-    // Whether a tensor of shape `from` expands to `to` (torch's expand rules: right-aligned, size 1 or equal).
-    private static bool Broadcasts(long[] from, long[] to)
-    {
-        if (from.Length > to.Length) return false;
-        for (int i = 1; i <= from.Length; i++)
-            if (from[^i] != 1 && from[^i] != to[^i]) return false;
-        return true;
     }
 
     /// <summary>The energy of the counted pulses with a model's write voltage, width and line capacitance (J).</summary>

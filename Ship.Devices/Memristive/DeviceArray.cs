@@ -336,9 +336,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         for (long j = 1; j <= longest; j++)
         {
             var pulsed = pulses.ge(j);
-            var next = torch.where(pulsed.logical_and(up), response.Pulse(w, PulseDirection.Potentiation, _pulseDevices, rng),
-                torch.where(pulsed.logical_and(down), response.Pulse(w, PulseDirection.Depression, _pulseDevices, rng), w));
-            next = s.ApplyPins(next);
+            var next = s.ApplyPins(response.PulseWhere(w, pulsed, up, down, _pulseDevices, rng));
             s.AddWrites(Energy.WriteEnergy.CountsOf(torch.stack(new[] { w, next }), pulsed)); // hardware ledger
             w = next;
         }

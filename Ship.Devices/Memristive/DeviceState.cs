@@ -1,4 +1,5 @@
 using Ship.Core.Errors;
+using Ship.Core.Parameters;
 using Ship.Core.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -84,7 +85,7 @@ public sealed class DeviceState : IDisposable
         using var scope = torch.NewDisposeScope();
         var p = pulses.detach().to(ScalarType.Float64, Device);
         // Checked before anything is added, so a refused count leaves the wear as it was.
-        if (p.dim() > Shape.Length || !p.shape.Reverse().Zip(Shape.Reverse()).All(d => d.First == 1 || d.First == d.Second))
+        if (!Shapes.BroadcastsTo(p.shape, Shape))
             throw new ParameterException(Owner, "pulses", $"write counts must broadcast to the devices' shape [{string.Join(", ", Shape)}], got [{string.Join(", ", p.shape)}].");
         if (!p.isfinite().all().item<bool>() || p.lt(0).any().item<bool>())
             throw new ParameterException(Owner, "pulses",

@@ -133,8 +133,7 @@ public static class ProgramAndVerifyFunctional
             else
             {
                 // Whole nominal steps that fit in the error, at least one: no overshoot on a nominal device.
-                var step = torch.where(up, response.Increment(seen, PulseDirection.Potentiation, nominal),
-                                       response.Increment(seen, PulseDirection.Depression, nominal)).abs_();
+                var step = response.StepSize(seen, up, nominal);
                 n = err.abs().div_(step).nan_to_num_(nan: 1, posinf: settings.MaxPulsesPerVerify).floor_()
                     .clamp_(1, settings.MaxPulsesPerVerify);
                 n = torch.minimum(n, pulses.neg().add_(settings.MaxPulses)).mul_(active.to(ScalarType.Float64));
@@ -144,9 +143,7 @@ public static class ProgramAndVerifyFunctional
             for (long j = 1; j <= burst; j++)
             {
                 var pulsed = n.ge(j);
-                var next = torch.where(pulsed.logical_and(up), response.Pulse(g, PulseDirection.Potentiation, devices, rng),
-                    torch.where(pulsed.logical_and(down), response.Pulse(g, PulseDirection.Depression, devices, rng), g));
-                next = afterPulse(next);
+                var next = afterPulse(response.PulseWhere(g, pulsed, up, down, devices, rng));
                 writes.add_(Energy.WriteEnergy.CountsOf(torch.stack(new[] { g, next }), pulsed));
                 var old = g;
                 g = next.DetachFromDisposeScope();

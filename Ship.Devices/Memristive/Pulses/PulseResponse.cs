@@ -121,6 +121,18 @@ public abstract class PulseResponse
         return torch.minimum(torch.maximum(w + dw, devices.WMin), devices.WMax);
     }
 
+    /// <summary>|Δw| of one pulse at <paramref name="w"/> (S): SET where <paramref name="up"/> is true, RESET elsewhere.</summary>
+    internal Tensor StepSize(Tensor w, Tensor up, PulseDeviceParameters devices) =>
+        torch.where(up, Increment(w, PulseDirection.Potentiation, devices), Increment(w, PulseDirection.Depression, devices)).abs_();
+
+    /// <summary>
+    /// One pulse of a burst: a SET where <paramref name="pulsed"/> and <paramref name="up"/>, a RESET where
+    /// <paramref name="pulsed"/> and <paramref name="down"/>, <paramref name="w"/> elsewhere (both pulses are drawn, SET first).
+    /// </summary>
+    internal Tensor PulseWhere(Tensor w, Tensor pulsed, Tensor up, Tensor down, PulseDeviceParameters devices, torch.Generator rng) =>
+        torch.where(pulsed.logical_and(up), Pulse(w, PulseDirection.Potentiation, devices, rng),
+            torch.where(pulsed.logical_and(down), Pulse(w, PulseDirection.Depression, devices, rng), w));
+
     /// <summary>
     /// <paramref name="count"/> pulses from <paramref name="w0"/> (only where <paramref name="mask"/> is true, if given):
     /// the conductance before and after each pulse, [count + 1, …w0 shape].

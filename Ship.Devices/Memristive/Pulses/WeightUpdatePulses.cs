@@ -34,8 +34,7 @@ public static class WeightUpdatePulsesFunctional
         dg = torch.where(s.eq(0), torch.zeros_like(dg), dg);
         var up = dg.gt(0);
         using var nominal = response.NominalDevices(gBest.shape, gBest.device);
-        var step = torch.where(up, response.Increment(gBest, PulseDirection.Potentiation, nominal),
-                               response.Increment(gBest, PulseDirection.Depression, nominal)).abs_();
+        var step = response.StepSize(gBest, up, nominal);
         double cap = Math.Ceiling((response.WMax - response.WMin) / response.DwMin);
         // A device at its bound has no step left: no pulse then (x = 0/0 or ΔG/0 → 0).
         var x = dg.abs().div_(step);
