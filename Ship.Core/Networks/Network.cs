@@ -351,12 +351,27 @@ public sealed partial class Network : IDisposable
         return new() { [ins[0].Tag] = input };
     }
 
+    private ExecutionPlan[] _sequencePlans = [];
+
+    private bool SamePlans(Dictionary<double, ExecutionPlan> plans)
+    {
+        if (plans.Count != _sequencePlans.Length) return false;
+        foreach (var p in plans.Values)
+            if (Array.IndexOf(_sequencePlans, p) < 0) return false;
+        return true;
+    }
+
     private RunResult Execute(Schedule? schedule, IReadOnlyDictionary<string, Tensor>? inputs, bool reset)
     {
         if (_dirty) Initialize();
         CheckSettings();
         var call = RunCall.Prepare(this, _state!, schedule, inputs, reset);
-        SequenceGroups = _groups.Where(g => call.Plans.Values.Any(p => p.IsSequence(g))).Select(g => g.Tag).ToArray();
+        // Derived again only when the call's plans differ from the previous call's (a plan never changes once built).
+        if (!SamePlans(call.Plans))
+        {
+            SequenceGroups = _groups.Where(g => call.Plans.Values.Any(p => p.IsSequence(g))).Select(g => g.Tag).ToArray();
+            _sequencePlans = call.Plans.Values.ToArray();
+        }
         var result = call.Execute();
         // A network that runs again reuses its blocks from then on; one that runs once allocates as libtorch does, so a
         // network made per call does not keep memory that only the collector would return.

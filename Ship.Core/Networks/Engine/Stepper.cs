@@ -101,7 +101,7 @@ internal sealed class Stepper
                 _ => src.Skip(1).Aggregate(_block[src[0]]!.clone(), (acc, s) => acc.Plus_(_block[s]!)),
             };
             var g = graph.Groups[i];
-            var before = _lifetime.StatesOf(g);
+            var before = _lifetime.StatesOf(i);
             var y = _precision.Round(((ISequenceGroup)g).StepSequence(x, steps)); // stored in the storage type, if any
             var shape = y.shape; // one native call (each read of .shape is one, with a new array)
             if (shape.Length != 3 || shape[0] != ctx.BatchSize || shape[1] != steps || shape[2] != g.OutputSize)
@@ -113,7 +113,7 @@ internal sealed class Stepper
                 _slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
                 foreach (var t in _slices[i]) _lifetime.AddTemporary(t);
             }
-            foreach (var v in g.AllVariables) v.Tensor?.DetachFromDisposeScope();
+            foreach (var v in _state.Variables[i]) v.Tensor?.DetachFromDisposeScope();
             _lifetime.StatesReplaced(before);
         }
     }
@@ -165,7 +165,10 @@ internal sealed class Stepper
         _blockView.Steps = length;
         _blockView.Dt = plan.Dt;
         _blockView.Plan = plan;
-        _blockView.EndTimes = Enumerable.Range(0, length).Select(k => _state.Timeline.Times[(int)(first + k)]).ToArray();
+        var endTimes = new double[length];
+        var times = _state.Timeline.Times;
+        for (int k = 0; k < length; k++) endTimes[k] = times[(int)(first + k)];
+        _blockView.EndTimes = endTimes;
         foreach (var o in _observers) o.OnBlockEnd(_blockView);
         Array.Clear(_block);
         Array.Clear(_slices);
