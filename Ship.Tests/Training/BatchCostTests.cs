@@ -162,6 +162,24 @@ public class BatchCostTests
     }
 
     [Test]
+    public void TheEvaluatorRefusesLabelsThatAreNotOnePerSampleBeforeRunning()
+    {
+        var net = new Network { Dt = 1e-3, Steps = 3, BatchSize = 4, Seed = 1 };
+        net.Add("I", new TensorInput(5));
+        net.MarkOutput("I");
+        net.Initialize();
+        using var x = torch.zeros(6, 3, 5);
+        using var short5 = torch.zeros(new long[] { 5 }, ScalarType.Int64);
+        var e = Assert.Throws<LossInputException>(() => HardwareEvaluator.Accuracy(net, new MaxOverTime("I"), x, short5))!;
+        Assert.That(e.What, Is.EqualTo("labels"));
+        Assert.That(e.Expected, Does.Contain("[6]"));
+        Assert.That(e.Actual, Does.Contain("[5]"));
+        Assert.That(net.Timeline.Count, Is.EqualTo(0), "nothing ran");
+        using var matrix = torch.zeros(new long[] { 6, 1 }, ScalarType.Int64);
+        Assert.Throws<LossInputException>(() => HardwareEvaluator.Accuracy(net, new MaxOverTime("I"), x, matrix));
+    }
+
+    [Test]
     public void TheEvaluatorAddsTwoHandlesPerChunkToTheRunAndCountsLikeArgmax()
     {
         // The input group is the output, read as max over time: the scores are whatever the test puts in the data, so

@@ -98,6 +98,8 @@ public sealed class HardwareEvaluator
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         long n = Inputs.shape[0];
+        if (Labels.dim() != 1 || Labels.shape[0] != n)
+            throw new Losses.LossInputException("accuracy", "labels", $"[{n}] class indices (one per input sample)", $"{Labels.dtype} {Ship.Core.Parameters.Shapes.Format(Labels.shape)}");
         int b = net.BatchSize;
         long correct = 0;
         IDisposable? freeing = null;
@@ -117,9 +119,9 @@ public sealed class HardwareEvaluator
             }
             var result = net.Run(x.dtype == net.DType ? x : x.to(net.DType));
             var scores = Readout.Read(result);
-            // The run's outputs are the caller's (detached from every scope): freed here, not left to the finalizer.
-            foreach (var t in result.Outputs.Values) if (!ReferenceEquals(t, scores)) t.Dispose();
             correct += CountCorrect(scores, size, Labels, start);
+            // The run's outputs are the caller's (detached from every scope): freed here, not left to the finalizer.
+            foreach (var t in result.Outputs.Values) t.Dispose();
         }
         }
         finally
