@@ -112,7 +112,7 @@ public sealed class Trainer
             Tensor loss;
             try
             {
-                loss = shape is not null && Loss is ICheckedLoss checkedLoss && scores.dim() == 2 && scores.shape[0] == shape[0] && scores.shape[1] == shape[1]
+                loss = shape is not null && Loss is ICheckedLoss checkedLoss && scores.shape is [var rows, var classes] && rows == shape[0] && classes == shape[1]
                     ? checkedLoss.ComputeChecked(scores, target)
                     : Loss.Compute(scores, target);
             }
