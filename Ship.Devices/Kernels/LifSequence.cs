@@ -56,23 +56,27 @@ public static class LifSequence
     {
         if (args.Surrogate is not null && torch.is_grad_enabled() && (x.requires_grad || args.U0.requires_grad))
         {
-            // One packed output [B, T·N + 2N] = (spikes, final membrane, final gate): a single autograd output always
-            // receives a defined gradient, whichever parts the loss uses. (Its spikes are a view, so autograd fills a
-            // zero gradient of the packed size per backward: three outputs would avoid it, but TorchSharp 0.107 keeps
-            // a per-output cache in the caller's dispose scope that it reads for an unused output.)
+            // One packed output, flat [B·T·N + 2·B·N] = (spikes, final membrane, final gate): a single autograd output
+            // always receives a defined gradient, whichever parts the loss uses. (Three outputs would avoid the zero
+            // gradient autograd fills for the unused parts, but TorchSharp 0.107 keeps a per-output cache in the
+            // caller's dispose scope that it reads for an unused output.) Flat, every part is a contiguous view: the
+            // kernel writes the spikes in place and the next synapse reads them as they are.
             long b = x.shape[0], t = x.shape[1], n = x.shape[2];
+            long btn = b * t * n, bn = b * n;
             using var packed = LifSequenceFunction.apply(x, args.U0, args);
-            using var ps = packed.narrow(1, 0, t * n);
-            using var pu = packed.narrow(1, t * n, n);
-            using var pg = packed.narrow(1, t * n + n, n);
+            using var ps = packed.narrow(0, 0, btn);
+            using var pu = packed.narrow(0, btn, bn);
+            using var pg = packed.narrow(0, btn + bn, bn);
+            using var u2 = pu.view(b, n);
             using var gd = pg.detach();
-            return (ps.reshape(b, t, n), pu.clone(), gd.clone());
+            using var g2 = gd.view(b, n);
+            return (ps.view(b, t, n), u2.clone(), g2.clone());
         }
         var (spikes, u, g, _, _) = Forward(x, args, save: false);
         return (spikes, u, g);
     }
 
-    internal static (Tensor Spikes, Tensor UFinal, Tensor GFinal, Tensor? U, Tensor? Mask) Forward(Tensor x, Args a, bool save)
+    internal static (Tensor Spikes, Tensor UFinal, Tensor GFinal, Tensor? U, Tensor? Mask) Forward(Tensor x, Args a, bool save, Tensor? spikesInto = null)
     {
         // On a GPU with NVRTC the recurrence is one fused kernel; otherwise it runs on the host, which on a GPU replaces
         // ~10 kernel launches per step by two copies per segment.
@@ -81,7 +85,8 @@ public static class LifSequence
         // Host tensors that are already contiguous and of the dtype are read as they are (a native call each saved).
         x = HostTensors.Contiguous(x, x.dtype, out bool ownX);
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
-        var spikes = HostTensors.BlockLike(a.Blocks, x);
+        // The caller's contiguous host block for the spikes (the autograd node's packed output), else a block of the pool.
+        var spikes = spikesInto is not null && device.type == DeviceType.CPU ? spikesInto : HostTensors.BlockLike(a.Blocks, x);
         var u = HostCopy(a.U0);
         var g = HostCopy(a.G0);
         var beta = HostTensors.Contiguous(a.Beta, x.dtype, out bool ownBeta);
@@ -319,7 +324,7 @@ public static class LifSequence
 }
 
 /// <summary>
-/// Autograd node of the fused LIF sequence: inputs (currents, initial membrane), one packed output [B, T·N + 2N] =
+/// Autograd node of the fused LIF sequence: inputs (currents, initial membrane), one packed flat output [B·T·N + 2·B·N] =
 /// (spikes, final membrane, final gate); the surrogate gradient flows back to the currents and to the initial membrane
 /// (the gate is a flag, its gradient is ignored).
 /// </summary>
@@ -333,20 +338,30 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
     {
         var x = (Tensor)vars[0];
         var a = (LifSequence.Args)vars[2];
-        var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true);
+        // The packed output is a block of the pool; on the host the recurrence writes the spikes straight into it.
+        long b = x.shape[0], btn = x.shape[0] * x.shape[1] * x.shape[2], bn = x.shape[0] * x.shape[2];
+        var shape = new[] { btn + 2 * bn };
+        var packed = a.Blocks is { } pool ? pool.Empty(shape, x.dtype, x.device) : torch.empty(shape, dtype: x.dtype, device: x.device);
+        using var ps = packed.narrow(0, 0, btn);
+        using var sv = ps.view(x.shape);
+        var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true, spikesInto: sv);
         // Saved in the graph (not held by managed objects), so they live exactly as long as the graph does: a pooled
         // block saved here goes back to the pool only when the graph is freed.
         ctx.save_for_backward(new List<Tensor> { u!, mask!, a.Beta, a.Thr });
         ctx.save_data("surrogate", a.Surrogate!);
         ctx.save_data("blocks", a.Blocks!);
-        // The packed output is a block of the pool too (a copy as torch.cat would make, into memory an earlier run freed).
-        long b = x.shape[0], tn = x.shape[1] * x.shape[2], n = x.shape[2];
-        var shape = new[] { b, tn + 2 * n };
-        var packed = a.Blocks is { } pool ? pool.Empty(shape, spikes.dtype, spikes.device) : torch.empty(shape, dtype: spikes.dtype, device: spikes.device);
-        using (var ps = packed.narrow(1, 0, tn))
-        using (var s2 = spikes.reshape(b, tn)) ps.copy_(s2);
-        using (var pu = packed.narrow(1, tn, n)) pu.copy_(uFinal);
-        using (var pg = packed.narrow(1, tn + n, n)) pg.copy_(gFinal);
+        if (!ReferenceEquals(spikes, sv))
+        {
+            // The CUDA kernel, or a GPU network's host recurrence, made its own spikes: one copy.
+            sv.copy_(spikes);
+            spikes.Dispose();
+        }
+        using (var pu = packed.narrow(0, btn, bn))
+        using (var u2 = pu.view(uFinal.shape)) u2.copy_(uFinal);
+        using (var pg = packed.narrow(0, btn + bn, bn))
+        using (var g2 = pg.view(gFinal.shape)) g2.copy_(gFinal);
+        uFinal.Dispose();
+        gFinal.Dispose();
         return packed;
     }
 
@@ -360,8 +375,8 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var blocks = ctx.get_data("blocks") as BlockPool;
         Tensor u = saved[0], mask = saved[1], beta = saved[2], thr = saved[3];
         long bs = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
-        var gradSpikes = gradOutput.narrow(1, 0, t * n).reshape(bs, t, n);
-        var gradU = gradOutput.narrow(1, t * n, n);
+        var gradSpikes = gradOutput.narrow(0, 0, bs * t * n).reshape(bs, t, n);
+        var gradU = gradOutput.narrow(0, bs * t * n, bs * n).reshape(bs, n);
         var (dx, du0) = LifSequence.Backward(gradSpikes, gradU, u, thr, surrogate, mask, beta, blocks);
         return new List<Tensor> { b.Return(dx), b.Return(du0), null! };
     }
