@@ -142,29 +142,44 @@ public static class LifSequence
         var us = ust is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(ust.bytes);
         var mk = maskt is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(maskt.bytes);
         bool save = ust is not null;
+        // Spans sized by the tensors (checked once here); the loops below index them through references, without a
+        // bounds check or a slice per vector.
+        long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
+        if (rowEnd > u.Length || rowEnd > g.Length || rowEnd > beta.Length || rowEnd > thr.Length || blockEnd > x.Length || blockEnd > s.Length
+            || save && (blockEnd > us.Length || blockEnd > mk.Length))
+            throw new ArgumentException($"LIF recurrence: tensors smaller than [{bi + 1}, {t}, {n}].");
+        ref T x0 = ref MemoryMarshal.GetReference(x);
+        ref T s0 = ref MemoryMarshal.GetReference(s);
+        ref T u0 = ref MemoryMarshal.GetReference(u);
+        ref T g0 = ref MemoryMarshal.GetReference(g);
+        ref T b0 = ref MemoryMarshal.GetReference(beta);
+        ref T th0 = ref MemoryMarshal.GetReference(thr);
+        ref T us0 = ref MemoryMarshal.GetReference(us);
+        ref T mk0 = ref MemoryMarshal.GetReference(mk);
         int w = Vector<T>.Count;
         var one = Vector<T>.One;
         var zero = Vector<T>.Zero;
         var cnt = counts is null ? null : new T[n]; // spikes per neuron of this row, for the ledger
         long activeSteps = 0;
         {
-            int row = (int)(bi * n);
+            nuint row = (nuint)(bi * n);
             for (long ti = 0; ti < t; ti++)
             {
-                int off = (int)((bi * t + ti) * n);
+                nuint off = (nuint)((bi * t + ti) * n);
                 int j = 0;
                 var any = zero;
                 bool anyTail = false;
                 for (; j + w <= n; j += w)
                 {
-                    var vu = new Vector<T>(u.Slice(row + j));
-                    var vg = new Vector<T>(g.Slice(row + j));
+                    nuint rj = row + (nuint)j, oj = off + (nuint)j;
+                    var vu = Vector.LoadUnsafe(ref u0, rj);
+                    var vg = Vector.LoadUnsafe(ref g0, rj);
                     // Same operation order as the per-step model (u·β, + x, max 0, · gate), so results are bit-identical.
-                    var v = vu * new Vector<T>(beta.Slice(row + j)) + new Vector<T>(x.Slice(off + j));
+                    var v = vu * Vector.LoadUnsafe(ref b0, rj) + Vector.LoadUnsafe(ref x0, oj);
                     var nonNeg = Vector.GreaterThanOrEqual(v, zero);
                     var uu = Vector.ConditionalSelect(nonNeg, v, zero) * vg;
-                    var spike = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(uu, new Vector<T>(thr.Slice(row + j))), one, zero);
-                    spike.CopyTo(s.Slice(off + j));
+                    var spike = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(uu, Vector.LoadUnsafe(ref th0, rj)), one, zero);
+                    spike.StoreUnsafe(ref s0, oj);
                     if (cnt is not null)
                     {
                         (new Vector<T>(cnt, j) + spike).CopyTo(cnt, j);
@@ -172,18 +187,19 @@ public static class LifSequence
                     }
                     if (save)
                     {
-                        uu.CopyTo(us.Slice(off + j));
-                        Vector.ConditionalSelect(nonNeg, vg, zero).CopyTo(mk.Slice(off + j));
+                        uu.StoreUnsafe(ref us0, oj);
+                        Vector.ConditionalSelect(nonNeg, vg, zero).StoreUnsafe(ref mk0, oj);
                     }
-                    uu.CopyTo(u.Slice(row + j));
-                    (one - spike).CopyTo(g.Slice(row + j));
+                    uu.StoreUnsafe(ref u0, rj);
+                    (one - spike).StoreUnsafe(ref g0, rj);
                 }
+                int rowi = (int)row, offi = (int)off;
                 for (; j < n; j++)
                 {
-                    T v = u[row + j] * beta[row + j] + x[off + j];
-                    T uu = (v >= T.Zero ? v : T.Zero) * g[row + j];
-                    T spike = uu >= thr[row + j] ? T.One : T.Zero;
-                    s[off + j] = spike;
+                    T v = u[rowi + j] * beta[rowi + j] + x[offi + j];
+                    T uu = (v >= T.Zero ? v : T.Zero) * g[rowi + j];
+                    T spike = uu >= thr[rowi + j] ? T.One : T.Zero;
+                    s[offi + j] = spike;
                     if (cnt is not null && spike == T.One)
                     {
                         cnt[j] += T.One;
@@ -191,11 +207,11 @@ public static class LifSequence
                     }
                     if (save)
                     {
-                        us[off + j] = uu;
-                        mk[off + j] = v >= T.Zero ? g[row + j] : T.Zero;
+                        us[offi + j] = uu;
+                        mk[offi + j] = v >= T.Zero ? g[rowi + j] : T.Zero;
                     }
-                    u[row + j] = uu;
-                    g[row + j] = T.One - spike;
+                    u[rowi + j] = uu;
+                    g[rowi + j] = T.One - spike;
                 }
                 if (cnt is not null && (anyTail || any != zero)) activeSteps++;
             }
@@ -279,43 +295,56 @@ public static class LifSequence
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
         var carryRow = MemoryMarshal.Cast<byte, T>(carryt.bytes).Slice((int)(bi * n), (int)n);
         var carry = carryRow.ToArray();
+        // Spans sized by the tensors (checked once here); the vector loop indexes them through references.
+        long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
+        if (rowEnd > thr.Length || rowEnd > beta.Length || blockEnd > sg.Length || blockEnd > mk.Length || blockEnd > dx.Length || !broadcast && blockEnd > go.Length)
+            throw new ArgumentException($"LIF recurrence backward: tensors smaller than [{bi + 1}, {t}, {n}].");
+        ref T go0r = ref MemoryMarshal.GetReference(go);
+        ref T sg0 = ref MemoryMarshal.GetReference(sg);
+        ref T th0 = ref MemoryMarshal.GetReference(thr);
+        ref T mk0 = ref MemoryMarshal.GetReference(mk);
+        ref T b0 = ref MemoryMarshal.GetReference(beta);
+        ref T dx0 = ref MemoryMarshal.GetReference(dx);
+        ref T c0 = ref MemoryMarshal.GetArrayDataReference(carry);
         int w = Vector<T>.Count;
         var one = Vector<T>.One;
         var vslope = new Vector<T>(slope);
         {
-            int row = (int)(bi * n);
+            nuint row = (nuint)(bi * n);
             for (long ti = t - 1; ti >= 0; ti--)
             {
-                int off = (int)((bi * t + ti) * n);
+                nuint off = (nuint)((bi * t + ti) * n);
                 int j = 0;
                 // δu_t = ∂L/∂s_t · g(u_t − thr) + carry;  ∂L/∂x_t = δu_t · m_t;  carry ← δu_t · m_t · β  (m_t = gate · 1[v_t ≥ 0]).
                 for (; j + w <= n; j += w)
                 {
+                    nuint rj = row + (nuint)j, oj = off + (nuint)j;
                     Vector<T> g;
                     if (fused)
                     {
-                        var a = Vector.Abs(new Vector<T>(sg.Slice(off + j)) - new Vector<T>(thr.Slice(row + j))) * vslope + one;
+                        var a = Vector.Abs(Vector.LoadUnsafe(ref sg0, oj) - Vector.LoadUnsafe(ref th0, rj)) * vslope + one;
                         g = one / (a * a);
                     }
-                    else g = new Vector<T>(sg.Slice(off + j));
-                    var d = (broadcast ? vgo0 : new Vector<T>(go.Slice(off + j))) * g + new Vector<T>(carry, j);
-                    var dm = d * new Vector<T>(mk.Slice(off + j));
-                    dm.CopyTo(dx.Slice(off + j));
-                    (dm * new Vector<T>(beta.Slice(row + j))).CopyTo(carry, j);
+                    else g = Vector.LoadUnsafe(ref sg0, oj);
+                    var d = (broadcast ? vgo0 : Vector.LoadUnsafe(ref go0r, oj)) * g + Vector.LoadUnsafe(ref c0, (nuint)j);
+                    var dm = d * Vector.LoadUnsafe(ref mk0, oj);
+                    dm.StoreUnsafe(ref dx0, oj);
+                    (dm * Vector.LoadUnsafe(ref b0, rj)).StoreUnsafe(ref c0, (nuint)j);
                 }
+                int rowi = (int)row, offi = (int)off;
                 for (; j < n; j++)
                 {
                     T g;
                     if (fused)
                     {
-                        T a = T.Abs(sg[off + j] - thr[row + j]) * slope + T.One;
+                        T a = T.Abs(sg[offi + j] - thr[rowi + j]) * slope + T.One;
                         g = T.One / (a * a);
                     }
-                    else g = sg[off + j];
-                    T d = (broadcast ? go0 : go[off + j]) * g + carry[j];
-                    T dm = d * mk[off + j];
-                    dx[off + j] = dm;
-                    carry[j] = dm * beta[row + j];
+                    else g = sg[offi + j];
+                    T d = (broadcast ? go0 : go[offi + j]) * g + carry[j];
+                    T dm = d * mk[offi + j];
+                    dx[offi + j] = dm;
+                    carry[j] = dm * beta[rowi + j];
                 }
             }
         }
