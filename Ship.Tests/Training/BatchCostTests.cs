@@ -145,11 +145,11 @@ public class BatchCostTests
     public void ATrainingBatchAndAPredictionMakeNoMoreHandlesThanMeasured()
     {
         // The main job's network shape, every group whole-block, under HeldAdam (bench train-profile's network at a
-        // smaller size). Measured: 90 handles per TrainBatch and 33 per Predict here; on the bench's network 88 and 31,
-        // where they were 110 and 43 (label check 2 → 0, zero_grad 4 → 2, input check 2 → 0 and its detach 1 → 0,
+        // smaller size). Measured: 107 handles per TrainBatch and 41 per Predict here (90 and 33 before main's
+        // transposed narrow dense product, whose kernels make 17 and 8 more); the engine's and trainer's own share went
+        // from 43 to 21 per batch (label check 2 → 0, zero_grad 4 → 2, input check 2 → 0 and its detach 1 → 0,
         // block-end copies 10 → 5, LIF state copies 2 → 0, the leaky integrator's expanded β 2 → 0, loss 2 → 1, reading
-        // the loss 2 → 0, Adam 8 → 4). The kernels' share (the dense and LIF autograd nodes) may shrink with their own
-        // work; a count above these fails.
+        // the loss 2 → 0, Adam 8 → 4). The kernels' share may change with their own work; a count above these fails.
         var net = MainJobShape(4);
         var trainer = new Trainer(net, new MaxOverTime("O"), new NllLoss(), ps => new HeldAdam(ps, 1e-2));
         var (x, y) = Batch();
@@ -157,8 +157,8 @@ public class BatchCostTests
         Assert.That(net.SequenceGroups, Is.EquivalentTo(new[] { "I", "IH", "H", "HO", "O" }), "precondition: every group whole-block");
         long train = HandlesOf(() => { using var s = torch.NewDisposeScope(); trainer.TrainBatch(x, y); });
         long predict = HandlesOf(() => { using var s = torch.NewDisposeScope(); trainer.Predict(x); });
-        Assert.That(train, Is.LessThanOrEqualTo(90), "handles per TrainBatch");
-        Assert.That(predict, Is.LessThanOrEqualTo(33), "handles per Predict");
+        Assert.That(train, Is.LessThanOrEqualTo(107), "handles per TrainBatch");
+        Assert.That(predict, Is.LessThanOrEqualTo(41), "handles per Predict");
     }
 
     [Test]
