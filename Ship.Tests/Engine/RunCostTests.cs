@@ -34,6 +34,39 @@ public class RunCostTests
     private static Tensor Input(int steps, int batch = 3, ScalarType dtype = ScalarType.Float32) =>
         torch.rand(new long[] { batch, steps, 5 }, generator: new torch.Generator(11)).lt(0.5).to_type(dtype);
 
+    /// <summary>A whole-block group that doubles its input: one tensor per block, no state, no coefficient.</summary>
+    private sealed class Doubler(int n) : Ship.Core.Groups.NeuronGroup(n), Ship.Core.Groups.ISequenceGroup
+    {
+        public string? SequenceRefusal => null;
+        public Tensor StepSequence(Tensor? input, int steps) => input!.mul(2);
+        public override Tensor Step(Tensor? input) => input!.mul(2);
+    }
+
+    [Test]
+    public void AnInferenceRunCostsTheEngineFiveHandles()
+    {
+        // The engine's own native calls per Run, apart from any kernel: the input copy (1), the input block's view (1),
+        // the doubler's product (1, the model's own), and the two block-end copies of the last step (1 each; were 2
+        // each). Nothing for the checks (the input is scanned in place), the reset (zero outputs made once, no states),
+        // the plan or the returned output (the whole block is handed out as it is). Main before this round: 10.
+        var net = new Network { Dt = 1e-3, Steps = 8, BatchSize = 3, Seed = 1 };
+        net.Add("I", new TensorInput(4));
+        net.Add("D", new Doubler(4));
+        net.Connect("I", "D");
+        net.MarkOutput("D");
+        using var x = torch.rand(new long[] { 3, 8, 4 }, generator: new torch.Generator(2));
+        using (var first = torch.NewDisposeScope()) net.Run(x);
+        Assert.That(net.SequenceGroups, Is.EqualTo(new[] { "I", "D" }), "precondition: both whole-block");
+        long before = DisposeScopeManager.Statistics.CreatedInScopeCount + DisposeScopeManager.Statistics.CreatedOutsideScopeCount;
+        using (var scope = torch.NewDisposeScope())
+            for (int k = 0; k < 10; k++) net.Run(x);
+        long made = DisposeScopeManager.Statistics.CreatedInScopeCount + DisposeScopeManager.Statistics.CreatedOutsideScopeCount - before;
+        Assert.That(made, Is.EqualTo(10 * 5), "handles per inference Run of input → doubler");
+        using var check = net.Run(x)["D"];
+        using var twice = x.mul(2);
+        Assert.That(check.eq(twice).all().item<bool>(), Is.True, "and the run still computes 2x");
+    }
+
     [TestCase(ScalarType.Float32, 5)]
     [TestCase(ScalarType.Float64, 5)]
     [TestCase(ScalarType.Float64, 2048)]
