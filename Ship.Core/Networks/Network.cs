@@ -242,6 +242,7 @@ public sealed partial class Network : IDisposable
         _precision.RoundParameters(graph.Groups);
         _state = new RunState(graph, ctx, _timeline);
         _plans.Clear();
+        _threadChoice = null;
         _timeline.Reset();
         foreach (var m in _monitors) m.Clear();
         _dirty = false;
@@ -296,11 +297,18 @@ public sealed partial class Network : IDisposable
     {
         if (_dirty) Initialize();
         int caller = Native.IntraOpThreads.Current;
+        // Asked twice per training batch (the trainer's scope and the run's): the last answer is kept for the same caller
+        // setting and steps. Everything else it depends on (policy, device, groups, batch) re-initializes, which drops it.
+        if (_threadChoice is { } last && last.Caller == caller && last.Steps == steps) return last.Choice;
         var choice = _state!.Context.Kernels.ChooseThreads(_device, KernelPolicy.RunWork(_groups, _batch, steps), caller);
         // Said, not silently ignored: without the per-thread setters a run cannot change its threads.
-        return choice.Threads == caller || Native.IntraOpThreads.Available ? choice
-            : new(caller, $"the caller's {caller}: the policy's {choice.Threads} cannot be applied on this libtorch build (no per-thread OpenMP setter found; {choice.Reason})");
+        if (choice.Threads != caller && !Native.IntraOpThreads.Available)
+            choice = new(caller, $"the caller's {caller}: the policy's {choice.Threads} cannot be applied on this libtorch build (no per-thread OpenMP setter found; {choice.Reason})");
+        _threadChoice = (caller, steps, choice);
+        return choice;
     }
+
+    private (int Caller, int Steps, ThreadChoice Choice)? _threadChoice;
 
     /// <summary>
     /// The intra-op threads of a run with these inputs and schedule (the steps as <see cref="Run(IReadOnlyDictionary{string, Tensor}?, Schedule?)"/>
