@@ -208,6 +208,31 @@ internal sealed class MonitorStreamWriter : IDisposable
     public MonitorFileFormat Format { get; }
     public int Chunks => _chunk;
 
+    /// <summary>Where the stream stands (chunks written, files, the CSV file's length), to go back to with <see cref="TruncateTo"/>.</summary>
+    public (int Chunks, int Files, long CsvLength) Mark()
+    {
+        var csv = Path.Combine(Folder, MonitorStream.CsvFile);
+        return (_chunk, _written.Count, Format == MonitorFileFormat.Csv && File.Exists(csv) ? new FileInfo(csv).Length : 0);
+    }
+
+    /// <summary>Forgets what was written since <paramref name="mark"/>: later chunk files are deleted, the CSV file is cut back (a failed call).</summary>
+    public void TruncateTo((int Chunks, int Files, long CsvLength) mark)
+    {
+        if (Format == MonitorFileFormat.SafeTensors)
+            for (int k = _written.Count - 1; k >= mark.Files; k--)
+            {
+                File.Delete(_written[k]);
+                _written.RemoveAt(k);
+            }
+        else
+        {
+            var csv = Path.Combine(Folder, MonitorStream.CsvFile);
+            if (mark.Files == 0) { File.Delete(csv); _written.Clear(); }
+            else if (File.Exists(csv)) using (var f = new FileStream(csv, FileMode.Open, FileAccess.Write)) f.SetLength(mark.CsvLength);
+        }
+        _chunk = mark.Chunks;
+    }
+
     public void Restart()
     {
         foreach (var f in _written) File.Delete(f);

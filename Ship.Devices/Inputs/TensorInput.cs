@@ -14,7 +14,7 @@ namespace Ship.Devices.Inputs;
 /// With <c>Network.TrackGradients</c> on, an input that requires gradients receives them (e.g. from an upstream module).
 /// </summary>
 [ShipModel("TensorInput")]
-public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, ICheckpointState, IShipModel<TensorInput, TensorInput.Settings>
+public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, ICheckpointState, IRollbackState, IShipModel<TensorInput, TensorInput.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(int N);
@@ -95,8 +95,31 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
     {
         // Per-step slices may have been handed out as outputs: they stay (a view keeps its storage on its own).
         _slices = null;
-        _data?.Dispose();
+        // During a call the data from before it belongs to the rollback point (a failed call puts it back).
+        if (!_held) _data?.Dispose();
         _data = null;
+    }
+
+    private bool _held;
+
+    /// <summary>The data and cursor before a call: a failed call puts them back (the data it fed is freed), a completed one frees the replaced data.</summary>
+    RollbackPoint IRollbackState.Capture(bool reset)
+    {
+        var (data, slices, cursor, length) = (_data, _slices, _cursor, _length);
+        _held = true;
+        return new(() =>
+        {
+            _held = false;
+            bool same = ReferenceEquals(_data, data);
+            if (!same) _data?.Dispose();
+            // Slices the failed call consumed are freed with its outputs (after this): split again when next needed.
+            _slices = same ? null : slices;
+            (_data, _cursor, _length) = (data, cursor, length);
+        }, () =>
+        {
+            _held = false;
+            if (!ReferenceEquals(_data, data)) data?.Dispose();
+        });
     }
 
     /// <inheritdoc />

@@ -43,6 +43,28 @@ public sealed class DeviceState : IDisposable
     /// <summary>Adds the counts of a pulse train (conductances before and after each pulse).</summary>
     internal void AddWrites(Energy.WriteCounts counts) => _writes += counts;
 
+    /// <summary>
+    /// What pulses change — the programmed conductances, lifetime and pending write counts — copied before a call, so a
+    /// call that fails after a learning rule pulsed the devices puts them back (<see cref="Ship.Core.Groups.IRollbackState"/>).
+    /// </summary>
+    internal Ship.Core.Groups.RollbackPoint CapturePulsed()
+    {
+        static Tensor? Copy(Tensor? t) => t is null ? null : t.detach().clone().DetachFromDisposeScope();
+        var (g0, lifetime, pending, writes) = (Copy(_g0), Copy(_lifetimeWrites), Copy(_pendingWrites), _writes);
+        return new(() =>
+        {
+            if (g0 is not null) SetProgrammed(g0);
+            _lifetimeWrites?.Dispose();
+            _pendingWrites?.Dispose();
+            (_lifetimeWrites, _pendingWrites, _writes) = (lifetime, pending, writes);
+        }, () =>
+        {
+            g0?.Dispose();
+            lifetime?.Dispose();
+            pending?.Dispose();
+        });
+    }
+
     /// <summary>Adds counts held on the device ([4] float64, <see cref="Energy.WriteEnergy.CountsOf"/>), without a host read.</summary>
     internal void AddWrites(Tensor counts)
     {
