@@ -102,23 +102,29 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
 
     private bool _held;
 
-    /// <summary>The data and cursor before a call: a failed call puts them back (the data it fed is freed), a completed one frees the replaced data.</summary>
+    /// <summary>
+    /// The data and cursor before a call: a failed call puts them back (the data it fed is freed). Only data with steps
+    /// left is kept through a call that feeds new data (freed once the call completes): consumed data has nothing a
+    /// Continue could use, so it is freed as before and its block goes back to the pool for the new feed.
+    /// </summary>
     RollbackPoint IRollbackState.Capture(bool reset)
     {
         var (data, slices, cursor, length) = (_data, _slices, _cursor, _length);
-        _held = true;
+        bool keep = cursor < length;
+        _held = keep;
         return new(() =>
         {
             _held = false;
             bool same = ReferenceEquals(_data, data);
             if (!same) _data?.Dispose();
             // Slices the failed call consumed are freed with its outputs (after this): split again when next needed.
-            _slices = same ? null : slices;
-            (_data, _cursor, _length) = (data, cursor, length);
+            _slices = !same && keep ? slices : null;
+            if (same || keep) (_data, _cursor, _length) = (data, cursor, length);
+            else (_data, _cursor, _length) = (null, 0, 0); // nothing was left to continue with before the call either
         }, () =>
         {
             _held = false;
-            if (!ReferenceEquals(_data, data)) data?.Dispose();
+            if (keep && !ReferenceEquals(_data, data)) data?.Dispose();
         });
     }
 
