@@ -33,6 +33,7 @@ public static class MonitorStream
     /// </summary>
     public static (Tensor Values, double[] Times) Read(string folder)
     {
+        Errors.UserFiles.RequireFolder(folder, StreamFolder);
         var chunks = ChunkFiles(folder);
         if (chunks.Count > 0)
         {
@@ -55,7 +56,7 @@ public static class MonitorStream
         }
         var csv = Path.Combine(folder, CsvFile);
         if (File.Exists(csv)) return ReadCsv(csv);
-        throw new Errors.ShipException($"'{folder}' holds no streamed monitor records (no chunk-*.safetensors, no {CsvFile}).");
+        throw new Errors.MissingFileException(folder, StreamFolder, "a folder with neither");
     }
 
     /// <summary>The time of every streamed step, without loading the values of SafeTensors chunks.</summary>
@@ -71,6 +72,8 @@ public static class MonitorStream
         }
         return times.ToArray();
     }
+
+    private const string StreamFolder = "a streamed monitor folder (chunk-*.safetensors files or " + CsvFile + ")";
 
     /// <summary>The chunk files of a SafeTensors stream, in order.</summary>
     public static IReadOnlyList<string> ChunkFiles(string folder) =>

@@ -34,7 +34,7 @@ public static class Nmnist
     public static NmnistEvent[] ReadEvents(string path, bool requireSortedTimes = true)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var data = File.ReadAllBytes(path);
+        var data = Ship.Core.Errors.UserFiles.Open(path, "an N-MNIST event file (.bin, 5 bytes per event)", File.ReadAllBytes);
         if (data.Length % EventBytes != 0)
         {
             long whole = data.Length / EventBytes;
@@ -73,13 +73,13 @@ public static class Nmnist
         ArgumentException.ThrowIfNullOrWhiteSpace(root);
         if (perClass is < 0) throw new Ship.Core.Errors.ParameterException(nameof(Nmnist), nameof(perClass), $"must be >= 0, got {perClass}.");
         string part = Path.Combine(root, train ? "Train" : "Test");
-        if (!Directory.Exists(part)) throw new DirectoryNotFoundException($"N-MNIST folder '{part}' does not exist (expected {root}/Train and {root}/Test with sub-folders 0..9).");
+        Ship.Core.Errors.UserFiles.RequireFolder(part, $"the N-MNIST {(train ? "Train" : "Test")} folder ({root}/Train and {root}/Test, each with sub-folders 0..9 of .bin files)");
         var samples = new List<EventList>();
         var labels = new List<long>();
         for (int digit = 0; digit <= 9; digit++)
         {
             string dir = Path.Combine(part, digit.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"N-MNIST folder '{dir}' for digit {digit} does not exist.");
+            Ship.Core.Errors.UserFiles.RequireFolder(dir, $"the N-MNIST folder of digit {digit} (.bin files)");
             var files = Directory.GetFiles(dir, "*.bin").OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal);
             foreach (var f in perClass is { } k ? files.Take(k) : files)
             {

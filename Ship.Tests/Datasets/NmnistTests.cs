@@ -79,7 +79,8 @@ public class NmnistTests
         Assert.That(set.Samples.Select(s => s.Count), Is.EqualTo(new[] { 3, 1, 1 }), "files of a digit in name order");
         Assert.That(set.Channels, Is.EqualTo(2312));
         Assert.That(Nmnist.LoadFolder(dir.Path, train: false, perClass: 1).Labels, Is.EqualTo(new long[] { 3, 8 }));
-        Assert.Throws<DirectoryNotFoundException>(() => Nmnist.LoadFolder(dir.Path, train: true));
+        var e = Assert.Throws<Ship.Core.Errors.MissingFileException>(() => Nmnist.LoadFolder(dir.Path, train: true))!;
+        Assert.That((e.Path, e.Found), Is.EqualTo((Path.Combine(dir.Path, "Train"), "no such folder")));
     }
 
     [Test]
