@@ -108,6 +108,35 @@ public class NmnistTests
         Assert.That(e.Message, Does.Contain("12 bytes").And.Contain("2 events"));
     }
 
+    [Test]
+    public void OverflowMarkersAreDroppedAndShiftLaterTimeStamps()
+    {
+        // The format's definition (Orchard's reference reader): a record with y = 240 is a time-stamp overflow marker,
+        // not an event; every record from it on gets 2^13 = 8192 µs more. Raw stamps 8000, 100 and 50 µs with one
+        // marker before the second event and two more before the third: 8000, 100 + 8192 = 8292, 50 + 3·8192 = 24626.
+        // The markers' other fields (x = 255, a polarity bit) mean nothing and raise nothing.
+        byte[] bytes =
+        {
+            5, 7, 0x80, 0x1F, 0x40,     // x 5, y 7, ON, 8000 µs (0x001F40)
+            255, 240, 0x80, 0x00, 0x00, // overflow marker
+            1, 2, 0x00, 0x00, 0x64,     // x 1, y 2, OFF, raw 100 µs
+            0, 240, 0x00, 0x00, 0x00,   // overflow marker
+            0, 240, 0x00, 0x12, 0x34,   // overflow marker (its stamp field is ignored)
+            3, 4, 0x80, 0x00, 0x32,     // x 3, y 4, ON, raw 50 µs
+        };
+        using var dir = new TempDir();
+        var e = Nmnist.ReadEvents(Write(dir, bytes));
+        Assert.That(e, Is.EqualTo(new[]
+        {
+            new NmnistEvent(5, 7, 1, 8000),
+            new NmnistEvent(1, 2, 0, 8292),
+            new NmnistEvent(3, 4, 1, 24626),
+        }));
+        var sample = Nmnist.ReadSample(Write(dir, bytes, "00002.bin"));
+        Assert.That(sample.Count, Is.EqualTo(3), "markers are not events");
+        Assert.That(sample.Times[2], Is.EqualTo(24626e-6).Within(1e-15));
+    }
+
     [TestCase(0, (byte)34, "x", "found 34")]
     [TestCase(1, (byte)200, "y", "found 200")]
     public void AddressOutsideTheSensorNamesEventAndField(int field, byte value, string name, string found)
