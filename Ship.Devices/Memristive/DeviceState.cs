@@ -44,24 +44,25 @@ public sealed class DeviceState : IDisposable
     internal void AddWrites(Energy.WriteCounts counts) => _writes += counts;
 
     /// <summary>
-    /// What pulses change — the programmed conductances, lifetime and pending write counts — copied before a call, so a
-    /// call that fails after a learning rule pulsed the devices puts them back (<see cref="Ship.Core.Groups.IRollbackState"/>).
+    /// What pulses change in the devices — the programmed conductances and their lifetime writes (wear) — copied before
+    /// a call, so a call that fails after a learning rule pulsed the devices puts them back
+    /// (<see cref="Ship.Core.Groups.IRollbackState"/>). The write counts kept for the energy ledger are not put back: a
+    /// ledger takes them at the start and end of every call, failed ones included (it charges what was attempted), and
+    /// counts put back after it took them would be charged twice.
     /// </summary>
     internal Ship.Core.Groups.RollbackPoint CapturePulsed()
     {
         static Tensor? Copy(Tensor? t) => t is null ? null : t.detach().clone().DetachFromDisposeScope();
-        var (g0, lifetime, pending, writes) = (Copy(_g0), Copy(_lifetimeWrites), Copy(_pendingWrites), _writes);
+        var (g0, lifetime) = (Copy(_g0), Copy(_lifetimeWrites));
         return new(() =>
         {
             if (g0 is not null) SetProgrammed(g0);
             _lifetimeWrites?.Dispose();
-            _pendingWrites?.Dispose();
-            (_lifetimeWrites, _pendingWrites, _writes) = (lifetime, pending, writes);
+            _lifetimeWrites = lifetime;
         }, () =>
         {
             g0?.Dispose();
             lifetime?.Dispose();
-            pending?.Dispose();
         });
     }
 

@@ -462,4 +462,40 @@ public class DevicePlasticityTests
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
     }
+
+    /// <summary>Throws at the third step of a call while armed.</summary>
+    private sealed class FailAtThirdStep : Ship.Core.Networks.Observers.IRunObserver
+    {
+        private int _seen;
+        public bool Armed { get; set; }
+        public bool NeedsStepOutput(Ship.Core.Groups.Group group) => false;
+        public void OnRunStart(Ship.Core.Networks.Observers.RunStartView run) => _seen = 0;
+        public void OnStep(Ship.Core.Networks.Observers.StepView step) { if (Armed && ++_seen == 3) throw new InvalidOperationException("injected"); }
+        public void OnBlockEnd(Ship.Core.Networks.Observers.BlockView block) { }
+        public void OnRunEnd(bool completed) { }
+    }
+
+    [Test]
+    public void AFailedRunNeitherLosesNorDoublesTheLedgersPendingPulses()
+    {
+        // Pulses of a delayed reward wait in the array for the next run's ledger. A run that fails takes them (the ledger
+        // charges what was attempted) and its rollback must not hand them back, or the next run charges them again. The
+        // block pulses only on the reward, so every charged pulse is wear the devices keep: ledger pulses = wear.
+        RewardStdpBlock? block = null;
+        var (net, array) = BlockNet(s => block = new RewardStdpBlock(s, Nt, aPlus: 0.02, aMinus: 0.01, tauEligibility: 50e-3, learningRate: 5));
+        using var ledger = new HardwareLedger();
+        var fail = new FailAtThirdStep();
+        net.AddObserver(ledger);
+        net.AddObserver(fail);
+        net.Run(Random(5), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+        block!.ApplyReward(torch.tensor(new[] { 1.0, 1.0 }));
+        double wear = Stat.D(array.State.LifetimeWrites).Sum();
+        Assert.That(wear, Is.GreaterThan(0), "the reward became pulses");
+        fail.Armed = true;
+        Assert.Throws<InvalidOperationException>(() => net.Run(Random(6), Ship.Core.Clocks.Schedule.Fixed(Dt, 30)));
+        fail.Armed = false;
+        Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.EqualTo(wear), "the failed run pulsed nothing: wear as before");
+        net.Run(Random(6), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+        Assert.That(ledger.Report().Writes.Pulses, Is.EqualTo(wear), "each reward pulse charged once");
+    }
 }
