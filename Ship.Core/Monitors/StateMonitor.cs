@@ -255,12 +255,12 @@ public sealed class StateMonitor : IRunObserver
     /// </summary>
     internal Groups.RollbackPoint Capture(bool reset)
     {
-        _stacked?.Dispose();
-        _stacked = null;
-        _streamTimes = null;
         int count = _count;
         if (reset && _stream is null)
         {
+            // As the Run's Clear would: the stacked view is of records that move into the point.
+            _stacked?.Dispose();
+            _stacked = null;
             var records = _records.ToList();
             var times = _times.ToList();
             _records.Clear();
@@ -280,6 +280,7 @@ public sealed class StateMonitor : IRunObserver
         var stream = _stream;
         return new(() =>
         {
+            if (_count == count) return; // the failed call recorded nothing here (a disabled monitor, an early failure)
             _stacked?.Dispose();
             _stacked = null;
             _streamTimes = null;

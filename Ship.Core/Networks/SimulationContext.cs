@@ -92,12 +92,12 @@ public sealed class SimulationContext
     {
         if (replaced is null) return;
         var held = (_root ?? this)._held;
-        if (held is null || !held.Contains(replaced)) replaced.Dispose();
+        if (held is null || !held.Any(p => ReferenceEquals(p.Value, replaced))) replaced.Dispose();
     }
 
     /// <summary>The tensors the running call's snapshot holds (null between calls).</summary>
-    internal HashSet<Tensor>? HeldForRollback { get => (_root ?? this)._held; set => (_root ?? this)._held = value; }
-    private HashSet<Tensor>? _held;
+    internal List<(Parameters.Variable Variable, Tensor? Value)>? HeldForRollback { get => (_root ?? this)._held; set => (_root ?? this)._held = value; }
+    private List<(Parameters.Variable Variable, Tensor? Value)>? _held;
 
     /// <summary>The step being computed as one value (index, start time, dt): what a group reads for time information.</summary>
     public Clocks.TimeStep Now => new(StepIndex, Time, Dt);

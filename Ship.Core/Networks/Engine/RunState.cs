@@ -120,7 +120,7 @@ internal sealed class RunState
             else latest[i] = (Copy(Latest[i]), true);
         }
         // The states a Run holds (not copies) must survive the call: groups free what they replace through the context.
-        Context.HeldForRollback = reset ? new HashSet<Tensor>(states.Where(p => p.Item2 is not null).Select(p => p.Item2!), ReferenceEqualityComparer.Instance) : null;
+        Context.HeldForRollback = reset ? states : null; // searched only when a group replaces a state outside a step
         var points = new List<Groups.RollbackPoint>();
         foreach (var g in Graph.Groups)
             foreach (var x in g.StackInnerFirst)
