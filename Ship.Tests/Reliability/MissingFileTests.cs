@@ -57,6 +57,7 @@ public class MissingFileTests
         yield return new TestCaseData("CsvTimeSeries.Read", (Action<string>)(p => CsvTimeSeries.Read(p)), "CSV").SetName("CsvTimeSeries.Read");
         yield return new TestCaseData("NirFile.Read", (Action<string>)(p => NirFile.Read(p)), "NIR").SetName("NirFile.Read");
         yield return new TestCaseData("NirGraph.Read", (Action<string>)(p => NirGraph.Read(p, 1e-3)), "NIR").SetName("NirGraph.Read");
+        yield return new TestCaseData("Cli SafeTensors.Read", (Action<string>)(p => Ship.Cli.SafeTensors.Read(p)), "safetensors").SetName("Cli.SafeTensors.Read");
         yield return new TestCaseData("StudyData.Load (csv)", (Action<string>)(p => Ship.Cli.StudyData.Load(new Ship.Cli.DatasetSpec("csv", p), 0.2, 1)), "CSV").SetName("StudyData.Load csv");
     }
 
@@ -137,6 +138,19 @@ public class MissingFileTests
         var st = Missing("x.safetensors");
         var d = Assert.Throws<CheckpointException>(() => SafeTensors.Read(st))!;
         Assert.That(d.Message, Does.Contain(st).And.Contain("expected a safetensors file, found no such file"));
+    }
+
+    [Test]
+    public void ShardManifestsSayWhatIsMissing()
+    {
+        var missing = Missing("demo-shard-1-of-2.json");
+        var e = Assert.Throws<Ship.Training.Sweeps.ShardException>(() => Ship.Training.Sweeps.SweepShards.ReadManifest(missing))!;
+        Assert.That(e.File, Is.EqualTo(missing));
+        Assert.That(e.Problem, Is.EqualTo("expected a shard manifest (JSON), found no such file."));
+        Assert.That(e.InnerException, Is.InstanceOf<FileNotFoundException>(), ".NET's report kept inside");
+        var folder = AFolder("a-folder.json");
+        var f = Assert.Throws<Ship.Training.Sweeps.ShardException>(() => Ship.Training.Sweeps.SweepShards.ReadManifest(folder))!;
+        Assert.That(f.Problem, Does.Contain("found a folder"));
     }
 
     [Test]
