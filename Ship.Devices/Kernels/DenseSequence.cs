@@ -18,24 +18,55 @@ public static class DenseSequence
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(w);
-        if (torch.is_grad_enabled() && (x.requires_grad || w.requires_grad)) return DenseSequenceFunction.apply(x, w, blocks!);
-        return Into(x, w, blocks);
+        var y = torch.is_grad_enabled() && (x.requires_grad || w.requires_grad) ? DenseSequenceFunction.apply(x, w, blocks!) : Into(x, w, blocks);
+        if (!Transposed(x.shape[2], w.shape[1])) return y;
+        // The [Nt, B·T] result seen as [B, T, Nt]. The view is made here, outside the autograd node: an output of a custom
+        // node that is itself a view could not be changed in place (the bias is added in place).
+        using (y)
+        using (var y3 = y.view(w.shape[1], x.shape[0], x.shape[1]))
+            return y3.permute(1, 2, 0);
     }
 
-    /// <summary>The product itself (no graph): one GEMM over the folded [B·T, Ns] rows, into an uninitialized block (β = 0 ignores its contents).</summary>
+    /// <summary>
+    /// Whether a product with <paramref name="ns"/> inputs and <paramref name="nt"/> outputs is computed transposed,
+    /// yᵀ = Wᵀ·xᵀ into an [Nt, B·T] block (and ∂L/∂Wᵀ = ∂L/∂yᵀ·x): the BLAS (MKL, column-major) is slow when its result's
+    /// leading dimension is a few columns that are not a multiple of its vector width — measured with batch 32 × 25
+    /// steps, 128 → 10: 98 µs for y = x·W against 31 µs transposed, and 115 against 31 µs for ∂L/∂W; from about 64
+    /// outputs both layouts cost the same (docs/benchmarks.md, Training). A narrow read-out layer is the common case.
+    /// </summary>
+    public static bool Transposed(long ns, long nt) => nt <= NarrowOutputs && nt < ns;
+
+    /// <summary>Largest output width for which <see cref="Transposed"/> applies.</summary>
+    public const int NarrowOutputs = 32;
+
+    /// <summary>
+    /// The product itself (no graph), into an uninitialized block (β = 0 ignores its contents): one GEMM over the folded
+    /// [B·T, Ns] rows into a [B, T, Nt] block, or for a narrow output (<see cref="Transposed"/>) its transpose, into an
+    /// [Nt, B·T] block.
+    /// </summary>
     internal static Tensor Into(Tensor x, Tensor w, BlockPool? blocks)
     {
-        long b = x.shape[0], t = x.shape[1];
-        var shape = new[] { b, t, w.shape[1] };
-        var y = HostTensors.Block(blocks, shape, x.dtype, x.device);
-        using var x2 = x.view(b * t, x.shape[2]);
-        using var y2 = y.view(b * t, w.shape[1]);
+        long b = x.shape[0], t = x.shape[1], ns = x.shape[2], nt = w.shape[1];
+        using var x2 = x.view(b * t, ns);
+        if (Transposed(ns, nt))
+        {
+            var yt = HostTensors.Block(blocks, new[] { nt, b * t }, x.dtype, x.device);
+            // One thread: with more, the BLAS may split the sum over Ns between threads, and results would then depend
+            // on the thread count (they must not: docs/benchmarks.md, "Threads"); a narrow product gains little from them.
+            using (Ship.Core.Native.IntraOpThreads.Enter(1))
+            using (var wt = w.t())
+            using (var xt = x2.t())
+                yt.addmm_(wt, xt, beta: 0, alpha: 1);
+            return yt;
+        }
+        var y = HostTensors.Block(blocks, new[] { b, t, nt }, x.dtype, x.device);
+        using var y2 = y.view(b * t, nt);
         y2.addmm_(x2, w, beta: 0, alpha: 1);
         return y;
     }
 }
 
-/// <summary>Autograd node of <see cref="DenseSequence.Product"/>: inputs x [B, T, Ns] and W [Ns, Nt], output x·W [B, T, Nt].</summary>
+/// <summary>Autograd node of <see cref="DenseSequence.Product"/>: inputs x [B, T, Ns] and W [Ns, Nt], output x·W [B, T, Nt], or (x·W)ᵀ [Nt, B·T] for a narrow output (<see cref="DenseSequence.Transposed"/>).</summary>
 public sealed class DenseSequenceFunction : torch.autograd.SingleTensorFunction<DenseSequenceFunction>
 {
     /// <inheritdoc />
@@ -52,6 +83,8 @@ public sealed class DenseSequenceFunction : torch.autograd.SingleTensorFunction<
         ctx.save_data("blocks", blocks!);
         ctx.save_data("dx", x.requires_grad);
         ctx.save_data("dw", w.requires_grad);
+        ctx.save_data("b", x.shape[0]);
+        ctx.save_data("t", x.shape[1]);
         return DenseSequence.Into(x, w, blocks);
     }
 
@@ -63,14 +96,26 @@ public sealed class DenseSequenceFunction : torch.autograd.SingleTensorFunction<
         var saved = ctx.get_saved_variables();
         var blocks = ctx.get_data("blocks") as BlockPool;
         bool needDx = (bool)ctx.get_data("dx"), needDw = (bool)ctx.get_data("dw");
-        long bs = gradOutput.shape[0], t = gradOutput.shape[1], nt = gradOutput.shape[2];
-        var g2 = gradOutput.reshape(bs * t, nt);
+        // The output was [B, T, Nt], or [Nt, B·T] for a narrow output (DenseSequence.Transposed).
+        bool transposed = gradOutput.dim() == 2;
+        long nt = transposed ? gradOutput.shape[0] : gradOutput.shape[2];
+        long bs = (long)ctx.get_data("b"), t = (long)ctx.get_data("t");
+        // ∂L/∂y as [B·T, Nt] (for the transposed output, a view of ∂L/∂yᵀ).
+        var g2 = transposed ? gradOutput.t() : gradOutput.reshape(bs * t, nt);
         Tensor? dx = null, dw = null;
         if (needDw)
         {
-            // As libtorch's addmm backward for a row-major W: xᵀ·∂L/∂y.
+            // As libtorch's addmm backward for a row-major W: xᵀ·∂L/∂y; for a narrow output its transpose ∂L/∂yᵀ·x
+            // (DenseSequence.Transposed), handed back as a [Ns, Nt] view.
             var x = saved[0];
-            dw = x.reshape(bs * t, x.shape[2]).t().mm(g2);
+            var x2 = x.reshape(bs * t, x.shape[2]);
+            if (transposed)
+            {
+                // One thread, as the forward (the sum over B·T rows must not be split by the thread count).
+                using var one = Ship.Core.Native.IntraOpThreads.Enter(1);
+                dw = gradOutput.mm(x2).t();
+            }
+            else dw = x2.t().mm(g2);
         }
         if (needDx)
         {

@@ -56,23 +56,27 @@ public static class LifSequence
     {
         if (args.Surrogate is not null && torch.is_grad_enabled() && (x.requires_grad || args.U0.requires_grad))
         {
-            // One packed output [B, T·N + 2N] = (spikes, final membrane, final gate): a single autograd output always
-            // receives a defined gradient, whichever parts the loss uses. (Its spikes are a view, so autograd fills a
-            // zero gradient of the packed size per backward: three outputs would avoid it, but TorchSharp 0.107 keeps
-            // a per-output cache in the caller's dispose scope that it reads for an unused output.)
+            // One packed output, flat [B·T·N + 2·B·N] = (spikes, final membrane, final gate): a single autograd output
+            // always receives a defined gradient, whichever parts the loss uses. (Three outputs would avoid the zero
+            // gradient autograd fills for the unused parts, but TorchSharp 0.107 keeps a per-output cache in the
+            // caller's dispose scope that it reads for an unused output.) Flat, every part is a contiguous view: the
+            // kernel writes the spikes in place and the next synapse reads them as they are.
             long b = x.shape[0], t = x.shape[1], n = x.shape[2];
+            long btn = b * t * n, bn = b * n;
             using var packed = LifSequenceFunction.apply(x, args.U0, args);
-            using var ps = packed.narrow(1, 0, t * n);
-            using var pu = packed.narrow(1, t * n, n);
-            using var pg = packed.narrow(1, t * n + n, n);
+            using var ps = packed.narrow(0, 0, btn);
+            using var pu = packed.narrow(0, btn, bn);
+            using var pg = packed.narrow(0, btn + bn, bn);
+            using var u2 = pu.view(b, n);
             using var gd = pg.detach();
-            return (ps.reshape(b, t, n), pu.clone(), gd.clone());
+            using var g2 = gd.view(b, n);
+            return (ps.view(b, t, n), u2.clone(), g2.clone());
         }
         var (spikes, u, g, _, _) = Forward(x, args, save: false);
         return (spikes, u, g);
     }
 
-    internal static (Tensor Spikes, Tensor UFinal, Tensor GFinal, Tensor? U, Tensor? Mask) Forward(Tensor x, Args a, bool save)
+    internal static (Tensor Spikes, Tensor UFinal, Tensor GFinal, Tensor? U, Tensor? Mask) Forward(Tensor x, Args a, bool save, Tensor? spikesInto = null)
     {
         // On a GPU with NVRTC the recurrence is one fused kernel; otherwise it runs on the host, which on a GPU replaces
         // ~10 kernel launches per step by two copies per segment.
@@ -81,7 +85,8 @@ public static class LifSequence
         // Host tensors that are already contiguous and of the dtype are read as they are (a native call each saved).
         x = HostTensors.Contiguous(x, x.dtype, out bool ownX);
         long b = x.shape[0], t = x.shape[1], n = x.shape[2];
-        var spikes = HostTensors.BlockLike(a.Blocks, x);
+        // The caller's contiguous host block for the spikes (the autograd node's packed output), else a block of the pool.
+        var spikes = spikesInto is not null && device.type == DeviceType.CPU ? spikesInto : HostTensors.BlockLike(a.Blocks, x);
         var u = HostCopy(a.U0);
         var g = HostCopy(a.G0);
         var beta = HostTensors.Contiguous(a.Beta, x.dtype, out bool ownBeta);
@@ -137,29 +142,44 @@ public static class LifSequence
         var us = ust is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(ust.bytes);
         var mk = maskt is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(maskt.bytes);
         bool save = ust is not null;
+        // Spans sized by the tensors (checked once here); the loops below index them through references, without a
+        // bounds check or a slice per vector.
+        long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
+        if (rowEnd > u.Length || rowEnd > g.Length || rowEnd > beta.Length || rowEnd > thr.Length || blockEnd > x.Length || blockEnd > s.Length
+            || save && (blockEnd > us.Length || blockEnd > mk.Length))
+            throw new ArgumentException($"LIF recurrence: tensors smaller than [{bi + 1}, {t}, {n}].");
+        ref T x0 = ref MemoryMarshal.GetReference(x);
+        ref T s0 = ref MemoryMarshal.GetReference(s);
+        ref T u0 = ref MemoryMarshal.GetReference(u);
+        ref T g0 = ref MemoryMarshal.GetReference(g);
+        ref T b0 = ref MemoryMarshal.GetReference(beta);
+        ref T th0 = ref MemoryMarshal.GetReference(thr);
+        ref T us0 = ref MemoryMarshal.GetReference(us);
+        ref T mk0 = ref MemoryMarshal.GetReference(mk);
         int w = Vector<T>.Count;
         var one = Vector<T>.One;
         var zero = Vector<T>.Zero;
         var cnt = counts is null ? null : new T[n]; // spikes per neuron of this row, for the ledger
         long activeSteps = 0;
         {
-            int row = (int)(bi * n);
+            nuint row = (nuint)(bi * n);
             for (long ti = 0; ti < t; ti++)
             {
-                int off = (int)((bi * t + ti) * n);
+                nuint off = (nuint)((bi * t + ti) * n);
                 int j = 0;
                 var any = zero;
                 bool anyTail = false;
                 for (; j + w <= n; j += w)
                 {
-                    var vu = new Vector<T>(u.Slice(row + j));
-                    var vg = new Vector<T>(g.Slice(row + j));
+                    nuint rj = row + (nuint)j, oj = off + (nuint)j;
+                    var vu = Vector.LoadUnsafe(ref u0, rj);
+                    var vg = Vector.LoadUnsafe(ref g0, rj);
                     // Same operation order as the per-step model (u·β, + x, max 0, · gate), so results are bit-identical.
-                    var v = vu * new Vector<T>(beta.Slice(row + j)) + new Vector<T>(x.Slice(off + j));
+                    var v = vu * Vector.LoadUnsafe(ref b0, rj) + Vector.LoadUnsafe(ref x0, oj);
                     var nonNeg = Vector.GreaterThanOrEqual(v, zero);
                     var uu = Vector.ConditionalSelect(nonNeg, v, zero) * vg;
-                    var spike = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(uu, new Vector<T>(thr.Slice(row + j))), one, zero);
-                    spike.CopyTo(s.Slice(off + j));
+                    var spike = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(uu, Vector.LoadUnsafe(ref th0, rj)), one, zero);
+                    spike.StoreUnsafe(ref s0, oj);
                     if (cnt is not null)
                     {
                         (new Vector<T>(cnt, j) + spike).CopyTo(cnt, j);
@@ -167,18 +187,19 @@ public static class LifSequence
                     }
                     if (save)
                     {
-                        uu.CopyTo(us.Slice(off + j));
-                        Vector.ConditionalSelect(nonNeg, vg, zero).CopyTo(mk.Slice(off + j));
+                        uu.StoreUnsafe(ref us0, oj);
+                        Vector.ConditionalSelect(nonNeg, vg, zero).StoreUnsafe(ref mk0, oj);
                     }
-                    uu.CopyTo(u.Slice(row + j));
-                    (one - spike).CopyTo(g.Slice(row + j));
+                    uu.StoreUnsafe(ref u0, rj);
+                    (one - spike).StoreUnsafe(ref g0, rj);
                 }
+                int rowi = (int)row, offi = (int)off;
                 for (; j < n; j++)
                 {
-                    T v = u[row + j] * beta[row + j] + x[off + j];
-                    T uu = (v >= T.Zero ? v : T.Zero) * g[row + j];
-                    T spike = uu >= thr[row + j] ? T.One : T.Zero;
-                    s[off + j] = spike;
+                    T v = u[rowi + j] * beta[rowi + j] + x[offi + j];
+                    T uu = (v >= T.Zero ? v : T.Zero) * g[rowi + j];
+                    T spike = uu >= thr[rowi + j] ? T.One : T.Zero;
+                    s[offi + j] = spike;
                     if (cnt is not null && spike == T.One)
                     {
                         cnt[j] += T.One;
@@ -186,11 +207,11 @@ public static class LifSequence
                     }
                     if (save)
                     {
-                        us[off + j] = uu;
-                        mk[off + j] = v >= T.Zero ? g[row + j] : T.Zero;
+                        us[offi + j] = uu;
+                        mk[offi + j] = v >= T.Zero ? g[rowi + j] : T.Zero;
                     }
-                    u[row + j] = uu;
-                    g[row + j] = T.One - spike;
+                    u[rowi + j] = uu;
+                    g[rowi + j] = T.One - spike;
                 }
                 if (cnt is not null && (anyTail || any != zero)) activeSteps++;
             }
@@ -274,43 +295,56 @@ public static class LifSequence
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
         var carryRow = MemoryMarshal.Cast<byte, T>(carryt.bytes).Slice((int)(bi * n), (int)n);
         var carry = carryRow.ToArray();
+        // Spans sized by the tensors (checked once here); the vector loop indexes them through references.
+        long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
+        if (rowEnd > thr.Length || rowEnd > beta.Length || blockEnd > sg.Length || blockEnd > mk.Length || blockEnd > dx.Length || !broadcast && blockEnd > go.Length)
+            throw new ArgumentException($"LIF recurrence backward: tensors smaller than [{bi + 1}, {t}, {n}].");
+        ref T go0r = ref MemoryMarshal.GetReference(go);
+        ref T sg0 = ref MemoryMarshal.GetReference(sg);
+        ref T th0 = ref MemoryMarshal.GetReference(thr);
+        ref T mk0 = ref MemoryMarshal.GetReference(mk);
+        ref T b0 = ref MemoryMarshal.GetReference(beta);
+        ref T dx0 = ref MemoryMarshal.GetReference(dx);
+        ref T c0 = ref MemoryMarshal.GetArrayDataReference(carry);
         int w = Vector<T>.Count;
         var one = Vector<T>.One;
         var vslope = new Vector<T>(slope);
         {
-            int row = (int)(bi * n);
+            nuint row = (nuint)(bi * n);
             for (long ti = t - 1; ti >= 0; ti--)
             {
-                int off = (int)((bi * t + ti) * n);
+                nuint off = (nuint)((bi * t + ti) * n);
                 int j = 0;
                 // δu_t = ∂L/∂s_t · g(u_t − thr) + carry;  ∂L/∂x_t = δu_t · m_t;  carry ← δu_t · m_t · β  (m_t = gate · 1[v_t ≥ 0]).
                 for (; j + w <= n; j += w)
                 {
+                    nuint rj = row + (nuint)j, oj = off + (nuint)j;
                     Vector<T> g;
                     if (fused)
                     {
-                        var a = Vector.Abs(new Vector<T>(sg.Slice(off + j)) - new Vector<T>(thr.Slice(row + j))) * vslope + one;
+                        var a = Vector.Abs(Vector.LoadUnsafe(ref sg0, oj) - Vector.LoadUnsafe(ref th0, rj)) * vslope + one;
                         g = one / (a * a);
                     }
-                    else g = new Vector<T>(sg.Slice(off + j));
-                    var d = (broadcast ? vgo0 : new Vector<T>(go.Slice(off + j))) * g + new Vector<T>(carry, j);
-                    var dm = d * new Vector<T>(mk.Slice(off + j));
-                    dm.CopyTo(dx.Slice(off + j));
-                    (dm * new Vector<T>(beta.Slice(row + j))).CopyTo(carry, j);
+                    else g = Vector.LoadUnsafe(ref sg0, oj);
+                    var d = (broadcast ? vgo0 : Vector.LoadUnsafe(ref go0r, oj)) * g + Vector.LoadUnsafe(ref c0, (nuint)j);
+                    var dm = d * Vector.LoadUnsafe(ref mk0, oj);
+                    dm.StoreUnsafe(ref dx0, oj);
+                    (dm * Vector.LoadUnsafe(ref b0, rj)).StoreUnsafe(ref c0, (nuint)j);
                 }
+                int rowi = (int)row, offi = (int)off;
                 for (; j < n; j++)
                 {
                     T g;
                     if (fused)
                     {
-                        T a = T.Abs(sg[off + j] - thr[row + j]) * slope + T.One;
+                        T a = T.Abs(sg[offi + j] - thr[rowi + j]) * slope + T.One;
                         g = T.One / (a * a);
                     }
-                    else g = sg[off + j];
-                    T d = (broadcast ? go0 : go[off + j]) * g + carry[j];
-                    T dm = d * mk[off + j];
-                    dx[off + j] = dm;
-                    carry[j] = dm * beta[row + j];
+                    else g = sg[offi + j];
+                    T d = (broadcast ? go0 : go[offi + j]) * g + carry[j];
+                    T dm = d * mk[offi + j];
+                    dx[offi + j] = dm;
+                    carry[j] = dm * beta[rowi + j];
                 }
             }
         }
@@ -319,7 +353,7 @@ public static class LifSequence
 }
 
 /// <summary>
-/// Autograd node of the fused LIF sequence: inputs (currents, initial membrane), one packed output [B, T·N + 2N] =
+/// Autograd node of the fused LIF sequence: inputs (currents, initial membrane), one packed flat output [B·T·N + 2·B·N] =
 /// (spikes, final membrane, final gate); the surrogate gradient flows back to the currents and to the initial membrane
 /// (the gate is a flag, its gradient is ignored).
 /// </summary>
@@ -333,20 +367,30 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
     {
         var x = (Tensor)vars[0];
         var a = (LifSequence.Args)vars[2];
-        var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true);
+        // The packed output is a block of the pool; on the host the recurrence writes the spikes straight into it.
+        long b = x.shape[0], btn = x.shape[0] * x.shape[1] * x.shape[2], bn = x.shape[0] * x.shape[2];
+        var shape = new[] { btn + 2 * bn };
+        var packed = a.Blocks is { } pool ? pool.Empty(shape, x.dtype, x.device) : torch.empty(shape, dtype: x.dtype, device: x.device);
+        using var ps = packed.narrow(0, 0, btn);
+        using var sv = ps.view(x.shape);
+        var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true, spikesInto: sv);
         // Saved in the graph (not held by managed objects), so they live exactly as long as the graph does: a pooled
         // block saved here goes back to the pool only when the graph is freed.
         ctx.save_for_backward(new List<Tensor> { u!, mask!, a.Beta, a.Thr });
         ctx.save_data("surrogate", a.Surrogate!);
         ctx.save_data("blocks", a.Blocks!);
-        // The packed output is a block of the pool too (a copy as torch.cat would make, into memory an earlier run freed).
-        long b = x.shape[0], tn = x.shape[1] * x.shape[2], n = x.shape[2];
-        var shape = new[] { b, tn + 2 * n };
-        var packed = a.Blocks is { } pool ? pool.Empty(shape, spikes.dtype, spikes.device) : torch.empty(shape, dtype: spikes.dtype, device: spikes.device);
-        using (var ps = packed.narrow(1, 0, tn))
-        using (var s2 = spikes.reshape(b, tn)) ps.copy_(s2);
-        using (var pu = packed.narrow(1, tn, n)) pu.copy_(uFinal);
-        using (var pg = packed.narrow(1, tn + n, n)) pg.copy_(gFinal);
+        if (!ReferenceEquals(spikes, sv))
+        {
+            // The CUDA kernel, or a GPU network's host recurrence, made its own spikes: one copy.
+            sv.copy_(spikes);
+            spikes.Dispose();
+        }
+        using (var pu = packed.narrow(0, btn, bn))
+        using (var u2 = pu.view(uFinal.shape)) u2.copy_(uFinal);
+        using (var pg = packed.narrow(0, btn + bn, bn))
+        using (var g2 = pg.view(gFinal.shape)) g2.copy_(gFinal);
+        uFinal.Dispose();
+        gFinal.Dispose();
         return packed;
     }
 
@@ -360,8 +404,8 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var blocks = ctx.get_data("blocks") as BlockPool;
         Tensor u = saved[0], mask = saved[1], beta = saved[2], thr = saved[3];
         long bs = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
-        var gradSpikes = gradOutput.narrow(1, 0, t * n).reshape(bs, t, n);
-        var gradU = gradOutput.narrow(1, t * n, n);
+        var gradSpikes = gradOutput.narrow(0, 0, bs * t * n).reshape(bs, t, n);
+        var gradU = gradOutput.narrow(0, bs * t * n, bs * n).reshape(bs, n);
         var (dx, du0) = LifSequence.Backward(gradSpikes, gradU, u, thr, surrogate, mask, beta, blocks);
         return new List<Tensor> { b.Return(dx), b.Return(du0), null! };
     }
