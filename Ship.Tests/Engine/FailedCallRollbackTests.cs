@@ -34,6 +34,15 @@ public class FailedCallRollbackTests
         }
     }
 
+    /// <summary>A group whose rollback capture fails while armed (as an out-of-memory copy would), before the call starts.</summary>
+    private sealed class BadCapture : NeuronGroup, IRollbackState
+    {
+        public BadCapture(int n) : base(n) { }
+        public bool Armed { get; set; }
+        public override Tensor Step(Tensor? input) => input!.mul(2.0);
+        public RollbackPoint Capture(bool reset) => Armed ? throw new InsufficientMemoryException("capture failed") : RollbackPoint.Nothing;
+    }
+
     /// <summary>Throws at its n-th step of a call while armed.</summary>
     private sealed class FailAt : IRunObserver
     {
@@ -163,6 +172,29 @@ public class FailedCallRollbackTests
         Assert.That(e!.Step, Is.EqualTo(6 + 3), "the exception names the step where it stopped");
         Assert.That(net.Timeline.Count, Is.EqualTo(6), "while the clock is back at the start of the call");
         Same(net, twin, net.Continue(second), b2, "Continue after the tripped guard");
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void ACallWhoseCaptureFailsChangesNothing(bool reset)
+    {
+        // "Z" sorts after the input "I", whose capture has already run (and holds its data) when Z's fails.
+        var twin = Build(batching: true);
+        var net = Build(batching: true);
+        foreach (var n in new[] { twin, net })
+        {
+            n.Add("Z", new BadCapture(5));
+            n.Connect("L", "Z");
+            n.Monitor("L");
+        }
+        twin.Run(Data(7, 0));
+        var b2 = twin.Continue(Data(5, 1));
+        net.Run(Data(7, 0));
+        ((BadCapture)net["Z"]).Armed = true;
+        Assert.Throws<InsufficientMemoryException>(() => { if (reset) net.Run(Data(9, 2)); else net.Continue(Data(5, 2)); });
+        ((BadCapture)net["Z"]).Armed = false;
+        Assert.That(net.Monitors[0].Count, Is.EqualTo(7), "the monitor keeps the Run's records");
+        Same(net, twin, net.Continue(Data(5, 1)), b2, "Continue after the refused call");
     }
 
     [TestCase(MonitorFileFormat.SafeTensors)]

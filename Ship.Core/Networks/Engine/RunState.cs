@@ -122,10 +122,21 @@ internal sealed class RunState
         // The states a Run holds (not copies) must survive the call: groups free what they replace through the context.
         Context.HeldForRollback = reset ? states : null; // searched only when a group replaces a state outside a step
         var points = new List<Groups.RollbackPoint>();
-        foreach (var g in Graph.Groups)
-            foreach (var x in g.StackInnerFirst)
-                if (x is Groups.IRollbackState r) points.Add(r.Capture(reset));
-        foreach (var m in monitors) points.Add(m.Capture(reset));
+        try
+        {
+            foreach (var g in Graph.Groups)
+                foreach (var x in g.StackInnerFirst)
+                    if (x is Groups.IRollbackState r) points.Add(r.Capture(reset));
+            foreach (var m in monitors) points.Add(m.Capture(reset));
+        }
+        catch
+        {
+            // A capture that fails (out of memory copying weights) leaves nothing half-held: the call has not started.
+            for (int k = points.Count - 1; k >= 0; k--) points[k].Restore();
+            for (int i = 0; i < Latest.Length; i++) if (reset) LatestOwned[i] = latest[i].Item2;
+            Context.HeldForRollback = null;
+            throw;
+        }
         return new Saved(states, latest, Context.Streams.Snapshot(), Context.StepIndex, Context.Time, Held: reset, MadeStates,
             Timeline.Stretches.ToList(), HasRun, points);
     }
