@@ -19,11 +19,12 @@ public static class DenseSequence
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(w);
         var y = torch.is_grad_enabled() && (x.requires_grad || w.requires_grad) ? DenseSequenceFunction.apply(x, w, blocks!) : Into(x, w, blocks);
-        if (!Transposed(x.shape[2], w.shape[1])) return y;
+        if (y.dim() == 3) return y;
         // The [Nt, B·T] result seen as [B, T, Nt]. The view is made here, outside the autograd node: an output of a custom
         // node that is itself a view could not be changed in place (the bias is added in place).
+        var xs = x.shape;
         using (y)
-        using (var y3 = y.view(w.shape[1], x.shape[0], x.shape[1]))
+        using (var y3 = y.view(y.size(0), xs[0], xs[1]))
             return y3.permute(1, 2, 0);
     }
 
@@ -46,7 +47,9 @@ public static class DenseSequence
     /// </summary>
     internal static Tensor Into(Tensor x, Tensor w, BlockPool? blocks)
     {
-        long b = x.shape[0], t = x.shape[1], ns = x.shape[2], nt = w.shape[1];
+        // Each shape read is a native call that allocates: read once.
+        var xs = x.shape;
+        long b = xs[0], t = xs[1], ns = xs[2], nt = w.size(1);
         using var x2 = x.view(b * t, ns);
         if (Transposed(ns, nt))
         {
@@ -83,8 +86,9 @@ public sealed class DenseSequenceFunction : torch.autograd.SingleTensorFunction<
         ctx.save_data("blocks", blocks!);
         ctx.save_data("dx", x.requires_grad);
         ctx.save_data("dw", w.requires_grad);
-        ctx.save_data("b", x.shape[0]);
-        ctx.save_data("t", x.shape[1]);
+        var xs = x.shape;
+        ctx.save_data("b", xs[0]);
+        ctx.save_data("t", xs[1]);
         return DenseSequence.Into(x, w, blocks);
     }
 
@@ -98,7 +102,7 @@ public sealed class DenseSequenceFunction : torch.autograd.SingleTensorFunction<
         bool needDx = (bool)ctx.get_data("dx"), needDw = (bool)ctx.get_data("dw");
         // The output was [B, T, Nt], or [Nt, B·T] for a narrow output (DenseSequence.Transposed).
         bool transposed = gradOutput.dim() == 2;
-        long nt = transposed ? gradOutput.shape[0] : gradOutput.shape[2];
+        long nt = gradOutput.size(transposed ? 0 : 2);
         long bs = (long)ctx.get_data("b"), t = (long)ctx.get_data("t");
         // ∂L/∂y as [B·T, Nt] (for the transposed output, a view of ∂L/∂yᵀ).
         var g2 = transposed ? gradOutput.t() : gradOutput.reshape(bs * t, nt);
@@ -108,7 +112,7 @@ public sealed class DenseSequenceFunction : torch.autograd.SingleTensorFunction<
             // As libtorch's addmm backward for a row-major W: xᵀ·∂L/∂y; for a narrow output its transpose ∂L/∂yᵀ·x
             // (DenseSequence.Transposed), handed back as a [Ns, Nt] view.
             var x = saved[0];
-            var x2 = x.reshape(bs * t, x.shape[2]);
+            var x2 = x.reshape(bs * t, x.size(2));
             if (transposed)
             {
                 // One thread, as the forward (the sum over B·T rows must not be split by the thread count).
@@ -121,9 +125,9 @@ public sealed class DenseSequenceFunction : torch.autograd.SingleTensorFunction<
         {
             // As libtorch's addmm backward for row-major x: ∂L/∂y·Wᵀ, written into a pooled block (mm is addmm with β = 0, α = 1).
             var w = saved[1];
-            var shape = new[] { bs, t, w.shape[0] };
-            dx = HostTensors.Block(blocks, shape, gradOutput.dtype, gradOutput.device);
-            dx.view(bs * t, w.shape[0]).addmm_(g2, w.t(), beta: 0, alpha: 1);
+            long ns = w.size(0);
+            dx = HostTensors.Block(blocks, new[] { bs, t, ns }, gradOutput.dtype, gradOutput.device);
+            dx.view(bs * t, ns).addmm_(g2, w.t(), beta: 0, alpha: 1);
         }
         return new List<Tensor> { dx is null ? null! : b.Return(dx), dw is null ? null! : b.Return(dw), null! };
     }

@@ -31,7 +31,8 @@ public static class LeakyIntegratorSequence
     {
         ArgumentNullException.ThrowIfNull(u0);
         ArgumentNullException.ThrowIfNull(beta);
-        long b = u0.shape[0], n = u0.shape[1];
+        var us = u0.shape;
+        long b = us[0], n = us[1];
         var input = x ?? torch.zeros(new long[] { b, steps, n }, dtype: u0.dtype, device: u0.device);
         // β per neuron ([N]) or per batch row and neuron ([B, N]) is read as it is; other shapes are expanded.
         bool asIs = beta.is_contiguous() && (beta.dim() == 1 && beta.shape[0] == n || beta.dim() == 2 && beta.shape[0] == b && beta.shape[1] == n);
@@ -51,7 +52,8 @@ public static class LeakyIntegratorSequence
         var xc = HostTensors.Contiguous(x, dtype, out bool ox);
         var uc = HostTensors.Contiguous(u0, dtype, out bool ou);
         var bc = HostTensors.Contiguous(beta, dtype, out bool ob);
-        long b = x.shape[0], t = x.shape[1], n = x.shape[2];
+        var xs = x.shape;
+        long b = xs[0], t = xs[1], n = xs[2];
         var y = torch.empty(x.shape, dtype);
         var mask = save ? torch.empty(x.shape, dtype) : null;
         bool perRow = bc.dim() == 2;
@@ -111,7 +113,8 @@ public static class LeakyIntegratorSequence
         var go = HostTensors.Contiguous(gradOut, dtype, out bool og);
         var mc = HostTensors.Contiguous(mask, dtype, out bool om);
         var bc = HostTensors.Contiguous(beta, dtype, out bool ob);
-        long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
+        var ms = mask.shape;
+        long b = ms[0], t = ms[1], n = ms[2];
         var dx = torch.empty(mc.shape, dtype);
         var du0 = torch.empty(new long[] { b, n }, dtype);
         bool perRow = bc.dim() == 2;

@@ -61,7 +61,8 @@ public static class LifSequence
             // gradient autograd fills for the unused parts, but TorchSharp 0.107 keeps a per-output cache in the
             // caller's dispose scope that it reads for an unused output.) Flat, every part is a contiguous view: the
             // kernel writes the spikes in place and the next synapse reads them as they are.
-            long b = x.shape[0], t = x.shape[1], n = x.shape[2];
+            var xs = x.shape;
+            long b = xs[0], t = xs[1], n = xs[2];
             long btn = b * t * n, bn = b * n;
             using var packed = LifSequenceFunction.apply(x, args.U0, args);
             using var ps = packed.narrow(0, 0, btn);
@@ -84,7 +85,8 @@ public static class LifSequence
         var device = x.device;
         // Host tensors that are already contiguous and of the dtype are read as they are (a native call each saved).
         x = HostTensors.Contiguous(x, x.dtype, out bool ownX);
-        long b = x.shape[0], t = x.shape[1], n = x.shape[2];
+        var xs = x.shape;
+        long b = xs[0], t = xs[1], n = xs[2];
         // The caller's contiguous host block for the spikes (the autograd node's packed output), else a block of the pool.
         var spikes = spikesInto is not null && device.type == DeviceType.CPU ? spikesInto : HostTensors.BlockLike(a.Blocks, x);
         var u = HostCopy(a.U0);
@@ -248,7 +250,8 @@ public static class LifSequence
         var thrc = HostTensors.Contiguous(thr, mask.dtype, out _);
         var betac = HostTensors.Contiguous(beta, beta.dtype, out _);
         var dx = HostTensors.BlockLike(blocks, mask);
-        long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
+        var ms = mask.shape;
+        long b = ms[0], t = ms[1], n = ms[2];
         // The carry is ∂L/∂u after the last step (the final membrane's own gradient) and ends as ∂L/∂U0.
         Tensor carry;
         if (gradU is null) carry = torch.zeros(new long[] { b, n }, dtype: mask.dtype);
@@ -368,11 +371,12 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var x = (Tensor)vars[0];
         var a = (LifSequence.Args)vars[2];
         // The packed output is a block of the pool; on the host the recurrence writes the spikes straight into it.
-        long b = x.shape[0], btn = x.shape[0] * x.shape[1] * x.shape[2], bn = x.shape[0] * x.shape[2];
+        var xs = x.shape;
+        long btn = xs[0] * xs[1] * xs[2], bn = xs[0] * xs[2];
         var shape = new[] { btn + 2 * bn };
         var packed = a.Blocks is { } pool ? pool.Empty(shape, x.dtype, x.device) : torch.empty(shape, dtype: x.dtype, device: x.device);
         using var ps = packed.narrow(0, 0, btn);
-        using var sv = ps.view(x.shape);
+        using var sv = ps.view(xs);
         var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true, spikesInto: sv);
         // Saved in the graph (not held by managed objects), so they live exactly as long as the graph does: a pooled
         // block saved here goes back to the pool only when the graph is freed.
@@ -403,7 +407,8 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var surrogate = (ISurrogate)ctx.get_data("surrogate");
         var blocks = ctx.get_data("blocks") as BlockPool;
         Tensor u = saved[0], mask = saved[1], beta = saved[2], thr = saved[3];
-        long bs = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
+        var ms = mask.shape;
+        long bs = ms[0], t = ms[1], n = ms[2];
         var gradSpikes = gradOutput.narrow(0, 0, bs * t * n).reshape(bs, t, n);
         var gradU = gradOutput.narrow(0, bs * t * n, bs * n).reshape(bs, n);
         var (dx, du0) = LifSequence.Backward(gradSpikes, gradU, u, thr, surrogate, mask, beta, blocks);
