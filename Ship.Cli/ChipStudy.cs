@@ -222,7 +222,7 @@ public static class ChipStudy
 
     /// <summary>
     /// Writes chips.csv, chips-summary.csv (mean ± σ), the chips-histogram plot (PNG, SVG and the CSV of the plotted
-    /// counts) and chips.md (the summary lines, also in summary.md), from the rows in point order: the unsharded study and
+    /// counts; bin edges in %, as the axis and the legend) and chips.md (the summary lines, also in summary.md), from the rows in point order: the unsharded study and
     /// the merge both come here, so their files are byte-identical. Returns the files written.
     /// </summary>
     public static IReadOnlyList<string> WriteResults(string outDir, IReadOnlyList<ChipRow> rows, int levels, double sigma, Reporter? report)
@@ -246,7 +246,9 @@ public static class ChipStudy
             return (Label: $"{m.Training}: {Study.Pct(m.Mean)} ± {100 * m.Std:F1}", Counts: (IReadOnlyList<double>)counts);
         }).ToArray();
         int chips = summary[0].Chips;
-        var fig = LinePlots.Histogram(outDir, "chips-histogram", series, edges, "Test accuracy on the chip", "Chips",
+        // Bins are counted on accuracies as fractions; the axis shows them in % like the legend's mean ± σ.
+        var percent = edges.Select(e => 100 * e).ToArray();
+        var fig = LinePlots.Histogram(outDir, "chips-histogram", series, percent, "Test accuracy on the chip (%)", "Chips",
             new PlotOptions(Title: string.Create(inv, $"Accuracy over {chips} chips ({levels}-level devices, {100 * sigma:0.##} % neuron mismatch)")));
 
         var md = new StringBuilder();

@@ -192,8 +192,8 @@ public static class EnergyStudy
     public static string Print(string folder)
     {
         var settingsPath = Path.Combine(folder, "settings.json");
-        if (!File.Exists(settingsPath)) throw new FileNotFoundException($"'{settingsPath}' not found: FOLDER must be a study's output folder (run 'ship' first).", settingsPath);
-        var s = System.Text.Json.JsonSerializer.Deserialize<StudySettings>(File.ReadAllText(settingsPath))
+        var text = Ship.Core.Errors.UserFiles.Open(settingsPath, "the settings.json of a study's output folder (FOLDER must be one: run 'ship' first)", File.ReadAllText);
+        var s = System.Text.Json.JsonSerializer.Deserialize<StudySettings>(text)
                 ?? throw new InvalidDataException($"'{settingsPath}' holds no settings.");
         using var data = StudyData.Load(s.Dataset, s.TestFraction, s.Seed);
         var model = new StudyModel(s, data.Inputs, data.Classes);

@@ -56,7 +56,7 @@ public static class SafeTensors
     /// <summary>Reads a float32 safetensors file written by <see cref="Write"/> (or any F32-only file) into CPU tensors.</summary>
     public static Dictionary<string, Tensor> Read(string path)
     {
-        var bytes = File.ReadAllBytes(path);
+        var bytes = Ship.Core.Errors.UserFiles.Open(path, "a float32 safetensors file (a study's model weights)", File.ReadAllBytes);
         if (bytes.Length < 8) throw new InvalidDataException($"'{path}' is not a safetensors file: {bytes.Length} bytes.");
         ulong n = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         if (n > (ulong)(bytes.Length - 8)) throw new InvalidDataException($"'{path}': header length {n} exceeds the file.");

@@ -69,7 +69,7 @@ public sealed class StudyData : IDisposable
     private static LabeledSet ReadCsv(string path)
     {
         // A header is present when a field of the first line is not a number.
-        string first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0)
+        string first = Ship.Core.Errors.UserFiles.Open(path, "a CSV data set (features..., label)", p => File.ReadLines(p).FirstOrDefault(l => l.Trim().Length > 0))
             ?? throw DataFormatException.AtLine(path, 1, "the file is empty.");
         bool header = first.Split(',').Any(f => !double.TryParse(f.Trim().Trim('"'), NumberStyles.Float, CultureInfo.InvariantCulture, out _));
         int fields = first.Split(',').Length;

@@ -20,7 +20,7 @@ public static class NirFile
     public static NirDocument Read(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        if (!File.Exists(path)) throw new NirFormatException(path, "/", "the file does not exist.");
+        Ship.Core.Errors.UserFiles.RequireFile(path, "a NIR file (HDF5)");
         NativeFile file;
         try
         {

@@ -125,7 +125,7 @@ public sealed record FittedDevice
     /// <summary>Reads a preset written by <see cref="Save"/>; a malformed file is a <see cref="MeasurementFileException"/> naming it.</summary>
     public static FittedDevice Load(string path)
     {
-        if (!File.Exists(path)) throw new MeasurementFileException(path, 0, "(file)", "an existing preset file", "no such file");
+        if (!File.Exists(path)) throw new MeasurementFileException(path, 0, "(file)", "an existing preset file", Ship.Core.Errors.UserFiles.WhatIsAt(path, file: true));
         try
         {
             return JsonSerializer.Deserialize<FittedDevice>(File.ReadAllText(path), Json)

@@ -9,8 +9,8 @@ namespace Ship.Characterization.Measurements;
 public sealed class MeasurementFileException : ShipException
 {
     /// <summary>Creates the exception; <paramref name="row"/> 0 means the file as a whole.</summary>
-    public MeasurementFileException(string file, long row, string column, string expected, string actual)
-        : base($"Measurement file '{file}', row {row}, column '{column}': expected {expected}, got {actual}.")
+    public MeasurementFileException(string file, long row, string column, string expected, string actual, Exception? inner = null)
+        : base($"Measurement file '{file}', row {row}, column '{column}': expected {expected}, got {actual}.", inner)
     {
         File = file;
         Row = row;

@@ -199,8 +199,13 @@ public static partial class MeasurementReader
     private static StreamReader OpenFile(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new MeasurementFileException(path, 0, "(file)", "an existing file", "no such file");
-        return new StreamReader(path);
+        if (!File.Exists(path)) throw new MeasurementFileException(path, 0, "(file)", "an existing file", Ship.Core.Errors.UserFiles.WhatIsAt(path, file: true));
+        try { return new StreamReader(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Gone or locked between the check and the open: still the reader's own error, with .NET's inside.
+            throw new MeasurementFileException(path, 0, "(file)", "a readable file", e.Message, e);
+        }
     }
 
     private static PulseDirection Polarity(MeasurementTable t, int column)

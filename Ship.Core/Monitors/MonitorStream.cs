@@ -33,6 +33,7 @@ public static class MonitorStream
     /// </summary>
     public static (Tensor Values, double[] Times) Read(string folder)
     {
+        Errors.UserFiles.RequireFolder(folder, StreamFolder);
         var chunks = ChunkFiles(folder);
         if (chunks.Count > 0)
         {
@@ -55,7 +56,7 @@ public static class MonitorStream
         }
         var csv = Path.Combine(folder, CsvFile);
         if (File.Exists(csv)) return ReadCsv(csv);
-        throw new Errors.ShipException($"'{folder}' holds no streamed monitor records (no chunk-*.safetensors, no {CsvFile}).");
+        throw new Errors.MissingFileException(folder, StreamFolder, "a folder with neither");
     }
 
     /// <summary>The time of every streamed step, without loading the values of SafeTensors chunks.</summary>
@@ -71,6 +72,8 @@ public static class MonitorStream
         }
         return times.ToArray();
     }
+
+    private const string StreamFolder = "a streamed monitor folder (chunk-*.safetensors files or " + CsvFile + ")";
 
     /// <summary>The chunk files of a SafeTensors stream, in order.</summary>
     public static IReadOnlyList<string> ChunkFiles(string folder) =>
@@ -207,6 +210,31 @@ internal sealed class MonitorStreamWriter : IDisposable
     public int ChunkSteps { get; }
     public MonitorFileFormat Format { get; }
     public int Chunks => _chunk;
+
+    /// <summary>Where the stream stands (chunks written, files, the CSV file's length), to go back to with <see cref="TruncateTo"/>.</summary>
+    public (int Chunks, int Files, long CsvLength) Mark()
+    {
+        var csv = Path.Combine(Folder, MonitorStream.CsvFile);
+        return (_chunk, _written.Count, Format == MonitorFileFormat.Csv && File.Exists(csv) ? new FileInfo(csv).Length : 0);
+    }
+
+    /// <summary>Forgets what was written since <paramref name="mark"/>: later chunk files are deleted, the CSV file is cut back (a failed call).</summary>
+    public void TruncateTo((int Chunks, int Files, long CsvLength) mark)
+    {
+        if (Format == MonitorFileFormat.SafeTensors)
+            for (int k = _written.Count - 1; k >= mark.Files; k--)
+            {
+                File.Delete(_written[k]);
+                _written.RemoveAt(k);
+            }
+        else
+        {
+            var csv = Path.Combine(Folder, MonitorStream.CsvFile);
+            if (mark.Files == 0) { File.Delete(csv); _written.Clear(); }
+            else if (File.Exists(csv)) using (var f = new FileStream(csv, FileMode.Open, FileAccess.Write)) f.SetLength(mark.CsvLength);
+        }
+        _chunk = mark.Chunks;
+    }
 
     public void Restart()
     {

@@ -247,6 +247,60 @@ public sealed class StateMonitor : IRunObserver
         _streamTimes = null;
     }
 
+    /// <summary>
+    /// What a call may change, to undo if it fails. Before a Continue: the record count (later records are dropped; a
+    /// stream's later chunk files are deleted, its CSV cut back). Before a Run, which clears the monitor: its records
+    /// move into the point and come back if the Run fails, or are freed if it completes. A stream restarted by a Run
+    /// has deleted its files: they do not come back (docs/reliability.md).
+    /// </summary>
+    internal Groups.RollbackPoint Capture(bool reset)
+    {
+        int count = _count;
+        if (reset && _stream is null)
+        {
+            // As the Run's Clear would: the stacked view is of records that move into the point.
+            _stacked?.Dispose();
+            _stacked = null;
+            var records = _records.ToList();
+            var times = _times.ToList();
+            _records.Clear();
+            _times.Clear();
+            _count = 0;
+            return new(() =>
+            {
+                ReleaseRecords();
+                _records.AddRange(records);
+                _times.AddRange(times);
+                _count = count;
+            }, () => { foreach (var r in records) r.Dispose(); });
+        }
+        if (reset) return Groups.RollbackPoint.Nothing;
+        int kept = _records.Count;
+        var mark = _stream?.Mark();
+        var stream = _stream;
+        return new(() =>
+        {
+            if (_count == count) return; // the failed call recorded nothing here (a disabled monitor, an early failure)
+            _stacked?.Dispose();
+            _stacked = null;
+            _streamTimes = null;
+            if (stream is not null && ReferenceEquals(stream, _stream) && mark is { } m)
+            {
+                // The failed call's records: in memory past the chunk being filled, or already written.
+                foreach (var r in _records) r.Dispose();
+                _records.Clear();
+                _times.Clear();
+                stream.TruncateTo(m);
+                _count = count;
+                return;
+            }
+            for (int k = _records.Count - 1; k >= kept; k--) _records[k].Dispose();
+            if (_records.Count > kept) _records.RemoveRange(kept, _records.Count - kept);
+            if (_times.Count > kept) _times.RemoveRange(kept, _times.Count - kept);
+            _count = count;
+        });
+    }
+
     /// <summary>The in-memory records (null if none or streaming) and their times, for checkpoints.</summary>
     internal (Tensor? Values, double[] Times) Snapshot() =>
         _stream is null && _records.Count > 0 ? (torch.stack(_records, 1), _times.ToArray()) : (null, _times.ToArray());

@@ -83,6 +83,22 @@ public sealed class SimulationContext
     public long StepIndex { get => _root?.StepIndex ?? _step; internal set { if (_root is null) _step = value; else _root.StepIndex = value; } }
     /// <summary>Time at the start of the step being computed, in seconds from the last reset.</summary>
     public double Time { get => _root?.Time ?? _time; internal set { if (_root is null) _time = value; else _root.Time = value; } }
+    /// <summary>
+    /// Frees a state tensor that a group replaced outside a step (a queue remapped to a new dt, grown for longer delays),
+    /// unless the call's rollback snapshot holds it: a Run keeps the states from before its reset, and a failure puts
+    /// them back, so those are freed only once the call has completed.
+    /// </summary>
+    public void ReleaseReplaced(Tensor? replaced)
+    {
+        if (replaced is null) return;
+        var held = (_root ?? this)._held;
+        if (held is null || !held.Any(p => ReferenceEquals(p.Value, replaced))) replaced.Dispose();
+    }
+
+    /// <summary>The tensors the running call's snapshot holds (null between calls).</summary>
+    internal List<(Parameters.Variable Variable, Tensor? Value)>? HeldForRollback { get => (_root ?? this)._held; set => (_root ?? this)._held = value; }
+    private List<(Parameters.Variable Variable, Tensor? Value)>? _held;
+
     /// <summary>The step being computed as one value (index, start time, dt): what a group reads for time information.</summary>
     public Clocks.TimeStep Now => new(StepIndex, Time, Dt);
 }

@@ -25,8 +25,10 @@ public sealed partial class NetworkCheckpoint
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
         string manifestPath = Path.Combine(folder, ManifestFile);
-        if (!Directory.Exists(folder)) throw new CheckpointException(CheckpointProblem.NotFound, $"checkpoint folder '{folder}' does not exist.");
-        if (!File.Exists(manifestPath)) throw new CheckpointException(CheckpointProblem.NotFound, $"'{folder}' holds no {ManifestFile}: not a checkpoint folder.");
+        if (!Directory.Exists(folder))
+            throw new CheckpointException(CheckpointProblem.NotFound, $"checkpoint folder '{folder}' does not exist: expected a checkpoint folder ({ManifestFile} + {TensorFile}), found {Errors.UserFiles.WhatIsAt(folder, file: false)}.");
+        if (!File.Exists(manifestPath))
+            throw new CheckpointException(CheckpointProblem.NotFound, $"'{folder}' holds no {ManifestFile}: not a checkpoint folder (expected {ManifestFile} + {TensorFile}, found {Errors.UserFiles.WhatIsAt(manifestPath, file: true)}).");
         var root = ReadManifest(manifestPath);
         var bytes = ReadTensorFile(folder, root, manifestPath);
         using var content = SafeTensors.Read(bytes, Path.Combine(folder, TensorFile));
@@ -75,7 +77,7 @@ public sealed partial class NetworkCheckpoint
     {
         string text;
         try { text = File.ReadAllText(path); }
-        catch (IOException e) { throw new CheckpointException(CheckpointProblem.Corrupted, $"cannot read '{path}': {e.Message}", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CheckpointException(CheckpointProblem.Corrupted, $"cannot read '{path}': {e.Message}", e); }
         JsonObject root;
         try
         {
@@ -109,7 +111,9 @@ public sealed partial class NetworkCheckpoint
         string path = Path.Combine(folder, name);
         if (!File.Exists(path)) throw new CheckpointException(CheckpointProblem.NotFound, $"'{path}' (the tensor file of {manifestPath}) does not exist.");
         long expected = info["bytes"] is JsonValue b && b.TryGetValue(out long x) ? x : throw Corrupt(manifestPath, "tensor_file.bytes is missing");
-        var bytes = File.ReadAllBytes(path);
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CheckpointException(CheckpointProblem.NotFound, $"cannot read '{path}' (the tensor file of {manifestPath}): {e.Message}", e); }
         if (bytes.Length < expected)
             throw new CheckpointException(CheckpointProblem.Truncated, $"'{path}' has {bytes.Length} bytes, the manifest says {expected}: the file is truncated.");
         if (bytes.Length != expected)

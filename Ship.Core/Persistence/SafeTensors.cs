@@ -85,10 +85,10 @@ public static class SafeTensors
     /// <summary>Reads every tensor of a safetensors file as CPU tensors, in file order, with its metadata.</summary>
     public static SafeTensorsContent Read(string path)
     {
-        if (!File.Exists(path)) throw new CheckpointException(CheckpointProblem.NotFound, $"safetensors file '{path}' does not exist.");
+        if (!File.Exists(path)) throw new CheckpointException(CheckpointProblem.NotFound, $"safetensors file '{path}' does not exist: expected a safetensors file, found {Errors.UserFiles.WhatIsAt(path, file: true)}.");
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
-        catch (IOException e) { throw new CheckpointException(CheckpointProblem.Corrupted, $"cannot read '{path}': {e.Message}", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CheckpointException(CheckpointProblem.Corrupted, $"cannot read '{path}': {e.Message}", e); }
         return Read(bytes, path);
     }
 

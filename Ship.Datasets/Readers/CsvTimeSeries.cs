@@ -199,7 +199,7 @@ public static class CsvTimeSeries
 
     private static Stream OpenMaybeGzipped(string path)
     {
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var file = Ship.Core.Errors.UserFiles.Open(path, "a CSV time series (text or gzipped)", p => new FileStream(p, FileMode.Open, FileAccess.Read, FileShare.Read));
         int b0 = file.ReadByte(), b1 = file.ReadByte();
         file.Position = 0;
         return b0 == 0x1f && b1 == 0x8b ? new GZipStream(file, CompressionMode.Decompress) : file;

@@ -63,7 +63,7 @@ public static class HeidelbergSpikes
         if (options.Classes is < 1) throw new ParameterException(Options, "Classes", $"must be >= 1 (or null to check only that labels are >= 0), got {options.Classes}.");
         if (options.Start < 0) throw new ParameterException(Options, "Start", $"must be >= 0, got {options.Start}.");
         if (options.Count is < 0) throw new ParameterException(Options, "Count", $"must be >= 0, got {options.Count}.");
-        if (!File.Exists(path)) throw new FileNotFoundException($"The SHD/SSC file '{path}' does not exist.", path);
+        Ship.Core.Errors.UserFiles.RequireFile(path, "an SHD/SSC HDF5 file (e.g. shd_train.h5)");
         IDisposable file;
         NativeFileAccess h5;
         try

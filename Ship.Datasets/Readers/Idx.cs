@@ -78,24 +78,23 @@ public static class Idx
 
     private static string FindFile(string directory, string prefix, string kind, string suffix)
     {
-        if (!Directory.Exists(directory))
-            throw new DirectoryNotFoundException($"IDX folder '{directory}' does not exist.");
         var names = StandardNames(prefix == "train", kind == "images");
+        Ship.Core.Errors.UserFiles.RequireFolder(directory, $"an IDX folder holding the {prefix} {kind} ({string.Join(" or ", names)})");
         foreach (var n in names)
         {
             var p = Path.Combine(directory, n);
             if (File.Exists(p)) return p;
         }
-        throw new FileNotFoundException(
-            $"IDX folder '{directory}' has no {prefix} {kind} file; looked for {string.Join(", ", names)}.",
-            Path.Combine(directory, names[0]));
+        var present = Directory.EnumerateFiles(directory).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).Take(8).ToList();
+        throw new Ship.Core.Errors.MissingFileException(directory, $"an IDX {prefix} {kind} file named {string.Join(", ", names)}",
+            present.Count == 0 ? "an empty folder" : $"only {string.Join(", ", present)}{(present.Count == 8 ? ", …" : "")}");
     }
 
     /// <summary>Reads and validates a whole file; returns the bytes, the sizes and the offset of the first data byte.</summary>
     private static (byte[] Data, int[] Dims, int Offset) Read(string path, int expectedDims, string what)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var bytes = File.ReadAllBytes(path);
+        var bytes = Ship.Core.Errors.UserFiles.Open(path, $"an IDX {what} file", File.ReadAllBytes);
         bool gz = bytes.Length >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
         var data = gz ? Gunzip(path, bytes) : bytes;
 

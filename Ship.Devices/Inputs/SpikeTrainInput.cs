@@ -18,7 +18,7 @@ namespace Ship.Devices.Inputs;
 /// a run with new trains.
 /// </summary>
 [ShipModel("SpikeTrainInput")]
-public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState, IShipModel<SpikeTrainInput, SpikeTrainInput.Settings>
+public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState, IRollbackState, IShipModel<SpikeTrainInput, SpikeTrainInput.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(int N, bool AdaptSteps);
@@ -30,6 +30,7 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
     public static SpikeTrainInput FromSettings(Settings settings) => new(settings.N, settings.AdaptSteps);
 
     private Tensor[] _slices = Array.Empty<Tensor>();
+    private Tensor? _full; // [batch, steps, N]: what the slices view
     private int _cursor;
     private Tensor? _staged;
     private int _trainCount;
@@ -134,11 +135,32 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
         var ctx = Context;
         using var converted = data.detach().to_type(ctx.DType, copy: true).contiguous(); // a copy: the caller may refill its tensor
         long missing = stepsNeeded - converted.shape[1];
-        using var full = missing > 0
+        var full = missing > 0
             ? torch.cat(new[] { converted, torch.zeros(new long[] { converted.shape[0], missing, converted.shape[2] }, dtype: ctx.DType, device: converted.device) }, 1)
             : converted.alias();
+        _full = Keep(full);
         _slices = full.unbind(1).Select(Keep).ToArray();
         _cursor = 0;
+    }
+
+    /// <summary>The fed steps and cursor before a call, put back if it fails.</summary>
+    RollbackPoint IRollbackState.Capture(bool reset)
+    {
+        var (slices, cursor, full) = (_slices, _cursor, _full);
+        // Feed (only ever called inside a call) replaces _full without freeing it: the point frees the loser.
+        return new(() =>
+        {
+            bool same = ReferenceEquals(_full, full);
+            int consumed = _cursor;
+            if (!same) _full?.Dispose();
+            (_slices, _cursor, _full) = (slices, cursor, full);
+            // Slices the failed call consumed are freed with its outputs (after this): taken again from the data they view.
+            if (same)
+                for (int k = cursor; k < consumed; k++) _slices[k] = Keep(_full!.select(1, k));
+        }, () =>
+        {
+            if (!ReferenceEquals(_full, full)) full?.Dispose();
+        });
     }
 
     /// <inheritdoc />
@@ -171,6 +193,8 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
         _staged?.Dispose();
         _staged = staged;
         _trainCount = count;
+        _full?.Dispose();
+        _full = remaining is null ? null : Keep(remaining);
         _slices = remaining is null ? Array.Empty<Tensor>() : remaining.unbind(1).Select(Keep).ToArray();
         _cursor = 0;
     }

@@ -16,7 +16,7 @@ namespace Ship.Devices.Inputs;
 /// With <c>Network.TrackGradients</c> on, an input that requires gradients receives them (e.g. from an upstream module).
 /// </summary>
 [ShipModel("TensorInput")]
-public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, ICheckpointState, IShipModel<TensorInput, TensorInput.Settings>
+public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, ICheckpointState, IRollbackState, IShipModel<TensorInput, TensorInput.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(int N);
@@ -127,8 +127,37 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
     {
         // Per-step slices may have been handed out as outputs: they stay (a view keeps its storage on its own).
         _slices = null;
-        _data?.Dispose();
+        // During a call the data from before it belongs to the rollback point (a failed call puts it back).
+        if (!_held) _data?.Dispose();
         _data = null;
+    }
+
+    private bool _held;
+
+    /// <summary>
+    /// The data and cursor before a call: a failed call puts them back (the data it fed is freed). Only data with steps
+    /// left is kept through a call that feeds new data (freed once the call completes): consumed data has nothing a
+    /// Continue could use, so it is freed as before and its block goes back to the pool for the new feed.
+    /// </summary>
+    RollbackPoint IRollbackState.Capture(bool reset)
+    {
+        var (data, slices, cursor, length) = (_data, _slices, _cursor, _length);
+        bool keep = cursor < length;
+        _held = keep;
+        return new(() =>
+        {
+            _held = false;
+            bool same = ReferenceEquals(_data, data);
+            if (!same) _data?.Dispose();
+            // Slices the failed call consumed are freed with its outputs (after this): split again when next needed.
+            _slices = !same && keep ? slices : null;
+            if (same || keep) (_data, _cursor, _length) = (data, cursor, length);
+            else (_data, _cursor, _length) = (null, 0, 0); // nothing was left to continue with before the call either
+        }, () =>
+        {
+            _held = false;
+            if (keep && !ReferenceEquals(_data, data)) data?.Dispose();
+        });
     }
 
     /// <inheritdoc />

@@ -345,6 +345,20 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         return pulses.MoveToOuterDisposeScope();
     }
 
+    /// <summary>What a learning rule's pulses change during a call (conductances, write counts, the pulse devices drawn on first use), to put back if the call fails.</summary>
+    internal Ship.Core.Groups.RollbackPoint CapturePulsed()
+    {
+        if (_state is null) return Ship.Core.Groups.RollbackPoint.Nothing;
+        var state = _state.CapturePulsed();
+        var devices = _pulseDevices;
+        return new(() =>
+        {
+            state.Restore();
+            if (!ReferenceEquals(_pulseDevices, devices)) _pulseDevices?.Dispose();
+            _pulseDevices = devices;
+        }, state.Commit);
+    }
+
     /// <summary>Programming pulses the devices received since the last call (pulse programming, <see cref="ApplyPulses(int, PulseDirection, torch.Generator, Tensor?)"/>), for the hardware ledger; none when not programmed.</summary>
     public Energy.WriteCounts TakeWrites() => _state?.TakeWrites() ?? Energy.WriteCounts.Zero;
 

@@ -43,6 +43,29 @@ public sealed class DeviceState : IDisposable
     /// <summary>Adds the counts of a pulse train (conductances before and after each pulse).</summary>
     internal void AddWrites(Energy.WriteCounts counts) => _writes += counts;
 
+    /// <summary>
+    /// What pulses change in the devices — the programmed conductances and their lifetime writes (wear) — copied before
+    /// a call, so a call that fails after a learning rule pulsed the devices puts them back
+    /// (<see cref="Ship.Core.Groups.IRollbackState"/>). The write counts kept for the energy ledger are not put back: a
+    /// ledger takes them at the start and end of every call, failed ones included (it charges what was attempted), and
+    /// counts put back after it took them would be charged twice.
+    /// </summary>
+    internal Ship.Core.Groups.RollbackPoint CapturePulsed()
+    {
+        static Tensor? Copy(Tensor? t) => t is null ? null : t.detach().clone().DetachFromDisposeScope();
+        var (g0, lifetime) = (Copy(_g0), Copy(_lifetimeWrites));
+        return new(() =>
+        {
+            if (g0 is not null) SetProgrammed(g0);
+            _lifetimeWrites?.Dispose();
+            _lifetimeWrites = lifetime;
+        }, () =>
+        {
+            g0?.Dispose();
+            lifetime?.Dispose();
+        });
+    }
+
     /// <summary>Adds counts held on the device ([4] float64, <see cref="Energy.WriteEnergy.CountsOf"/>), without a host read.</summary>
     internal void AddWrites(Tensor counts)
     {
@@ -188,6 +211,12 @@ public sealed class DeviceState : IDisposable
         w.SetTensor("pin_mask", _pinMask);
         w.SetTensor("pin_value", _pinValue);
         w.SetTensor("lifetime_writes", _lifetimeWrites);
+        // Pulses not yet taken by a ledger (e.g. a delayed reward applied after the last run): the next run's ledger
+        // charges them, so they travel with the checkpoint — the host counts and the device accumulator apart, so the
+        // loaded array adds later pulses in the same order (the same last bits). Read without taking them.
+        using (var t = torch.tensor(new[] { _writes.Pulses, _writes.MeanConductance, _writes.LineCells, _writes.HalfSelectConductance }, ScalarType.Float64))
+            w.SetTensor("pending_writes", t);
+        w.SetTensor("pending_device_writes", _pendingWrites);
         SaveDraws(w.Child("fabricated"), _fabricated, effects);
         SaveDraws(w.Child("programming_draws"), _programmed, effects);
     }
@@ -229,6 +258,29 @@ public sealed class DeviceState : IDisposable
         s._pinValue = Checked(r.GetNullableTensor("pin_value"), "stuck-device values", ScalarType.Float64);
         // Absent in checkpoints written before write counting: no writes recorded then.
         s._lifetimeWrites = r.Has("lifetime_writes") ? Checked(r.GetNullableTensor("lifetime_writes"), "lifetime write counts", ScalarType.Float64) : null;
+        // Absent in checkpoints written before pending counts were saved: nothing pending then.
+        Tensor? Counts(string key)
+        {
+            if (!r.Has(key)) return null;
+            var t = r.GetTensor(key);
+            if (t.dtype != ScalarType.Float64 || t.dim() != 1 || t.shape[0] != 4)
+            {
+                var message = $"Device array '{owner}': saved {key.Replace('_', ' ')} are {t.dtype} [{string.Join(", ", t.shape)}], expected Float64 [4] (pulses, mean conductance, line cells, half-select conductance).";
+                t.Dispose();
+                throw new CheckpointException(CheckpointProblem.TopologyMismatch, message);
+            }
+            return t;
+        }
+        if (Counts("pending_writes") is { } pending)
+        {
+            using (pending)
+            using (var host = pending.cpu())
+            {
+                var c = host.data<double>().ToArray();
+                s._writes = new Energy.WriteCounts(c[0], c[1], c[2], c[3]);
+            }
+        }
+        s._pendingWrites = Counts("pending_device_writes")?.DetachFromDisposeScope();
         LoadDraws(r.Child("fabricated"), s._fabricated, effects, owner);
         LoadDraws(r.Child("programming_draws"), s._programmed, effects, owner);
         return s;

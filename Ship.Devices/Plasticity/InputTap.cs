@@ -41,10 +41,10 @@ public sealed class InputTap : GroupWrapper, IShipModel<InputTap, InputTap.Setti
     }
 
     /// <summary>The input of the most recent step (valid during that step only), or null before the first step.</summary>
-    public Tensor? LastInput { get; private set; }
+    public Tensor? LastInput { get; internal set; }
 
     /// <summary>Steps taken since creation; a reader compares it with its own count to know the input is this step's.</summary>
-    public long StepCount { get; private set; }
+    public long StepCount { get; internal set; }
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)

@@ -38,7 +38,7 @@ public enum TraceInteraction
 /// step the rule's change of the weights the devices hold becomes pulses (<see cref="Memristive.WeightUpdatePulsesFunctional"/>),
 /// counted as writes; other weight devices are refused. The same weights must not also train by gradient.
 /// </summary>
-public abstract class PlasticityBlock : NeuronGroup
+public abstract class PlasticityBlock : NeuronGroup, IRollbackState
 {
     private long _seen;
 
@@ -95,6 +95,38 @@ public abstract class PlasticityBlock : NeuronGroup
             Synapse.W.Tensor = w.detach().expand(ns, nt).clone().DetachFromDisposeScope();
         ResetTraces(ns, nt);
         _seen = Tap.StepCount;
+    }
+
+    /// <summary>
+    /// The weights (a copy: they change in place, or are replaced while a run records gradients), the device array's
+    /// pulsed state and the step counts of block and tap, put back if the call fails: a failed Run or Continue keeps
+    /// none of the learning it did before failing.
+    /// </summary>
+    RollbackPoint IRollbackState.Capture(bool reset)
+    {
+        var (seen, taps, last) = (_seen, Tap.StepCount, Tap.LastInput);
+        var devices = Synapse.WeightDevice is Memristive.DeviceArray array ? array.CapturePulsed() : RollbackPoint.Nothing;
+        var before = Synapse.W.Tensor;
+        Tensor? copy = null;
+        if (before is { IsInvalid: false })
+            using (torch.no_grad()) copy = before.detach().clone().DetachFromDisposeScope();
+        return new(() =>
+        {
+            (_seen, Tap.StepCount, Tap.LastInput) = (seen, taps, last);
+            devices.Restore();
+            if (copy is null) return;
+            var now = Synapse.W.Tensor;
+            if (ReferenceEquals(now, before) && now is { IsInvalid: false } && !now.requires_grad)
+            {
+                using (torch.no_grad()) now.copy_(copy);
+                copy.Dispose();
+            }
+            else Synapse.W.Tensor = copy;
+        }, () =>
+        {
+            devices.Commit();
+            copy?.Dispose();
+        });
     }
 
     /// <summary>Widens the per-source traces (declared per batch row) to [batch, Ns] and sets any other per-run state.</summary>

@@ -1,3 +1,4 @@
+using Ship.Core.Groups;
 using Ship.Core.Persistence;
 using Ship.Core.Errors;
 using Ship.Core.Parameters;
@@ -105,13 +106,20 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
     }
 
     /// <inheritdoc />
+    protected override RollbackPoint CaptureRollback(bool reset)
+    {
+        double queueDt = _queueDt; // the dt the arrivals are laid out for: a failed call may end at another
+        return RollbackPoint.Combine(base.CaptureRollback(reset), new(() => _queueDt = queueDt));
+    }
+
+    /// <inheritdoc />
     protected override void OnTimeStepPrepared(double dt)
     {
         // Pending arrivals keep their remaining flight time in seconds across a dt change.
         if (Unit == DelayUnit.Seconds && dt != _queueDt && Arrivals.Tensor is { } q && q.dim() == 3)
         {
             Arrivals.Tensor = Keep(DelayFunctional.Remap(q, 1, _queueDt, dt, 0));
-            q.Dispose();
+            Context.ReleaseReplaced(q);
         }
         _queueDt = dt;
         FitArrivals();
@@ -126,7 +134,7 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
             using var scope = torch.NewDisposeScope();
             var grown = torch.cat(new[] { a, torch.zeros(a.shape[0], max + 1 - a.shape[1], a.shape[2], dtype: a.dtype, device: a.device) }, 1);
             Arrivals.Tensor = Keep(grown.DetachFromDisposeScope());
-            a.Dispose();
+            Context.ReleaseReplaced(a);
         }
     }
 

@@ -35,7 +35,7 @@ public interface IWeightDevice
 /// Base of synapse models with a weight matrix W [Ns, Nt]. The weights used in a step are W itself or, when a
 /// <see cref="IWeightDevice"/> is attached, what the device reads — so every weighted model works with devices.
 /// </summary>
-public abstract class WeightedSynapse : SynapseGroup, ICheckpointState
+public abstract class WeightedSynapse : SynapseGroup, ICheckpointState, IRollbackState
 {
     private Tensor? _read;
 
@@ -127,6 +127,18 @@ public abstract class WeightedSynapse : SynapseGroup, ICheckpointState
     }
 
     void ICheckpointState.SaveState(CheckpointWriter writer) => SaveCheckpoint(writer);
+
+    RollbackPoint IRollbackState.Capture(bool reset) => CaptureRollback(reset);
+
+    /// <summary>
+    /// What a call changes beyond the declared states, put back if it fails: the device read of the run (a Run reads
+    /// anew, and a device drawing per run would otherwise keep the failed Run's draw). Overrides combine with the base.
+    /// </summary>
+    protected virtual RollbackPoint CaptureRollback(bool reset)
+    {
+        var read = _read;
+        return new(() => _read = read);
+    }
 
     void ICheckpointState.LoadState(CheckpointReader reader) => LoadCheckpoint(reader);
 

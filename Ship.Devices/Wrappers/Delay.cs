@@ -20,7 +20,7 @@ namespace Ship.Devices.Wrappers;
 /// once (SHIP empties the buffer instead).
 /// </summary>
 [ShipModel("Delay")]
-public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, Delay.Settings>
+public sealed class Delay : GroupWrapper, IUndelayedOutput, IRollbackState, IShipModel<Delay, Delay.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(Group Inner, double Seconds);
@@ -73,6 +73,13 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
             throw new ParameterException(DisplayName, "delay", $"a delay of {Seconds} s is more than {int.MaxValue} steps of {dt} s.");
     }
 
+    /// <summary>The dt the queue is laid out for and the last undelayed output, put back if a call fails (it may end at another dt).</summary>
+    RollbackPoint IRollbackState.Capture(bool reset)
+    {
+        var (queueDt, undelayed) = (_queueDt, _undelayed);
+        return new(() => (_queueDt, _undelayed) = (queueDt, undelayed));
+    }
+
     /// <inheritdoc />
     protected override void OnTimeStepPrepared(double dt)
     {
@@ -80,7 +87,7 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IShipModel<Delay, De
         if (Queue.Tensor is { } q && q.dim() == 3 && dt != _queueDt)
         {
             Queue.Tensor = Keep(DelayFunctional.Remap(q, 0, _queueDt, dt, _steps.Value));
-            q.Dispose();
+            Context.ReleaseReplaced(q);
         }
         _queueDt = dt;
     }

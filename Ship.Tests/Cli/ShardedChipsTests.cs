@@ -114,8 +114,13 @@ public class ShardedChipsTests
             Assert.That(mine, Is.Not.Empty);
             var acc = Accuracies(Whole, training);
             foreach (var b in mine)
-                Assert.That(b.Count, Is.EqualTo(acc.Count(a => a >= b.Lo && a < b.Hi)), $"{training} [{b.Lo}, {b.Hi})");
+                Assert.That(b.Count, Is.EqualTo(acc.Count(a => 100 * a >= b.Lo && 100 * a < b.Hi)), $"{training} [{b.Lo}, {b.Hi}) % (the axis and legend are in %)");
             Assert.That(mine.Sum(b => b.Count), Is.EqualTo(Chips));
+            // Axis and legend in one unit: the legend's mean (in %) lies inside the plotted bins, where the chips are.
+            var legend = mine[0].Series;
+            double mean = double.Parse(legend[(legend.IndexOf(':') + 1)..legend.IndexOf('%')].Trim(), CultureInfo.InvariantCulture);
+            Assert.That(mean, Is.InRange(mine.Min(b => b.Lo), mine.Max(b => b.Hi)), $"{training}: legend '{legend}' against the bins (%)");
+            Assert.That(mean, Is.EqualTo(100 * acc.Average()).Within(0.05 + 1e-9), $"{training}: the legend's mean is the chips' mean accuracy in %");
         }
     }
 

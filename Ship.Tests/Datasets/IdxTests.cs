@@ -103,8 +103,9 @@ public class IdxTests
     public void LoadFolderWithoutFilesSaysWhatItLookedFor()
     {
         using var dir = new TempDir();
-        var e = Assert.Throws<FileNotFoundException>(() => Idx.LoadFolder(dir.Path, train: false))!;
+        var e = Assert.Throws<Ship.Core.Errors.MissingFileException>(() => Idx.LoadFolder(dir.Path, train: false))!;
         Assert.That(e.Message, Does.Contain("t10k-images-idx3-ubyte.gz"));
+        Assert.That((e.Path, e.Found), Is.EqualTo((dir.Path, "an empty folder")));
     }
 
     private static DataFormatException Corrupt(byte[] bytes, bool gzip, bool images, out string path)

@@ -79,7 +79,8 @@ public class NmnistTests
         Assert.That(set.Samples.Select(s => s.Count), Is.EqualTo(new[] { 3, 1, 1 }), "files of a digit in name order");
         Assert.That(set.Channels, Is.EqualTo(2312));
         Assert.That(Nmnist.LoadFolder(dir.Path, train: false, perClass: 1).Labels, Is.EqualTo(new long[] { 3, 8 }));
-        Assert.Throws<DirectoryNotFoundException>(() => Nmnist.LoadFolder(dir.Path, train: true));
+        var e = Assert.Throws<Ship.Core.Errors.MissingFileException>(() => Nmnist.LoadFolder(dir.Path, train: true))!;
+        Assert.That((e.Path, e.Found), Is.EqualTo((Path.Combine(dir.Path, "Train"), "no such folder")));
     }
 
     [Test]
@@ -105,6 +106,35 @@ public class NmnistTests
         var e = Assert.Throws<DataFormatException>(() => Nmnist.ReadEvents(path))!;
         Assert.That((e.File, e.ByteOffset), Is.EqualTo((path, (long?)10)));
         Assert.That(e.Message, Does.Contain("12 bytes").And.Contain("2 events"));
+    }
+
+    [Test]
+    public void OverflowMarkersAreDroppedAndShiftLaterTimeStamps()
+    {
+        // The format's definition (Orchard's reference reader): a record with y = 240 is a time-stamp overflow marker,
+        // not an event; every record from it on gets 2^13 = 8192 µs more. Raw stamps 8000, 100 and 50 µs with one
+        // marker before the second event and two more before the third: 8000, 100 + 8192 = 8292, 50 + 3·8192 = 24626.
+        // The markers' other fields (x = 255, a polarity bit) mean nothing and raise nothing.
+        byte[] bytes =
+        {
+            5, 7, 0x80, 0x1F, 0x40,     // x 5, y 7, ON, 8000 µs (0x001F40)
+            255, 240, 0x80, 0x00, 0x00, // overflow marker
+            1, 2, 0x00, 0x00, 0x64,     // x 1, y 2, OFF, raw 100 µs
+            0, 240, 0x00, 0x00, 0x00,   // overflow marker
+            0, 240, 0x00, 0x12, 0x34,   // overflow marker (its stamp field is ignored)
+            3, 4, 0x80, 0x00, 0x32,     // x 3, y 4, ON, raw 50 µs
+        };
+        using var dir = new TempDir();
+        var e = Nmnist.ReadEvents(Write(dir, bytes));
+        Assert.That(e, Is.EqualTo(new[]
+        {
+            new NmnistEvent(5, 7, 1, 8000),
+            new NmnistEvent(1, 2, 0, 8292),
+            new NmnistEvent(3, 4, 1, 24626),
+        }));
+        var sample = Nmnist.ReadSample(Write(dir, bytes, "00002.bin"));
+        Assert.That(sample.Count, Is.EqualTo(3), "markers are not events");
+        Assert.That(sample.Times[2], Is.EqualTo(24626e-6).Within(1e-15));
     }
 
     [TestCase(0, (byte)34, "x", "found 34")]

@@ -139,7 +139,7 @@ public class NirFileTests
         var e = Assert.Throws<NirFormatException>(() => NirFile.Read(dir.File("x.nir")))!;
         Assert.That(e.File, Is.EqualTo(dir.File("x.nir")));
         Assert.That(e, Is.InstanceOf<ShipException>());
-        Assert.Throws<NirFormatException>(() => NirFile.Read(dir.File("missing.nir")));
+        Assert.Throws<MissingFileException>(() => NirFile.Read(dir.File("missing.nir")), "a missing file is not a format error: it says what was found");
     }
 
     private static string Write(TempDir dir, H5File file)

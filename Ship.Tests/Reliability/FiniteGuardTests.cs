@@ -64,9 +64,9 @@ public class FiniteGuardTests
         Assert.That((e!.Group, e.Variable, e.Step), Is.EqualTo(("S", "output", 7L)), "the synapse, first in call order, at step 7");
         Assert.That(e.Time, Is.EqualTo(8e-3).Within(1e-15), "end of step 7");
         Assert.That(e.Message, Does.Contain("infinite").And.Contain("step 7"));
-        Assert.That(net.Timeline.Count, Is.EqualTo(8), "stopped there: steps 0..7 ran");
+        Assert.That(net.Timeline.Count, Is.EqualTo(0), "the clock is back where it was before the failed Run (the exception keeps the step and time)");
 
-        // The network stays usable: Continue asks for a new run, and a correct run gives what a fresh network gives.
+        // The network stays usable: with no completed Run before, Continue asks for one, and a correct run gives what a fresh network gives.
         Assert.That(() => net.Continue(good), Throws.TypeOf<ShipException>().With.Message.Contains("call Run first"));
         var (fresh, _, _) = Overflowing(batching);
         AssertBitIdentical(fresh.Run(good)["L"], net.Run(good)["L"], "a correct run right after");

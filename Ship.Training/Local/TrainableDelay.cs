@@ -81,7 +81,7 @@ public sealed class TrainableDelay : WeightedSynapse, IShipModel<TrainableDelay,
             using var scope = torch.NewDisposeScope();
             var grown = torch.cat(new[] { a, torch.zeros(a.shape[0], need - a.shape[1], a.shape[2], dtype: a.dtype, device: a.device) }, 1);
             Arrivals.Tensor = Keep(grown.DetachFromDisposeScope());
-            a.Dispose();
+            Context.ReleaseReplaced(a);
         }
     }
 

@@ -10,9 +10,9 @@ namespace Ship.Training.Sweeps;
 /// </summary>
 public sealed class ShardException : ShipException
 {
-    /// <summary>Creates the exception; when <paramref name="file"/> is given the message starts with it.</summary>
-    public ShardException(string problem, string? file = null)
-        : base(file is null ? problem : $"{file}: {problem}")
+    /// <summary>Creates the exception; when <paramref name="file"/> is given the message starts with it; <paramref name="inner"/> is the error that revealed it.</summary>
+    public ShardException(string problem, string? file = null, Exception? inner = null)
+        : base(file is null ? problem : $"{file}: {problem}", inner)
     {
         File = file;
         Problem = problem;

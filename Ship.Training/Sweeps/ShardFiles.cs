@@ -169,7 +169,11 @@ public static class SweepShards
         ArgumentNullException.ThrowIfNull(path);
         ShardManifest? m;
         try { m = JsonSerializer.Deserialize<ShardManifest>(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new ShardException($"not a shard manifest ({e.Message}).", path); }
+        catch (JsonException e) { throw new ShardException($"not a shard manifest ({e.Message}).", path, e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ShardException($"expected a shard manifest (JSON), found {(File.Exists(path) ? $"a file that cannot be read ({e.Message})" : Ship.Core.Errors.UserFiles.WhatIsAt(path, file: true))}.", path, e);
+        }
         if (m is null) throw new ShardException("not a shard manifest (empty).", path);
         if (m.Format != ShardManifest.CurrentFormat)
             throw new ShardException($"manifest format {m.Format}; this version reads format {ShardManifest.CurrentFormat}.", path);
@@ -294,8 +298,13 @@ public static class SweepShards
 
     private static string Sha256(string path)
     {
-        using var s = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(s));
+        FileStream s;
+        try { s = File.OpenRead(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ShardException($"expected a shard's results file, found {(File.Exists(path) ? $"a file that cannot be read ({e.Message})" : Ship.Core.Errors.UserFiles.WhatIsAt(path, file: true))}.", path, e);
+        }
+        using (s) return Convert.ToHexStringLower(SHA256.HashData(s));
     }
 
     private static void CheckName(string sweep)

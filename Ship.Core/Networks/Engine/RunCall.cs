@@ -10,8 +10,10 @@ namespace Ship.Core.Networks;
 /// <summary>
 /// One Run or Continue: <see cref="Prepare"/> checks everything the call implies (inputs, every segment's dt against
 /// every group, monitors) and derives the plan of each distinct dt without changing anything; <see cref="Execute"/>
-/// then feeds the inputs, resets (Run) and steps. A failure part-way (the finite guard, a model error) puts states,
-/// latest outputs and random streams back as they were at the start of the call and refuses Continue until a Run.
+/// then feeds the inputs, resets (Run) and steps. A failure part-way (the finite guard, a model error, an observer)
+/// puts the network back as it was at the start of the call — states, latest outputs, random streams, the clock, input
+/// cursors, monitors, what groups save themselves (<see cref="IRollbackState"/>) — so a following Continue gives what
+/// it would have given without the failed call.
 /// </summary>
 internal sealed class RunCall
 {
@@ -112,7 +114,7 @@ internal sealed class RunCall
         using var tf32 = _net.Precision.EnterTf32(); // a process-wide libtorch flag: set for this call, restored after
         // The policy's intra-op threads for this call, on this thread only; the caller's setting comes back after.
         using var threads = Native.IntraOpThreads.Enter(_net.ThreadsFor(_schedule.TotalSteps).Threads);
-        var saved = _state.Snapshot(_reset);
+        var saved = _state.Snapshot(_reset, _net.Monitors);
         bool completed = false;
         var lifetime = new TensorLifetime(_state, _recorder, _net.DisposeScopeBytes, _net.StepsPerDisposeScope);
         var stepper = new Stepper(_state, _observers, lifetime, _net.SequenceBlockSteps);
@@ -127,7 +129,6 @@ internal sealed class RunCall
                 lifetime.AdoptResetStates();
                 foreach (var m in _net.Monitors) m.Clear();
             }
-            _state.HasRun = false;
             int firstStep = _state.Timeline.Count;
             var start = new RunStartView(_net, _reset, firstStep, _schedule.TotalSteps);
             foreach (var o in _observers) o.OnRunStart(start);

@@ -106,9 +106,12 @@ internal sealed class RunState
     /// state a fresh tensor (<see cref="Groups.Group.ResetState"/> assigns, never overwrites) and every latest output a new
     /// value, so the tensors from before the call keep their values untouched; the snapshot holds them, and takes over
     /// the engine's own latest outputs so the reset does not free them. Before a Continue states may change in place,
-    /// so they and the latest outputs are copied.
+    /// so they and the latest outputs are copied. Also saved: the random streams, the clock (timeline, step index,
+    /// time), whether the network can be continued, the monitors' records (<paramref name="monitors"/>) and what groups
+    /// implementing <see cref="Groups.IRollbackState"/> change beyond their declared states (input cursors, weights and
+    /// devices a learning rule changes during the run).
     /// </summary>
-    public Saved Snapshot(bool reset)
+    public Saved Snapshot(bool reset, IReadOnlyList<Monitors.StateMonitor> monitors)
     {
         var states = new List<(Variable, Tensor?)>();
         foreach (var group in States)
@@ -124,7 +127,26 @@ internal sealed class RunState
             }
             else latest[i] = (Copy(Latest[i]), true);
         }
-        return new Saved(states, latest, Context.Streams.Snapshot(), Context.StepIndex, Context.Time, Held: reset, MadeStates);
+        // The states a Run holds (not copies) must survive the call: groups free what they replace through the context.
+        Context.HeldForRollback = reset ? states : null; // searched only when a group replaces a state outside a step
+        var points = new List<Groups.RollbackPoint>();
+        try
+        {
+            foreach (var g in Graph.Groups)
+                foreach (var x in g.StackInnerFirst)
+                    if (x is Groups.IRollbackState r) points.Add(r.Capture(reset));
+            foreach (var m in monitors) points.Add(m.Capture(reset));
+        }
+        catch
+        {
+            // A capture that fails (out of memory copying weights) leaves nothing half-held: the call has not started.
+            for (int k = points.Count - 1; k >= 0; k--) points[k].Restore();
+            for (int i = 0; i < Latest.Length; i++) if (reset) LatestOwned[i] = latest[i].Item2;
+            Context.HeldForRollback = null;
+            throw;
+        }
+        return new Saved(states, latest, Context.Streams.Snapshot(), Context.StepIndex, Context.Time, Held: reset, MadeStates,
+            Timeline.Stretches.ToList(), HasRun, points);
     }
 
     private static Tensor? Copy(Tensor? t)
@@ -134,22 +156,35 @@ internal sealed class RunState
         return plain.clone().DetachFromDisposeScope();
     }
 
-    /// <summary>A snapshot of states, latest outputs, streams and counters; <c>Held</c>: the states are the tensors themselves, not copies.</summary>
+    /// <summary>
+    /// A snapshot of states, latest outputs, streams, the clock and what groups and monitors saved themselves;
+    /// <c>Held</c>: the states are the tensors themselves, not copies.
+    /// </summary>
     public sealed record Saved(List<(Variable Variable, Tensor? Value)> States, (Tensor? Value, bool Owned)[] Latest,
-        Dictionary<(string, string), Tensor> Streams, long StepIndex, double Time, bool Held, HashSet<Tensor> MadeBefore)
+        Dictionary<(string, string), Tensor> Streams, long StepIndex, double Time, bool Held, HashSet<Tensor> MadeBefore,
+        List<Timeline.Stretch> Stretches, bool HadRun, List<Groups.RollbackPoint> Points)
     {
-        /// <summary>Puts everything back (the timeline keeps the steps that ran, for diagnosis).</summary>
+        /// <summary>Puts everything back: the network is as it was before the failed call, and a Continue goes on from there.</summary>
         public void Restore(RunState state)
         {
+            state.Context.HeldForRollback = null;
             foreach (var (v, t) in States) v.Tensor = t;
             for (int i = 0; i < Latest.Length; i++) state.SetLatest(i, Latest[i].Value, Latest[i].Owned);
             state.Context.Streams.Restore(Streams);
             foreach (var s in Streams.Values) s.Dispose();
+            // Later captures first: a wrapper's or monitor's point may rely on what an earlier one restores.
+            for (int k = Points.Count - 1; k >= 0; k--) Points[k].Restore();
+            state.Timeline.Restore(Stretches);
+            state.Context.StepIndex = StepIndex;
+            state.Context.Time = Time;
+            state.HasRun = HadRun;
+            state.MadeStates = MadeBefore;
         }
 
         /// <summary>Frees what only the snapshot holds after a call that completed: copies, and the latest outputs it took over.</summary>
         public void Discard(RunState state, bool freeReplaced)
         {
+            state.Context.HeldForRollback = null;
             if (!Held) foreach (var (_, t) in States) t?.Dispose();
             else if (freeReplaced)
                 // The states the previous call made and this Run replaced (Network.FreeReplacedStates): freed now, so a
@@ -158,6 +193,7 @@ internal sealed class RunState
                     if (t is not null && MadeBefore.Contains(t) && !ReferenceEquals(v.Tensor, t) && !state.Latest.Any(y => ReferenceEquals(y, t))) t.Dispose();
             foreach (var (t, owned) in Latest) if (owned) t?.Dispose();
             foreach (var s in Streams.Values) s.Dispose();
+            foreach (var p in Points) p.Commit();
         }
     }
 }

@@ -412,11 +412,90 @@ public class DevicePlasticityTests
             Ship.Devices.Persistence.Checkpoint.Save(saved.Network, dir);
             var loaded = Ship.Devices.Persistence.Checkpoint.Load(dir);
             var la = (DeviceArray)((PlasticityBlock)loaded[saved.ModelTag]).Synapse.WeightDevice!;
-            va.TakeWrites(); // the loaded array starts with no pending writes: compare what the continuation adds
+            // The pulses of the first part not yet taken by a ledger travel with the checkpoint: both arrays hold them.
             loaded.Continue(Slice(t1, t2), second);
             saved.Network.Continue(Slice(t1, t2), second);
             SameDevices(la, va, va.TakeWrites(), "save → load → continue");
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    [Test]
+    public void PulsesOfADelayedRewardBeforeASaveAreChargedAfterTheLoad()
+    {
+        // A reward applied after a run pulses the devices; a ledger charges those pulses at the start of the next run.
+        // Saved and loaded in between, the next run (of the loaded network) must charge them all the same: the ledger
+        // totals of run 1 + run 2 equal those of one uninterrupted network, and the pulses equal the devices' own wear.
+        RewardStdpBlock? block = null;
+        var (net, array) = BlockNet(s => block = new RewardStdpBlock(s, Nt, aPlus: 0.02, aMinus: 0.01, tauEligibility: 50e-3, learningRate: 5));
+        using var whole = new HardwareLedger();
+        net.AddObserver(whole);
+        net.Run(Random(5), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+        block!.ApplyReward(torch.tensor(new[] { 1.0, 1.0 }));
+        net.Run(Random(6), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+        var expected = whole.Report().Writes;
+        double wear = Stat.D(array.State.LifetimeWrites).Sum();
+        Assert.That(wear, Is.GreaterThan(0), "the reward became pulses");
+        Assert.That(expected.Pulses, Is.EqualTo(wear), "the uninterrupted ledger charges every pulse the devices received");
+
+        RewardStdpBlock? block2 = null;
+        var (first, _) = BlockNet(s => block2 = new RewardStdpBlock(s, Nt, aPlus: 0.02, aMinus: 0.01, tauEligibility: 50e-3, learningRate: 5));
+        using var before = new HardwareLedger();
+        first.AddObserver(before);
+        first.Run(Random(5), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+        block2!.ApplyReward(torch.tensor(new[] { 1.0, 1.0 }));
+        var dir = Path.Combine(Path.GetTempPath(), $"ship-reward-writes-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            Ship.Devices.Persistence.Checkpoint.Save(first, dir);
+            var loaded = Ship.Devices.Persistence.Checkpoint.Load(dir);
+            using var after = new HardwareLedger();
+            loaded.AddObserver(after);
+            loaded.Run(Random(6), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+            var a = before.Report().Writes;
+            var b = after.Report().Writes;
+            Assert.That(b.Pulses, Is.GreaterThan(0), "the loaded network's run charges the reward's pulses");
+            Assert.That(a.Pulses + b.Pulses, Is.EqualTo(expected.Pulses), "pulses");
+            Assert.That(a.MeanConductance + b.MeanConductance, Is.EqualTo(expected.MeanConductance).Within(1e-12 * Math.Abs(expected.MeanConductance)), "Σ mean conductance (S)");
+            Assert.That(a.LineCells + b.LineCells, Is.EqualTo(expected.LineCells), "cells on driven lines");
+            Assert.That(a.HalfSelectConductance + b.HalfSelectConductance, Is.EqualTo(expected.HalfSelectConductance).Within(1e-12 * Math.Abs(expected.HalfSelectConductance) + 1e-30), "half-selected conductance (S)");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>Throws at the third step of a call while armed.</summary>
+    private sealed class FailAtThirdStep : Ship.Core.Networks.Observers.IRunObserver
+    {
+        private int _seen;
+        public bool Armed { get; set; }
+        public bool NeedsStepOutput(Ship.Core.Groups.Group group) => false;
+        public void OnRunStart(Ship.Core.Networks.Observers.RunStartView run) => _seen = 0;
+        public void OnStep(Ship.Core.Networks.Observers.StepView step) { if (Armed && ++_seen == 3) throw new InvalidOperationException("injected"); }
+        public void OnBlockEnd(Ship.Core.Networks.Observers.BlockView block) { }
+        public void OnRunEnd(bool completed) { }
+    }
+
+    [Test]
+    public void AFailedRunNeitherLosesNorDoublesTheLedgersPendingPulses()
+    {
+        // Pulses of a delayed reward wait in the array for the next run's ledger. A run that fails takes them (the ledger
+        // charges what was attempted) and its rollback must not hand them back, or the next run charges them again. The
+        // block pulses only on the reward, so every charged pulse is wear the devices keep: ledger pulses = wear.
+        RewardStdpBlock? block = null;
+        var (net, array) = BlockNet(s => block = new RewardStdpBlock(s, Nt, aPlus: 0.02, aMinus: 0.01, tauEligibility: 50e-3, learningRate: 5));
+        using var ledger = new HardwareLedger();
+        var fail = new FailAtThirdStep();
+        net.AddObserver(ledger);
+        net.AddObserver(fail);
+        net.Run(Random(5), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+        block!.ApplyReward(torch.tensor(new[] { 1.0, 1.0 }));
+        double wear = Stat.D(array.State.LifetimeWrites).Sum();
+        Assert.That(wear, Is.GreaterThan(0), "the reward became pulses");
+        fail.Armed = true;
+        Assert.Throws<InvalidOperationException>(() => net.Run(Random(6), Ship.Core.Clocks.Schedule.Fixed(Dt, 30)));
+        fail.Armed = false;
+        Assert.That(Stat.D(array.State.LifetimeWrites).Sum(), Is.EqualTo(wear), "the failed run pulsed nothing: wear as before");
+        net.Run(Random(6), Ship.Core.Clocks.Schedule.Fixed(Dt, 30));
+        Assert.That(ledger.Report().Writes.Pulses, Is.EqualTo(wear), "each reward pulse charged once");
     }
 }
