@@ -93,7 +93,8 @@ public class BatchCostTests
     [Test]
     public void HeldOptimizersZeroTheSameGradientTensorsWithOneHandlePerParameter()
     {
-        foreach (var make in new Func<IEnumerable<Parameter>, torch.optim.Optimizer>[] { ps => new HeldAdam(ps, 1e-2), ps => new HeldSgd(ps, 1e-2, momentum: 0.9) })
+        foreach (var make in new Func<IEnumerable<Parameter>, torch.optim.Optimizer>[]
+                 { ps => new HeldAdam(ps, 1e-2), ps => new HeldSgd(ps, 1e-2, momentum: 0.9), ps => new HeldAdamW(ps, 1e-2), ps => new HeldRMSprop(ps, 1e-2) })
         {
             var ps = WithGradients();
             var opt = make(ps);
