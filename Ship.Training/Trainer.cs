@@ -112,7 +112,7 @@ public sealed class Trainer
             Tensor loss;
             try
             {
-                loss = shape is not null && Loss is ICheckedLoss checkedLoss && scores.dim() == 2 && scores.shape[0] == shape[0] && scores.shape[1] == shape[1]
+                loss = shape is not null && Loss is ICheckedLoss checkedLoss && scores.shape is [var rows, var classes] && rows == shape[0] && classes == shape[1]
                     ? checkedLoss.ComputeChecked(scores, target)
                     : Loss.Compute(scores, target);
             }
@@ -125,7 +125,7 @@ public sealed class Trainer
             if (loss.numel() != 1) throw new ShipException($"Loss '{Loss.Name}' returned {loss.numel()} values; it must return a scalar.");
             loss.backward();
             Optimizer.step();
-            value = loss.detach().to_type(ScalarType.Float64).item<double>();
+            value = ScalarValue(loss);
             foreach (var t in result.Outputs.Values) t.Dispose();
         }
         finally
@@ -138,6 +138,23 @@ public sealed class Trainer
     }
 
     private int _sinceCollect;
+
+    /// <summary>
+    /// A one-element loss as a double, read in place (a float32 or float64 value widens exactly, as the conversion to
+    /// float64 did): no detached copy and no converted tensor per batch. Other dtypes take the conversion.
+    /// </summary>
+    internal static double ScalarValue(Tensor loss)
+    {
+        var dtype = loss.dtype;
+        if (loss.device_type == DeviceType.CPU)
+        {
+            if (dtype == ScalarType.Float32) return loss.item<float>();
+            if (dtype == ScalarType.Float64) return loss.item<double>();
+        }
+        using var plain = loss.detach();
+        using var wide = plain.to_type(ScalarType.Float64);
+        return wide.item<double>();
+    }
 
     /// <summary>
     /// A young-generation garbage collection every <see cref="CollectEvery"/> batches. TorchSharp frees some native

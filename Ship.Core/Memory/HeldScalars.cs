@@ -20,6 +20,20 @@ public static class HeldScalars
     /// <summary>The integer 0; never freed.</summary>
     public static Scalar Zero { get; } = 0.ToScalar();
 
+    /// <summary>
+    /// Sets the gradient of every tensor that has one to zero in place, with the held zero (TorchSharp's <c>zero_()</c>
+    /// reads the shape and makes a second handle per gradient); the gradients stay the same tensors.
+    /// </summary>
+    public static void ZeroGradients(IEnumerable<Tensor> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        foreach (var p in parameters)
+        {
+            using var g = p.grad;
+            g?.fill_(Zero);
+        }
+    }
+
     /// <summary><c>a + b</c> with α held (TorchSharp's one-operand <c>add</c> makes α = 1 a temporary).</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 

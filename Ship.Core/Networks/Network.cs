@@ -242,6 +242,7 @@ public sealed partial class Network : IDisposable
         _precision.RoundParameters(graph.Groups);
         _state = new RunState(graph, ctx, _timeline);
         _plans.Clear();
+        _threadChoice = null;
         _timeline.Reset();
         foreach (var m in _monitors) m.Clear();
         _dirty = false;
@@ -296,11 +297,18 @@ public sealed partial class Network : IDisposable
     {
         if (_dirty) Initialize();
         int caller = Native.IntraOpThreads.Current;
+        // Asked twice per training batch (the trainer's scope and the run's): the last answer is kept for the same caller
+        // setting and steps. Everything else it depends on (policy, device, groups, batch) re-initializes, which drops it.
+        if (_threadChoice is { } last && last.Caller == caller && last.Steps == steps) return last.Choice;
         var choice = _state!.Context.Kernels.ChooseThreads(_device, KernelPolicy.RunWork(_groups, _batch, steps), caller);
         // Said, not silently ignored: without the per-thread setters a run cannot change its threads.
-        return choice.Threads == caller || Native.IntraOpThreads.Available ? choice
-            : new(caller, $"the caller's {caller}: the policy's {choice.Threads} cannot be applied on this libtorch build (no per-thread OpenMP setter found; {choice.Reason})");
+        if (choice.Threads != caller && !Native.IntraOpThreads.Available)
+            choice = new(caller, $"the caller's {caller}: the policy's {choice.Threads} cannot be applied on this libtorch build (no per-thread OpenMP setter found; {choice.Reason})");
+        _threadChoice = (caller, steps, choice);
+        return choice;
     }
+
+    private (int Caller, int Steps, ThreadChoice Choice)? _threadChoice;
 
     /// <summary>
     /// The intra-op threads of a run with these inputs and schedule (the steps as <see cref="Run(IReadOnlyDictionary{string, Tensor}?, Schedule?)"/>
@@ -351,12 +359,27 @@ public sealed partial class Network : IDisposable
         return new() { [ins[0].Tag] = input };
     }
 
+    private ExecutionPlan[] _sequencePlans = [];
+
+    private bool SamePlans(Dictionary<double, ExecutionPlan> plans)
+    {
+        if (plans.Count != _sequencePlans.Length) return false;
+        foreach (var p in plans.Values)
+            if (Array.IndexOf(_sequencePlans, p) < 0) return false;
+        return true;
+    }
+
     private RunResult Execute(Schedule? schedule, IReadOnlyDictionary<string, Tensor>? inputs, bool reset)
     {
         if (_dirty) Initialize();
         CheckSettings();
         var call = RunCall.Prepare(this, _state!, schedule, inputs, reset);
-        SequenceGroups = _groups.Where(g => call.Plans.Values.Any(p => p.IsSequence(g))).Select(g => g.Tag).ToArray();
+        // Derived again only when the call's plans differ from the previous call's (a plan never changes once built).
+        if (!SamePlans(call.Plans))
+        {
+            SequenceGroups = _groups.Where(g => call.Plans.Values.Any(p => p.IsSequence(g))).Select(g => g.Tag).ToArray();
+            _sequencePlans = call.Plans.Values.ToArray();
+        }
         var result = call.Execute();
         // A network that runs again reuses its blocks from then on; one that runs once allocates as libtorch does, so a
         // network made per call does not keep memory that only the collector would return.

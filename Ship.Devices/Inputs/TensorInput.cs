@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Parameters;
@@ -45,10 +47,10 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
         if (data.is_complex())
             throw new InputException(DisplayName, $"the input is complex ({data.dtype}); inputs are real, and the imaginary part would be dropped.");
         var ctx = Context;
-        var expected = $"[{ctx.BatchSize}, >= {stepsNeeded}, {ComponentCount}] (batch, steps, N)";
-        if (data.dim() != 3 || data.shape[0] != ctx.BatchSize || data.shape[2] != ComponentCount || data.shape[1] < stepsNeeded)
-            throw new InputException(DisplayName, $"expected shape {expected}, got {Shapes.Format(data.shape)}.");
-        if (data.device.type != ctx.Device.type)
+        var shape = data.shape; // one native call (each read of .shape is one, with a new array)
+        if (shape.Length != 3 || shape[0] != ctx.BatchSize || shape[2] != ComponentCount || shape[1] < stepsNeeded)
+            throw new InputException(DisplayName, $"expected shape [{ctx.BatchSize}, >= {stepsNeeded}, {ComponentCount}] (batch, steps, N), got {Shapes.Format(shape)}.");
+        if (data.device_type != ctx.Device.type)
             throw new InputException(DisplayName, $"the input is on {data.device}, the network runs on {ctx.Device}.");
         if (data.is_floating_point() && !AllFinite(data)) throw new InputException(DisplayName, "the input contains NaN or infinite values.");
     }
@@ -61,12 +63,40 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
     /// </summary>
     private static bool AllFinite(Tensor data)
     {
+        // A contiguous host tensor is read in place (no tensor made): the same answer, exact for every value.
+        if (HostAllFinite(data) is { } host) return host;
         using (var sum = data.sum())
         using (var wide = sum.to_type(ScalarType.Float64))
             if (double.IsFinite(wide.item<double>())) return true;
         using var finite = data.isfinite();
         using var all = finite.all();
         return all.item<bool>();
+    }
+
+    /// <summary>Whether every element of a contiguous float32/float64 host tensor is finite, or null for any other tensor.</summary>
+    private static bool? HostAllFinite(Tensor data)
+    {
+        var dtype = data.dtype;
+        if (dtype is not (ScalarType.Float32 or ScalarType.Float64) || data.device_type != DeviceType.CPU || !data.is_contiguous()
+            || data.NumberOfElements * data.ElementSize > int.MaxValue) return null;
+        var bytes = data.bytes;
+        return dtype == ScalarType.Float32 ? Finite(MemoryMarshal.Cast<byte, float>(bytes)) : Finite(MemoryMarshal.Cast<byte, double>(bytes));
+
+        // x − x is 0 for a finite x and NaN for NaN or ±∞; a vector of such differences is all zero iff every x is finite.
+        static bool Finite<T>(ReadOnlySpan<T> v) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            int w = Vector<T>.Count, i = 0;
+            var acc = Vector<T>.Zero;
+            for (; i + w <= v.Length; i += w)
+            {
+                var x = new Vector<T>(v.Slice(i, w));
+                acc += x - x;
+            }
+            if (acc != Vector<T>.Zero) return false;
+            for (; i < v.Length; i++)
+                if (!T.IsFinite(v[i])) return false;
+            return true;
+        }
     }
 
     /// <inheritdoc />
@@ -79,12 +109,14 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
         // freed now, not when the garbage collector finalizes it, which a training loop sees as memory growing per batch.
         ReleaseData();
         // The intermediate handles are freed here (a caller without a dispose scope would leave them to the finalizer).
-        bool keepGraph = data.requires_grad && torch.is_grad_enabled();
-        var source = keepGraph ? data : data.detach();
+        bool requiresGrad = data.requires_grad;
+        bool keepGraph = requiresGrad && torch.is_grad_enabled();
+        // Detached only when it would otherwise link the copy to its graph (a plain tensor is copied as it is).
+        var source = keepGraph || !requiresGrad ? data : data.detach();
         // The copy goes into a block of the network's pool: a run that feeds the same shape again reuses mapped pages.
         var copy = ctx.Blocks.Empty(source.shape, ctx.DType, source.device);
         copy.copy_(source);
-        if (!keepGraph) source.Dispose();
+        if (!ReferenceEquals(source, data)) source.Dispose();
         _data = Keep(copy);
         _length = (int)_data.shape[1];
         _slices = null; // split lazily: a run that takes whole segments never needs per-step slices

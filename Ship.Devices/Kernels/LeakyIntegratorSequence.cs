@@ -34,8 +34,10 @@ public static class LeakyIntegratorSequence
         var us = u0.shape;
         long b = us[0], n = us[1];
         var input = x ?? torch.zeros(new long[] { b, steps, n }, dtype: u0.dtype, device: u0.device);
-        // β per neuron ([N]) or per batch row and neuron ([B, N]) is read as it is; other shapes are expanded.
-        bool asIs = beta.is_contiguous() && (beta.dim() == 1 && beta.shape[0] == n || beta.dim() == 2 && beta.shape[0] == b && beta.shape[1] == n);
+        // β per neuron ([N]), per batch row and neuron ([B, N]) or one for all (0-dim: a constant τ) is read as it is;
+        // other shapes are expanded.
+        int dim = (int)beta.dim();
+        bool asIs = beta.is_contiguous() && (dim == 0 || dim == 1 && beta.shape[0] == n || dim == 2 && beta.shape[0] == b && beta.shape[1] == n);
         var be = asIs ? beta : beta.expand(b, n).contiguous();
         var y = torch.is_grad_enabled() && (input.requires_grad || u0.requires_grad)
             ? LeakyIntegratorSequenceFunction.apply(input, u0, be)
@@ -71,7 +73,7 @@ public static class LeakyIntegratorSequence
     {
         var x = MemoryMarshal.Cast<byte, T>(xt.bytes);
         var u0 = MemoryMarshal.Cast<byte, T>(u0t.bytes);
-        var beta = MemoryMarshal.Cast<byte, T>(betat.bytes);
+        var beta = BetaRow(MemoryMarshal.Cast<byte, T>(betat.bytes), n, out var rented);
         var y = MemoryMarshal.Cast<byte, T>(yt.bytes);
         var mk = maskt is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(maskt.bytes);
         bool save = maskt is not null;
@@ -103,6 +105,21 @@ public static class LeakyIntegratorSequence
                 }
             }
         }
+        if (rented is not null) System.Buffers.ArrayPool<T>.Shared.Return(rented);
+    }
+
+    /// <summary>
+    /// β as a row of N values: as it is, or a single β (0-dim) copied N times into an array of the shared pool (return
+    /// <paramref name="rented"/> after use), so a constant τ costs no expanded tensor per run. The same products either way.
+    /// </summary>
+    private static Span<T> BetaRow<T>(Span<T> beta, long n, out T[]? rented) where T : unmanaged
+    {
+        rented = null;
+        if (beta.Length >= n) return beta;
+        rented = System.Buffers.ArrayPool<T>.Shared.Rent((int)n);
+        var row = rented.AsSpan(0, (int)n);
+        row.Fill(beta[0]);
+        return row;
     }
 
     /// <summary>∂L/∂x [B, T, N] and ∂L/∂u0 [B, N] from ∂L/∂y [B, T, N] (the final membrane's gradient is that of y's last step).</summary>
@@ -132,7 +149,7 @@ public static class LeakyIntegratorSequence
     {
         var go = MemoryMarshal.Cast<byte, T>(got.bytes);
         var mk = MemoryMarshal.Cast<byte, T>(maskt.bytes);
-        var beta = MemoryMarshal.Cast<byte, T>(betat.bytes);
+        var beta = BetaRow(MemoryMarshal.Cast<byte, T>(betat.bytes), n, out var rented);
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
         var carry = MemoryMarshal.Cast<byte, T>(du0t.bytes);
         carry.Clear();
@@ -159,6 +176,7 @@ public static class LeakyIntegratorSequence
                 }
             }
         }
+        if (rented is not null) System.Buffers.ArrayPool<T>.Shared.Return(rented);
     }
 }
 

@@ -75,8 +75,9 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IEventC
         var x = input ?? torch.zeros(new long[] { ctx.BatchSize, steps, ComponentCount }, dtype: ctx.DType, device: ctx.Device);
         var args = new LifSequence.Args
         {
-            U0 = U.Value.contiguous(),
-            G0 = Integrate.Value.contiguous(),
+            // A reset's states are contiguous already: passed as they are (contiguous() would make a handle each run).
+            U0 = Contiguous(U.Value),
+            G0 = Contiguous(Integrate.Value),
             Beta = _beta.Value.expand(shape).contiguous(),
             Thr = Threshold.Value.expand(shape).contiguous(),
             Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
@@ -89,6 +90,8 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IEventC
         Integrate.Tensor = gate;
         return spikes;
     }
+
+    private static Tensor Contiguous(Tensor t) => t.is_contiguous() ? t : t.contiguous();
 
     private EventCounts? _eventSink;
 

@@ -89,6 +89,33 @@ public class ThreadPolicyTests
     }
 
     [Test]
+    public void TheKeptChoiceFollowsTheCallerStepsPolicyAndBatch()
+    {
+        // The network keeps its last answer for the same caller setting and steps; each of these changes must show.
+        Assume.That(IntraOpThreads.Available, "libtorch_cpu's per-thread setters resolve on this build");
+        var (net, _, _, _) = StressProgram.Build();
+        net.UseKernels(new KernelPolicy { ParallelWorkThreshold = 9674L * 32 * 109 });
+        using (IntraOpThreads.Enter(2))
+        {
+            Assert.That(net.ThreadsFor(109).Threads, Is.EqualTo(2));
+            Assert.That(net.ThreadsFor(109).Threads, Is.EqualTo(2), "asked again");
+            Assert.That(net.ThreadsFor(108).Threads, Is.EqualTo(1), "other steps");
+        }
+        using (IntraOpThreads.Enter(1))
+            Assert.That(net.ThreadsFor(109), Is.EqualTo(new ThreadChoice(1, "the caller's setting (1)")), "the caller's setting changed");
+        using (IntraOpThreads.Enter(2))
+        {
+            Assert.That(net.ThreadsFor(109).Threads, Is.EqualTo(2));
+            net.UseKernels(new KernelPolicy { IntraOpThreads = 1 });
+            Assert.That(net.ThreadsFor(109).Threads, Is.EqualTo(1), "another policy");
+            net.UseKernels(new KernelPolicy { ParallelWorkThreshold = 9674L * 32 * 109 });
+            Assert.That(net.ThreadsFor(109).Threads, Is.EqualTo(2));
+            net.BatchSize = 16; // half the work: below the threshold
+            Assert.That(net.ThreadsFor(109).Threads, Is.EqualTo(1), "another batch size");
+        }
+    }
+
+    [Test]
     public void TheScopeChangesOnlyTheCallingThreadAndRestoresIt()
     {
         Assume.That(IntraOpThreads.Available, "libtorch_cpu's per-thread setters resolve on this build");

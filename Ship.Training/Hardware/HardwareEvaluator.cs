@@ -98,6 +98,8 @@ public sealed class HardwareEvaluator
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         long n = Inputs.shape[0];
+        if (Labels.dim() != 1 || Labels.shape[0] != n)
+            throw new Losses.LossInputException("accuracy", "labels", $"[{n}] class indices (one per input sample)", $"{Labels.dtype} {Ship.Core.Parameters.Shapes.Format(Labels.shape)}");
         int b = net.BatchSize;
         long correct = 0;
         IDisposable? freeing = null;
@@ -115,12 +117,11 @@ public sealed class HardwareEvaluator
                 var pad = torch.zeros(new long[] { b - size, x.shape[1], x.shape[2] }, x.dtype, x.device);
                 x = torch.cat(new[] { x, pad }, 0);
             }
-            var result = net.Run(x.to(net.DType));
-            var scores = Readout.Read(result).narrow(0, 0, size);
+            var result = net.Run(x.dtype == net.DType ? x : x.to(net.DType));
+            var scores = Readout.Read(result);
+            correct += CountCorrect(scores, size, Labels, start);
             // The run's outputs are the caller's (detached from every scope): freed here, not left to the finalizer.
             foreach (var t in result.Outputs.Values) t.Dispose();
-            var y = Labels.narrow(0, start, size).to(scores.device);
-            correct += scores.argmax(1).eq(y).sum().item<long>();
         }
         }
         finally
@@ -128,6 +129,43 @@ public sealed class HardwareEvaluator
             freeing?.Dispose();
         }
         return (double)correct / n;
+    }
+
+    /// <summary>
+    /// How many of the first <paramref name="rows"/> rows of <paramref name="scores"/> [b, N] have their highest score
+    /// (the first one on ties; a NaN counts as highest, as in argmax) at the label <paramref name="labels"/>[start + row].
+    /// Host scores and integer labels are read in place (no tensor made per chunk); anything else goes through argmax.
+    /// </summary>
+    internal static long CountCorrect(Tensor scores, long rows, Tensor labels, long start)
+    {
+        if (scores.dim() == 2 && scores.device_type == DeviceType.CPU && scores.is_contiguous()
+            && scores.dtype is ScalarType.Float32 or ScalarType.Float64
+            && labels.dim() == 1 && labels.dtype == ScalarType.Int64 && labels.device_type == DeviceType.CPU && labels.is_contiguous())
+        {
+            int n = (int)scores.shape[1];
+            var y = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(labels.bytes).Slice((int)start, (int)rows);
+            return scores.dtype == ScalarType.Float32
+                ? Count(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(scores.bytes), n, y)
+                : Count(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(scores.bytes), n, y);
+        }
+        using var scope = torch.NewDisposeScope();
+        var s = scores.narrow(0, 0, rows);
+        var labelsOfRows = labels.narrow(0, start, rows).to(s.device);
+        return s.argmax(1).eq(labelsOfRows).sum().item<long>();
+
+        static long Count<T>(ReadOnlySpan<T> s, int n, ReadOnlySpan<long> y) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            long correct = 0;
+            for (int r = 0; r < y.Length; r++)
+            {
+                var row = s.Slice(r * n, n);
+                int best = 0;
+                for (int j = 1; j < n && !T.IsNaN(row[best]); j++)
+                    if (T.IsNaN(row[j]) || row[j] > row[best]) best = j;
+                if (best == y[r]) correct++;
+            }
+            return correct;
+        }
     }
 
     /// <summary>

@@ -21,9 +21,11 @@ public sealed class NllLoss : ILoss, ICheckedLoss
     public void Check(long[] scoresShape, Tensor target) => LossChecks.ClassIndices(Name, "target", scoresShape, target);
     /// <inheritdoc />
     public Tensor Compute(Tensor scores, Tensor target) => this.CheckThen(scores, target) ?? ComputeChecked(scores, target);
+    // libtorch's cross-entropy of class indices is this very composition (log-softmax over dim 1, then the NLL with its
+    // defaults), the same kernels forward and backward, in one native call instead of two.
     /// <inheritdoc />
     public Tensor ComputeChecked(Tensor scores, Tensor target) =>
-        nn.functional.nll_loss(nn.functional.log_softmax(scores, 1), target.dtype == ScalarType.Int64 ? target : target.to_type(ScalarType.Int64));
+        nn.functional.cross_entropy(scores, target.dtype == ScalarType.Int64 ? target : target.to_type(ScalarType.Int64));
     /// <inheritdoc />
     public string Name => "nll(log-softmax)";
 }

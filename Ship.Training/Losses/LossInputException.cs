@@ -44,6 +44,13 @@ public static class LossChecks
         if (target.dim() != 1 || target.shape[0] != batch)
             throw new LossInputException(loss, what, $"[{batch}] class indices (one per sample)", $"{target.dtype} {Shapes.Format(target.shape)}");
         if (target.numel() == 0) return;
+        if (HostRange(target) is (long min0, long max0))
+        {
+            // Integer labels on the host, read in place: no tensor made (the trainer checks every batch's target).
+            if (min0 < 0 || max0 >= classes)
+                throw new LossInputException(loss, what, $"class indices in [0, {classes - 1}] ({classes} classes)", $"values from {min0} to {max0}");
+            return;
+        }
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
         if (!target.is_floating_point() && target.dtype != ScalarType.Bool)
@@ -61,6 +68,36 @@ public static class LossChecks
             throw new LossInputException(loss, what, "whole class indices", $"non-integer values from {lo} to {hi}");
         if (lo < 0 || hi >= classes)
             throw new LossInputException(loss, what, $"class indices in [0, {classes - 1}] ({classes} classes)", $"values from {lo} to {hi}");
+    }
+
+    /// <summary>Smallest and largest value of a contiguous integer tensor on the host, read in place; null for any other tensor.</summary>
+    internal static (long Min, long Max)? HostRange(Tensor t)
+    {
+        var dtype = t.dtype;
+        if (dtype is not (ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Int8 or ScalarType.Byte)
+            || t.device_type != DeviceType.CPU || !t.is_contiguous()) return null;
+        var bytes = t.bytes;
+        return dtype switch
+        {
+            ScalarType.Int64 => Range<long>(bytes),
+            ScalarType.Int32 => Range<int>(bytes),
+            ScalarType.Int16 => Range<short>(bytes),
+            ScalarType.Int8 => Range<sbyte>(bytes),
+            ScalarType.Byte => Range<byte>(bytes),
+            _ => null,
+        };
+
+        static (long, long) Range<T>(Span<byte> bytes) where T : unmanaged, System.Numerics.IBinaryInteger<T>
+        {
+            var v = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(bytes);
+            T min = v[0], max = v[0];
+            foreach (var x in v)
+            {
+                if (x < min) min = x;
+                if (x > max) max = x;
+            }
+            return (long.CreateTruncating(min), long.CreateTruncating(max));
+        }
     }
 
     /// <summary>Targets of a regression loss: exactly the scores' shape (no silent broadcasting).</summary>

@@ -32,6 +32,9 @@ public sealed class HeldAdam : Adam
     {
     }
 
+    /// <summary>Sets every parameter's gradient to zero in place (as <see cref="torch.optim.Optimizer.zero_grad"/>), with a held zero: one native call per parameter, no tensor made beyond the gradient's handle.</summary>
+    public override void zero_grad() => HeldScalars.ZeroGradients(_parameter_groups.SelectMany(g => g.Parameters));
+
     /// <summary>One Adam update of every parameter with a gradient (as <see cref="Adam.step"/>), its Scalars held.</summary>
     public override Tensor step(Func<Tensor>? closure = null)
     {
@@ -59,7 +62,8 @@ public sealed class HeldAdam : Adam
                 double biasCorrection2 = 1 - Math.Pow(beta2, state.step);
                 if (weightDecay != 0) grad = grad.add(param, sWeightDecay);
                 state.exp_avg.mul_(sBeta1).add_(grad, sOneMinusBeta1);
-                state.exp_avg_sq.mul_(sBeta2).addcmul_(grad, grad.conj(), sOneMinusBeta2);
+                // conj() of a real gradient is the gradient itself (one handle saved per parameter).
+                state.exp_avg_sq.mul_(sBeta2).addcmul_(grad, grad.is_complex() ? grad.conj() : grad, sOneMinusBeta2);
                 using var sSqrtBias2 = Math.Sqrt(biasCorrection2).ToScalar();
                 Tensor denom;
                 if (amsgrad)
@@ -67,11 +71,11 @@ public sealed class HeldAdam : Adam
                     var previous = state.max_exp_avg_sq;
                     state.max_exp_avg_sq = torch.maximum(previous, state.exp_avg_sq).DetachFromDisposeScope();
                     previous.Dispose();
-                    denom = state.max_exp_avg_sq.sqrt().div(sSqrtBias2).add_(sEps, HeldScalars.One);
+                    denom = state.max_exp_avg_sq.sqrt().div_(sSqrtBias2).add_(sEps, HeldScalars.One);
                 }
                 else
                 {
-                    denom = state.exp_avg_sq.sqrt().div(sSqrtBias2).add_(sEps, HeldScalars.One);
+                    denom = state.exp_avg_sq.sqrt().div_(sSqrtBias2).add_(sEps, HeldScalars.One); // in place on sqrt's fresh tensor: the same kernel
                 }
                 using var sStep = (-(lr / biasCorrection1)).ToScalar();
                 param.addcdiv_(state.exp_avg, denom, sStep);

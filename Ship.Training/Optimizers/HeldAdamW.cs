@@ -28,6 +28,9 @@ public sealed class HeldAdamW : AdamW
     {
     }
 
+    /// <summary>Sets every parameter's gradient to zero in place (as <see cref="torch.optim.Optimizer.zero_grad"/>), with a held zero: one native call per parameter, no tensor made beyond the gradient's handle.</summary>
+    public override void zero_grad() => HeldScalars.ZeroGradients(_parameter_groups.SelectMany(g => g.Parameters));
+
     /// <summary>One AdamW update of every parameter with a gradient (as <see cref="AdamW.step"/>), its Scalars held.</summary>
     public override Tensor step(Func<Tensor>? closure = null)
     {

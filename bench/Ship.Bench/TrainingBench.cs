@@ -437,6 +437,14 @@ internal static class TrainingProfile
         Phase("optimizer step", xb.Length, b => { using var s = torch.NewDisposeScope(); trainer.Optimizer.step(); });
         Phase("zero_grad", xb.Length, b => { using var s = torch.NewDisposeScope(); trainer.Optimizer.zero_grad(); });
         Phase("inference batch (Predict)", xb.Length, b => { using var s = torch.NewDisposeScope(); trainer.Predict(xb[b]); });
+        // One batch of the per-epoch test pass as the evaluator runs it (its chunking, read-out and count of hits).
+        int chunks = (int)(testSpikes.shape[0] / xb[0].shape[0]);
+        Phase("test chunk (HardwareEvaluator.Accuracy, one batch)", chunks, b =>
+        {
+            using var s = torch.NewDisposeScope();
+            long size = xb[0].shape[0];
+            HardwareEvaluator.Accuracy(net, trainer.Readout, testSpikes.narrow(0, b * size, size), testY.narrow(0, b * size, size));
+        });
         Stage("end");
         return 0;
     }

@@ -14,13 +14,48 @@ internal sealed class PlanCache
     private readonly Dictionary<string, CallOrderResult> _orders = new();
     private readonly Dictionary<(double, string), ExecutionPlan> _plans = new();
 
+    // The plan the last call got and the key it was derived from: a run like the previous one (the same dt, delays,
+    // stages and observer needs, asked again every call) takes it without building the fingerprint string.
+    private ExecutionPlan? _last;
+    private double _lastDt = double.NaN;
+    private int[] _lastKey = [], _key = [];
+
     public void Clear()
     {
         _orders.Clear();
         _plans.Clear();
+        _last = null;
     }
 
     public ExecutionPlan Get(CompiledGraph graph, double dt, bool timeBatching, IReadOnlyList<IRunObserver> observers)
+    {
+        int n = graph.Count;
+        if (_key.Length != 2 * n + 1) _key = new int[2 * n + 1];
+        var key = _key;
+        key[0] = timeBatching ? 1 : 0;
+        for (int i = 0; i < n; i++)
+        {
+            var g = graph.Groups[i];
+            int delay = Math.Max(0, g.OutputDelayStepsAt(dt));
+            key[1 + 2 * i] = delay;
+            key[2 + 2 * i] = (timeBatching && g is ISequenceGroup s && delay == 0 && SequenceForm.Refusal(s) is null ? 8 : 0) | Needs(g, observers);
+        }
+        if (_last is not null && ReferenceEquals(_last.Graph, graph) && _lastDt.Equals(dt) && key.AsSpan().SequenceEqual(_lastKey)) return _last;
+        var plan = Lookup(graph, dt, timeBatching, observers);
+        _last = plan;
+        _lastDt = dt;
+        _lastKey = (int[])key.Clone();
+        return plan;
+    }
+
+    private static int Needs(Group g, IReadOnlyList<IRunObserver> observers)
+    {
+        int o = 0;
+        foreach (var ob in observers) o |= (ob.NeedsStepOutput(g) ? 1 : 0) | (ob.NeedsStepState(g) ? 2 : 0) | (ob.Watches(g) ? 4 : 0);
+        return o;
+    }
+
+    private ExecutionPlan Lookup(CompiledGraph graph, double dt, bool timeBatching, IReadOnlyList<IRunObserver> observers)
     {
         var delays = ExecutionPlan.DelaysAt(graph, dt);
         var key = (dt, Fingerprint(graph, delays, timeBatching, observers));

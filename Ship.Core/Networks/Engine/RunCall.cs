@@ -67,32 +67,44 @@ internal sealed class RunCall
             }
         if (reset)
             foreach (var g in groups)
-                if (g is IInputGroup ig && !feeds.Any(f => ReferenceEquals(f.Group, ig)) && ig.StagedData is { } staged)
+                if (g is IInputGroup ig && !Fed(feeds, ig) && ig.StagedData is { } staged)
                     feeds.Add((ig, staged));
         // The step count the data asks for belongs to this call only: Steps is left as it was (SHIP changes a global).
-        int? preferred = feeds.Select(f => f.Group.PreferredSteps(f.Data)).Where(p => p is > 0).Max();
+        int? preferred = null;
+        foreach (var (ig, data) in feeds)
+            if (ig.PreferredSteps(data) is > 0 and var p) preferred = Math.Max(preferred ?? p, p);
         schedule ??= Schedule.Fixed(net.Dt, preferred ?? net.Steps);
         int total = schedule.TotalSteps;
         foreach (var (ig, data) in feeds) ig.CheckFeed(data, total);
         foreach (var g in groups)
-            if (g is IInputGroup ig && !feeds.Any(f => ReferenceEquals(f.Group, ig)))
+            if (g is IInputGroup ig && !Fed(feeds, ig))
             {
                 if (reset) throw new InputException(g.Tag, "got no data for this run: pass a [batch, steps, N] tensor keyed by its tag.");
                 if (ig.RemainingSteps < total) throw new InputException(g.Tag, $"has {ig.RemainingSteps} steps of data left, the continued run needs {total}; pass new data.");
             }
         // Every dt of the schedule against every group, before any state changes (one place validates dt).
-        var dts = schedule.Segments.Select(s => s.Dt).Distinct().ToList();
+        var dts = new List<double>(1);
+        foreach (var seg in schedule.Segments)
+            if (!dts.Contains(seg.Dt)) dts.Add(seg.Dt);
         foreach (var dt in dts)
             foreach (var g in groups) g.ValidateTimeStep(dt);
-        foreach (var m in net.Monitors.Where(m => m.Enabled))
+        foreach (var m in net.Monitors)
         {
+            if (!m.Enabled) continue;
             if (!state.Graph.Contains(m.Group)) throw new NetworkConfigurationException($"Network '{net.Name}': monitor {m.Group.DisplayName}.{m.Variable} watches a group that is not part of this network.");
             if (Monitors.StateMonitor.WhyNotRecordable(m.Group, m.Variable) is { } why) throw new ParameterException(m.Group.DisplayName, m.Variable, why);
         }
         var recorder = new OutputRecorder(state.Graph);
         var observers = ObserversOf(net, recorder);
-        var plans = dts.ToDictionary(dt => dt, dt => net.PlanFor(dt, observers));
+        var plans = new Dictionary<double, ExecutionPlan>(dts.Count);
+        foreach (var dt in dts) plans[dt] = net.PlanFor(dt, observers);
         return new RunCall(net, state, schedule, feeds, reset, observers, recorder, plans);
+    }
+
+    private static bool Fed(List<(IInputGroup Group, Tensor Data)> feeds, IInputGroup group)
+    {
+        foreach (var f in feeds) if (ReferenceEquals(f.Group, group)) return true;
+        return false;
     }
 
     /// <summary>Feeds, resets (for a Run) and steps the whole schedule; returns the outputs.</summary>

@@ -20,7 +20,16 @@ internal sealed class RunState
         Timeline = timeline;
         Latest = new Tensor?[graph.Count];
         LatestOwned = new bool[graph.Count];
+        // Read once when the network is initialized (models declare their variables in their constructors), so the
+        // engine's per-run bookkeeping walks arrays instead of making an iterator per group and pass.
+        Variables = graph.Groups.Select(g => g.AllVariables.ToArray()).ToArray();
+        States = Variables.Select(vs => vs.OfType<StateVariable>().ToArray()).ToArray();
     }
+
+    /// <summary>Every variable of each group (its <see cref="Groups.Group.AllVariables"/>, graph numbering), as at initialization.</summary>
+    public Variable[][] Variables { get; }
+    /// <summary>The state variables of each group (graph numbering), as at initialization.</summary>
+    public StateVariable[][] States { get; }
 
     public CompiledGraph Graph { get; }
     public SimulationContext Context { get; }
@@ -46,11 +55,11 @@ internal sealed class RunState
     public void Reset()
     {
         var ctx = Context;
-        foreach (var g in Graph.Groups)
+        for (int i = 0; i < Graph.Count; i++)
         {
-            foreach (var v in g.AllVariables)
-                if (v is StateVariable { Tensor: { } old }) ReleaseGraph(old);
-            g.ResetState();
+            foreach (var v in States[i])
+                if (v.Tensor is { } old) ReleaseGraph(old);
+            Graph.Groups[i].ResetState();
         }
         for (int i = 0; i < Graph.Count; i++) SetLatest(i, ZerosFor(i), owned: false);
         Timeline.Reset();
@@ -80,14 +89,13 @@ internal sealed class RunState
     /// </summary>
     private Tensor ZerosFor(int i)
     {
+        // A context's batch size, dtype and device never change (another setting makes a new context and RunState), so
+        // the zeros made for this RunState stay right; only a zero freed by someone else is made again.
         var ctx = Context;
         _zeros ??= new Tensor?[Graph.Count];
         var z = _zeros[i];
-        if (z is null || z.IsInvalid || z.shape[0] != ctx.BatchSize || z.dtype != ctx.DType || z.device.type != ctx.Device.type || z.device.index != ctx.Device.index)
-        {
-            z?.Dispose();
+        if (z is null || z.IsInvalid)
             z = _zeros[i] = torch.zeros(new long[] { ctx.BatchSize, Graph.Groups[i].OutputSize }, dtype: ctx.DType, device: ctx.Device).DetachFromDisposeScope();
-        }
         return z;
     }
 
@@ -106,8 +114,8 @@ internal sealed class RunState
     public Saved Snapshot(bool reset, IReadOnlyList<Monitors.StateMonitor> monitors)
     {
         var states = new List<(Variable, Tensor?)>();
-        foreach (var g in Graph.Groups)
-            foreach (var v in g.AllVariables.OfType<StateVariable>())
+        foreach (var group in States)
+            foreach (var v in group)
                 states.Add((v, reset ? v.Tensor : Copy(v.Tensor)));
         var latest = new (Tensor?, bool)[Latest.Length];
         for (int i = 0; i < Latest.Length; i++)

@@ -101,10 +101,11 @@ internal sealed class Stepper
                 _ => src.Skip(1).Aggregate(_block[src[0]]!.clone(), (acc, s) => acc.Plus_(_block[s]!)),
             };
             var g = graph.Groups[i];
-            var before = _lifetime.StatesOf(g);
+            var before = _lifetime.StatesOf(i);
             var y = _precision.Round(((ISequenceGroup)g).StepSequence(x, steps)); // stored in the storage type, if any
-            if (y.dim() != 3 || y.shape[0] != ctx.BatchSize || y.shape[1] != steps || y.shape[2] != g.OutputSize)
-                throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(y.shape)} from StepSequence, expected [{ctx.BatchSize}, {steps}, {g.OutputSize}].");
+            var shape = y.shape; // one native call (each read of .shape is one, with a new array)
+            if (shape.Length != 3 || shape[0] != ctx.BatchSize || shape[1] != steps || shape[2] != g.OutputSize)
+                throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(shape)} from StepSequence, expected [{ctx.BatchSize}, {steps}, {g.OutputSize}].");
             _block[i] = y.DetachFromDisposeScope();
             _lifetime.AddTemporary(y);
             if (plan.Slices[i])
@@ -112,7 +113,7 @@ internal sealed class Stepper
                 _slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
                 foreach (var t in _slices[i]) _lifetime.AddTemporary(t);
             }
-            foreach (var v in g.AllVariables) v.Tensor?.DetachFromDisposeScope();
+            foreach (var v in _state.Variables[i]) v.Tensor?.DetachFromDisposeScope();
             _lifetime.StatesReplaced(before);
         }
     }
@@ -159,20 +160,42 @@ internal sealed class Stepper
         // autograd graph) alive. Nothing computes from it in this block; it is what the next block and checkpoints read.
         for (int i = 0; i < graph.Count; i++)
             if (plan.Sequence[i])
-            {
-                using var noGrad = torch.no_grad(); // a copy without a graph: two native calls, not three (detach)
-                using var last = _block[i]!.select(1, length - 1);
-                _state.SetLatest(i, last.clone().DetachFromDisposeScope(), owned: true);
-            }
+                _state.SetLatest(i, LastStep(_block[i]!, length, graph.Groups[i].OutputSize).DetachFromDisposeScope(), owned: true);
         _blockView.FirstStep = first;
         _blockView.Steps = length;
         _blockView.Dt = plan.Dt;
         _blockView.Plan = plan;
-        _blockView.EndTimes = Enumerable.Range(0, length).Select(k => _state.Timeline.Times[(int)(first + k)]).ToArray();
+        var endTimes = new double[length];
+        var times = _state.Timeline.Times;
+        for (int k = 0; k < length; k++) endTimes[k] = times[(int)(first + k)];
+        _blockView.EndTimes = endTimes;
         foreach (var o in _observers) o.OnBlockEnd(_blockView);
         Array.Clear(_block);
         Array.Clear(_slices);
         _lifetime.EndBlock();
+    }
+
+    /// <summary>
+    /// A copy [batch, N] of step <paramref name="length"/> − 1 of a block [batch, length, N], without a graph. A contiguous
+    /// host block is copied row by row into one new tensor (one native call); otherwise a view and its clone (two).
+    /// </summary>
+    private Tensor LastStep(Tensor block, int length, int n)
+    {
+        int batch = _state.Context.BatchSize;
+        long rowBytes = (long)n * block.ElementSize;
+        if (block.device_type == DeviceType.CPU && block.is_contiguous() && rowBytes * length * batch <= int.MaxValue)
+        {
+            var copy = torch.empty(new long[] { batch, n }, dtype: block.dtype, device: block.device);
+            var from = block.bytes;
+            var to = copy.bytes;
+            int row = (int)rowBytes;
+            for (int b = 0; b < batch; b++)
+                from.Slice((int)(((long)b * length + length - 1) * rowBytes), row).CopyTo(to.Slice(b * row, row));
+            return copy;
+        }
+        using var noGrad = torch.no_grad(); // a copy without a graph: two native calls, not three (detach)
+        using var last = block.select(1, length - 1);
+        return last.clone();
     }
 
     private Tensor SumOf(int[] src)

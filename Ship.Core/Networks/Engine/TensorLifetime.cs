@@ -56,8 +56,8 @@ internal sealed class TensorLifetime
             _stepsPerScope = (int)Math.Clamp(_scopeBytes / perStep, 1, _maxStepsPerScope);
         }
         _survivors.Clear();
-        foreach (var g in _state.Graph.Groups)
-            foreach (var v in g.AllVariables)
+        foreach (var group in _state.Variables)
+            foreach (var v in group)
                 if (v.Tensor is { } t)
                 {
                     if (v is Parameters.StateVariable && scope.Contains(t) && !_recorder.Holds(t)) _survivors.Add(t);
@@ -80,14 +80,19 @@ internal sealed class TensorLifetime
     /// </summary>
     public void AdoptResetStates()
     {
-        foreach (var g in _state.Graph.Groups)
-            foreach (var v in g.AllVariables)
-                if (v is Parameters.StateVariable { Tensor: { } t }) _ownStates.Add(t);
+        foreach (var group in _state.States)
+            foreach (var v in group)
+                if (v.Tensor is { } t) _ownStates.Add(t);
     }
 
-    /// <summary>The state variables of <paramref name="g"/> and their tensors before a whole-block pass.</summary>
-    public (Parameters.StateVariable Variable, Tensor? Before)[] StatesOf(Groups.Group g) =>
-        g.AllVariables.OfType<Parameters.StateVariable>().Select(v => (v, v.Tensor)).ToArray();
+    /// <summary>The state variables of group <paramref name="i"/> (graph numbering) and their tensors before a whole-block pass.</summary>
+    public (Parameters.StateVariable Variable, Tensor? Before)[] StatesOf(int i)
+    {
+        var states = _state.States[i];
+        var before = new (Parameters.StateVariable, Tensor?)[states.Length];
+        for (int k = 0; k < states.Length; k++) before[k] = (states[k], states[k].Tensor);
+        return before;
+    }
 
     /// <summary>
     /// After a whole-block pass: a state it replaced is freed when this call made it (reset, or an earlier block) and
@@ -108,9 +113,9 @@ internal sealed class TensorLifetime
     public HashSet<Tensor> MadeStates()
     {
         var made = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
-        foreach (var g in _state.Graph.Groups)
-            foreach (var v in g.AllVariables)
-                if (v is Parameters.StateVariable { Tensor: { } t } && _ownStates.Contains(t)) made.Add(t);
+        foreach (var group in _state.States)
+            foreach (var v in group)
+                if (v.Tensor is { } t && _ownStates.Contains(t)) made.Add(t);
         return made;
     }
 
@@ -122,8 +127,8 @@ internal sealed class TensorLifetime
 
     private bool IsVariable(Tensor t)
     {
-        foreach (var g in _state.Graph.Groups)
-            foreach (var v in g.AllVariables)
+        foreach (var group in _state.Variables)
+            foreach (var v in group)
                 if (ReferenceEquals(v.Tensor, t)) return true;
         return false;
     }
@@ -134,18 +139,22 @@ internal sealed class TensorLifetime
     /// <summary>Frees the block's temporaries that are neither live (variable, latest output) nor held by the recorder.</summary>
     public void EndBlock()
     {
+        if (_temporaries.Count == 0) return;
         var live = Live();
         foreach (var t in _temporaries)
             if (!live.Contains(t) && !_recorder.Holds(t)) t.Dispose();
         _temporaries.Clear();
     }
 
-    /// <summary>Tensors the network still holds: variables and latest outputs.</summary>
+    /// <summary>Tensors the network still holds: variables and latest outputs (one set, refilled at each call).</summary>
     public HashSet<Tensor> Live()
     {
-        var live = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var live = _live;
+        live.Clear();
         foreach (var t in _state.Latest) if (t is not null) live.Add(t);
-        foreach (var g in _state.Graph.Groups) foreach (var v in g.AllVariables) if (v.Tensor is not null) live.Add(v.Tensor);
+        foreach (var group in _state.Variables) foreach (var v in group) if (v.Tensor is not null) live.Add(v.Tensor);
         return live;
     }
+
+    private readonly HashSet<Tensor> _live = new(ReferenceEqualityComparer.Instance);
 }
