@@ -297,7 +297,8 @@ public static class LifSequence
         var beta = MemoryMarshal.Cast<byte, T>(betat.bytes);
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
         var carryRow = MemoryMarshal.Cast<byte, T>(carryt.bytes).Slice((int)(bi * n), (int)n);
-        var carry = carryRow.ToArray();
+        // The carry tensor is this call's own (zeros or a copy of ∂L/∂U_final): each row is updated in place.
+        var carry = carryRow;
         // Spans sized by the tensors (checked once here); the vector loop indexes them through references.
         long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
         if (rowEnd > thr.Length || rowEnd > beta.Length || blockEnd > sg.Length || blockEnd > mk.Length || blockEnd > dx.Length || !broadcast && blockEnd > go.Length)
@@ -308,7 +309,7 @@ public static class LifSequence
         ref T mk0 = ref MemoryMarshal.GetReference(mk);
         ref T b0 = ref MemoryMarshal.GetReference(beta);
         ref T dx0 = ref MemoryMarshal.GetReference(dx);
-        ref T c0 = ref MemoryMarshal.GetArrayDataReference(carry);
+        ref T c0 = ref MemoryMarshal.GetReference(carry);
         int w = Vector<T>.Count;
         var one = Vector<T>.One;
         var vslope = new Vector<T>(slope);
@@ -351,7 +352,6 @@ public static class LifSequence
                 }
             }
         }
-        carry.CopyTo(carryRow);
     }
 }
 
