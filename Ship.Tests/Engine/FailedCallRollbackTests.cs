@@ -229,4 +229,58 @@ public class FailedCallRollbackTests
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }
+
+    [TestCase(MonitorFileFormat.SafeTensors)]
+    [TestCase(MonitorFileFormat.Csv)]
+    public void AStreamedMonitorKeepsNoneOfAFailedRunsRecords(MonitorFileFormat format)
+    {
+        // The failed Run restarted the stream at its reset (the earlier chunks are gone, as documented); what it then
+        // recorded before failing must go too, or a following Continue appends to records of a run that never was.
+        var root = Path.Combine(Path.GetTempPath(), "ship-rollback-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var twin = Build(batching: false);
+            var net = Build(batching: false);
+            var mt = twin.Monitor("L", "u").StreamTo(Path.Combine(root, "twin"), chunkSteps: 4, format);
+            var mn = net.Monitor("L", "u").StreamTo(Path.Combine(root, "net"), chunkSteps: 4, format);
+            twin.Run(Data(6, 0));
+            twin.Continue(Data(7, 1));
+            net.Run(Data(6, 0));
+            ((Trap)net["T"]).ThrowAt = 5; // the failed Run records steps 0..4: one chunk of 4 written, one record pending
+            Assert.Throws<InvalidOperationException>(() => net.Run(Data(20, 2)));
+            ((Trap)net["T"]).ThrowAt = null;
+            Assert.That(mn.Count, Is.EqualTo(0), "none of the failed Run's 5 records");
+            net.Continue(Data(7, 1));
+            mt.CloseStream();
+            mn.CloseStream();
+            var (vt, tt) = MonitorStream.Read(Path.Combine(root, "twin"));
+            var (vn, tn) = MonitorStream.Read(Path.Combine(root, "net"));
+            Assert.That(tt.Length, Is.EqualTo(13));
+            Assert.That(tn, Is.EqualTo(tt.Skip(6).ToArray()), "only the Continue's 7 steps (7 to 13 ms), as the twin recorded them");
+            using var last7 = vt.narrow(1, 6, 7);
+            Assert.That(D(vn), Is.EqualTo(D(last7)), "the Continue's records");
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Test]
+    public void AFailedCallAtAnotherDtLeavesTheNetworkPreparedForItsFormerDt()
+    {
+        // The failed Continue runs at 2 ms; afterwards the groups are prepared for the Run's 1 ms again, so a parameter
+        // set between calls is checked at 1 ms, as the twin checks it: 600 Hz gives rate·dt = 0.6 there (1.2 at 2 ms,
+        // which the Poisson source would refuse).
+        var twin = Build(batching: false);
+        var net = Build(batching: false);
+        twin.Run(Data(6, 0));
+        net.Run(Data(6, 0));
+        ((Trap)net["T"]).ThrowAt = 6 + 2;
+        Assert.Throws<InvalidOperationException>(() => net.Continue(new Dictionary<string, Tensor> { ["I"] = Data(5, 2) }, Schedule.Fixed(2e-3, 5)));
+        ((Trap)net["T"]).ThrowAt = null;
+        twin.Set("P", "rate", 600.0);
+        Assert.DoesNotThrow(() => net.Set("P", "rate", 600.0), "600 Hz at the network's 1 ms, as the twin accepts it");
+        Same(net, twin, net.Continue(Data(5, 1)), twin.Continue(Data(5, 1)), "Continue at 1 ms after the failed call at 2 ms");
+    }
 }
