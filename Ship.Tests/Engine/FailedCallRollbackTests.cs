@@ -283,4 +283,50 @@ public class FailedCallRollbackTests
         Assert.DoesNotThrow(() => net.Set("P", "rate", 600.0), "600 Hz at the network's 1 ms, as the twin accepts it");
         Same(net, twin, net.Continue(Data(5, 1)), twin.Continue(Data(5, 1)), "Continue at 1 ms after the failed call at 2 ms");
     }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void ACrossbarsConverterCountsAreAsBeforeAFailedCall(bool batching)
+    {
+        // One row, columns w = (1, −1): a spike drives both columns far above a 1 µA ADC full scale (two clips), every
+        // step converts both columns (two conversions). Input spikes at steps 0 and 2 of each 3-step call.
+        static Network Make(bool batching)
+        {
+            var w = torch.tensor(new[] { 1.0, -1.0 }, new long[] { 1, 2 }, ScalarType.Float64);
+            var s = new Ship.Devices.Memristive.Crossbar.CrossbarSynapse(
+                new Ship.Devices.Memristive.DeviceArray(new Ship.Devices.Memristive.SymmetricDifferentialMapping(1e-6, 100e-6)),
+                new Ship.Devices.Memristive.Crossbar.CrossbarSettings { Adc = new Ship.Devices.Memristive.Crossbar.AdcSettings(Bits: 4, FullScale: 1e-6) }, w);
+            var net = new Network { Dt = 1e-3, BatchSize = 1, DType = ScalarType.Float64, Seed = 3, TimeBatching = batching };
+            net.Add("I", new TensorInput(1));
+            net.Add("X", s, "I", "T");
+            net.Add("T", new Trap(2));
+            return net;
+        }
+        var x = torch.tensor(new[] { 1.0, 0.0, 1.0 }, new long[] { 1, 3, 1 }, ScalarType.Float64);
+        var twin = Make(batching);
+        var net = Make(batching);
+        var ct = (Ship.Devices.Memristive.Crossbar.CrossbarSynapse)twin["X"];
+        var cn = (Ship.Devices.Memristive.Crossbar.CrossbarSynapse)net["X"];
+        using var ledger = new Ship.Devices.Energy.HardwareLedger();
+        net.AddObserver(ledger);
+        twin.Run(x);
+        twin.Continue(x);
+        net.Run(x);
+        Assert.That((cn.AdcClipped, cn.AdcConversions), Is.EqualTo((4L, 6L)), "the Run: 2 spikes × 2 columns clipped, 3 steps × 2 columns converted");
+        ((Trap)net["T"]).ThrowAt = 3 + 1; // the Continue fails at its second step
+        Assert.Throws<InvalidOperationException>(() => net.Continue(x));
+        Assert.That((cn.AdcClipped, cn.AdcConversions), Is.EqualTo((4L, 6L)), "after the failed Continue: as after the Run");
+        ((Trap)net["T"]).ThrowAt = 1; // a Run that fails at its second step
+        Assert.Throws<InvalidOperationException>(() => net.Run(x));
+        ((Trap)net["T"]).ThrowAt = null;
+        Assert.That((cn.AdcClipped, cn.AdcConversions), Is.EqualTo((4L, 6L)), "after the failed Run: as after the first Run");
+        net.Continue(x);
+        Assert.That((cn.AdcClipped, cn.AdcConversions), Is.EqualTo((ct.AdcClipped, ct.AdcConversions)), "Run + Continue, as the twin");
+        // The ledger charges what each failed call attempted, once: time-batched, the crossbar converts its whole 3-step
+        // block (6 conversions, 4 clipped) before the trap; stepped, the steps up to the failing one (2 steps: 4, 2).
+        var (attempted, clipped) = batching ? (6L, 4L) : (4L, 2L);
+        var c = ledger.Report().Converters("X");
+        Assert.That(c.AdcConversions, Is.EqualTo(6 + attempted + attempted + 6), "ledger: Run, failed Continue, failed Run, Continue");
+        Assert.That(c.AdcClipped, Is.EqualTo(4 + clipped + clipped + 4), "ledger: clipped conversions");
+    }
 }
