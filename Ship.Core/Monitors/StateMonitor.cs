@@ -233,8 +233,12 @@ public sealed class StateMonitor : IRunObserver
     internal void Clear()
     {
         ReleaseRecords();
-        _stream?.Restart();
+        if (_stream is null) return;
+        _stream.Restart();
+        _restarts++;
     }
+
+    private int _restarts; // streams restarted (a Run's reset): a failed Run's rollback point tells whether it got that far
 
     private void ReleaseRecords()
     {
@@ -274,7 +278,19 @@ public sealed class StateMonitor : IRunObserver
                 _count = count;
             }, () => { foreach (var r in records) r.Dispose(); });
         }
-        if (reset) return Groups.RollbackPoint.Nothing;
+        if (reset)
+        {
+            // A Run restarts the stream at its reset: the earlier chunks are deleted then and do not come back. If the Run
+            // fails, what it streamed goes too, so the monitor holds nothing rather than records of a run that never was.
+            var restarted = _stream!;
+            int restarts = _restarts;
+            return new(() =>
+            {
+                if (_restarts == restarts || !ReferenceEquals(restarted, _stream)) return; // failed before its reset: nothing changed
+                ReleaseRecords();
+                restarted.TruncateTo((0, 0, 0));
+            });
+        }
         int kept = _records.Count;
         var mark = _stream?.Mark();
         var stream = _stream;

@@ -102,7 +102,12 @@ public abstract class PlasticityBlock : NeuronGroup, IRollbackState
     /// pulsed state and the step counts of block and tap, put back if the call fails: a failed Run or Continue keeps
     /// none of the learning it did before failing.
     /// </summary>
-    RollbackPoint IRollbackState.Capture(bool reset)
+    RollbackPoint IRollbackState.Capture(bool reset) => RollbackPoint.Combine(CaptureWeights(), CaptureRule(reset));
+
+    /// <summary>What a rule keeps per run beyond its declared states (e.g. a reward converted at the reset), put back if the call fails; nothing by default.</summary>
+    protected virtual RollbackPoint CaptureRule(bool reset) => RollbackPoint.Nothing;
+
+    private RollbackPoint CaptureWeights()
     {
         var (seen, taps, last) = (_seen, Tap.StepCount, Tap.LastInput);
         var devices = Synapse.WeightDevice is Memristive.DeviceArray array ? array.CapturePulsed() : RollbackPoint.Nothing;

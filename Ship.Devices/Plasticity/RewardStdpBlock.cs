@@ -124,7 +124,8 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
     {
         XPre.Tensor = PerSource(XPre.Value, ns);
         Eligibility.Tensor = Keep(Eligibility.Value.reshape(-1, 1, 1).expand(Context.BatchSize, ns, nt).clone());
-        _runReward?.Dispose();
+        // During a call the previous run's reward belongs to the rollback point (a failed Run puts it back).
+        if (!_rewardHeld) _runReward?.Dispose();
         _runReward = null;
         if (_reward is not null)
         {
@@ -151,6 +152,26 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
         XPost.Tensor = xPost;
         Eligibility.Tensor = e;
         return xPost;
+    }
+
+    private bool _rewardHeld;
+
+    /// <inheritdoc />
+    protected override Ship.Core.Groups.RollbackPoint CaptureRule(bool reset)
+    {
+        // A Run converts the reward set now: if it fails, the Continue after it goes on with the previous run's.
+        var before = _runReward;
+        _rewardHeld = true;
+        return new(() =>
+        {
+            _rewardHeld = false;
+            if (!ReferenceEquals(_runReward, before)) _runReward?.Dispose();
+            _runReward = before;
+        }, () =>
+        {
+            _rewardHeld = false;
+            if (!ReferenceEquals(_runReward, before)) before?.Dispose();
+        });
     }
 
     void ICheckpointState.SaveState(CheckpointWriter writer) => writer.SetTensor("reward", _reward);

@@ -229,4 +229,104 @@ public class FailedCallRollbackTests
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }
+
+    [TestCase(MonitorFileFormat.SafeTensors)]
+    [TestCase(MonitorFileFormat.Csv)]
+    public void AStreamedMonitorKeepsNoneOfAFailedRunsRecords(MonitorFileFormat format)
+    {
+        // The failed Run restarted the stream at its reset (the earlier chunks are gone, as documented); what it then
+        // recorded before failing must go too, or a following Continue appends to records of a run that never was.
+        var root = Path.Combine(Path.GetTempPath(), "ship-rollback-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var twin = Build(batching: false);
+            var net = Build(batching: false);
+            var mt = twin.Monitor("L", "u").StreamTo(Path.Combine(root, "twin"), chunkSteps: 4, format);
+            var mn = net.Monitor("L", "u").StreamTo(Path.Combine(root, "net"), chunkSteps: 4, format);
+            twin.Run(Data(6, 0));
+            twin.Continue(Data(7, 1));
+            net.Run(Data(6, 0));
+            ((Trap)net["T"]).ThrowAt = 5; // the failed Run records steps 0..4: one chunk of 4 written, one record pending
+            Assert.Throws<InvalidOperationException>(() => net.Run(Data(20, 2)));
+            ((Trap)net["T"]).ThrowAt = null;
+            Assert.That(mn.Count, Is.EqualTo(0), "none of the failed Run's 5 records");
+            net.Continue(Data(7, 1));
+            mt.CloseStream();
+            mn.CloseStream();
+            var (vt, tt) = MonitorStream.Read(Path.Combine(root, "twin"));
+            var (vn, tn) = MonitorStream.Read(Path.Combine(root, "net"));
+            Assert.That(tt.Length, Is.EqualTo(13));
+            Assert.That(tn, Is.EqualTo(tt.Skip(6).ToArray()), "only the Continue's 7 steps (7 to 13 ms), as the twin recorded them");
+            using var last7 = vt.narrow(1, 6, 7);
+            Assert.That(D(vn), Is.EqualTo(D(last7)), "the Continue's records");
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Test]
+    public void AFailedCallAtAnotherDtLeavesTheNetworkPreparedForItsFormerDt()
+    {
+        // The failed Continue runs at 2 ms; afterwards the groups are prepared for the Run's 1 ms again, so a parameter
+        // set between calls is checked at 1 ms, as the twin checks it: 600 Hz gives rate·dt = 0.6 there (1.2 at 2 ms,
+        // which the Poisson source would refuse).
+        var twin = Build(batching: false);
+        var net = Build(batching: false);
+        twin.Run(Data(6, 0));
+        net.Run(Data(6, 0));
+        ((Trap)net["T"]).ThrowAt = 6 + 2;
+        Assert.Throws<InvalidOperationException>(() => net.Continue(new Dictionary<string, Tensor> { ["I"] = Data(5, 2) }, Schedule.Fixed(2e-3, 5)));
+        ((Trap)net["T"]).ThrowAt = null;
+        twin.Set("P", "rate", 600.0);
+        Assert.DoesNotThrow(() => net.Set("P", "rate", 600.0), "600 Hz at the network's 1 ms, as the twin accepts it");
+        Same(net, twin, net.Continue(Data(5, 1)), twin.Continue(Data(5, 1)), "Continue at 1 ms after the failed call at 2 ms");
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void ACrossbarsConverterCountsAreAsBeforeAFailedCall(bool batching)
+    {
+        // One row, columns w = (1, −1): a spike drives both columns far above a 1 µA ADC full scale (two clips), every
+        // step converts both columns (two conversions). Input spikes at steps 0 and 2 of each 3-step call.
+        static Network Make(bool batching)
+        {
+            var w = torch.tensor(new[] { 1.0, -1.0 }, new long[] { 1, 2 }, ScalarType.Float64);
+            var s = new Ship.Devices.Memristive.Crossbar.CrossbarSynapse(
+                new Ship.Devices.Memristive.DeviceArray(new Ship.Devices.Memristive.SymmetricDifferentialMapping(1e-6, 100e-6)),
+                new Ship.Devices.Memristive.Crossbar.CrossbarSettings { Adc = new Ship.Devices.Memristive.Crossbar.AdcSettings(Bits: 4, FullScale: 1e-6) }, w);
+            var net = new Network { Dt = 1e-3, BatchSize = 1, DType = ScalarType.Float64, Seed = 3, TimeBatching = batching };
+            net.Add("I", new TensorInput(1));
+            net.Add("X", s, "I", "T");
+            net.Add("T", new Trap(2));
+            return net;
+        }
+        var x = torch.tensor(new[] { 1.0, 0.0, 1.0 }, new long[] { 1, 3, 1 }, ScalarType.Float64);
+        var twin = Make(batching);
+        var net = Make(batching);
+        var ct = (Ship.Devices.Memristive.Crossbar.CrossbarSynapse)twin["X"];
+        var cn = (Ship.Devices.Memristive.Crossbar.CrossbarSynapse)net["X"];
+        using var ledger = new Ship.Devices.Energy.HardwareLedger();
+        net.AddObserver(ledger);
+        twin.Run(x);
+        twin.Continue(x);
+        net.Run(x);
+        Assert.That((cn.AdcClipped, cn.AdcConversions), Is.EqualTo((4L, 6L)), "the Run: 2 spikes × 2 columns clipped, 3 steps × 2 columns converted");
+        ((Trap)net["T"]).ThrowAt = 3 + 1; // the Continue fails at its second step
+        Assert.Throws<InvalidOperationException>(() => net.Continue(x));
+        Assert.That((cn.AdcClipped, cn.AdcConversions), Is.EqualTo((4L, 6L)), "after the failed Continue: as after the Run");
+        ((Trap)net["T"]).ThrowAt = 1; // a Run that fails at its second step
+        Assert.Throws<InvalidOperationException>(() => net.Run(x));
+        ((Trap)net["T"]).ThrowAt = null;
+        Assert.That((cn.AdcClipped, cn.AdcConversions), Is.EqualTo((4L, 6L)), "after the failed Run: as after the first Run");
+        net.Continue(x);
+        Assert.That((cn.AdcClipped, cn.AdcConversions), Is.EqualTo((ct.AdcClipped, ct.AdcConversions)), "Run + Continue, as the twin");
+        // The ledger charges what each failed call attempted, once: time-batched, the crossbar converts its whole 3-step
+        // block (6 conversions, 4 clipped) before the trap; stepped, the steps up to the failing one (2 steps: 4, 2).
+        var (attempted, clipped) = batching ? (6L, 4L) : (4L, 2L);
+        var c = ledger.Report().Converters("X");
+        Assert.That(c.AdcConversions, Is.EqualTo(6 + attempted + attempted + 6), "ledger: Run, failed Continue, failed Run, Continue");
+        Assert.That(c.AdcClipped, Is.EqualTo(4 + clipped + clipped + 4), "ledger: clipped conversions");
+    }
 }

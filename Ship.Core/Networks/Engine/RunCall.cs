@@ -115,7 +115,7 @@ internal sealed class RunCall
         // The policy's intra-op threads for this call, on this thread only; the caller's setting comes back after.
         using var threads = Native.IntraOpThreads.Enter(_net.ThreadsFor(_schedule.TotalSteps).Threads);
         var saved = _state.Snapshot(_reset, _net.Monitors);
-        bool completed = false;
+        bool completed = false, heard = false;
         var lifetime = new TensorLifetime(_state, _recorder, _net.DisposeScopeBytes, _net.StepsPerDisposeScope);
         var stepper = new Stepper(_state, _observers, lifetime, _net.SequenceBlockSteps);
         try
@@ -146,14 +146,24 @@ internal sealed class RunCall
         }
         catch
         {
-            saved.Restore(_state);
-            _recorder.Release(lifetime.Live());
+            // Observers hear the failure before anything is put back, while the groups still show what the call did (an
+            // energy ledger charges what the failed call attempted: pulses, converter counts); then the rollback.
+            heard = true;
+            try
+            {
+                foreach (var o in _observers) o.OnRunEnd(false);
+            }
+            finally
+            {
+                saved.Restore(_state);
+                _recorder.Release(lifetime.Live());
+            }
             throw;
         }
         finally
         {
             if (completed) saved.Discard(_state, _net.FreeReplacedStates);
-            foreach (var o in _observers) o.OnRunEnd(completed);
+            if (!heard) foreach (var o in _observers) o.OnRunEnd(completed);
         }
     }
 }

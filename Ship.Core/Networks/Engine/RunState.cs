@@ -146,7 +146,7 @@ internal sealed class RunState
             throw;
         }
         return new Saved(states, latest, Context.Streams.Snapshot(), Context.StepIndex, Context.Time, Held: reset, MadeStates,
-            Timeline.Stretches.ToList(), HasRun, points);
+            Timeline.Stretches.ToList(), HasRun, points, Context.Dt);
     }
 
     private static Tensor? Copy(Tensor? t)
@@ -162,7 +162,7 @@ internal sealed class RunState
     /// </summary>
     public sealed record Saved(List<(Variable Variable, Tensor? Value)> States, (Tensor? Value, bool Owned)[] Latest,
         Dictionary<(string, string), Tensor> Streams, long StepIndex, double Time, bool Held, HashSet<Tensor> MadeBefore,
-        List<Timeline.Stretch> Stretches, bool HadRun, List<Groups.RollbackPoint> Points)
+        List<Timeline.Stretch> Stretches, bool HadRun, List<Groups.RollbackPoint> Points, double Dt)
     {
         /// <summary>Puts everything back: the network is as it was before the failed call, and a Continue goes on from there.</summary>
         public void Restore(RunState state)
@@ -179,6 +179,13 @@ internal sealed class RunState
             state.Context.Time = Time;
             state.HasRun = HadRun;
             state.MadeStates = MadeBefore;
+            // A call at another dt prepared every group for it (coefficients, queue layouts): back to the dt of before the
+            // call, so what reads it between calls (Set's checks, a checkpoint's run.dt) sees the network as it was.
+            if (!state.Context.Dt.Equals(Dt))
+            {
+                state.Context.Dt = Dt;
+                foreach (var g in state.Graph.Groups) g.PrepareTimeStep(Dt);
+            }
         }
 
         /// <summary>Frees what only the snapshot holds after a call that completed: copies, and the latest outputs it took over.</summary>

@@ -221,6 +221,27 @@ public sealed class CrossbarSynapse : WeightedSynapse, ISequenceGroup, IShipMode
     }
 
     /// <inheritdoc />
+    protected override RollbackPoint CaptureRollback(bool reset)
+    {
+        // The converter counts of the run: added to in place by a Continue, replaced at a Run's reset. Copies of the two
+        // int64 clip counters and the conversion counts put them back if the call fails.
+        var (adcConversions, dacConversions) = (_adcConversions, _dacConversions);
+        var adc = _adcClipped?.clone().DetachFromDisposeScope();
+        var dac = _dacClipped?.clone().DetachFromDisposeScope();
+        return RollbackPoint.Combine(base.CaptureRollback(reset), new(() =>
+        {
+            (_adcConversions, _dacConversions) = (adcConversions, dacConversions);
+            _adcClipped?.Dispose();
+            _dacClipped?.Dispose();
+            (_adcClipped, _dacClipped) = (adc, dac);
+        }, () =>
+        {
+            adc?.Dispose();
+            dac?.Dispose();
+        }));
+    }
+
+    /// <inheritdoc />
     protected override void ParameterChanged(Parameter parameter)
     {
         _layout?.Dispose();

@@ -463,6 +463,30 @@ public class DevicePlasticityTests
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
     }
 
+    [Test]
+    public void AFailedRunPutsBackTheRewardTheRunBeforeItUsed()
+    {
+        // A reward is converted for a run at its reset. Set anew before a Run that fails, the Continue after it must go on
+        // with the reward of the Run it continues, as a twin that never saw the failed Run does, not with the new one.
+        RewardStdpBlock? bt = null, bn = null;
+        var (twin, at) = BlockNet(s => bt = new RewardStdpBlock(s, Nt, aPlus: 0.02, aMinus: 0.02, tauEligibility: 20e-3, learningRate: 2));
+        var (net, an) = BlockNet(s => bn = new RewardStdpBlock(s, Nt, aPlus: 0.02, aMinus: 0.02, tauEligibility: 20e-3, learningRate: 2));
+        var fail = new FailAtThirdStep();
+        net.AddObserver(fail);
+        foreach (var b in new[] { bt!, bn! }) b.SetReward(torch.tensor(new[] { 1.0, 0.5 }));
+        twin.Run(Random(3), Ship.Core.Clocks.Schedule.Fixed(Dt, 10));
+        net.Run(Random(3), Ship.Core.Clocks.Schedule.Fixed(Dt, 10));
+        foreach (var b in new[] { bt!, bn! }) b.SetReward(torch.tensor(new[] { -1.0, -1.0 }));
+        fail.Armed = true;
+        Assert.Throws<InvalidOperationException>(() => net.Run(Random(4), Ship.Core.Clocks.Schedule.Fixed(Dt, 10)));
+        fail.Armed = false;
+        twin.Continue(Random(5), Ship.Core.Clocks.Schedule.Fixed(Dt, 10));
+        net.Continue(Random(5), Ship.Core.Clocks.Schedule.Fixed(Dt, 10));
+        Assert.That(Stat.D(at.State.LifetimeWrites).Sum(), Is.GreaterThan(0), "the rule pulsed the devices");
+        Assert.That(Stat.D(an.State.LifetimeWrites), Is.EqualTo(Stat.D(at.State.LifetimeWrites)), "the devices' wear");
+        Assert.That(Stat.D(an.State.Programmed), Is.EqualTo(Stat.D(at.State.Programmed)), "the programmed conductances (S)");
+    }
+
     /// <summary>Throws at the third step of a call while armed.</summary>
     private sealed class FailAtThirdStep : Ship.Core.Networks.Observers.IRunObserver
     {
