@@ -96,3 +96,37 @@ public class DenseSequenceTests
             Assert.That(a[i], Is.EqualTo(expected[i]).Within(relative * scale), $"{what}, element {i}");
     }
 }
+
+/// <summary>What users get from a network whose output group is a narrow dense product (computed transposed inside).</summary>
+public class NarrowOutputTests
+{
+    [TestCase(true)]
+    [TestCase(false)]
+    public void ANarrowDenseOutputIsHandedOutRowMajorWithTheValuesOfTheProduct(bool batching)
+    {
+        const int batch = 4, steps = 7, ns = 40, nt = 10;
+        var gen = new torch.Generator(5);
+        var x = torch.rand(new long[] { batch, steps, ns }, generator: gen, dtype: ScalarType.Float64).lt(0.3).to_type(ScalarType.Float64);
+        var w = torch.randn(new long[] { ns, nt }, generator: gen, dtype: ScalarType.Float64);
+        var net = new Ship.Core.Networks.Network("narrow") { Dt = 1e-3, Steps = steps, BatchSize = batch, DType = ScalarType.Float64, TimeBatching = batching };
+        net.Add("in", new Ship.Devices.Inputs.TensorInput(ns));
+        net.Add("d", new Ship.Devices.Synapses.Dense((Ship.Core.Parameters.Value)w), "in", "sink");
+        net.Add("sink", new Ship.Devices.Neurons.LeakyIntegrator(nt, tau: 5e-3));
+        net.MarkOutput("d");
+        var y = net.Run(x).Outputs["d"];
+        Assert.That(y.shape, Is.EqualTo(new long[] { batch, steps, nt }));
+        Assert.That(y.is_contiguous(), Is.True, "handed out row-major, as every other output");
+        Assert.That(() => _ = y.bytes, Throws.Nothing);
+        // The product written out: y[b, t, j] = Σ_k x[b, t, k]·w[k, j].
+        var xs = x.data<double>().ToArray();
+        var ws = w.data<double>().ToArray();
+        var ys = y.data<double>().ToArray();
+        for (int r = 0; r < batch * steps; r++)
+            for (int j = 0; j < nt; j++)
+            {
+                double e = 0;
+                for (int k = 0; k < ns; k++) e += xs[r * ns + k] * ws[k * nt + j];
+                Assert.That(ys[r * nt + j], Is.EqualTo(e).Within(1e-12 * 10), $"row {r}, output {j}");
+            }
+    }
+}

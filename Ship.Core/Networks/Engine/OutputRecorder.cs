@@ -57,7 +57,8 @@ internal sealed class OutputRecorder : IRunObserver
 
     /// <summary>
     /// The outputs by tag. A single whole-block tensor is handed out as it is (no copy) unless it views an input
-    /// group's data or is already handed out under another tag; everything else is stacked or concatenated.
+    /// group's data or is already handed out under another tag; everything else is stacked or concatenated. Outputs are
+    /// always contiguous [batch, steps, N] (a narrow product's block is a transposed view: copied once here).
     /// </summary>
     public Dictionary<string, Tensor> Finish(HashSet<Tensor> live)
     {
@@ -68,7 +69,15 @@ internal sealed class OutputRecorder : IRunObserver
             var g = _graph.Groups[_graph.Outputs[k]];
             var chunks = _chunks[k];
             Tensor result;
-            if (chunks.Count == 1 && chunks[0].Block && g is not IInputGroup && !handed.Contains(chunks[0].T)) result = chunks[0].T;
+            if (chunks.Count == 1 && chunks[0].Block && g is not IInputGroup && !handed.Contains(chunks[0].T))
+            {
+                result = chunks[0].T;
+                if (!result.is_contiguous())
+                {
+                    using var scope = torch.NewDisposeScope();
+                    result = result.contiguous().MoveToOuterDisposeScope();
+                }
+            }
             else
             {
                 var parts = new List<Tensor>();

@@ -195,7 +195,8 @@ internal sealed class Stepper
         }
         using var noGrad = torch.no_grad(); // a copy without a graph: two native calls, not three (detach)
         using var last = block.select(1, length - 1);
-        return last.clone();
+        // A strided block (a narrow product computed transposed) gives a row-major copy, as every other latest output.
+        return last.is_contiguous() ? last.clone() : last.contiguous();
     }
 
     private Tensor SumOf(int[] src)
