@@ -32,6 +32,11 @@ public sealed record KernelPolicy
 {
     /// <summary>Whether fused CUDA kernels may run on a CUDA device (where NVRTC compiles them).</summary>
     public bool CudaKernels { get; init; } = true;
+    /// <summary>
+    /// Whether the plan may run a chain of whole-block groups, each the only reader of the one before, inside one
+    /// autograd node (<see cref="ExecutionPlan.Chains"/>); the same numbers either way (off: one node per group, to compare).
+    /// </summary>
+    public bool FusedChains { get; init; } = true;
     /// <summary>Largest batch × width for which a network on a GPU runs a recurrence on the host (measured crossover on an H100).</summary>
     public long HostRecurrenceLimit { get; init; } = 16384;
 

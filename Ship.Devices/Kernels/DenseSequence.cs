@@ -45,13 +45,17 @@ public static class DenseSequence
     /// [B·T, Ns] rows into a [B, T, Nt] block, or for a narrow output (<see cref="Transposed"/>) its transpose, into an
     /// [Nt, B·T] block.
     /// </summary>
-    internal static Tensor Into(Tensor x, Tensor w, BlockPool? blocks)
+    /// <param name="x">Input [B, T, Ns], contiguous, on the host.</param>
+    /// <param name="w">Weights [Ns, Nt].</param>
+    /// <param name="blocks">The network's pool, or null for libtorch's allocator.</param>
+    /// <param name="allowTransposed">False: always the row-major product (what matmul computes for an input that is not contiguous).</param>
+    internal static Tensor Into(Tensor x, Tensor w, BlockPool? blocks, bool allowTransposed = true)
     {
         // Each shape read is a native call that allocates: read once.
         var xs = x.shape;
         long b = xs[0], t = xs[1], ns = xs[2], nt = w.size(1);
         using var x2 = x.view(b * t, ns);
-        if (Transposed(ns, nt))
+        if (allowTransposed && Transposed(ns, nt))
         {
             var yt = HostTensors.Block(blocks, new[] { nt, b * t }, x.dtype, x.device);
             // One thread: with more, the BLAS may split the sum over Ns between threads, and results would then depend
@@ -66,6 +70,152 @@ public static class DenseSequence
         using var y2 = y.view(b * t, nt);
         y2.addmm_(x2, w, beta: 0, alpha: 1);
         return y;
+    }
+}
+
+/// <summary>
+/// A dense synapse as a link of a fused chain: the forward of <see cref="DenseSequence.Product"/> plus the bias, and
+/// the backward of <see cref="DenseSequenceFunction"/> (the same products on the same operands, so the same numbers).
+/// </summary>
+internal sealed class DenseLink : Ship.Core.Groups.ChainLink
+{
+    private readonly Tensor _w, _bias;
+    private readonly BlockPool? _blocks;
+    private readonly long _ns, _nt;
+    private readonly Tensor[] _inputs;
+    private bool _savedX, _savedW, _transposed;
+    private long _b, _t;
+
+    /// <summary>A link computing x·W + b for weights <paramref name="w"/> [Ns, Nt] (as read for this block).</summary>
+    public DenseLink(Tensor w, Tensor bias, BlockPool? blocks, long ns, long nt)
+    {
+        _w = w;
+        _bias = bias;
+        _blocks = blocks;
+        _ns = ns;
+        _nt = nt;
+        _inputs = new[] { w };
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Tensor> Inputs => _inputs;
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor x, List<Tensor>? saved, bool inputNeedsGrad)
+    {
+        // As the unfused synapse: an input that is not contiguous goes through matmul, which copies it and computes the
+        // row-major product (never the transposed one), so the link does the same.
+        _transposed = DenseSequence.Transposed(_ns, _nt) && x.is_contiguous();
+        var xc = HostTensors.Contiguous(x, x.dtype, out bool owned);
+        var xs = xc.shape;
+        _b = xs[0];
+        _t = xs[1];
+        var y = DenseSequence.Into(xc, _w, _blocks, _transposed);
+        Tensor y3 = y;
+        if (_transposed)
+        {
+            // The [Nt, B·T] product turned row-major with the bias added in one managed pass (the same sums as the
+            // unfused permuted view plus the bias, and the next link reads it as it is, without a converted copy).
+            if (TransposeAddBias(y, _bias, _b * _t, _nt, _blocks) is { } rows)
+            {
+                y.Dispose();
+                y3 = rows.view(_b, _t, _nt);
+                rows.Dispose();
+            }
+            else
+            {
+                using (y)
+                using (var yv = y.view(_nt, _b, _t))
+                    y3 = yv.permute(1, 2, 0);
+                y3.Plus_(_bias);
+            }
+        }
+        else y3.Plus_(_bias);
+        if (saved is not null)
+        {
+            // As the unfused node: x for ∂L/∂W, W for ∂L/∂x, each only when that gradient will be asked for.
+            _savedX = _w.requires_grad;
+            _savedW = inputNeedsGrad;
+            if (_savedX) saved.Add(xc);
+            if (_savedW) saved.Add(_w);
+        }
+        // A converted copy that was saved is freed with the block's scope, after the graph took its own reference.
+        if (!_savedX) HostTensors.Release(xc, owned);
+        return y3;
+    }
+
+    /// <summary>
+    /// yᵀ [Nt, rows] → y + b as a row-major [rows, Nt] block of the pool, for a contiguous host yᵀ and a bias of one value
+    /// or one per output; null for other layouts (the caller then takes the torch path).
+    /// </summary>
+    private static Tensor? TransposeAddBias(Tensor yt, Tensor bias, long rows, long nt, BlockPool? blocks)
+    {
+        if (yt.device_type != DeviceType.CPU || bias.device_type != DeviceType.CPU || bias.dtype != yt.dtype || !bias.is_contiguous() || rows * nt > int.MaxValue) return null;
+        long nb = bias.numel();
+        if (nb != 1 && nb != nt) return null;
+        var y = HostTensors.Block(blocks, new[] { rows, nt }, yt.dtype, yt.device);
+        if (yt.dtype == ScalarType.Float32) TransposeAddBias<float>(yt, bias, y, (int)rows, (int)nt, nb == 1);
+        else if (yt.dtype == ScalarType.Float64) TransposeAddBias<double>(yt, bias, y, (int)rows, (int)nt, nb == 1);
+        else
+        {
+            y.Dispose();
+            return null;
+        }
+        return y;
+    }
+
+    private static void TransposeAddBias<T>(Tensor ytt, Tensor biast, Tensor yt, int rows, int nt, bool one)
+        where T : unmanaged, System.Numerics.INumber<T>
+    {
+        var src = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(ytt.bytes);
+        var b = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(biast.bytes);
+        var dst = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(yt.bytes);
+        for (int j = 0; j < nt; j++)
+        {
+            var col = src.Slice(j * rows, rows);
+            T bj = one ? b[0] : b[j];
+            for (int r = 0; r < rows; r++) dst[r * nt + j] = col[r] + bj;
+        }
+    }
+
+    /// <inheritdoc />
+    public override void Commit(IReadOnlyList<Tensor> gradStates) { }
+
+    /// <inheritdoc />
+    public override Tensor? Backward(Tensor dy, IReadOnlyList<Tensor> dStates, IReadOnlyList<Tensor> saved, bool needDx, Tensor?[] dInputs)
+    {
+        int k = 0;
+        var x = _savedX ? saved[k++] : null;
+        var w = _savedW ? saved[k++] : null;
+        long rows = _b * _t;
+        bool transposed = _transposed;
+        // ∂L/∂y as the unfused node receives it: [B·T, Nt], or for a narrow output ∂L/∂yᵀ [Nt, B·T] made contiguous (what
+        // autograd's view backward makes), so the products below see the same operands.
+        using var g2v = dy.reshape(rows, _nt);
+        using var gt = transposed ? g2v.t().contiguous() : null;
+        using var gtt = gt?.t();
+        var g2 = gtt ?? g2v;
+        if (x is not null)
+        {
+            using var x2 = x.reshape(rows, _ns);
+            if (transposed)
+            {
+                using var one = Ship.Core.Native.IntraOpThreads.Enter(1);
+                using var dwt = gt!.mm(x2);
+                dInputs[0] = dwt.t();
+            }
+            else
+            {
+                using var xt = x2.t();
+                dInputs[0] = xt.mm(g2);
+            }
+        }
+        if (!needDx || w is null) return null;
+        var dx = HostTensors.Block(_blocks, new[] { _b, _t, _ns }, dy.dtype, dy.device);
+        using var dx2 = dx.view(rows, _ns);
+        using var wt = w.t();
+        dx2.addmm_(g2, wt, beta: 0, alpha: 1);
+        return dx;
     }
 }
 

@@ -25,6 +25,8 @@ internal static class HostTensors
             return t;
         }
         if (plain) return t.detach();
+        // A strided host tensor of the dtype without a graph (e.g. a narrow product's transposed block): one copy.
+        if (t.device.type == DeviceType.CPU && t.dtype == dtype && !t.requires_grad) return t.contiguous();
         using var d = t.detach();
         using var h = d.to(CPU);
         using var c = h.to_type(dtype);

@@ -34,16 +34,23 @@ public static class LeakyIntegratorSequence
         var us = u0.shape;
         long b = us[0], n = us[1];
         var input = x ?? torch.zeros(new long[] { b, steps, n }, dtype: u0.dtype, device: u0.device);
-        // β per neuron ([N]), per batch row and neuron ([B, N]) or one for all (0-dim: a constant τ) is read as it is;
-        // other shapes are expanded.
-        int dim = (int)beta.dim();
-        bool asIs = beta.is_contiguous() && (dim == 0 || dim == 1 && beta.shape[0] == n || dim == 2 && beta.shape[0] == b && beta.shape[1] == n);
-        var be = asIs ? beta : beta.expand(b, n).contiguous();
+        var be = KernelBeta(beta, b, n);
         var y = torch.is_grad_enabled() && (input.requires_grad || u0.requires_grad)
             ? LeakyIntegratorSequenceFunction.apply(input, u0, be)
             : Forward(input, u0, be, save: false).Output;
         using var last = y.select(1, steps - 1);
         return (y, last.clone());
+    }
+
+    /// <summary>
+    /// β as the kernels read it: per neuron ([N]), per batch row and neuron ([B, N]) or one for all (0-dim: a constant τ)
+    /// as it is; other shapes expanded to a contiguous [B, N].
+    /// </summary>
+    internal static Tensor KernelBeta(Tensor beta, long b, long n)
+    {
+        int dim = (int)beta.dim();
+        bool asIs = beta.is_contiguous() && (dim == 0 || dim == 1 && beta.shape[0] == n || dim == 2 && beta.shape[0] == b && beta.shape[1] == n);
+        return asIs ? beta : beta.expand(b, n).contiguous();
     }
 
     /// <summary>Forward on the host: membranes [B, T, N] and, when <paramref name="save"/>, the mask 1[v ≥ 0] the backward needs.</summary>
@@ -122,8 +129,12 @@ public static class LeakyIntegratorSequence
         return row;
     }
 
-    /// <summary>∂L/∂x [B, T, N] and ∂L/∂u0 [B, N] from ∂L/∂y [B, T, N] (the final membrane's gradient is that of y's last step).</summary>
-    internal static (Tensor Dx, Tensor DU0) Backward(Tensor gradOut, Tensor mask, Tensor beta)
+    /// <summary>
+    /// ∂L/∂x [B, T, N] and ∂L/∂u0 [B, N] from ∂L/∂y [B, T, N] (the final membrane's gradient is that of y's last step, or
+    /// <paramref name="gradU"/> [B, N] added to it when given: the carry starts from it, as autograd would add it to the
+    /// last step's gradient).
+    /// </summary>
+    internal static (Tensor Dx, Tensor DU0) Backward(Tensor gradOut, Tensor mask, Tensor beta, Tensor? gradU = null)
     {
         var device = gradOut.device;
         var dtype = mask.dtype;
@@ -133,7 +144,13 @@ public static class LeakyIntegratorSequence
         var ms = mask.shape;
         long b = ms[0], t = ms[1], n = ms[2];
         var dx = torch.empty(mc.shape, dtype);
-        var du0 = torch.empty(new long[] { b, n }, dtype);
+        Tensor du0;
+        if (gradU is null) du0 = torch.zeros(new long[] { b, n }, dtype);
+        else
+        {
+            var gu = HostTensors.Contiguous(gradU, dtype, out bool owned);
+            du0 = owned ? gu : gu.clone();
+        }
         bool perRow = bc.dim() == 2;
         if (dtype == ScalarType.Float32) BackwardKernel<float>(go, mc, bc, perRow, dx, du0, b, t, n);
         else BackwardKernel<double>(go, mc, bc, perRow, dx, du0, b, t, n);
@@ -151,8 +168,8 @@ public static class LeakyIntegratorSequence
         var mk = MemoryMarshal.Cast<byte, T>(maskt.bytes);
         var beta = BetaRow(MemoryMarshal.Cast<byte, T>(betat.bytes), n, out var rented);
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
+        // The carry starts as ∂L/∂u after the last step (zeros, or the final membrane's own gradient) and ends as ∂L/∂u0.
         var carry = MemoryMarshal.Cast<byte, T>(du0t.bytes);
-        carry.Clear();
         int w = Vector<T>.Count;
         for (long bi = 0; bi < b; bi++)
         {

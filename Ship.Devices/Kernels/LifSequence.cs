@@ -26,9 +26,9 @@ public static class LifSequence
         public required Tensor U0 { get; init; }
         /// <summary>Initial integrate gate [B, N], contiguous (a flag: no gradient flows through it).</summary>
         public required Tensor G0 { get; init; }
-        /// <summary>Decay β [B, N], contiguous.</summary>
+        /// <summary>Decay β [B, N], contiguous (on the host also one row [N] for every batch row).</summary>
         public required Tensor Beta { get; init; }
-        /// <summary>Threshold [B, N], contiguous.</summary>
+        /// <summary>Threshold [B, N], contiguous (on the host also one row [N] for every batch row).</summary>
         public required Tensor Thr { get; init; }
         /// <summary>Surrogate derivative used backward (null: no gradient is needed).</summary>
         public ISurrogate? Surrogate { get; init; }
@@ -114,6 +114,13 @@ public static class LifSequence
     /// <summary>A host copy of its own (the recurrence writes it): one clone when the tensor is already on the host.</summary>
     private static Tensor HostCopy(Tensor t)
     {
+        // A contiguous host tensor: a new tensor and a byte copy (one handle; a detached clone makes two).
+        if (t.device_type == DeviceType.CPU && t.is_contiguous() && t.numel() * t.ElementSize <= int.MaxValue)
+        {
+            var copy = torch.empty(t.shape, dtype: t.dtype);
+            t.bytes.CopyTo(copy.bytes);
+            return copy;
+        }
         using var d = t.detach();
         if (d.device.type == DeviceType.CPU) return d.clone();
         using var h = d.to(CPU);
@@ -139,15 +146,17 @@ public static class LifSequence
         var s = MemoryMarshal.Cast<byte, T>(st.bytes);
         var u = MemoryMarshal.Cast<byte, T>(ut.bytes);
         var g = MemoryMarshal.Cast<byte, T>(gt.bytes);
-        var beta = MemoryMarshal.Cast<byte, T>(betat.bytes);
-        var thr = MemoryMarshal.Cast<byte, T>(thrt.bytes);
+        var beta = RowOf(MemoryMarshal.Cast<byte, T>(betat.bytes), n, out var rentedBeta);
+        var thr = RowOf(MemoryMarshal.Cast<byte, T>(thrt.bytes), n, out var rentedThr);
         var us = ust is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(ust.bytes);
         var mk = maskt is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(maskt.bytes);
         bool save = ust is not null;
         // Spans sized by the tensors (checked once here); the loops below index them through references, without a
         // bounds check or a slice per vector.
         long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
-        if (rowEnd > u.Length || rowEnd > g.Length || rowEnd > beta.Length || rowEnd > thr.Length || blockEnd > x.Length || blockEnd > s.Length
+        // β and thr per batch row, or one row [N] for all (then read from its start).
+        nuint brow = beta.Length == n ? 0 : (nuint)(bi * n), trow = thr.Length == n ? 0 : (nuint)(bi * n);
+        if (rowEnd > u.Length || rowEnd > g.Length || brow + (nuint)n > (nuint)beta.Length || trow + (nuint)n > (nuint)thr.Length || blockEnd > x.Length || blockEnd > s.Length
             || save && (blockEnd > us.Length || blockEnd > mk.Length))
             throw new ArgumentException($"LIF recurrence: tensors smaller than [{bi + 1}, {t}, {n}].");
         ref T x0 = ref MemoryMarshal.GetReference(x);
@@ -177,10 +186,10 @@ public static class LifSequence
                     var vu = Vector.LoadUnsafe(ref u0, rj);
                     var vg = Vector.LoadUnsafe(ref g0, rj);
                     // Same operation order as the per-step model (u·β, + x, max 0, · gate), so results are bit-identical.
-                    var v = vu * Vector.LoadUnsafe(ref b0, rj) + Vector.LoadUnsafe(ref x0, oj);
+                    var v = vu * Vector.LoadUnsafe(ref b0, brow + (nuint)j) + Vector.LoadUnsafe(ref x0, oj);
                     var nonNeg = Vector.GreaterThanOrEqual(v, zero);
                     var uu = Vector.ConditionalSelect(nonNeg, v, zero) * vg;
-                    var spike = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(uu, Vector.LoadUnsafe(ref th0, rj)), one, zero);
+                    var spike = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(uu, Vector.LoadUnsafe(ref th0, trow + (nuint)j)), one, zero);
                     spike.StoreUnsafe(ref s0, oj);
                     if (cnt is not null)
                     {
@@ -198,9 +207,9 @@ public static class LifSequence
                 int rowi = (int)row, offi = (int)off;
                 for (; j < n; j++)
                 {
-                    T v = u[rowi + j] * beta[rowi + j] + x[offi + j];
+                    T v = u[rowi + j] * beta[(int)brow + j] + x[offi + j];
                     T uu = (v >= T.Zero ? v : T.Zero) * g[rowi + j];
-                    T spike = uu >= thr[rowi + j] ? T.One : T.Zero;
+                    T spike = uu >= thr[(int)trow + j] ? T.One : T.Zero;
                     s[offi + j] = spike;
                     if (cnt is not null && spike == T.One)
                     {
@@ -219,6 +228,28 @@ public static class LifSequence
             }
         }
         if (cnt is not null) counts!.AddKernelRow<T>(bi, cnt, activeSteps);
+        Return(rentedBeta);
+        Return(rentedThr);
+    }
+
+    /// <summary>
+    /// A parameter as the kernels index it: as it is ([B, N] or one row [N]), or a single value (a 0-dim τ or thr, the
+    /// usual case) copied N times into an array of the shared pool (give it back with <see cref="Return"/>), so no
+    /// expanded tensor is made per run. The same values either way.
+    /// </summary>
+    private static Span<T> RowOf<T>(Span<T> values, long n, out T[]? rented) where T : unmanaged
+    {
+        rented = null;
+        if (values.Length != 1 || n == 1) return values;
+        rented = System.Buffers.ArrayPool<T>.Shared.Rent((int)n);
+        var row = rented.AsSpan(0, (int)n);
+        row.Fill(values[0]);
+        return row;
+    }
+
+    private static void Return<T>(T[]? rented)
+    {
+        if (rented is not null) System.Buffers.ArrayPool<T>.Shared.Return(rented);
     }
 
     /// <summary>
@@ -273,7 +304,8 @@ public static class LifSequence
     private static Tensor SurrogateOf(ISurrogate surrogate, Tensor u, Tensor thr)
     {
         using var th = thr.to(u.device);
-        using var th1 = th.unsqueeze(1);
+        // [B, N] → [B, 1, N]; one row [N] or one value broadcasts over [B, T, N] as it is.
+        using var th1 = th.dim() <= 1 ? th.alias() : th.unsqueeze(1);
         var x = u.sub(th1);
         var g = surrogate.Derivative(x);
         // A user's surrogate may return its argument (changed in place): then it is the result, not a temporary.
@@ -292,16 +324,17 @@ public static class LifSequence
         T go0 = go[0];
         var vgo0 = new Vector<T>(go0);
         var sg = MemoryMarshal.Cast<byte, T>(sgt.bytes);
-        var thr = MemoryMarshal.Cast<byte, T>(thrt.bytes);
+        var thr = RowOf(MemoryMarshal.Cast<byte, T>(thrt.bytes), n, out var rentedThr);
         var mk = MemoryMarshal.Cast<byte, T>(maskt.bytes);
-        var beta = MemoryMarshal.Cast<byte, T>(betat.bytes);
+        var beta = RowOf(MemoryMarshal.Cast<byte, T>(betat.bytes), n, out var rentedBeta);
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
         var carryRow = MemoryMarshal.Cast<byte, T>(carryt.bytes).Slice((int)(bi * n), (int)n);
         // The carry tensor is this call's own (zeros or a copy of ∂L/∂U_final): each row is updated in place.
         var carry = carryRow;
         // Spans sized by the tensors (checked once here); the vector loop indexes them through references.
         long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
-        if (rowEnd > thr.Length || rowEnd > beta.Length || blockEnd > sg.Length || blockEnd > mk.Length || blockEnd > dx.Length || !broadcast && blockEnd > go.Length)
+        nuint brow = beta.Length == n ? 0 : (nuint)(bi * n), trow = thr.Length == n ? 0 : (nuint)(bi * n);
+        if (trow + (nuint)n > (nuint)thr.Length || brow + (nuint)n > (nuint)beta.Length || blockEnd > sg.Length || blockEnd > mk.Length || blockEnd > dx.Length || !broadcast && blockEnd > go.Length)
             throw new ArgumentException($"LIF recurrence backward: tensors smaller than [{bi + 1}, {t}, {n}].");
         ref T go0r = ref MemoryMarshal.GetReference(go);
         ref T sg0 = ref MemoryMarshal.GetReference(sg);
@@ -326,14 +359,14 @@ public static class LifSequence
                     Vector<T> g;
                     if (fused)
                     {
-                        var a = Vector.Abs(Vector.LoadUnsafe(ref sg0, oj) - Vector.LoadUnsafe(ref th0, rj)) * vslope + one;
+                        var a = Vector.Abs(Vector.LoadUnsafe(ref sg0, oj) - Vector.LoadUnsafe(ref th0, trow + (nuint)j)) * vslope + one;
                         g = one / (a * a);
                     }
                     else g = Vector.LoadUnsafe(ref sg0, oj);
                     var d = (broadcast ? vgo0 : Vector.LoadUnsafe(ref go0r, oj)) * g + Vector.LoadUnsafe(ref c0, (nuint)j);
                     var dm = d * Vector.LoadUnsafe(ref mk0, oj);
                     dm.StoreUnsafe(ref dx0, oj);
-                    (dm * Vector.LoadUnsafe(ref b0, rj)).StoreUnsafe(ref c0, (nuint)j);
+                    (dm * Vector.LoadUnsafe(ref b0, brow + (nuint)j)).StoreUnsafe(ref c0, (nuint)j);
                 }
                 int rowi = (int)row, offi = (int)off;
                 for (; j < n; j++)
@@ -341,17 +374,19 @@ public static class LifSequence
                     T g;
                     if (fused)
                     {
-                        T a = T.Abs(sg[offi + j] - thr[rowi + j]) * slope + T.One;
+                        T a = T.Abs(sg[offi + j] - thr[(int)trow + j]) * slope + T.One;
                         g = T.One / (a * a);
                     }
                     else g = sg[offi + j];
                     T d = (broadcast ? go0 : go[offi + j]) * g + carry[j];
                     T dm = d * mk[offi + j];
                     dx[offi + j] = dm;
-                    carry[j] = dm * beta[rowi + j];
+                    carry[j] = dm * beta[(int)brow + j];
                 }
             }
         }
+        Return(rentedBeta);
+        Return(rentedThr);
     }
 }
 

@@ -15,7 +15,7 @@ namespace Ship.Devices.Neurons;
 /// (a membrane referenced to ground cannot go negative).
 /// </summary>
 [ShipModel("LeakyIntegrator")]
-public sealed class LeakyIntegrator : NeuronGroup, ISequenceGroup, IShipModel<LeakyIntegrator, LeakyIntegrator.Settings>
+public sealed class LeakyIntegrator : NeuronGroup, IChainGroup, IShipModel<LeakyIntegrator, LeakyIntegrator.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(int N);
@@ -63,6 +63,51 @@ public sealed class LeakyIntegrator : NeuronGroup, ISequenceGroup, IShipModel<Le
         var (y, u) = LeakyIntegratorSequence.Run(input, U.Value, _beta.Value, steps);
         U.Tensor = u;
         return y;
+    }
+
+    /// <inheritdoc />
+    public string? LinkRefusal => ChainLinks.Refusal(Context);
+
+    /// <inheritdoc />
+    public ChainLink OpenLink() => new LeakyLink(this, U.Value, LeakyIntegratorSequence.KernelBeta(_beta.Value, Context.BatchSize, ComponentCount));
+
+    /// <summary>The leaky-integrator recurrence as a link of a fused chain: its final membrane (the block's last step) a gradient-carrying state.</summary>
+    private sealed class LeakyLink(LeakyIntegrator group, Tensor u0, Tensor beta) : ChainLink
+    {
+        private readonly Tensor[] _inputs = [u0];
+        private Tensor? _u;
+
+        /// <inheritdoc />
+        public override IReadOnlyList<Tensor> Inputs => _inputs;
+
+        /// <inheritdoc />
+        public override int GradStates => 1;
+
+        /// <inheritdoc />
+        public override IReadOnlyList<Tensor> FinalGradStates => [_u!];
+
+        /// <inheritdoc />
+        public override Tensor Forward(Tensor x, List<Tensor>? saved, bool inputNeedsGrad)
+        {
+            var (y, mask) = LeakyIntegratorSequence.Forward(x, u0, beta, save: saved is not null);
+            if (saved is not null) saved.AddRange([mask!, beta]);
+            using var last = y.select(1, y.size(1) - 1);
+            _u = last.clone();
+            return y;
+        }
+
+        /// <inheritdoc />
+        public override void Commit(IReadOnlyList<Tensor> gradStates) => group.U.Tensor = gradStates[0];
+
+        /// <inheritdoc />
+        public override Tensor? Backward(Tensor dy, IReadOnlyList<Tensor> dStates, IReadOnlyList<Tensor> saved, bool needDx, Tensor?[] dInputs)
+        {
+            var (dx, du0) = LeakyIntegratorSequence.Backward(dy, saved[0], saved[1], dStates[0]);
+            dInputs[0] = du0;
+            if (needDx) return dx;
+            dx.Dispose();
+            return null;
+        }
     }
 
     /// <inheritdoc />

@@ -16,7 +16,7 @@ namespace Ship.Devices.Neurons;
 /// Output: spikes as 0/1 in the network dtype, the same convention with or without training.
 /// </summary>
 [ShipModel("Lif")]
-public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IEventCountingGroup, IShipModel<Lif, Lif.Settings>
+public sealed class Lif : NeuronGroup, IIntegrationGate, IChainGroup, IEventCountingGroup, IShipModel<Lif, Lif.Settings>
 {
     /// <summary>Construction settings (what a checkpoint writes; parameters and states are saved separately).</summary>
     public sealed record Settings(int N);
@@ -71,24 +71,84 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, ISequenceGroup, IEventC
     public Tensor StepSequence(Tensor? input, int steps)
     {
         var ctx = Context;
-        var shape = new long[] { ctx.BatchSize, ComponentCount };
         var x = input ?? torch.zeros(new long[] { ctx.BatchSize, steps, ComponentCount }, dtype: ctx.DType, device: ctx.Device);
-        var args = new LifSequence.Args
+        var (spikes, u, gate) = LifSequence.Run(x, SequenceArgs());
+        U.Tensor = u;
+        Integrate.Tensor = gate;
+        return spikes;
+    }
+
+    /// <inheritdoc />
+    public string? LinkRefusal => ChainLinks.Refusal(Context) ?? (Context.Spikes is SurrogateSpikes ? null : "its spikes have no surrogate gradient (a link always has one)");
+
+    /// <inheritdoc />
+    public ChainLink OpenLink() => new LifLink(this, SequenceArgs(hostRows: true));
+
+    /// <summary>The fused recurrence's arguments for the coming block, from the current state and parameters.</summary>
+    /// <param name="hostRows">The host recurrence will run it (a chain link): β and thr of one row [N] are passed as they are.</param>
+    private LifSequence.Args SequenceArgs(bool hostRows = false)
+    {
+        var ctx = Context;
+        var shape = new long[] { ctx.BatchSize, ComponentCount };
+        // [B, N] contiguous as they are; on the host also one row [N] or one value (the usual τ and thr): no expanded copy per run.
+        Tensor Rows(Tensor t) => t.is_contiguous() && (t.numel() == (long)ctx.BatchSize * ComponentCount && t.dim() == 2 || hostRows && (t.dim() == 1 && t.numel() == ComponentCount || t.numel() == 1 && t.dim() <= 1))
+            ? t : t.expand(shape).contiguous();
+        return new LifSequence.Args
         {
             // A reset's states are contiguous already: passed as they are (contiguous() would make a handle each run).
             U0 = Contiguous(U.Value),
             G0 = Contiguous(Integrate.Value),
-            Beta = _beta.Value.expand(shape).contiguous(),
-            Thr = Threshold.Value.expand(shape).contiguous(),
+            Beta = Rows(_beta.Value),
+            Thr = Rows(Threshold.Value),
             Surrogate = (ctx.Spikes as SurrogateSpikes)?.Surrogate,
             Backend = LifSequence.Choose(ctx, (long)ctx.BatchSize * ComponentCount).Backend,
             Blocks = ctx.Blocks,
             Counts = _eventSink,
         };
-        var (spikes, u, gate) = LifSequence.Run(x, args);
-        U.Tensor = u;
-        Integrate.Tensor = gate;
-        return spikes;
+    }
+
+    /// <summary>The LIF recurrence as a link of a fused chain: <see cref="LifSequence"/>'s forward and backward, the final membrane a gradient-carrying state.</summary>
+    private sealed class LifLink(Lif group, LifSequence.Args args) : ChainLink
+    {
+        private readonly Tensor[] _inputs = [args.U0];
+        private Tensor? _u, _g;
+
+        /// <inheritdoc />
+        public override IReadOnlyList<Tensor> Inputs => _inputs;
+
+        /// <inheritdoc />
+        public override int GradStates => 1;
+
+        /// <inheritdoc />
+        public override IReadOnlyList<Tensor> FinalGradStates => [_u!];
+
+        /// <inheritdoc />
+        public override Tensor Forward(Tensor x, List<Tensor>? saved, bool inputNeedsGrad)
+        {
+            var (spikes, u, g, us, mask) = LifSequence.Forward(x, args, save: saved is not null);
+            // What the unfused node saves, in its order.
+            saved?.AddRange([us!, mask!, args.Beta, args.Thr]);
+            _u = u;
+            _g = g;
+            return spikes;
+        }
+
+        /// <inheritdoc />
+        public override void Commit(IReadOnlyList<Tensor> gradStates)
+        {
+            group.U.Tensor = gradStates[0];
+            group.Integrate.Tensor = _g;
+        }
+
+        /// <inheritdoc />
+        public override Tensor? Backward(Tensor dy, IReadOnlyList<Tensor> dStates, IReadOnlyList<Tensor> saved, bool needDx, Tensor?[] dInputs)
+        {
+            var (dx, du0) = LifSequence.Backward(dy, dStates[0], saved[0], saved[3], args.Surrogate!, saved[1], saved[2], args.Blocks);
+            dInputs[0] = du0;
+            if (needDx) return dx;
+            dx.Dispose();
+            return null;
+        }
     }
 
     private static Tensor Contiguous(Tensor t) => t.is_contiguous() ? t : t.contiguous();

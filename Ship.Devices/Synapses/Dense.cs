@@ -12,7 +12,7 @@ namespace Ship.Devices.Synapses;
 /// W defaults to uniform draws on [0, 1) from the network's generator, as in SHIP.
 /// </summary>
 [ShipModel("Dense")]
-public sealed class Dense : WeightedSynapse, ISequenceGroup, IShipModel<Dense, WeightedSynapse.WeightedSettings>
+public sealed class Dense : WeightedSynapse, IChainGroup, IShipModel<Dense, WeightedSynapse.WeightedSettings>
 {
     /// <inheritdoc />
     public WeightedSynapse.WeightedSettings GetSettings() => SynapseSettings();
@@ -43,6 +43,17 @@ public sealed class Dense : WeightedSynapse, ISequenceGroup, IShipModel<Dense, W
         // network's pool: a block an earlier run freed is already mapped, where a fresh one costs a page fault per 4 KiB.
         return Kernels.DenseSequence.Product(x, w, Context.Blocks).Plus_(Bias.Value);
     }
+
+    /// <inheritdoc />
+    public string? LinkRefusal =>
+        Kernels.ChainLinks.Refusal(Context)
+        ?? (WeightDevice is not null ? "its weights are read from a device"
+            : W.Value.dim() != 2 ? "its weights are not one [inputs, outputs] matrix"
+            : Bias.Value.requires_grad ? "its bias is trained: the link has no gradient for it"
+            : null);
+
+    /// <inheritdoc />
+    public ChainLink OpenLink() => new Kernels.DenseLink(Weights, Bias.Value, Context.Blocks, InputSize, OutputSize);
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)

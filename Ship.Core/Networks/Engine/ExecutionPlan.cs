@@ -17,6 +17,7 @@ public sealed class ExecutionPlan
 
     private ExecutionPlan(CompiledGraph graph, double dt, int[] delays, CallOrderResult order, bool[] sequence, bool[] slices, string[][] observers, string?[] refusals)
     {
+        (ChainOf, Chains) = FusedChain.Find(graph, sequence, slices, observers);
         Refusals = refusals;
         _graph = graph;
         Dt = dt;
@@ -53,6 +54,14 @@ public sealed class ExecutionPlan
     public bool HasSequence { get; }
     /// <summary>Whether anything happens per step beyond advancing the clock.</summary>
     public bool PerStepWork => Stepped.Length > 0 || Prefetch.Length > 0;
+    /// <summary>
+    /// Fused chains of the whole-block stage, each in data order: groups computed inside one autograd node, each after
+    /// the first the only reader of the one before (<see cref="IChainGroup"/>; found by the plan, allowed by
+    /// <see cref="KernelPolicy.FusedChains"/> through each group's <see cref="IChainGroup.LinkRefusal"/>).
+    /// </summary>
+    public int[][] Chains { get; }
+    /// <summary>Per group, the index of its chain in <see cref="Chains"/>, or −1.</summary>
+    public int[] ChainOf { get; }
     /// <summary>The graph this plan runs.</summary>
     public CompiledGraph Graph => _graph;
 
@@ -126,6 +135,11 @@ public sealed class ExecutionPlan
             var extras = new List<string>();
             if (DelaySteps[i] > 0) extras.Add($"delay {DelaySteps[i]} step(s)");
             if (Prefetch.Contains(i)) extras.Add("published before the step");
+            if (ChainOf[i] >= 0)
+            {
+                var chain = Chains[ChainOf[i]];
+                extras.Add($"fused chain {ChainOf[i] + 1}, link {Array.IndexOf(chain, i) + 1} of {chain.Length}");
+            }
             if (_graph.OutputSlot[i] >= 0) extras.Add("output");
             if (Observers[i].Length > 0) extras.Add("observed by " + string.Join(", ", Observers[i]));
             if (Refusals[i] is { } why) extras.Add("no whole block: " + why);

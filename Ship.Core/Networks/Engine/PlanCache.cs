@@ -38,7 +38,7 @@ internal sealed class PlanCache
             var g = graph.Groups[i];
             int delay = Math.Max(0, g.OutputDelayStepsAt(dt));
             key[1 + 2 * i] = delay;
-            key[2 + 2 * i] = (timeBatching && g is ISequenceGroup s && delay == 0 && SequenceForm.Refusal(s) is null ? 8 : 0) | Needs(g, observers);
+            key[2 + 2 * i] = (timeBatching && g is ISequenceGroup s && delay == 0 && SequenceForm.Refusal(s) is null ? 8 | Link(g) : 0) | Needs(g, observers);
         }
         if (_last is not null && ReferenceEquals(_last.Graph, graph) && _lastDt.Equals(dt) && key.AsSpan().SequenceEqual(_lastKey)) return _last;
         var plan = Lookup(graph, dt, timeBatching, observers);
@@ -47,6 +47,9 @@ internal sealed class PlanCache
         _lastKey = (int[])key.Clone();
         return plan;
     }
+
+    // Whether the group may be a link of a fused chain (asked only of whole-block groups): part of the plan's key.
+    private static int Link(Group g) => g is IChainGroup c && c.LinkRefusal is null ? 16 : 0;
 
     private static int Needs(Group g, IReadOnlyList<IRunObserver> observers)
     {
@@ -73,7 +76,7 @@ internal sealed class PlanCache
         for (int i = 0; i < graph.Count; i++)
         {
             var g = graph.Groups[i];
-            chars[1 + 2 * i] = timeBatching && g is ISequenceGroup s && delays[i] == 0 && SequenceForm.Refusal(s) is null ? 's' : '-';
+            chars[1 + 2 * i] = timeBatching && g is ISequenceGroup s && delays[i] == 0 && SequenceForm.Refusal(s) is null ? (Link(g) != 0 ? 'c' : 's') : '-';
             int o = 0;
             foreach (var ob in observers) o |= (ob.NeedsStepOutput(g) ? 1 : 0) | (ob.NeedsStepState(g) ? 2 : 0) | (ob.Watches(g) ? 4 : 0);
             chars[2 + 2 * i] = (char)('0' + o);

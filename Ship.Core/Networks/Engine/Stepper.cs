@@ -93,6 +93,12 @@ internal sealed class Stepper
         foreach (var i in plan.Order)
         {
             if (!plan.Sequence[i]) continue;
+            if (plan.ChainOf[i] is >= 0 and var c)
+            {
+                // A fused chain runs whole when the order reaches its first group (its other groups read only inside it).
+                if (plan.Chains[c][0] == i) ComputeChain(plan, plan.Chains[c], steps);
+                continue;
+            }
             var src = graph.Sources[i];
             Tensor? x = src.Length switch
             {
@@ -115,6 +121,38 @@ internal sealed class Stepper
             }
             foreach (var v in _state.Variables[i]) v.Tensor?.DetachFromDisposeScope();
             _lifetime.StatesReplaced(before);
+        }
+    }
+
+    private void ComputeChain(ExecutionPlan plan, int[] chain, int steps)
+    {
+        var graph = plan.Graph;
+        var ctx = _state.Context;
+        var before = new (Parameters.StateVariable, Tensor?)[chain.Length][];
+        var links = new ChainLink[chain.Length];
+        for (int k = 0; k < chain.Length; k++)
+        {
+            before[k] = _lifetime.StatesOf(chain[k]);
+            links[k] = ((IChainGroup)graph.Groups[chain[k]]).OpenLink();
+        }
+        var blocks = FusedChain.Run(links, _block[graph.Sources[chain[0]][0]]!);
+        for (int k = 0; k < chain.Length; k++)
+        {
+            int i = chain[k];
+            var g = graph.Groups[i];
+            var y = blocks[k];
+            var shape = y.shape;
+            if (shape.Length != 3 || shape[0] != ctx.BatchSize || shape[1] != steps || shape[2] != g.OutputSize)
+                throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(shape)} from its fused-chain link, expected [{ctx.BatchSize}, {steps}, {g.OutputSize}].");
+            _block[i] = y.DetachFromDisposeScope();
+            _lifetime.AddTemporary(y);
+            if (plan.Slices[i])
+            {
+                _slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
+                foreach (var t in _slices[i]) _lifetime.AddTemporary(t);
+            }
+            foreach (var v in _state.Variables[i]) v.Tensor?.DetachFromDisposeScope();
+            _lifetime.StatesReplaced(before[k]);
         }
     }
 

@@ -1,0 +1,236 @@
+using Ship.Core.Groups;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Core.Networks;
+
+/// <summary>
+/// Runs a fused chain of whole-block groups (<see cref="ExecutionPlan.Chains"/>) for one block: without a graph, the
+/// links' forwards one after the other; while recording gradients, inside one autograd node (<see cref="ChainFunction"/>)
+/// whose inputs are the chain's input and every link's <see cref="ChainLink.Inputs"/>, and whose one packed output
+/// holds the last link's block and the final states that carry gradients. The blocks between links are plain tensors:
+/// nothing but the next link reads them (the plan's condition for a chain), so they need no gradient of their own.
+/// </summary>
+internal static class FusedChain
+{
+    /// <summary>
+    /// Finds the chains of a plan: maximal runs of whole-block <see cref="IChainGroup"/>s that accept to be links, each
+    /// after the first having the one before as its only source and being that one's only reader, where the groups
+    /// before the last are not outputs, not read per step (no slices), not bound to an observer and on no ordering edge.
+    /// Returns per group its chain (or −1) and the chains, each in data order.
+    /// </summary>
+    public static (int[] ChainOf, int[][] Chains) Find(CompiledGraph graph, bool[] sequence, bool[] slices, string[][] observers)
+    {
+        int n = graph.Count;
+        var readers = new List<int>[n];
+        for (int i = 0; i < n; i++) readers[i] = new List<int>();
+        for (int t = 0; t < n; t++) foreach (var s in graph.Sources[t]) readers[s].Add(t);
+        var ordered = new bool[n];
+        foreach (var (s, t) in graph.OrderingEdges) ordered[s] = ordered[t] = true;
+        bool Link(int i) => sequence[i] && !ordered[i] && graph.Groups[i] is IChainGroup c && c.LinkRefusal is null;
+        // The link after i, where i can hand its block on inside a chain.
+        int Next(int i)
+        {
+            if (!Link(i) || slices[i] || observers[i].Length > 0 || graph.OutputSlot[i] >= 0 || readers[i].Count != 1) return -1;
+            int t = readers[i][0];
+            return t != i && Link(t) && graph.Sources[t].Length == 1 ? t : -1;
+        }
+        var chainOf = Enumerable.Repeat(-1, n).ToArray();
+        var chains = new List<int[]>();
+        var hasPrev = new bool[n];
+        for (int i = 0; i < n; i++) if (Next(i) is >= 0 and var t) hasPrev[t] = true;
+        for (int i = 0; i < n; i++)
+        {
+            // A chain starts at a link with one source that no link hands on to, and has at least two groups.
+            if (hasPrev[i] || graph.Sources[i].Length != 1 || Next(i) < 0) continue;
+            var members = new List<int> { i };
+            for (int t = Next(i); t >= 0 && !members.Contains(t); t = Next(t)) members.Add(t);
+            foreach (var m in members) chainOf[m] = chains.Count;
+            chains.Add(members.ToArray());
+        }
+        return (chainOf, chains.ToArray());
+    }
+
+    /// <summary>
+    /// Runs <paramref name="links"/> over <paramref name="x"/> and commits their final states; returns each link's block
+    /// [B, T, N]. The last one is the autograd output (a view of the node's packed output) when gradients are recorded.
+    /// </summary>
+    public static Tensor[] Run(ChainLink[] links, Tensor x)
+    {
+        bool record = torch.is_grad_enabled() && (x.requires_grad || links.Any(l => l.Inputs.Any(t => t.requires_grad)));
+        var blocks = new Tensor[links.Length];
+        if (!record)
+        {
+            var cur = x;
+            for (int k = 0; k < links.Length; k++) cur = blocks[k] = links[k].Forward(cur, null, false);
+            foreach (var l in links) l.Commit(l.FinalGradStates);
+            return blocks;
+        }
+        var call = new ChainCall(links);
+        var vars = new List<object> { x };
+        foreach (var l in links) vars.AddRange(l.Inputs);
+        vars.Add(call);
+        using var packed = ChainFunction.apply(vars.ToArray());
+        for (int k = 0; k < links.Length - 1; k++) blocks[k] = call.Blocks[k]!;
+        var shape = call.LastShape;
+        long btn = shape[0] * shape[1] * shape[2], bn = shape[0];
+        using (var last = packed.narrow(0, 0, btn)) blocks[^1] = last.view(shape);
+        long offset = btn;
+        foreach (var l in links)
+        {
+            var states = new Tensor[l.GradStates];
+            for (int s = 0; s < states.Length; s++)
+            {
+                long size = call.StateSizes[offset];
+                // A state of its own (not a view): a later reset detaches replaced states in place, which a view cannot be.
+                using var part = packed.narrow(0, offset, size);
+                using var view = part.view(bn, size / bn);
+                states[s] = view.clone();
+                offset += size;
+            }
+            l.Commit(states);
+        }
+        return blocks;
+    }
+
+    /// <summary>What one recorded chain call hands between its forward, its unpacking and its backward (no tensor it owns).</summary>
+    internal sealed class ChainCall
+    {
+        public ChainCall(ChainLink[] links) => Links = links;
+        public ChainLink[] Links { get; }
+        /// <summary>The blocks between links, made by the forward (plain tensors; taken by the engine).</summary>
+        public Tensor?[] Blocks = [];
+        /// <summary>Shape [B, T, N] of the last link's block.</summary>
+        public long[] LastShape = [];
+        /// <summary>Per offset into the packed output where a gradient-carrying state starts, its size (B·N).</summary>
+        public Dictionary<long, long> StateSizes = new();
+        /// <summary>Per link, how many saved tensors it appended.</summary>
+        public int[] SavedCounts = [];
+        /// <summary>Per link, whether ∂L/∂(its input) is needed: the chain's input records a gradient or an earlier link has an input that does.</summary>
+        public bool[] InputNeedsGrad = [];
+        /// <summary>Per link, which of its inputs record a gradient.</summary>
+        public bool[][] InputGrad = [];
+    }
+}
+
+/// <summary>The autograd node of a fused chain: inputs (x, each link's inputs, the call), one packed flat output (last block, then the gradient-carrying final states).</summary>
+internal sealed class ChainFunction : torch.autograd.SingleTensorFunction<ChainFunction>
+{
+    /// <inheritdoc />
+    public override string Name => "ShipFusedChain";
+
+    /// <inheritdoc />
+    public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
+    {
+        var x = (Tensor)vars[0];
+        var call = (FusedChain.ChainCall)vars[^1];
+        var links = call.Links;
+        int m = links.Length;
+        call.InputNeedsGrad = new bool[m];
+        call.InputGrad = new bool[m][];
+        bool upstream = x.requires_grad;
+        for (int k = 0; k < m; k++)
+        {
+            call.InputNeedsGrad[k] = upstream;
+            var inputs = links[k].Inputs;
+            call.InputGrad[k] = new bool[inputs.Count];
+            for (int j = 0; j < inputs.Count; j++) upstream |= call.InputGrad[k][j] = inputs[j].requires_grad;
+        }
+        var saved = new List<Tensor>();
+        call.SavedCounts = new int[m];
+        call.Blocks = new Tensor?[m];
+        var cur = x;
+        for (int k = 0; k < m; k++)
+        {
+            int before = saved.Count;
+            cur = call.Blocks[k] = links[k].Forward(cur, saved, call.InputNeedsGrad[k]);
+            call.SavedCounts[k] = saved.Count - before;
+        }
+        var y = call.Blocks[m - 1]!;
+        call.Blocks[m - 1] = null;
+        var shape = y.shape;
+        call.LastShape = shape;
+        long btn = shape[0] * shape[1] * shape[2];
+        long total = btn;
+        foreach (var l in links) foreach (var s in l.FinalGradStates) total += s.numel();
+        var packed = torch.empty(new[] { total }, dtype: y.dtype, device: y.device);
+        Pack(packed, 0, y, btn);
+        y.Dispose();
+        long offset = btn;
+        foreach (var l in links)
+            foreach (var s in l.FinalGradStates)
+            {
+                long size = s.numel();
+                Pack(packed, offset, s, size);
+                call.StateSizes[offset] = size;
+                offset += size;
+            }
+        ctx.save_for_backward(saved);
+        ctx.save_data("call", call);
+        return packed;
+    }
+
+    /// <summary>Copies <paramref name="part"/> (<paramref name="size"/> values) into <paramref name="packed"/> at <paramref name="offset"/>: a byte copy for contiguous host tensors (no native call returning a tensor), else a view and copy_.</summary>
+    private static void Pack(Tensor packed, long offset, Tensor part, long size)
+    {
+        long bytes = size * part.ElementSize;
+        if (packed.device_type == DeviceType.CPU && part.device_type == DeviceType.CPU && part.dtype == packed.dtype && part.is_contiguous() && (offset + size) * part.ElementSize <= int.MaxValue)
+        {
+            part.bytes.CopyTo(packed.bytes.Slice((int)(offset * part.ElementSize), (int)bytes));
+            return;
+        }
+        using var slot = packed.narrow(0, offset, size);
+        using var view = slot.view(part.shape);
+        view.copy_(part);
+    }
+
+    /// <inheritdoc />
+    public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        // Backward runs on libtorch's autograd thread, outside every scope of the caller: free what is made here.
+        using var b = Autograd.BackwardScope.Begin(gradOutput);
+        var call = (FusedChain.ChainCall)ctx.get_data("call");
+        var saved = ctx.get_saved_variables();
+        var links = call.Links;
+        int m = links.Length;
+        var shape = call.LastShape;
+        long btn = shape[0] * shape[1] * shape[2];
+        var dy = gradOutput.narrow(0, 0, btn).view(shape);
+        // Each link's slice of the saved tensors and of the state gradients.
+        var savedStart = new int[m];
+        for (int k = 1; k < m; k++) savedStart[k] = savedStart[k - 1] + call.SavedCounts[k - 1];
+        var stateGrads = new Tensor[m][];
+        long offset = btn;
+        for (int k = 0; k < m; k++)
+        {
+            stateGrads[k] = new Tensor[links[k].GradStates];
+            for (int s = 0; s < stateGrads[k].Length; s++)
+            {
+                long size = call.StateSizes[offset];
+                stateGrads[k][s] = gradOutput.narrow(0, offset, size).view(shape[0], size / shape[0]);
+                offset += size;
+            }
+        }
+        var dInputs = new Tensor?[m][];
+        Tensor? dx0 = null;
+        for (int k = m - 1; k >= 0; k--)
+        {
+            // Nothing from here back records a gradient: the links before have nothing to compute.
+            if (!call.InputNeedsGrad[k] && !call.InputGrad[k].Contains(true)) break;
+            dInputs[k] = new Tensor?[links[k].Inputs.Count];
+            var mine = saved.GetRange(savedStart[k], call.SavedCounts[k]);
+            var dx = links[k].Backward(dy, stateGrads[k], mine, call.InputNeedsGrad[k], dInputs[k]);
+            for (int j = 0; j < dInputs[k].Length; j++)
+                if (!call.InputGrad[k][j]) dInputs[k][j] = null;
+            // No ∂L/∂x asked: nothing before this link records a gradient.
+            if (dx is null) break;
+            if (k == 0) dx0 = dx;
+            dy = dx;
+        }
+        var grads = new List<Tensor> { dx0 is null ? null! : b.Return(dx0) };
+        for (int k = 0; k < m; k++)
+            foreach (var d in dInputs[k] ?? new Tensor?[links[k].Inputs.Count]) grads.Add(d is null ? null! : b.Return(d));
+        grads.Add(null!);
+        return grads;
+    }
+}
