@@ -37,6 +37,19 @@ public static class DenseSequence
     /// </summary>
     public static bool Transposed(long ns, long nt) => nt <= NarrowOutputs && nt < ns;
 
+    /// <summary>
+    /// Whether <paramref name="bias"/> is a host tensor of zeros that records no gradient: adding it is then skipped (a
+    /// pass over the whole [B, T, Nt] block that changes no value; only a −0 current stays −0 instead of becoming +0).
+    /// </summary>
+    public static bool IsZeroBias(Tensor bias)
+    {
+        ArgumentNullException.ThrowIfNull(bias);
+        if (bias.device_type != DeviceType.CPU || bias.requires_grad || !bias.is_contiguous()) return false;
+        if (bias.dtype == ScalarType.Float32) return !System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bias.bytes).ContainsAnyExcept(0f);
+        if (bias.dtype == ScalarType.Float64) return !System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(bias.bytes).ContainsAnyExcept(0d);
+        return false;
+    }
+
     /// <summary>Largest output width for which <see cref="Transposed"/> applies.</summary>
     public const int NarrowOutputs = 32;
 
@@ -130,7 +143,7 @@ internal sealed class DenseLink : Ship.Core.Groups.ChainLink
                 y3.Plus_(_bias);
             }
         }
-        else y3.Plus_(_bias);
+        else if (!DenseSequence.IsZeroBias(_bias)) y3.Plus_(_bias);
         if (saved is not null)
         {
             // As the unfused node: x for ∂L/∂W, W for ∂L/∂x, each only when that gradient will be asked for.
@@ -255,6 +268,10 @@ public sealed class DenseSequenceFunction : torch.autograd.SingleTensorFunction<
         long nt = gradOutput.size(transposed ? 0 : 2);
         long bs = (long)ctx.get_data("b"), t = (long)ctx.get_data("t");
         // ∂L/∂y as [B·T, Nt] (for the transposed output, a view of ∂L/∂yᵀ).
+        // A transposed output's gradient arrives contiguous after an in-place bias (autograd copies the slices back) but as
+        // a transposed view without it: made contiguous either way, so the products below, and the fused chain's, see one
+        // layout (the BLAS rounds differently for another layout).
+        if (transposed && !gradOutput.is_contiguous()) gradOutput = gradOutput.contiguous();
         var g2 = transposed ? gradOutput.t() : gradOutput.reshape(bs * t, nt);
         Tensor? dx = null, dw = null;
         if (needDw)

@@ -96,10 +96,10 @@ public static class LifSequence
         Tensor? us = save ? HostTensors.BlockLike(a.Blocks, x) : null, mask = save ? HostTensors.BlockLike(a.Blocks, x) : null;
         // Per-row spike counts are kept in x's dtype during the call: exact below 2^24 steps (longer blocks are not counted here).
         var counts = a.Counts is { } c && c.Batch == b && c.N == n && t < 1L << 23 ? c : null;
-        ForEachBatchRow(b, t * n, bi =>
+        ForEachRowRange(b, t * n, (from, to) =>
         {
-            if (x.dtype == ScalarType.Float32) ForwardKernel<float>(x, spikes, u, g, beta, thr, us, mask, bi, t, n, counts);
-            else ForwardKernel<double>(x, spikes, u, g, beta, thr, us, mask, bi, t, n, counts);
+            if (x.dtype == ScalarType.Float32) ForwardKernel<float>(x, spikes, u, g, beta, thr, us, mask, from, to, t, n, counts);
+            else ForwardKernel<double>(x, spikes, u, g, beta, thr, us, mask, from, to, t, n, counts);
         });
         counts?.AddKernelSteps(t);
         // The converted copies (a detached x while recording, a GPU network's host copies) are freed now, as the leaky
@@ -132,14 +132,26 @@ public static class LifSequence
     /// ones run inline. One budget for both pools: at 1 thread nothing runs beside the caller, and the recurrence never
     /// adds workers to the threads the caller allowed (it runs between libtorch's parallel operations, not during them).
     /// </summary>
-    internal static void ForEachBatchRow(long rows, long workPerRow, Action<long> body)
+    internal static void ForEachBatchRow(long rows, long workPerRow, Action<long> body) =>
+        ForEachRowRange(rows, workPerRow, (from, to) => { for (long r = from; r < to; r++) body(r); });
+
+    /// <summary>
+    /// As <see cref="ForEachBatchRow"/>, a range of rows [from, to) per call: inline, one call over all rows; in parallel,
+    /// one contiguous range per worker. A kernel then reads its tensors' addresses once per range, not once per row (each
+    /// read is a few native calls). Rows are independent, so the split never changes a result.
+    /// </summary>
+    internal static void ForEachRowRange(long rows, long workPerRow, Action<long, long> body)
     {
         int workers = rows > 1 && rows * workPerRow >= 1 << 18 ? (int)Math.Min(rows, torch.get_num_threads()) : 1;
-        if (workers > 1) Parallel.For(0L, rows, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
-        else for (long r = 0; r < rows; r++) body(r);
+        if (workers <= 1)
+        {
+            body(0, rows);
+            return;
+        }
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, k => body(rows * k / workers, rows * (k + 1) / workers));
     }
 
-    private static void ForwardKernel<T>(Tensor xt, Tensor st, Tensor ut, Tensor gt, Tensor betat, Tensor thrt, Tensor? ust, Tensor? maskt, long bi, long t, long n, EventCounts? counts)
+    private static void ForwardKernel<T>(Tensor xt, Tensor st, Tensor ut, Tensor gt, Tensor betat, Tensor thrt, Tensor? ust, Tensor? maskt, long bFrom, long bTo, long t, long n, EventCounts? counts)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = MemoryMarshal.Cast<byte, T>(xt.bytes);
@@ -151,83 +163,86 @@ public static class LifSequence
         var us = ust is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(ust.bytes);
         var mk = maskt is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(maskt.bytes);
         bool save = ust is not null;
-        // Spans sized by the tensors (checked once here); the loops below index them through references, without a
-        // bounds check or a slice per vector.
-        long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
-        // β and thr per batch row, or one row [N] for all (then read from its start).
-        nuint brow = beta.Length == n ? 0 : (nuint)(bi * n), trow = thr.Length == n ? 0 : (nuint)(bi * n);
-        if (rowEnd > u.Length || rowEnd > g.Length || brow + (nuint)n > (nuint)beta.Length || trow + (nuint)n > (nuint)thr.Length || blockEnd > x.Length || blockEnd > s.Length
-            || save && (blockEnd > us.Length || blockEnd > mk.Length))
-            throw new ArgumentException($"LIF recurrence: tensors smaller than [{bi + 1}, {t}, {n}].");
-        ref T x0 = ref MemoryMarshal.GetReference(x);
-        ref T s0 = ref MemoryMarshal.GetReference(s);
-        ref T u0 = ref MemoryMarshal.GetReference(u);
-        ref T g0 = ref MemoryMarshal.GetReference(g);
-        ref T b0 = ref MemoryMarshal.GetReference(beta);
-        ref T th0 = ref MemoryMarshal.GetReference(thr);
-        ref T us0 = ref MemoryMarshal.GetReference(us);
-        ref T mk0 = ref MemoryMarshal.GetReference(mk);
-        int w = Vector<T>.Count;
-        var one = Vector<T>.One;
-        var zero = Vector<T>.Zero;
-        var cnt = counts is null ? null : new T[n]; // spikes per neuron of this row, for the ledger
-        long activeSteps = 0;
+        for (long bi = bFrom; bi < bTo; bi++)
         {
-            nuint row = (nuint)(bi * n);
-            for (long ti = 0; ti < t; ti++)
+            // Spans sized by the tensors (checked once per row); the loops below index them through references, without a
+            // bounds check or a slice per vector.
+            long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
+            // β and thr per batch row, or one row [N] for all (then read from its start).
+            nuint brow = beta.Length == n ? 0 : (nuint)(bi * n), trow = thr.Length == n ? 0 : (nuint)(bi * n);
+            if (rowEnd > u.Length || rowEnd > g.Length || brow + (nuint)n > (nuint)beta.Length || trow + (nuint)n > (nuint)thr.Length || blockEnd > x.Length || blockEnd > s.Length
+                || save && (blockEnd > us.Length || blockEnd > mk.Length))
+                throw new ArgumentException($"LIF recurrence: tensors smaller than [{bi + 1}, {t}, {n}].");
+            ref T x0 = ref MemoryMarshal.GetReference(x);
+            ref T s0 = ref MemoryMarshal.GetReference(s);
+            ref T u0 = ref MemoryMarshal.GetReference(u);
+            ref T g0 = ref MemoryMarshal.GetReference(g);
+            ref T b0 = ref MemoryMarshal.GetReference(beta);
+            ref T th0 = ref MemoryMarshal.GetReference(thr);
+            ref T us0 = ref MemoryMarshal.GetReference(us);
+            ref T mk0 = ref MemoryMarshal.GetReference(mk);
+            int w = Vector<T>.Count;
+            var one = Vector<T>.One;
+            var zero = Vector<T>.Zero;
+            var cnt = counts is null ? null : new T[n]; // spikes per neuron of this row, for the ledger
+            long activeSteps = 0;
             {
-                nuint off = (nuint)((bi * t + ti) * n);
-                int j = 0;
-                var any = zero;
-                bool anyTail = false;
-                for (; j + w <= n; j += w)
+                nuint row = (nuint)(bi * n);
+                for (long ti = 0; ti < t; ti++)
                 {
-                    nuint rj = row + (nuint)j, oj = off + (nuint)j;
-                    var vu = Vector.LoadUnsafe(ref u0, rj);
-                    var vg = Vector.LoadUnsafe(ref g0, rj);
-                    // Same operation order as the per-step model (u·β, + x, max 0, · gate), so results are bit-identical.
-                    var v = vu * Vector.LoadUnsafe(ref b0, brow + (nuint)j) + Vector.LoadUnsafe(ref x0, oj);
-                    var nonNeg = Vector.GreaterThanOrEqual(v, zero);
-                    var uu = Vector.ConditionalSelect(nonNeg, v, zero) * vg;
-                    var spike = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(uu, Vector.LoadUnsafe(ref th0, trow + (nuint)j)), one, zero);
-                    spike.StoreUnsafe(ref s0, oj);
-                    if (cnt is not null)
+                    nuint off = (nuint)((bi * t + ti) * n);
+                    int j = 0;
+                    var any = zero;
+                    bool anyTail = false;
+                    for (; j + w <= n; j += w)
                     {
-                        (new Vector<T>(cnt, j) + spike).CopyTo(cnt, j);
-                        any |= spike;
+                        nuint rj = row + (nuint)j, oj = off + (nuint)j;
+                        var vu = Vector.LoadUnsafe(ref u0, rj);
+                        var vg = Vector.LoadUnsafe(ref g0, rj);
+                        // Same operation order as the per-step model (u·β, + x, max 0, · gate), so results are bit-identical.
+                        var v = vu * Vector.LoadUnsafe(ref b0, brow + (nuint)j) + Vector.LoadUnsafe(ref x0, oj);
+                        var nonNeg = Vector.GreaterThanOrEqual(v, zero);
+                        var uu = Vector.ConditionalSelect(nonNeg, v, zero) * vg;
+                        var spike = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(uu, Vector.LoadUnsafe(ref th0, trow + (nuint)j)), one, zero);
+                        spike.StoreUnsafe(ref s0, oj);
+                        if (cnt is not null)
+                        {
+                            (new Vector<T>(cnt, j) + spike).CopyTo(cnt, j);
+                            any |= spike;
+                        }
+                        if (save)
+                        {
+                            uu.StoreUnsafe(ref us0, oj);
+                            Vector.ConditionalSelect(nonNeg, vg, zero).StoreUnsafe(ref mk0, oj);
+                        }
+                        uu.StoreUnsafe(ref u0, rj);
+                        (one - spike).StoreUnsafe(ref g0, rj);
                     }
-                    if (save)
+                    int rowi = (int)row, offi = (int)off;
+                    for (; j < n; j++)
                     {
-                        uu.StoreUnsafe(ref us0, oj);
-                        Vector.ConditionalSelect(nonNeg, vg, zero).StoreUnsafe(ref mk0, oj);
+                        T v = u[rowi + j] * beta[(int)brow + j] + x[offi + j];
+                        T uu = (v >= T.Zero ? v : T.Zero) * g[rowi + j];
+                        T spike = uu >= thr[(int)trow + j] ? T.One : T.Zero;
+                        s[offi + j] = spike;
+                        if (cnt is not null && spike == T.One)
+                        {
+                            cnt[j] += T.One;
+                            anyTail = true;
+                        }
+                        if (save)
+                        {
+                            us[offi + j] = uu;
+                            mk[offi + j] = v >= T.Zero ? g[rowi + j] : T.Zero;
+                        }
+                        u[rowi + j] = uu;
+                        g[rowi + j] = T.One - spike;
                     }
-                    uu.StoreUnsafe(ref u0, rj);
-                    (one - spike).StoreUnsafe(ref g0, rj);
+                    if (cnt is not null && (anyTail || any != zero)) activeSteps++;
                 }
-                int rowi = (int)row, offi = (int)off;
-                for (; j < n; j++)
-                {
-                    T v = u[rowi + j] * beta[(int)brow + j] + x[offi + j];
-                    T uu = (v >= T.Zero ? v : T.Zero) * g[rowi + j];
-                    T spike = uu >= thr[(int)trow + j] ? T.One : T.Zero;
-                    s[offi + j] = spike;
-                    if (cnt is not null && spike == T.One)
-                    {
-                        cnt[j] += T.One;
-                        anyTail = true;
-                    }
-                    if (save)
-                    {
-                        us[offi + j] = uu;
-                        mk[offi + j] = v >= T.Zero ? g[rowi + j] : T.Zero;
-                    }
-                    u[rowi + j] = uu;
-                    g[rowi + j] = T.One - spike;
-                }
-                if (cnt is not null && (anyTail || any != zero)) activeSteps++;
             }
+            if (cnt is not null) counts!.AddKernelRow<T>(bi, cnt, activeSteps);
         }
-        if (cnt is not null) counts!.AddKernelRow<T>(bi, cnt, activeSteps);
         Return(rentedBeta);
         Return(rentedThr);
     }
@@ -291,10 +306,10 @@ public static class LifSequence
             var gu = HostTensors.Contiguous(gradU, mask.dtype, out bool owned);
             carry = owned ? gu : gu.clone();
         }
-        ForEachBatchRow(b, t * n, bi =>
+        ForEachRowRange(b, t * n, (from, to) =>
         {
-            if (mask.dtype == ScalarType.Float32) BackwardKernel(go, broadcast, sgc, fused, (float)slope, thrc, mask, betac, dx, carry, bi, t, n);
-            else BackwardKernel(go, broadcast, sgc, fused, slope, thrc, mask, betac, dx, carry, bi, t, n);
+            if (mask.dtype == ScalarType.Float32) BackwardKernel(go, broadcast, sgc, fused, (float)slope, thrc, mask, betac, dx, carry, from, to, t, n);
+            else BackwardKernel(go, broadcast, sgc, fused, slope, thrc, mask, betac, dx, carry, from, to, t, n);
         });
         if (device.type == DeviceType.CPU) return (dx, carry);
         return (dx.to(device), carry.to(device));
@@ -317,7 +332,7 @@ public static class LifSequence
     /// One batch row backward. <paramref name="sgt"/> is the surrogate derivative per step, or, when
     /// <paramref name="fused"/>, the membrane per step from which the fast sigmoid's derivative is computed here.
     /// </summary>
-    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor sgt, bool fused, T slope, Tensor thrt, Tensor maskt, Tensor betat, Tensor dxt, Tensor carryt, long bi, long t, long n)
+    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor sgt, bool fused, T slope, Tensor thrt, Tensor maskt, Tensor betat, Tensor dxt, Tensor carryt, long bFrom, long bTo, long t, long n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var go = MemoryMarshal.Cast<byte, T>(got.bytes);
@@ -328,60 +343,63 @@ public static class LifSequence
         var mk = MemoryMarshal.Cast<byte, T>(maskt.bytes);
         var beta = RowOf(MemoryMarshal.Cast<byte, T>(betat.bytes), n, out var rentedBeta);
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
-        var carryRow = MemoryMarshal.Cast<byte, T>(carryt.bytes).Slice((int)(bi * n), (int)n);
-        // The carry tensor is this call's own (zeros or a copy of ∂L/∂U_final): each row is updated in place.
-        var carry = carryRow;
-        // Spans sized by the tensors (checked once here); the vector loop indexes them through references.
-        long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
-        nuint brow = beta.Length == n ? 0 : (nuint)(bi * n), trow = thr.Length == n ? 0 : (nuint)(bi * n);
-        if (trow + (nuint)n > (nuint)thr.Length || brow + (nuint)n > (nuint)beta.Length || blockEnd > sg.Length || blockEnd > mk.Length || blockEnd > dx.Length || !broadcast && blockEnd > go.Length)
-            throw new ArgumentException($"LIF recurrence backward: tensors smaller than [{bi + 1}, {t}, {n}].");
-        ref T go0r = ref MemoryMarshal.GetReference(go);
-        ref T sg0 = ref MemoryMarshal.GetReference(sg);
-        ref T th0 = ref MemoryMarshal.GetReference(thr);
-        ref T mk0 = ref MemoryMarshal.GetReference(mk);
-        ref T b0 = ref MemoryMarshal.GetReference(beta);
-        ref T dx0 = ref MemoryMarshal.GetReference(dx);
-        ref T c0 = ref MemoryMarshal.GetReference(carry);
-        int w = Vector<T>.Count;
-        var one = Vector<T>.One;
-        var vslope = new Vector<T>(slope);
+        var carryAll = MemoryMarshal.Cast<byte, T>(carryt.bytes);
+        for (long bi = bFrom; bi < bTo; bi++)
         {
-            nuint row = (nuint)(bi * n);
-            for (long ti = t - 1; ti >= 0; ti--)
+            // The carry tensor is this call's own (zeros or a copy of ∂L/∂U_final): each row is updated in place.
+            var carry = carryAll.Slice((int)(bi * n), (int)n);
+            // Spans sized by the tensors (checked once per row); the vector loop indexes them through references.
+            long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
+            nuint brow = beta.Length == n ? 0 : (nuint)(bi * n), trow = thr.Length == n ? 0 : (nuint)(bi * n);
+            if (trow + (nuint)n > (nuint)thr.Length || brow + (nuint)n > (nuint)beta.Length || blockEnd > sg.Length || blockEnd > mk.Length || blockEnd > dx.Length || !broadcast && blockEnd > go.Length)
+                throw new ArgumentException($"LIF recurrence backward: tensors smaller than [{bi + 1}, {t}, {n}].");
+            ref T go0r = ref MemoryMarshal.GetReference(go);
+            ref T sg0 = ref MemoryMarshal.GetReference(sg);
+            ref T th0 = ref MemoryMarshal.GetReference(thr);
+            ref T mk0 = ref MemoryMarshal.GetReference(mk);
+            ref T b0 = ref MemoryMarshal.GetReference(beta);
+            ref T dx0 = ref MemoryMarshal.GetReference(dx);
+            ref T c0 = ref MemoryMarshal.GetReference(carry);
+            int w = Vector<T>.Count;
+            var one = Vector<T>.One;
+            var vslope = new Vector<T>(slope);
             {
-                nuint off = (nuint)((bi * t + ti) * n);
-                int j = 0;
-                // δu_t = ∂L/∂s_t · g(u_t − thr) + carry;  ∂L/∂x_t = δu_t · m_t;  carry ← δu_t · m_t · β  (m_t = gate · 1[v_t ≥ 0]).
-                for (; j + w <= n; j += w)
+                nuint row = (nuint)(bi * n);
+                for (long ti = t - 1; ti >= 0; ti--)
                 {
-                    nuint rj = row + (nuint)j, oj = off + (nuint)j;
-                    Vector<T> g;
-                    if (fused)
+                    nuint off = (nuint)((bi * t + ti) * n);
+                    int j = 0;
+                    // δu_t = ∂L/∂s_t · g(u_t − thr) + carry;  ∂L/∂x_t = δu_t · m_t;  carry ← δu_t · m_t · β  (m_t = gate · 1[v_t ≥ 0]).
+                    for (; j + w <= n; j += w)
                     {
-                        var a = Vector.Abs(Vector.LoadUnsafe(ref sg0, oj) - Vector.LoadUnsafe(ref th0, trow + (nuint)j)) * vslope + one;
-                        g = one / (a * a);
+                        nuint rj = row + (nuint)j, oj = off + (nuint)j;
+                        Vector<T> g;
+                        if (fused)
+                        {
+                            var a = Vector.Abs(Vector.LoadUnsafe(ref sg0, oj) - Vector.LoadUnsafe(ref th0, trow + (nuint)j)) * vslope + one;
+                            g = one / (a * a);
+                        }
+                        else g = Vector.LoadUnsafe(ref sg0, oj);
+                        var d = (broadcast ? vgo0 : Vector.LoadUnsafe(ref go0r, oj)) * g + Vector.LoadUnsafe(ref c0, (nuint)j);
+                        var dm = d * Vector.LoadUnsafe(ref mk0, oj);
+                        dm.StoreUnsafe(ref dx0, oj);
+                        (dm * Vector.LoadUnsafe(ref b0, brow + (nuint)j)).StoreUnsafe(ref c0, (nuint)j);
                     }
-                    else g = Vector.LoadUnsafe(ref sg0, oj);
-                    var d = (broadcast ? vgo0 : Vector.LoadUnsafe(ref go0r, oj)) * g + Vector.LoadUnsafe(ref c0, (nuint)j);
-                    var dm = d * Vector.LoadUnsafe(ref mk0, oj);
-                    dm.StoreUnsafe(ref dx0, oj);
-                    (dm * Vector.LoadUnsafe(ref b0, brow + (nuint)j)).StoreUnsafe(ref c0, (nuint)j);
-                }
-                int rowi = (int)row, offi = (int)off;
-                for (; j < n; j++)
-                {
-                    T g;
-                    if (fused)
+                    int rowi = (int)row, offi = (int)off;
+                    for (; j < n; j++)
                     {
-                        T a = T.Abs(sg[offi + j] - thr[(int)trow + j]) * slope + T.One;
-                        g = T.One / (a * a);
+                        T g;
+                        if (fused)
+                        {
+                            T a = T.Abs(sg[offi + j] - thr[(int)trow + j]) * slope + T.One;
+                            g = T.One / (a * a);
+                        }
+                        else g = sg[offi + j];
+                        T d = (broadcast ? go0 : go[offi + j]) * g + carry[j];
+                        T dm = d * mk[offi + j];
+                        dx[offi + j] = dm;
+                        carry[j] = dm * beta[(int)brow + j];
                     }
-                    else g = sg[offi + j];
-                    T d = (broadcast ? go0 : go[offi + j]) * g + carry[j];
-                    T dm = d * mk[offi + j];
-                    dx[offi + j] = dm;
-                    carry[j] = dm * beta[(int)brow + j];
                 }
             }
         }

@@ -41,7 +41,9 @@ public sealed class Dense : WeightedSynapse, IChainGroup, IShipModel<Dense, Weig
             return x.matmul(w).Plus_(Bias.Value);
         // The same GEMM as matmul (which folds [B, T, Ns] to [B·T, Ns] and calls mm), written into a block of the
         // network's pool: a block an earlier run freed is already mapped, where a fresh one costs a page fault per 4 KiB.
-        return Kernels.DenseSequence.Product(x, w, Context.Blocks).Plus_(Bias.Value);
+        var y = Kernels.DenseSequence.Product(x, w, Context.Blocks);
+        // A zero bias changes no value: the pass over the block is skipped (as the fused chain's link does).
+        return Kernels.DenseSequence.IsZeroBias(Bias.Value) ? y : y.Plus_(Bias.Value);
     }
 
     /// <inheritdoc />

@@ -6,6 +6,7 @@ using Ship.Core.Networks;
 using Ship.Core.Parameters;
 using Ship.Core.Spikes;
 using Ship.Devices.Inputs;
+using Ship.Devices.Kernels;
 using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
 using Ship.Tests.Conformance;
@@ -215,6 +216,45 @@ public class FusedChainTests
             SameStates(nets[0], nets[1], $"seed {seed}");
             Assert.That(ya.abs().sum().item<float>(), Is.GreaterThan(0f), "the read-out saw spikes (the comparison is not of zeros)");
         }
+    }
+
+    [Test]
+    public void LifRowsSplitBetweenThreadsGiveTheSameAsOneThread()
+    {
+        // batch 8 × 64 steps × 512 neurons: the LIF recurrence splits its batch rows into one range per worker at 2
+        // intra-op threads; each row is independent, so forward, final state and gradient are bit-identical to 1 thread.
+        Assume.That(Ship.Core.Native.IntraOpThreads.Available, "libtorch_cpu's per-thread setters resolve on this build");
+        var results = new List<(Tensor Y, Tensor U, Tensor G)>();
+        foreach (var threads in new[] { 1, 2 })
+        {
+            using var caller = Ship.Core.Native.IntraOpThreads.Enter(2);
+            var net = new Network("rows") { Dt = 1e-3, BatchSize = 8, Seed = 4, SequenceBlockSteps = 64, SpikeFunction = new SurrogateSpikes(new FastSigmoid(5)) };
+            net.UseKernels(new KernelPolicy { IntraOpThreads = threads });
+            net.Add("I", new TensorInput(6));
+            net.Add("A", new Dense(Init.Uniform(0, 0.6)), "I", "L");
+            net.Add("L", new Lif(512, tau: 8e-3, threshold: 0.9));
+            net.MarkOutput("L");
+            var targets = Record(net);
+            var x = torch.rand(new long[] { 8, 64, 6 }, generator: new torch.Generator(2)).lt(0.5).to_type(ScalarType.Float32);
+            var y = net.Run(x)["L"];
+            y.sum().backward();
+            results.Add((y.detach().clone(), net["L"].AllVariables.OfType<StateVariable>().Single(v => v.Name == "u").Tensor!.detach().clone(), targets[0].T.grad!.clone()));
+            Assert.That(net.DescribePlan(), Does.Contain("fused chain"));
+        }
+        Assert.That(results[0].Y.sum().item<float>(), Is.GreaterThan(0f), "the layer spiked");
+        Same(results[1].Y, results[0].Y, "spikes at 2 threads vs 1");
+        Same(results[1].U, results[0].U, "final membrane at 2 threads vs 1");
+        Same(results[1].G, results[0].G, "weight gradient at 2 threads vs 1");
+    }
+
+    [Test]
+    public void AZeroBiasIsRecognisedExactly()
+    {
+        Assert.That(DenseSequence.IsZeroBias(torch.zeros(5)), Is.True);
+        Assert.That(DenseSequence.IsZeroBias(torch.tensor(-0.0)), Is.True, "−0 added changes no value either");
+        Assert.That(DenseSequence.IsZeroBias(torch.tensor(new[] { 0f, 0f, 1e-30f })), Is.False);
+        Assert.That(DenseSequence.IsZeroBias(torch.tensor(float.NaN)), Is.False);
+        Assert.That(DenseSequence.IsZeroBias(torch.zeros(3, requires_grad: true)), Is.False, "a trained bias is always added (its gradient)");
     }
 
     /// <summary>I → A → L → B → O with the given changes; returns the plan's text.</summary>
