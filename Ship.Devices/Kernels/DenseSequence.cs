@@ -61,14 +61,13 @@ public static class DenseSequence
     /// <param name="x">Input [B, T, Ns], contiguous, on the host.</param>
     /// <param name="w">Weights [Ns, Nt].</param>
     /// <param name="blocks">The network's pool, or null for libtorch's allocator.</param>
-    /// <param name="allowTransposed">False: always the row-major product (what matmul computes for an input that is not contiguous).</param>
-    internal static Tensor Into(Tensor x, Tensor w, BlockPool? blocks, bool allowTransposed = true)
+    internal static Tensor Into(Tensor x, Tensor w, BlockPool? blocks)
     {
         // Each shape read is a native call that allocates: read once.
         var xs = x.shape;
         long b = xs[0], t = xs[1], ns = xs[2], nt = w.size(1);
         using var x2 = x.view(b * t, ns);
-        if (allowTransposed && Transposed(ns, nt))
+        if (Transposed(ns, nt))
         {
             var yt = HostTensors.Block(blocks, new[] { nt, b * t }, x.dtype, x.device);
             // One thread: with more, the BLAS may split the sum over Ns between threads, and results would then depend
@@ -116,14 +115,13 @@ internal sealed class DenseLink : Ship.Core.Groups.ChainLink
     /// <inheritdoc />
     public override Tensor Forward(Tensor x, List<Tensor>? saved, bool inputNeedsGrad)
     {
-        // As the unfused synapse: an input that is not contiguous goes through matmul, which copies it and computes the
-        // row-major product (never the transposed one), so the link does the same.
-        _transposed = DenseSequence.Transposed(_ns, _nt) && x.is_contiguous();
+        // As the unfused synapse: an input that is not contiguous (a batch's input narrowed to one block) is copied first.
+        _transposed = DenseSequence.Transposed(_ns, _nt);
         var xc = HostTensors.Contiguous(x, x.dtype, out bool owned);
         var xs = xc.shape;
         _b = xs[0];
         _t = xs[1];
-        var y = DenseSequence.Into(xc, _w, _blocks, _transposed);
+        var y = DenseSequence.Into(xc, _w, _blocks);
         Tensor y3 = y;
         if (_transposed)
         {

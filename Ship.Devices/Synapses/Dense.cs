@@ -37,8 +37,12 @@ public sealed class Dense : WeightedSynapse, IChainGroup, IShipModel<Dense, Weig
     {
         var x = input!;
         var w = Weights;
-        if (x.device.type != DeviceType.CPU || w.dim() != 2 || x.dim() != 3 || !x.is_contiguous())
+        if (x.device.type != DeviceType.CPU || w.dim() != 2 || x.dim() != 3)
             return x.matmul(w).Plus_(Bias.Value);
+        // A strided block (a batch's input narrowed to one block of steps) is copied first: matmul would compute it as one
+        // product per batch row (bmm) unless W records a gradient, rounding otherwise than the one product of a contiguous
+        // block (and than the fused chain's link, which reads the same copy).
+        if (!x.is_contiguous()) x = x.contiguous();
         // The same GEMM as matmul (which folds [B, T, Ns] to [B·T, Ns] and calls mm), written into a block of the
         // network's pool: a block an earlier run freed is already mapped, where a fresh one costs a page fault per 4 KiB.
         var y = Kernels.DenseSequence.Product(x, w, Context.Blocks);
