@@ -199,4 +199,119 @@ public class FusedChainReviewTests
         Same(ya, yb, "spikes");
         Same(nets[0]["L"].Variable("u").Value, nets[1]["L"].Variable("u").Value, "final membrane");
     }
+
+    /// <summary>I → A → L → B → O, surrogate spikes, A.w and B.w trained, gradients recorded.</summary>
+    private static Network Chain(bool fuse, int batch = 3, int blockSteps = 4)
+    {
+        var net = new Network("chain") { Dt = 1e-3, BatchSize = batch, Seed = 6, SequenceBlockSteps = blockSteps, SpikeFunction = new SurrogateSpikes(new FastSigmoid(5)) };
+        if (!fuse) net.UseKernels(new KernelPolicy { FusedChains = false });
+        net.Add("I", new TensorInput(24));
+        net.Add("A", new Dense(Init.Uniform(0, 0.4), bias: 0.05), "I", "L");
+        net.Add("L", new Lif(300, tau: 6e-3, threshold: 0.6));
+        net.Add("B", new Dense(Init.Uniform(-0.1, 0.2)), "L", "O");
+        net.Add("O", new LeakyIntegrator(7, tau: 4e-3));
+        net.MarkOutput("O");
+        net.Initialize();
+        foreach (var tag in new[] { "A", "B" })
+        {
+            var p = net[tag].Variable("w");
+            p.Tensor = new TorchSharp.Modules.Parameter(p.Value.detach().clone(), requires_grad: true).DetachFromDisposeScope();
+            ((Parameter)p).Pinned = true;
+        }
+        net.TrackGradients = true;
+        return net;
+    }
+
+    [Test]
+    public void ASavedBlockIsNotReusedBeforeItsBackward()
+    {
+        // Two recorded runs, then the backward of the first: the blocks its graph saved (pooled) must still hold the first
+        // run's values, i.e. its gradient equals that of a network that ran once.
+        var x1 = torch.rand(new long[] { 3, 12, 24 }, generator: new torch.Generator(1)).lt(0.5).to_type(ScalarType.Float32);
+        var x2 = torch.rand(new long[] { 3, 12, 24 }, generator: new torch.Generator(2)).lt(0.5).to_type(ScalarType.Float32);
+        var a = Chain(true);
+        var loss1 = Loss(new[] { a.Run(x1)["O"] });
+        var loss2 = Loss(new[] { a.Run(x2)["O"] });
+        loss1.backward();
+        var b = Chain(true);
+        Loss(new[] { b.Run(x1)["O"] }).backward();
+        Assert.That(a.DescribePlan(), Does.Contain("fused chain 1, link 4 of 4"));
+        Same(a["A"].Variable("w").Value.grad!, b["A"].Variable("w").Value.grad!, "A.w gradient");
+        Same(a["B"].Variable("w").Value.grad!, b["B"].Variable("w").Value.grad!, "B.w gradient");
+        GC.KeepAlive(loss2);
+    }
+
+    [Test]
+    public void TrainingBatchesLeaveNoMoreTensorsFusedThanUnfused()
+    {
+        var x = torch.rand(new long[] { 3, 12, 24 }, generator: new torch.Generator(1)).lt(0.5).to_type(ScalarType.Float32);
+        long Grown(bool fuse)
+        {
+            var net = Chain(fuse);
+            void Once()
+            {
+                using var scope = torch.NewDisposeScope();
+                Loss(new[] { net.Run(x)["O"] }).backward();
+            }
+            Once();
+            Once();
+            long before = torch.Tensor.TotalCount;
+            for (int k = 0; k < 10; k++) Once();
+            Assert.That(net.DescribePlan().Contains("fused chain"), Is.EqualTo(fuse));
+            return torch.Tensor.TotalCount - before;
+        }
+        long unfused = Grown(false), fused = Grown(true);
+        Assert.That(fused, Is.LessThanOrEqualTo(unfused), $"tensors left alive by 10 training batches: {fused} fused, {unfused} unfused");
+    }
+
+    [Test]
+    public void AFailedContinueLeavesTheChainAsBefore()
+    {
+        var x = torch.rand(new long[] { 3, 20, 24 }, generator: new torch.Generator(1)).lt(0.5).to_type(ScalarType.Float32);
+        var (a, b) = (Chain(true), Chain(false));
+        using var _ = torch.no_grad();
+        a.Run(x.narrow(1, 0, 8));
+        b.Run(x.narrow(1, 0, 8));
+        // Asks for more steps than the input holds: fails after some blocks have run.
+        Assert.Throws(Is.InstanceOf<Ship.Core.Errors.ShipException>(), () => a.Continue(x.narrow(1, 8, 6), new Ship.Core.Clocks.Schedule((1e-3, 10))));
+        var ya = a.Continue(x.narrow(1, 8, 12))["O"];
+        var yb = b.Continue(x.narrow(1, 8, 12))["O"];
+        Same(ya, yb, "continued output after the failed call");
+        Same(a["L"].Variable("u").Value, b["L"].Variable("u").Value, "L.u");
+    }
+
+    [Test]
+    public void ABiasTrainedAfterAFusedRunGetsItsGradient()
+    {
+        var x = torch.rand(new long[] { 3, 8, 24 }, generator: new torch.Generator(1)).lt(0.5).to_type(ScalarType.Float32);
+        var grads = new List<Tensor>();
+        foreach (var fuse in new[] { true, false })
+        {
+            var net = Chain(fuse);
+            Loss(new[] { net.Run(x)["O"] }).backward();
+            var bias = net["A"].Variable("bias");
+            bias.Tensor = new TorchSharp.Modules.Parameter(bias.Value.detach().clone(), requires_grad: true).DetachFromDisposeScope();
+            Loss(new[] { net.Run(x)["O"] }).backward();
+            Assert.That(bias.Value.grad, Is.Not.Null, $"fuse {fuse}: the bias got a gradient");
+            grads.Add(bias.Value.grad!);
+        }
+        Same(grads[0], grads[1], "bias gradient");
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void AChainThatStartsWithANeuron(bool leaky)
+    {
+        // The input feeds the neuron directly: the chain's input is the strided block of the data, and the first link a recurrence.
+        var plan = Compare(net =>
+        {
+            net.Add("I", new TensorInput(10));
+            net.Add("L", leaky ? (Group)new LeakyIntegrator(10, tau: 5e-3) : new Lif(10, tau: 5e-3, threshold: 0.5));
+            net.Connect("I", "L");
+            net.Add("B", new Dense(Init.Uniform(-0.2, 0.6), bias: 0.02), "L", "O");
+            net.Add("O", new Lif(4, tau: 4e-3, threshold: 0.3));
+            net.MarkOutput("O");
+        }, new[] { "B" }, n => Bits(n, 10), inputGrad: true, batch: 3, blockSteps: 3);
+        Assert.That(plan, Does.Contain("L [whole block] — fused chain 1, link 1 of 3"), plan);
+    }
 }
