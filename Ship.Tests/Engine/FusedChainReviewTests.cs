@@ -314,4 +314,30 @@ public class FusedChainReviewTests
         }, new[] { "B" }, n => Bits(n, 10), inputGrad: true, batch: 3, blockSteps: 3);
         Assert.That(plan, Does.Contain("L [whole block] — fused chain 1, link 1 of 3"), plan);
     }
+
+    [Test]
+    public void AMonitorOfTheChainsLastLinkRecordsTheSame()
+    {
+        // B (narrow, 300 → 7) ends a chain when monitored; O's membrane monitored makes O stepped.
+        var x = torch.rand(new long[] { 3, 14, 24 }, generator: new torch.Generator(1)).lt(0.5).to_type(ScalarType.Float32);
+        var recorded = new List<(Tensor B, Tensor U, string Plan)>();
+        var grads = new List<Tensor>();
+        foreach (var fuse in new[] { true, false })
+        {
+            var net = Chain(fuse);
+            var mb = net.Monitor("B");
+            var mu = net.Monitor("O", "u");
+            var y1 = net.Run(x.narrow(1, 0, 9))["O"];
+            var y2 = net.Continue(x.narrow(1, 9, 5))["O"];
+            // The stepped O reads the per-step slices of the chain's last block: the gradient goes back through them.
+            Loss(new[] { y1, y2 }).backward();
+            grads.Add(net["A"].Variable("w").Value.grad!);
+            recorded.Add((mb.Values.detach().clone(), mu.Values.detach().clone(), net.DescribePlan()));
+        }
+        Assert.That(recorded[0].Plan, Does.Contain("B [whole block, sliced per step] — fused chain 1, link 3 of 3"), recorded[0].Plan);
+        Same(recorded[0].B, recorded[1].B, "monitored output of B");
+        Same(recorded[0].U, recorded[1].U, "monitored membrane of O");
+        Same(grads[0], grads[1], "gradient of A.w through the slices");
+        Assert.That(recorded[0].B.shape, Is.EqualTo(new long[] { 3, 14, 7 }), "one record per step");
+    }
 }
