@@ -340,4 +340,26 @@ public class FusedChainReviewTests
         Same(grads[0], grads[1], "gradient of A.w through the slices");
         Assert.That(recorded[0].B.shape, Is.EqualTo(new long[] { 3, 14, 7 }), "one record per step");
     }
+
+    [Test]
+    public void ASpikeFunctionChangedAfterAFusedRunChangesThePlan()
+    {
+        var x = torch.rand(new long[] { 3, 8, 24 }, generator: new torch.Generator(1)).lt(0.5).to_type(ScalarType.Float32);
+        var runs = new List<(Tensor Y, Tensor? GradA, Tensor? GradB, string Plan)>();
+        foreach (var fuse in new[] { true, false })
+        {
+            var net = Chain(fuse);
+            Loss(new[] { net.Run(x)["O"] }).backward();
+            foreach (var tag in new[] { "A", "B" }) net[tag].Variable("w").Value.grad?.zero_();
+            // Heaviside spikes: no link for the LIF (no surrogate); the plan cached for the first run must not be reused.
+            net.SpikeFunction = new HeavisideSpikes();
+            var y = net.Run(x)["O"];
+            Loss(new[] { y }).backward();
+            runs.Add((y.detach().clone(), net["A"].Variable("w").Value.grad?.clone(), net["B"].Variable("w").Value.grad?.clone(), net.DescribePlan()));
+        }
+        Assert.That(runs[0].Plan, Does.Not.Contain("L [whole block] — fused"), runs[0].Plan);
+        Same(runs[0].Y, runs[1].Y, "output with Heaviside spikes");
+        Same(runs[0].GradB!, runs[1].GradB!, "B.w gradient");
+        Same(runs[0].GradA!, runs[1].GradA!, "A.w gradient (zero: Heaviside spikes carry none)");
+    }
 }
