@@ -362,4 +362,23 @@ public class FusedChainReviewTests
         Same(runs[0].GradB!, runs[1].GradB!, "B.w gradient");
         Same(runs[0].GradA!, runs[1].GradA!, "A.w gradient (zero: Heaviside spikes carry none)");
     }
+
+    [Test]
+    public void AStateWithNothingTrainedBeforeItRecordsNoGradient()
+    {
+        // Only B.w is trained: nothing before B records a gradient, so L's membrane (as unfused) is a plain tensor, and the
+        // next block neither records L's recurrence nor keeps this block's graph alive through it.
+        var x = torch.rand(new long[] { 3, 8, 24 }, generator: new torch.Generator(1)).lt(0.5).to_type(ScalarType.Float32);
+        var flags = new List<(bool L, bool O)>();
+        foreach (var fuse in new[] { true, false })
+        {
+            var net = Chain(fuse);
+            var a = net["A"].Variable("w");
+            a.Tensor = a.Value.detach().clone().DetachFromDisposeScope();
+            net.Run(x);
+            flags.Add((net["L"].Variable("u").Value.requires_grad, net["O"].Variable("u").Value.requires_grad));
+        }
+        Assert.That(flags[1], Is.EqualTo((false, true)), "unfused: L records nothing, O's membrane depends on B.w");
+        Assert.That(flags[0], Is.EqualTo(flags[1]), "fused as unfused");
+    }
 }

@@ -76,8 +76,12 @@ internal static class FusedChain
         long btn = shape[0] * shape[1] * shape[2], bn = shape[0];
         using (var last = packed.narrow(0, 0, btn)) blocks[^1] = last.view(shape);
         long offset = btn;
-        foreach (var l in links)
+        for (int k = 0; k < links.Length; k++)
         {
+            var l = links[k];
+            // A link with nothing recording a gradient before it or in it (only later links are trained) hands on plain
+            // states, as its own node would: else the next block would record its recurrence for a gradient that is zero.
+            bool grads = call.InputNeedsGrad[k] || call.InputGrad[k].Contains(true);
             var states = new Tensor[l.GradStates];
             for (int s = 0; s < states.Length; s++)
             {
@@ -85,7 +89,12 @@ internal static class FusedChain
                 // A state of its own (not a view): a later reset detaches replaced states in place, which a view cannot be.
                 using var part = packed.narrow(0, offset, size);
                 using var view = part.view(bn, size / bn);
-                states[s] = view.clone();
+                if (grads) states[s] = view.clone();
+                else
+                {
+                    using var plain = view.detach();
+                    states[s] = plain.clone();
+                }
                 offset += size;
             }
             l.Commit(states);
