@@ -381,4 +381,20 @@ public class FusedChainReviewTests
         Assert.That(flags[1], Is.EqualTo((false, true)), "unfused: L records nothing, O's membrane depends on B.w");
         Assert.That(flags[0], Is.EqualTo(flags[1]), "fused as unfused");
     }
+
+    [TestCase(false, ScalarType.Float32)]
+    [TestCase(true, ScalarType.Float32)]
+    [TestCase(false, ScalarType.Float64)]
+    public void ANarrowFirstLayerOverAStridedInputThatRequiresGrad(bool trainA, ScalarType dtype)
+    {
+        // 40 → 8: the transposed product, on blocks narrowed from a batch's input.
+        var plan = Compare(net =>
+        {
+            net.Add("I", new TensorInput(40));
+            net.Add("A", new Dense(Init.Uniform(-0.05, 0.2), bias: 0.01), "I", "L");
+            net.Add("L", new Lif(8, tau: 5e-3, threshold: 0.5));
+            net.MarkOutput("L");
+        }, trainA ? new[] { "A" } : Array.Empty<string>(), n => Bits(n, 40), inputGrad: true, batch: 3, blockSteps: 3, dtype: dtype);
+        Assert.That(plan, Does.Contain("fused chain 1, link 2 of 2"), plan);
+    }
 }
