@@ -37,7 +37,8 @@ public abstract class ChainLink
     public virtual int GradStates => 0;
 
     /// <summary>
-    /// Runs the block: <paramref name="x"/> [B, T, Nin] (host, no graph) → [B, T, Nout], a tensor the caller owns; when
+    /// Runs the block: <paramref name="x"/> [B, T, Nin] (host; the first link's may be an input that records a gradient,
+    /// to be read detached) → [B, T, Nout], a tensor the caller owns; when
     /// <paramref name="saved"/> is not null, appends what <see cref="Backward"/> needs (<paramref name="inputNeedsGrad"/>:
     /// whether ∂L/∂x will be asked for). Keeps the final states for <see cref="FinalGradStates"/> and <see cref="Commit"/>.
     /// </summary>

@@ -26,9 +26,9 @@ public static class LifSequence
         public required Tensor U0 { get; init; }
         /// <summary>Initial integrate gate [B, N], contiguous (a flag: no gradient flows through it).</summary>
         public required Tensor G0 { get; init; }
-        /// <summary>Decay β [B, N], contiguous (on the host also one row [N] for every batch row).</summary>
+        /// <summary>Decay β [B, N], contiguous (on the host also one row [N] for every batch row, or one value for all).</summary>
         public required Tensor Beta { get; init; }
-        /// <summary>Threshold [B, N], contiguous (on the host also one row [N] for every batch row).</summary>
+        /// <summary>Threshold [B, N], contiguous (on the host also one row [N] for every batch row, or one value for all).</summary>
         public required Tensor Thr { get; init; }
         /// <summary>Surrogate derivative used backward (null: no gradient is needed).</summary>
         public ISurrogate? Surrogate { get; init; }
