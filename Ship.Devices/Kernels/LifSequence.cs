@@ -77,7 +77,29 @@ public static class LifSequence
         return (spikes, u, g);
     }
 
-    internal static (Tensor Spikes, Tensor UFinal, Tensor GFinal, Tensor? U, Tensor? Mask) Forward(Tensor x, Args a, bool save, Tensor? spikesInto = null)
+    /// <summary>
+    /// Whether the backward of a recurrence over <paramref name="x"/> recomputes the membrane and mask per batch row from
+    /// the forward's inputs (host recurrence, fast sigmoid: its derivative is computed in the pass) instead of reading
+    /// [B, T, N] blocks the forward saved: two blocks fewer written forward and one fewer read backward, the same numbers
+    /// (the forward's own code computes them again).
+    /// </summary>
+    internal static bool Recomputes(Tensor x, Args a) =>
+        a.Surrogate is FastSigmoid && x.device.type == DeviceType.CPU && !(a.Backend == KernelBackend.Cuda && LifCuda.IsAvailable(x.device));
+
+    /// <summary>
+    /// The tensors the backward needs, in the autograd graph's saved list: with <paramref name="recompute"/> the host input
+    /// the kernel read (<paramref name="uOrX"/>), U0, G0, β and thr; else the membrane and mask per step, β and thr.
+    /// </summary>
+    internal static List<Tensor> SaveList(bool recompute, Tensor uOrX, Tensor? mask, Args a) =>
+        recompute ? new List<Tensor> { uOrX, a.U0, a.G0, a.Beta, a.Thr } : new List<Tensor> { uOrX, mask!, a.Beta, a.Thr };
+
+    /// <summary>The backward from the saved list of <see cref="SaveList"/>.</summary>
+    internal static (Tensor Dx, Tensor DU0) BackwardFromSaved(Tensor? gradOut, Tensor? gradU, IReadOnlyList<Tensor> saved, bool recompute, ISurrogate surrogate, BlockPool? blocks) =>
+        recompute
+            ? BackwardRecomputing(gradOut, gradU, saved[0], saved[1], saved[2], saved[4], (FastSigmoid)surrogate, saved[3], blocks)
+            : Backward(gradOut, gradU, saved[0], saved[3], surrogate, saved[1], saved[2], blocks);
+
+    internal static (Tensor Spikes, Tensor UFinal, Tensor GFinal, Tensor? U, Tensor? Mask) Forward(Tensor x, Args a, bool save, Tensor? spikesInto = null, bool recompute = false)
     {
         // On a GPU with NVRTC the recurrence is one fused kernel; otherwise it runs on the host, which on a GPU replaces
         // ~10 kernel launches per step by two copies per segment.
@@ -93,7 +115,9 @@ public static class LifSequence
         var g = HostCopy(a.G0);
         var beta = HostTensors.Contiguous(a.Beta, x.dtype, out bool ownBeta);
         var thr = HostTensors.Contiguous(a.Thr, x.dtype, out bool ownThr);
-        Tensor? us = save ? HostTensors.BlockLike(a.Blocks, x) : null, mask = save ? HostTensors.BlockLike(a.Blocks, x) : null;
+        // Recomputing backward: nothing per step is kept but the input (returned in the membrane's place).
+        bool keep = save && !recompute;
+        Tensor? us = keep ? HostTensors.BlockLike(a.Blocks, x) : null, mask = keep ? HostTensors.BlockLike(a.Blocks, x) : null;
         // Per-row spike counts are kept in x's dtype during the call: exact below 2^24 steps (longer blocks are not counted here).
         var counts = a.Counts is { } c && c.Batch == b && c.N == n && t < 1L << 23 ? c : null;
         ForEachRowRange(b, t * n, (from, to) =>
@@ -104,9 +128,10 @@ public static class LifSequence
         counts?.AddKernelSteps(t);
         // The converted copies (a detached x while recording, a GPU network's host copies) are freed now, as the leaky
         // integrator's recurrence does, not left to the caller's scope or the finalizer.
-        HostTensors.Release(x, ownX);
+        if (!(save && recompute)) HostTensors.Release(x, ownX);
         HostTensors.Release(beta, ownBeta);
         HostTensors.Release(thr, ownThr);
+        if (save && recompute) return (spikes, u, g, x, null);
         if (device.type == DeviceType.CPU) return (spikes, u, g, us, mask);
         return (spikes.to(device), u.to(device), g.to(device), us, mask);
     }
@@ -162,7 +187,19 @@ public static class LifSequence
         var thr = RowOf(MemoryMarshal.Cast<byte, T>(thrt.bytes), n, out var rentedThr);
         var us = ust is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(ust.bytes);
         var mk = maskt is null ? Span<T>.Empty : MemoryMarshal.Cast<byte, T>(maskt.bytes);
-        bool save = ust is not null;
+        ForwardRows(x, s, u, g, beta, thr, us, mk, ust is not null, bFrom, bTo, t, n, counts);
+        Return(rentedBeta);
+        Return(rentedThr);
+    }
+
+    /// <summary>
+    /// The forward recurrence over batch rows [bFrom, bTo) of spans laid out as the tensors ([B, T, N] blocks, [B, N]
+    /// states; β and thr per row or one row [N]); with <paramref name="save"/> also the membrane and gate·1[v ≥ 0] per step.
+    /// The one place the host LIF update is written (the backward's recomputation calls it too).
+    /// </summary>
+    private static void ForwardRows<T>(Span<T> x, Span<T> s, Span<T> u, Span<T> g, Span<T> beta, Span<T> thr, Span<T> us, Span<T> mk, bool save, long bFrom, long bTo, long t, long n, EventCounts? counts)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         for (long bi = bFrom; bi < bTo; bi++)
         {
             // Spans sized by the tensors (checked once per row); the loops below index them through references, without a
@@ -243,8 +280,6 @@ public static class LifSequence
             }
             if (cnt is not null) counts!.AddKernelRow<T>(bi, cnt, activeSteps);
         }
-        Return(rentedBeta);
-        Return(rentedThr);
     }
 
     /// <summary>
@@ -315,6 +350,39 @@ public static class LifSequence
         return (dx.to(device), carry.to(device));
     }
 
+    /// <summary>
+    /// ∂L/∂x and ∂L/∂U0 as <see cref="Backward"/>, the membrane and mask per step recomputed row by row from the forward's
+    /// host input <paramref name="x"/> [B, T, N], initial membrane <paramref name="u0"/> and gate <paramref name="g0"/> (<see cref="Recomputes"/>).
+    /// </summary>
+    internal static (Tensor Dx, Tensor DU0) BackwardRecomputing(Tensor? gradOut, Tensor? gradU, Tensor x, Tensor u0, Tensor g0, Tensor thr, FastSigmoid surrogate, Tensor beta, BlockPool? blocks)
+    {
+        var dtype = x.dtype;
+        bool broadcast = gradOut is null || gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
+        using var first = gradOut is null ? torch.zeros(1, dtype: dtype) : broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
+        var go = HostTensors.Contiguous(broadcast ? first! : gradOut!, dtype, out _);
+        var thrc = HostTensors.Contiguous(thr, dtype, out _);
+        var betac = HostTensors.Contiguous(beta, dtype, out _);
+        var u0c = HostTensors.Contiguous(u0, dtype, out _);
+        var g0c = HostTensors.Contiguous(g0, dtype, out _);
+        var dx = HostTensors.BlockLike(blocks, x);
+        var xs = x.shape;
+        long b = xs[0], t = xs[1], n = xs[2];
+        Tensor carry;
+        if (gradU is null) carry = torch.zeros(new long[] { b, n }, dtype: dtype);
+        else
+        {
+            var gu = HostTensors.Contiguous(gradU, dtype, out bool owned);
+            carry = owned ? gu : gu.clone();
+        }
+        double slope = surrogate.Slope;
+        ForEachRowRange(b, t * n, (from, to) =>
+        {
+            if (dtype == ScalarType.Float32) BackwardKernel(go, broadcast, null, true, (float)slope, thrc, null, betac, dx, carry, from, to, t, n, x, u0c, g0c);
+            else BackwardKernel(go, broadcast, null, true, slope, thrc, null, betac, dx, carry, from, to, t, n, x, u0c, g0c);
+        });
+        return (dx, carry);
+    }
+
     /// <summary>The surrogate's derivative at u − thr as a [B, T, N] tensor (the unfused path).</summary>
     private static Tensor SurrogateOf(ISurrogate surrogate, Tensor u, Tensor thr)
     {
@@ -332,26 +400,58 @@ public static class LifSequence
     /// One batch row backward. <paramref name="sgt"/> is the surrogate derivative per step, or, when
     /// <paramref name="fused"/>, the membrane per step from which the fast sigmoid's derivative is computed here.
     /// </summary>
-    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor sgt, bool fused, T slope, Tensor thrt, Tensor maskt, Tensor betat, Tensor dxt, Tensor carryt, long bFrom, long bTo, long t, long n)
+    private static void BackwardKernel<T>(Tensor got, bool broadcast, Tensor? sgt, bool fused, T slope, Tensor thrt, Tensor? maskt, Tensor betat, Tensor dxt, Tensor carryt, long bFrom, long bTo, long t, long n,
+        Tensor? xt = null, Tensor? u0t = null, Tensor? g0t = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var go = MemoryMarshal.Cast<byte, T>(got.bytes);
         T go0 = go[0];
         var vgo0 = new Vector<T>(go0);
-        var sg = MemoryMarshal.Cast<byte, T>(sgt.bytes);
         var thr = RowOf(MemoryMarshal.Cast<byte, T>(thrt.bytes), n, out var rentedThr);
-        var mk = MemoryMarshal.Cast<byte, T>(maskt.bytes);
         var beta = RowOf(MemoryMarshal.Cast<byte, T>(betat.bytes), n, out var rentedBeta);
         var dx = MemoryMarshal.Cast<byte, T>(dxt.bytes);
         var carryAll = MemoryMarshal.Cast<byte, T>(carryt.bytes);
+        // Recomputing (x, U0 and G0 given): the membrane and mask of one batch row at a time, by the forward's own code,
+        // into row buffers that stay in the first-level cache, instead of [B, T, N] blocks written forward and read here.
+        bool recompute = xt is not null;
+        Span<T> sg, mk, x = default, u0 = default, g0 = default;
+        T[]? rentedRows = null;
+        if (recompute)
+        {
+            x = MemoryMarshal.Cast<byte, T>(xt!.bytes);
+            u0 = MemoryMarshal.Cast<byte, T>(u0t!.bytes);
+            g0 = MemoryMarshal.Cast<byte, T>(g0t!.bytes);
+            int tn = (int)(t * n);
+            rentedRows = System.Buffers.ArrayPool<T>.Shared.Rent(3 * tn + 2 * (int)n);
+            sg = rentedRows.AsSpan(0, tn);
+            mk = rentedRows.AsSpan(tn, tn);
+            if (x.Length < bTo * t * n || u0.Length < bTo * n || g0.Length < bTo * n)
+                throw new ArgumentException($"LIF recurrence backward: forward inputs smaller than [{bTo}, {t}, {n}].");
+        }
+        else
+        {
+            sg = MemoryMarshal.Cast<byte, T>(sgt!.bytes);
+            mk = MemoryMarshal.Cast<byte, T>(maskt!.bytes);
+        }
         for (long bi = bFrom; bi < bTo; bi++)
         {
             // The carry tensor is this call's own (zeros or a copy of ∂L/∂U_final): each row is updated in place.
             var carry = carryAll.Slice((int)(bi * n), (int)n);
-            // Spans sized by the tensors (checked once per row); the vector loop indexes them through references.
             long rowEnd = (bi + 1) * n, blockEnd = (bi + 1) * t * n;
             nuint brow = beta.Length == n ? 0 : (nuint)(bi * n), trow = thr.Length == n ? 0 : (nuint)(bi * n);
-            if (trow + (nuint)n > (nuint)thr.Length || brow + (nuint)n > (nuint)beta.Length || blockEnd > sg.Length || blockEnd > mk.Length || blockEnd > dx.Length || !broadcast && blockEnd > go.Length)
+            if (recompute)
+            {
+                int tn = (int)(t * n), ni = (int)n;
+                var scratch = rentedRows.AsSpan(2 * tn, tn);
+                var uRow = rentedRows.AsSpan(3 * tn, ni);
+                var gRow = rentedRows.AsSpan(3 * tn + ni, ni);
+                u0.Slice((int)(bi * n), ni).CopyTo(uRow);
+                g0.Slice((int)(bi * n), ni).CopyTo(gRow);
+                ForwardRows(x.Slice((int)(bi * t * n), tn), scratch, uRow, gRow, beta.Slice((int)brow, ni), thr.Slice((int)trow, ni), sg, mk, save: true, 0, 1, t, n, null);
+            }
+            // Spans sized by the tensors (checked once per row); the vector loop indexes them through references.
+            long localEnd = recompute ? t * n : blockEnd;
+            if (trow + (nuint)n > (nuint)thr.Length || brow + (nuint)n > (nuint)beta.Length || localEnd > sg.Length || localEnd > mk.Length || blockEnd > dx.Length || !broadcast && blockEnd > go.Length)
                 throw new ArgumentException($"LIF recurrence backward: tensors smaller than [{bi + 1}, {t}, {n}].");
             ref T go0r = ref MemoryMarshal.GetReference(go);
             ref T sg0 = ref MemoryMarshal.GetReference(sg);
@@ -364,45 +464,47 @@ public static class LifSequence
             var one = Vector<T>.One;
             var vslope = new Vector<T>(slope);
             {
-                nuint row = (nuint)(bi * n);
                 for (long ti = t - 1; ti >= 0; ti--)
                 {
                     nuint off = (nuint)((bi * t + ti) * n);
+                    // The membrane and mask of this step: in the row buffers when recomputed, else in the saved blocks.
+                    nuint soff = recompute ? (nuint)(ti * n) : off;
                     int j = 0;
                     // δu_t = ∂L/∂s_t · g(u_t − thr) + carry;  ∂L/∂x_t = δu_t · m_t;  carry ← δu_t · m_t · β  (m_t = gate · 1[v_t ≥ 0]).
                     for (; j + w <= n; j += w)
                     {
-                        nuint rj = row + (nuint)j, oj = off + (nuint)j;
+                        nuint oj = off + (nuint)j, sj = soff + (nuint)j;
                         Vector<T> g;
                         if (fused)
                         {
-                            var a = Vector.Abs(Vector.LoadUnsafe(ref sg0, oj) - Vector.LoadUnsafe(ref th0, trow + (nuint)j)) * vslope + one;
+                            var a = Vector.Abs(Vector.LoadUnsafe(ref sg0, sj) - Vector.LoadUnsafe(ref th0, trow + (nuint)j)) * vslope + one;
                             g = one / (a * a);
                         }
-                        else g = Vector.LoadUnsafe(ref sg0, oj);
+                        else g = Vector.LoadUnsafe(ref sg0, sj);
                         var d = (broadcast ? vgo0 : Vector.LoadUnsafe(ref go0r, oj)) * g + Vector.LoadUnsafe(ref c0, (nuint)j);
-                        var dm = d * Vector.LoadUnsafe(ref mk0, oj);
+                        var dm = d * Vector.LoadUnsafe(ref mk0, sj);
                         dm.StoreUnsafe(ref dx0, oj);
                         (dm * Vector.LoadUnsafe(ref b0, brow + (nuint)j)).StoreUnsafe(ref c0, (nuint)j);
                     }
-                    int rowi = (int)row, offi = (int)off;
+                    int offi = (int)off, soffi = (int)soff;
                     for (; j < n; j++)
                     {
                         T g;
                         if (fused)
                         {
-                            T a = T.Abs(sg[offi + j] - thr[(int)trow + j]) * slope + T.One;
+                            T a = T.Abs(sg[soffi + j] - thr[(int)trow + j]) * slope + T.One;
                             g = T.One / (a * a);
                         }
-                        else g = sg[offi + j];
+                        else g = sg[soffi + j];
                         T d = (broadcast ? go0 : go[offi + j]) * g + carry[j];
-                        T dm = d * mk[offi + j];
+                        T dm = d * mk[soffi + j];
                         dx[offi + j] = dm;
                         carry[j] = dm * beta[(int)brow + j];
                     }
                 }
             }
         }
+        if (rentedRows is not null) System.Buffers.ArrayPool<T>.Shared.Return(rentedRows);
         Return(rentedBeta);
         Return(rentedThr);
     }
@@ -430,10 +532,12 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var packed = a.Blocks is { } pool ? pool.Empty(shape, x.dtype, x.device) : torch.empty(shape, dtype: x.dtype, device: x.device);
         using var ps = packed.narrow(0, 0, btn);
         using var sv = ps.view(xs);
-        var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true, spikesInto: sv);
+        bool recompute = LifSequence.Recomputes(x, a);
+        var (spikes, uFinal, gFinal, u, mask) = LifSequence.Forward(x, a, save: true, spikesInto: sv, recompute);
         // Saved in the graph (not held by managed objects), so they live exactly as long as the graph does: a pooled
         // block saved here goes back to the pool only when the graph is freed.
-        ctx.save_for_backward(new List<Tensor> { u!, mask!, a.Beta, a.Thr });
+        ctx.save_for_backward(LifSequence.SaveList(recompute, u!, mask, a));
+        ctx.save_data("recompute", recompute);
         ctx.save_data("surrogate", a.Surrogate!);
         ctx.save_data("blocks", a.Blocks!);
         if (!ReferenceEquals(spikes, sv))
@@ -459,12 +563,13 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var saved = ctx.get_saved_variables();
         var surrogate = (ISurrogate)ctx.get_data("surrogate");
         var blocks = ctx.get_data("blocks") as BlockPool;
-        Tensor u = saved[0], mask = saved[1], beta = saved[2], thr = saved[3];
-        var ms = mask.shape;
+        bool recompute = ctx.get_data("recompute") is true;
+        // The membrane per step, or the input: either is [B, T, N].
+        var ms = saved[0].shape;
         long bs = ms[0], t = ms[1], n = ms[2];
         var gradSpikes = gradOutput.narrow(0, 0, bs * t * n).reshape(bs, t, n);
         var gradU = gradOutput.narrow(0, bs * t * n, bs * n).reshape(bs, n);
-        var (dx, du0) = LifSequence.Backward(gradSpikes, gradU, u, thr, surrogate, mask, beta, blocks);
+        var (dx, du0) = LifSequence.BackwardFromSaved(gradSpikes, gradU, saved, recompute, surrogate, blocks);
         return new List<Tensor> { b.Return(dx), b.Return(du0), null! };
     }
 }

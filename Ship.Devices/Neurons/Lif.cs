@@ -112,6 +112,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, IChainGroup, IEventCoun
     {
         private readonly Tensor[] _inputs = [args.U0];
         private Tensor? _u, _g;
+        private bool _recompute;
 
         /// <inheritdoc />
         public override IReadOnlyList<Tensor> Inputs => _inputs;
@@ -125,9 +126,10 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, IChainGroup, IEventCoun
         /// <inheritdoc />
         public override Tensor Forward(Tensor x, List<Tensor>? saved, bool inputNeedsGrad)
         {
-            var (spikes, u, g, us, mask) = LifSequence.Forward(x, args, save: saved is not null);
+            _recompute = saved is not null && LifSequence.Recomputes(x, args);
+            var (spikes, u, g, us, mask) = LifSequence.Forward(x, args, save: saved is not null, recompute: _recompute);
             // What the unfused node saves, in its order.
-            saved?.AddRange([us!, mask!, args.Beta, args.Thr]);
+            if (saved is not null) saved.AddRange(LifSequence.SaveList(_recompute, us!, mask, args));
             _u = u;
             _g = g;
             return spikes;
@@ -143,7 +145,7 @@ public sealed class Lif : NeuronGroup, IIntegrationGate, IChainGroup, IEventCoun
         /// <inheritdoc />
         public override Tensor? Backward(Tensor dy, IReadOnlyList<Tensor> dStates, IReadOnlyList<Tensor> saved, bool needDx, Tensor?[] dInputs)
         {
-            var (dx, du0) = LifSequence.Backward(dy, dStates[0], saved[0], saved[3], args.Surrogate!, saved[1], saved[2], args.Blocks);
+            var (dx, du0) = LifSequence.BackwardFromSaved(dy, dStates[0], saved, _recompute, args.Surrogate!, args.Blocks);
             dInputs[0] = du0;
             if (needDx) return dx;
             dx.Dispose();
