@@ -41,6 +41,26 @@ public class TensorInputFiniteTests
     }
 
     [Test]
+    public void ANonFiniteValueAnywhereInALongInputIsFound([Values(ScalarType.Float32, ScalarType.Float64)] ScalarType dtype)
+    {
+        // 2 × 101 × 3 = 606 values: the scan's four-vector body, its one-vector rest and its scalar tail each get one bad value.
+        int steps = 101;
+        var net = new Network { Steps = steps, BatchSize = 2, DType = dtype };
+        net.Add("I", new TensorInput(3));
+        net.Add("L", new Lif(3));
+        net.Connect("I", "L");
+        net.MarkOutput("I");
+        foreach (long at in new long[] { 0, 1, 37, 300, 575, 598, 599, 604, 605 })
+            foreach (var bad in new[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity })
+            {
+                var x = torch.full(new long[] { 2, steps, 3 }, 0.5, dtype: dtype);
+                using (var flat = x.view(-1)) flat[at] = torch.tensor(bad, dtype: dtype);
+                Assert.Throws<InputException>(() => net.Run(x), $"{bad} at flat index {at}");
+            }
+        Assert.DoesNotThrow(() => net.Run(torch.full(new long[] { 2, steps, 3 }, 0.5, dtype: dtype)));
+    }
+
+    [Test]
     public void PositiveAndNegativeInfinityCancellingInTheSumAreRejected()
     {
         var x = torch.zeros(new long[] { 2, 4, 3 });
