@@ -34,15 +34,16 @@ public static class LeakyFilter
         long b = xc.shape[0], t = xc.shape[1], n = xc.shape[2];
         if (xc.dtype != ScalarType.Float32 && xc.dtype != ScalarType.Float64)
             throw new NotSupportedException($"LeakyFilter supports float32 and float64, got {xc.dtype}.");
-        LifSequence.ForEachBatchRow(b, t * n, bi =>
+        LifSequence.ForEachRowRange(b, t * n, (from, to) =>
         {
-            if (xc.dtype == ScalarType.Float32) Kernel<float>(xc, ac, f, bi, t, n, reverse);
-            else Kernel<double>(xc, ac, f, bi, t, n, reverse);
+            if (xc.dtype == ScalarType.Float32) Kernel<float>(xc, ac, f, from, to, t, n, reverse);
+            else Kernel<double>(xc, ac, f, from, to, t, n, reverse);
         });
         return f.to(device);
     }
 
-    private static void Kernel<T>(Tensor xt, Tensor at, Tensor ft, long bi, long t, long n, bool reverse)
+    // Batch rows [bFrom, bTo): the tensors' addresses are read once per range (each read is a few native calls).
+    private static void Kernel<T>(Tensor xt, Tensor at, Tensor ft, long bFrom, long bTo, long t, long n, bool reverse)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = MemoryMarshal.Cast<byte, T>(xt.bytes);
@@ -50,7 +51,9 @@ public static class LeakyFilter
         var f = MemoryMarshal.Cast<byte, T>(ft.bytes);
         var acc = new T[n];
         int w = Vector<T>.Count;
+        for (long bi = bFrom; bi < bTo; bi++)
         {
+            Array.Clear(acc);
             for (long s = 0; s < t; s++)
             {
                 long ti = reverse ? t - 1 - s : s;
