@@ -89,7 +89,6 @@ internal sealed class Stepper
         // and new states are kept. While recording gradients the autograd graph holds what the backward needs.
         using var scope = torch.NewDisposeScope();
         var graph = plan.Graph;
-        var ctx = _state.Context;
         foreach (var i in plan.Order)
         {
             if (!plan.Sequence[i]) continue;
@@ -109,25 +108,35 @@ internal sealed class Stepper
             var g = graph.Groups[i];
             var before = _lifetime.StatesOf(i);
             var y = _precision.Round(((ISequenceGroup)g).StepSequence(x, steps)); // stored in the storage type, if any
-            var shape = y.shape; // one native call (each read of .shape is one, with a new array)
-            if (shape.Length != 3 || shape[0] != ctx.BatchSize || shape[1] != steps || shape[2] != g.OutputSize)
-                throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(shape)} from StepSequence, expected [{ctx.BatchSize}, {steps}, {g.OutputSize}].");
-            _block[i] = y.DetachFromDisposeScope();
-            _lifetime.AddTemporary(y);
-            if (plan.Slices[i])
-            {
-                _slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
-                foreach (var t in _slices[i]) _lifetime.AddTemporary(t);
-            }
-            foreach (var v in _state.Variables[i]) v.Tensor?.DetachFromDisposeScope();
-            _lifetime.StatesReplaced(before);
+            KeepBlock(plan, i, y, steps, before, "StepSequence");
         }
+    }
+
+    /// <summary>
+    /// Takes group <paramref name="i"/>'s block output <paramref name="y"/> [batch, steps, N] after a whole-block pass
+    /// (checked, kept past the block's scope, sliced per step where the plan says so) and frees the states it replaced.
+    /// </summary>
+    private void KeepBlock(ExecutionPlan plan, int i, Tensor y, int steps, (Parameters.StateVariable, Tensor?)[] before, string source)
+    {
+        var ctx = _state.Context;
+        var g = plan.Graph.Groups[i];
+        var shape = y.shape; // one native call (each read of .shape is one, with a new array)
+        if (shape.Length != 3 || shape[0] != ctx.BatchSize || shape[1] != steps || shape[2] != g.OutputSize)
+            throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(shape)} from {source}, expected [{ctx.BatchSize}, {steps}, {g.OutputSize}].");
+        _block[i] = y.DetachFromDisposeScope();
+        _lifetime.AddTemporary(y);
+        if (plan.Slices[i])
+        {
+            _slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
+            foreach (var t in _slices[i]) _lifetime.AddTemporary(t);
+        }
+        foreach (var v in _state.Variables[i]) v.Tensor?.DetachFromDisposeScope();
+        _lifetime.StatesReplaced(before);
     }
 
     private void ComputeChain(ExecutionPlan plan, int[] chain, int steps)
     {
         var graph = plan.Graph;
-        var ctx = _state.Context;
         var before = new (Parameters.StateVariable, Tensor?)[chain.Length][];
         var links = new ChainLink[chain.Length];
         for (int k = 0; k < chain.Length; k++)
@@ -136,24 +145,7 @@ internal sealed class Stepper
             links[k] = ((IChainGroup)graph.Groups[chain[k]]).OpenLink();
         }
         var blocks = FusedChain.Run(links, _block[graph.Sources[chain[0]][0]]!);
-        for (int k = 0; k < chain.Length; k++)
-        {
-            int i = chain[k];
-            var g = graph.Groups[i];
-            var y = blocks[k];
-            var shape = y.shape;
-            if (shape.Length != 3 || shape[0] != ctx.BatchSize || shape[1] != steps || shape[2] != g.OutputSize)
-                throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(shape)} from its fused-chain link, expected [{ctx.BatchSize}, {steps}, {g.OutputSize}].");
-            _block[i] = y.DetachFromDisposeScope();
-            _lifetime.AddTemporary(y);
-            if (plan.Slices[i])
-            {
-                _slices[i] = y.unbind(1).Select(t => t.DetachFromDisposeScope()).ToArray();
-                foreach (var t in _slices[i]) _lifetime.AddTemporary(t);
-            }
-            foreach (var v in _state.Variables[i]) v.Tensor?.DetachFromDisposeScope();
-            _lifetime.StatesReplaced(before[k]);
-        }
+        for (int k = 0; k < chain.Length; k++) KeepBlock(plan, chain[k], blocks[k], steps, before[k], "its fused-chain link");
     }
 
     private void Step(ExecutionPlan plan, int stepInBlock)
