@@ -318,12 +318,8 @@ public static class LifSequence
             return LifCuda.Backward(gradOut ?? zero!, gradU, SurrogateOf(surrogate, u, thr), mask, beta);
         }
         var device = gradOut?.device ?? mask.device;
-        // The gradient of a sum (the usual loss) is one value broadcast with zero strides: read that value instead of
-        // materializing a [B, T, N] copy, whose first touch costs more than the whole recurrence. No gradient is a
-        // broadcast zero.
-        bool broadcast = gradOut is null || gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
-        using var first = gradOut is null ? torch.zeros(1, dtype: mask.dtype) : broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
-        var go = HostTensors.Contiguous(broadcast ? first! : gradOut!, mask.dtype, out _);
+        var go = SpikeGradient(gradOut, mask.dtype, out bool broadcast, out var first);
+        using var firstScope = first;
         // Fused: g(x) = 1 / (slope·|x| + 1)², x = u − thr, computed per element in the order of FastSigmoid.Derivative.
         bool fused = surrogate is FastSigmoid && u.device.type == DeviceType.CPU;
         double slope = surrogate is FastSigmoid fs ? fs.Slope : 0;
@@ -333,14 +329,7 @@ public static class LifSequence
         var dx = HostTensors.BlockLike(blocks, mask);
         var ms = mask.shape;
         long b = ms[0], t = ms[1], n = ms[2];
-        // The carry is ∂L/∂u after the last step (the final membrane's own gradient) and ends as ∂L/∂U0.
-        Tensor carry;
-        if (gradU is null) carry = torch.zeros(new long[] { b, n }, dtype: mask.dtype);
-        else
-        {
-            var gu = HostTensors.Contiguous(gradU, mask.dtype, out bool owned);
-            carry = owned ? gu : gu.clone();
-        }
+        var carry = CarryStart(gradU, b, n, mask.dtype);
         ForEachRowRange(b, t * n, (from, to) =>
         {
             if (mask.dtype == ScalarType.Float32) BackwardKernel(go, broadcast, sgc, fused, (float)slope, thrc, mask, betac, dx, carry, from, to, t, n);
@@ -357,9 +346,8 @@ public static class LifSequence
     internal static (Tensor Dx, Tensor DU0) BackwardRecomputing(Tensor? gradOut, Tensor? gradU, Tensor x, Tensor u0, Tensor g0, Tensor thr, FastSigmoid surrogate, Tensor beta, BlockPool? blocks)
     {
         var dtype = x.dtype;
-        bool broadcast = gradOut is null || gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
-        using var first = gradOut is null ? torch.zeros(1, dtype: dtype) : broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
-        var go = HostTensors.Contiguous(broadcast ? first! : gradOut!, dtype, out _);
+        var go = SpikeGradient(gradOut, dtype, out bool broadcast, out var first);
+        using var firstScope = first;
         var thrc = HostTensors.Contiguous(thr, dtype, out _);
         var betac = HostTensors.Contiguous(beta, dtype, out _);
         var u0c = HostTensors.Contiguous(u0, dtype, out _);
@@ -367,13 +355,7 @@ public static class LifSequence
         var dx = HostTensors.BlockLike(blocks, x);
         var xs = x.shape;
         long b = xs[0], t = xs[1], n = xs[2];
-        Tensor carry;
-        if (gradU is null) carry = torch.zeros(new long[] { b, n }, dtype: dtype);
-        else
-        {
-            var gu = HostTensors.Contiguous(gradU, dtype, out bool owned);
-            carry = owned ? gu : gu.clone();
-        }
+        var carry = CarryStart(gradU, b, n, dtype);
         double slope = surrogate.Slope;
         ForEachRowRange(b, t * n, (from, to) =>
         {
@@ -381,6 +363,27 @@ public static class LifSequence
             else BackwardKernel(go, broadcast, null, true, slope, thrc, null, betac, dx, carry, from, to, t, n, x, u0c, g0c);
         });
         return (dx, carry);
+    }
+
+    /// <summary>
+    /// ∂L/∂spikes as the backward kernel reads it: the gradient of a sum (the usual loss) is one value broadcast with zero
+    /// strides, read as that value (<paramref name="broadcast"/>) instead of materializing a [B, T, N] copy whose first
+    /// touch costs more than the whole recurrence; no gradient is a broadcast zero. <paramref name="temporary"/> is what
+    /// the caller frees after the kernel ran (or null).
+    /// </summary>
+    private static Tensor SpikeGradient(Tensor? gradOut, ScalarType dtype, out bool broadcast, out Tensor? temporary)
+    {
+        broadcast = gradOut is null || gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
+        temporary = gradOut is null ? torch.zeros(1, dtype: dtype) : broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
+        return HostTensors.Contiguous(broadcast ? temporary! : gradOut!, dtype, out _);
+    }
+
+    /// <summary>The carry's start, a [B, N] tensor of its own the kernel updates in place: ∂L/∂u after the last step (the final membrane's own gradient, zeros without one); it ends as ∂L/∂U0.</summary>
+    private static Tensor CarryStart(Tensor? gradU, long b, long n, ScalarType dtype)
+    {
+        if (gradU is null) return torch.zeros(new long[] { b, n }, dtype: dtype);
+        var gu = HostTensors.Contiguous(gradU, dtype, out bool owned);
+        return owned ? gu : gu.clone();
     }
 
     /// <summary>The surrogate's derivative at u − thr as a [B, T, N] tensor (the unfused path).</summary>
