@@ -69,27 +69,9 @@ public class FusedChainReviewTests
         return a.Net.DescribePlan();
     }
 
-    private static Tensor Loss(IEnumerable<Tensor> outputs)
-    {
-        Tensor loss = torch.zeros(1, dtype: ScalarType.Float64);
-        int k = 1;
-        foreach (var y in outputs)
-        {
-            using var w = torch.linspace(0.1, 1.0, y.shape[1], dtype: ScalarType.Float64).reshape(1, -1, 1);
-            loss = loss + (y.to_type(ScalarType.Float64) * w).sum() * (0.5 * k++);
-        }
-        return loss;
-    }
+    private static Tensor Loss(IEnumerable<Tensor> outputs) => FusedChainTests.Loss(outputs);
 
-    private static void Same(Tensor a, Tensor b, string what)
-    {
-        Assert.That(a.shape, Is.EqualTo(b.shape), $"{what}: shape");
-        var x = Identical.D(a);
-        var y = Identical.D(b);
-        for (int i = 0; i < x.Length; i++)
-            if (!(x[i] == y[i] || double.IsNaN(x[i]) && double.IsNaN(y[i])))
-                Assert.Fail($"{what}: element {i} is {x[i]:R} fused, {y[i]:R} unfused");
-    }
+    private static void Same(Tensor a, Tensor b, string what) => FusedChainTests.Same(a, b, what);
 
     private static Tensor Bits(Network net, int n, int steps = 9, ulong seed = 4) =>
         torch.rand(new long[] { net.BatchSize, steps, n }, generator: new torch.Generator(seed)).lt(0.5).to_type(net.DType);

@@ -390,6 +390,13 @@ public class FusedChainTests
 
     private static void Backward(IEnumerable<Tensor> outputs)
     {
+        var loss = Loss(outputs);
+        if (loss.requires_grad) loss.backward();
+    }
+
+    /// <summary>A loss that weighs every output's steps differently (0.1 … 1 over time, 0.5·k for the k-th output), so no gradient is uniform.</summary>
+    internal static Tensor Loss(IEnumerable<Tensor> outputs)
+    {
         Tensor loss = torch.zeros(1, dtype: ScalarType.Float64);
         int k = 1;
         foreach (var y in outputs)
@@ -397,11 +404,11 @@ public class FusedChainTests
             using var w = torch.linspace(0.1, 1.0, y.shape[1], dtype: ScalarType.Float64).reshape(1, -1, 1);
             loss = loss + (y.to_type(ScalarType.Float64) * w).sum() * (0.5 * k++);
         }
-        if (loss.requires_grad) loss.backward();
+        return loss;
     }
 
     /// <summary>Exactly the same values (−0 and +0 count as equal, as in every comparison of numbers), same shape.</summary>
-    private static void Same(Tensor a, Tensor b, string what)
+    internal static void Same(Tensor a, Tensor b, string what)
     {
         Assert.That(a.shape, Is.EqualTo(b.shape), $"{what}: shape");
         var x = Identical.D(a);
