@@ -15,9 +15,9 @@ public sealed class LabeledSet : IDisposable
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(labels);
-        if (inputs.dim() < 1 || labels.dim() != 1 || inputs.shape[0] != labels.shape[0])
+        if (inputs.dim() < 1 || labels.dim() != 1 || inputs.Sizes()[0] != labels.Sizes()[0])
             throw new ArgumentException(
-                $"inputs must be [n, ...] and labels [n] with the same n; got inputs {Shapes.Format(inputs.shape)} and labels {Shapes.Format(labels.shape)}.");
+                $"inputs must be [n, ...] and labels [n] with the same n; got inputs {Shapes.Format(inputs.Sizes())} and labels {Shapes.Format(labels.Sizes())}.");
         Inputs = inputs;
         Labels = labels;
     }
@@ -29,7 +29,7 @@ public sealed class LabeledSet : IDisposable
     public Tensor Labels { get; }
 
     /// <summary>Number of samples.</summary>
-    public long Count => Labels.shape[0];
+    public long Count => Labels.Sizes()[0];
 
     /// <summary>The samples at <paramref name="indices"/> (int64 positions), as new tensors.</summary>
     public LabeledSet Subset(Tensor indices)

@@ -88,7 +88,7 @@ public sealed class Trainer
             Loss.Check(shape, target);
             if (Loss is not ICheckedLoss)
             {
-                var kind = (shape[0], shape[1], target.dtype, Ship.Core.Parameters.Shapes.Format(target.shape), target.device.ToString());
+                var kind = (shape[0], shape[1], target.dtype, Ship.Core.Parameters.Shapes.Format(target.Sizes()), target.device.ToString());
                 if (!_probed.Equals(kind))
                 {
                     ProbeLoss(shape, target);
@@ -112,15 +112,15 @@ public sealed class Trainer
             Tensor loss;
             try
             {
-                loss = shape is not null && Loss is ICheckedLoss checkedLoss && scores.shape is [var rows, var classes] && rows == shape[0] && classes == shape[1]
+                loss = shape is not null && Loss is ICheckedLoss checkedLoss && scores.Sizes() is [var rows, var classes] && rows == shape[0] && classes == shape[1]
                     ? checkedLoss.ComputeChecked(scores, target)
                     : Loss.Compute(scores, target);
             }
             catch (System.Runtime.InteropServices.ExternalException e)
             {
                 // A custom loss that libtorch refuses: name the loss and both shapes instead of the raw native message alone.
-                throw new LossInputException(Loss.Name, "target", $"a tensor the loss accepts with scores {Ship.Core.Parameters.Shapes.Format(scores.shape)}",
-                    $"{target.dtype} {Ship.Core.Parameters.Shapes.Format(target.shape)} ({e.Message.Split('\n')[0]})");
+                throw new LossInputException(Loss.Name, "target", $"a tensor the loss accepts with scores {Ship.Core.Parameters.Shapes.Format(scores.Sizes())}",
+                    $"{target.dtype} {Ship.Core.Parameters.Shapes.Format(target.Sizes())} ({e.Message.Split('\n')[0]})");
             }
             if (loss.numel() != 1) throw new ShipException($"Loss '{Loss.Name}' returned {loss.numel()} values; it must return a scalar.");
             loss.backward();
@@ -148,8 +148,9 @@ public sealed class Trainer
         var dtype = loss.dtype;
         if (loss.device_type == DeviceType.CPU)
         {
-            if (dtype == ScalarType.Float32) return loss.item<float>();
-            if (dtype == ScalarType.Float64) return loss.item<double>();
+            // Read from the storage: item() builds an accessor that reads the strides into a finalized pinned array.
+            if (dtype == ScalarType.Float32) return System.Runtime.InteropServices.MemoryMarshal.Read<float>(loss.bytes);
+            if (dtype == ScalarType.Float64) return System.Runtime.InteropServices.MemoryMarshal.Read<double>(loss.bytes);
         }
         using var plain = loss.detach();
         using var wide = plain.to_type(ScalarType.Float64);
@@ -203,7 +204,7 @@ public sealed class Trainer
         if (ExpectedScores() is { } shape) LossChecks.ClassIndices("accuracy", "labels", shape, labels);
         using var scope = torch.NewDisposeScope();
         var scores = Predict(input, schedule);
-        LossChecks.ClassIndices("accuracy", "labels", scores.shape, labels);
+        LossChecks.ClassIndices("accuracy", "labels", scores.Sizes(), labels);
         return scores.argmax(1).eq(labels.to_type(ScalarType.Int64)).to_type(ScalarType.Float64).mean().item<double>();
     }
 
@@ -219,7 +220,7 @@ public sealed class Trainer
         catch (System.Runtime.InteropServices.ExternalException e)
         {
             throw new LossInputException(Loss.Name, "target", $"a tensor the loss accepts with scores {Ship.Core.Parameters.Shapes.Format(shape)}",
-                $"{target.dtype} {Ship.Core.Parameters.Shapes.Format(target.shape)} ({e.Message.Split('\n')[0]})");
+                $"{target.dtype} {Ship.Core.Parameters.Shapes.Format(target.Sizes())} ({e.Message.Split('\n')[0]})");
         }
     }
 

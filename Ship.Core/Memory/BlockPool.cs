@@ -122,7 +122,7 @@ public sealed class BlockPool : IDisposable
     public Tensor EmptyLike(Tensor like)
     {
         ArgumentNullException.ThrowIfNull(like);
-        return Empty(like.shape, like.dtype, like.device);
+        return Empty(like.Sizes(), like.dtype, like.device);
     }
 
     /// <summary>Frees every free block now (blocks in use stay valid and return to the pool as usual).</summary>

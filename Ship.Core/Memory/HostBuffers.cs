@@ -27,7 +27,7 @@ public static class HostBuffers
     }
 
     /// <summary>As <see cref="Empty"/>, with the shape, dtype and device of <paramref name="like"/>.</summary>
-    public static Tensor EmptyLike(Tensor like) => Empty(like.shape, like.dtype, like.device);
+    public static Tensor EmptyLike(Tensor like) => Empty(like.Sizes(), like.dtype, like.device);
 
     /// <summary>
     /// Advises huge pages for a contiguous host tensor of at least <see cref="AdviseFromBytes"/>; true when the kernel

@@ -261,7 +261,7 @@ internal sealed class MonitorStreamWriter : IDisposable
         bool fresh = !_written.Contains(csv);
         _chunk++;
         using var d = values.detach().to_type(ScalarType.Float64).cpu().contiguous();
-        long b = d.shape[0], steps = d.shape[1];
+        long b = d.Sizes()[0], steps = d.Sizes()[1];
         long per = d.numel() / Math.Max(1, b * steps);
         var flat = d.reshape(b, steps, per).data<double>().ToArray();
         using var w = new StreamWriter(csv, append: !fresh, new UTF8Encoding(false));

@@ -200,9 +200,9 @@ public sealed class StateMonitor : IRunObserver
             var full = variable.FullShape(Group.Context);
             bool batched = (variable.Extent & Parameters.Extent.Batch) != 0;
             if (!batched) full = new[] { (long)Group.Context.BatchSize }.Concat(full).ToArray();
-            if (Parameters.Shapes.BroadcastsTo(v.shape, full)) v = v.expand(full);
-            else if (!batched || v.dim() == 0 || v.shape[0] != Group.Context.BatchSize)
-                v = v.unsqueeze(0).expand(new[] { (long)Group.Context.BatchSize }.Concat(v.shape).ToArray());
+            if (Parameters.Shapes.BroadcastsTo(v.Sizes(), full)) v = v.expand(full);
+            else if (!batched || v.dim() == 0 || v.Sizes()[0] != Group.Context.BatchSize)
+                v = v.unsqueeze(0).expand(new[] { (long)Group.Context.BatchSize }.Concat(v.Sizes()).ToArray());
         }
         _records.Add(v.clone().DetachFromDisposeScope());
         _times.Add(time);
@@ -352,7 +352,7 @@ public sealed class StateMonitor : IRunObserver
     {
         using var values = Values.to_type(ScalarType.Float64).cpu();
         var times = Times;
-        long b = values.shape[0], t = values.shape[1];
+        long b = values.Sizes()[0], t = values.Sizes()[1];
         long per = values.numel() / Math.Max(1, b * t);
         var flat = values.reshape(b, t, per).data<double>().ToArray();
         IEnumerable<IReadOnlyList<object>> Rows()

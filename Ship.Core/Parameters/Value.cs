@@ -37,7 +37,7 @@ public sealed record ConstantValue(double Scalar) : Value
 public sealed record TensorValue(Tensor Tensor) : Value
 {
     /// <inheritdoc />
-    public override string Describe() => $"tensor {Shapes.Format(Tensor.shape)}";
+    public override string Describe() => $"tensor {Shapes.Format(Tensor.Sizes())}";
 }
 
 /// <summary>A generator redrawn at every initialization from the network's own random generator.</summary>

@@ -110,7 +110,7 @@ public abstract class Variable
             throw new ParameterException(Owner.DisplayName, Name, $"the {origin} tensor is null or disposed.");
         if (t.is_complex())
             throw new ParameterException(Owner.DisplayName, Name, $"the {origin} tensor is complex ({t.dtype}); values are real, and its imaginary part would be dropped.");
-        var shape = t.shape;
+        var shape = t.Sizes();
         if (!Shapes.BroadcastsTo(shape, full))
             throw new ParameterException(Owner.DisplayName, Name,
                 $"expected a shape broadcastable to {Shapes.Format(full)} ({DescribeExtent()}), got {Shapes.Format(shape)} ({origin}).");
@@ -147,9 +147,9 @@ public sealed class Parameter : Variable
     {
         var t = Value;
         var full = FullShape(ctx);
-        if (!Shapes.BroadcastsTo(t.shape, full))
+        if (!Shapes.BroadcastsTo(t.Sizes(), full))
             throw new ParameterException(Owner.DisplayName, Name,
-                $"is pinned (trained) with shape {Shapes.Format(t.shape)}, which no longer fits {Shapes.Format(full)} ({DescribeExtent()}); unpin it to redraw.");
+                $"is pinned (trained) with shape {Shapes.Format(t.Sizes())}, which no longer fits {Shapes.Format(full)} ({DescribeExtent()}); unpin it to redraw.");
         if (t.device.type != ctx.Device.type)
             throw new ParameterException(Owner.DisplayName, Name, $"is pinned on {t.device}, the network now runs on {ctx.Device}; unpin it or move the network back.");
     }

@@ -40,9 +40,9 @@ public sealed partial class NetworkCheckpoint
             {
                 var node = latestNode[g.Tag] as JsonObject ?? throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"{src}: run.latest has no output for group '{g.Tag}'.");
                 var t = session.Tensor(Str(node, "tensor", src), $"run.latest.{g.Tag}");
-                if (t.dim() != 2 || t.shape[0] != ctx.BatchSize || t.shape[1] != g.OutputSize || !(t.is_floating_point() || t.dtype == ScalarType.Bool))
+                if (t.dim() != 2 || t.Sizes()[0] != ctx.BatchSize || t.Sizes()[1] != g.OutputSize || !(t.is_floating_point() || t.dtype == ScalarType.Bool))
                 {
-                    var message = $"{src}: the latest output of '{g.Tag}' is {t.dtype} {Shapes.Format(t.shape)}, the group outputs {ctx.DType} [{ctx.BatchSize}, {g.OutputSize}].";
+                    var message = $"{src}: the latest output of '{g.Tag}' is {t.dtype} {Shapes.Format(t.Sizes())}, the group outputs {ctx.DType} [{ctx.BatchSize}, {g.OutputSize}].";
                     t.Dispose();
                     throw new CheckpointException(CheckpointProblem.TopologyMismatch, message);
                 }
@@ -62,9 +62,9 @@ public sealed partial class NetworkCheckpoint
                         CheckAgainstJson(session.Peek(name, path), vn, $"{g.Tag}.{v.Name}", src);
                         var t = session.Tensor(name, path);
                         var reset = v.Value;
-                        if (t.dtype != reset.dtype || !StateShapeFits(t.shape, reset.shape, v.FullShape(ctx)))
+                        if (t.dtype != reset.dtype || !StateShapeFits(t.Sizes(), reset.Sizes(), v.FullShape(ctx)))
                         {
-                            var message = $"{src}: state '{g.Tag}.{v.Name}' is stored as {t.dtype} {Shapes.Format(t.shape)}, the network holds it as {reset.dtype} {Shapes.Format(reset.shape)}.";
+                            var message = $"{src}: state '{g.Tag}.{v.Name}' is stored as {t.dtype} {Shapes.Format(t.Sizes())}, the network holds it as {reset.dtype} {Shapes.Format(reset.Sizes())}.";
                             t.Dispose();
                             throw new CheckpointException(CheckpointProblem.TopologyMismatch, message);
                         }
@@ -83,9 +83,9 @@ public sealed partial class NetworkCheckpoint
         {
             void Check(Tensor t, string what)
             {
-                if (t.dtype != current.dtype || !t.shape.SequenceEqual(current.shape))
+                if (t.dtype != current.dtype || !t.Sizes().SequenceEqual(current.Sizes()))
                     throw new CheckpointException(CheckpointProblem.Corrupted,
-                        $"{src}: {what} is {t.dtype} {Shapes.Format(t.shape)}, a {network.Device} generator's state is {current.dtype} {Shapes.Format(current.shape)}.");
+                        $"{src}: {what} is {t.dtype} {Shapes.Format(t.Sizes())}, a {network.Device} generator's state is {current.dtype} {Shapes.Format(current.Sizes())}.");
             }
             Check(state, "the random generator state");
             var streamStates = new List<(string Owner, string Purpose, Tensor State)>();
@@ -120,10 +120,10 @@ public sealed partial class NetworkCheckpoint
             {
                 var values = session.Tensor(Str(rec, "tensor", src), $"monitors[{k}].records");
                 using var times = session.Tensor(Str(Need<JsonObject>(o, "times", src), "tensor", src), $"monitors[{k}].times");
-                if (values.dim() < 2 || values.shape[0] != network.BatchSize || times.dim() != 1 || times.shape[0] != values.shape[1]
+                if (values.dim() < 2 || values.Sizes()[0] != network.BatchSize || times.dim() != 1 || times.Sizes()[0] != values.Sizes()[1]
                     || !(values.is_floating_point() || values.dtype == ScalarType.Bool) || !times.is_floating_point())
                     throw new CheckpointException(CheckpointProblem.TopologyMismatch,
-                        $"{src}: the records of monitor {m.Group.Tag}.{m.Variable} are {values.dtype} {Shapes.Format(values.shape)} with {times.numel()} {times.dtype} times.");
+                        $"{src}: the records of monitor {m.Group.Tag}.{m.Variable} are {values.dtype} {Shapes.Format(values.Sizes())} with {times.numel()} {times.dtype} times.");
                 m.Restore(values, times.to_type(ScalarType.Float64).data<double>().ToArray());
                 values.Dispose();
             }
@@ -185,8 +185,8 @@ public sealed partial class NetworkCheckpoint
         if (vn["shape"] is JsonArray shape)
         {
             var s = shape.Select(d => d is JsonValue v && v.TryGetValue(out long x) ? x : -1).ToArray();
-            if (!s.SequenceEqual(t.shape))
-                throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"{src}: '{what}' is {Shapes.Format(s)} in the manifest but {Shapes.Format(t.shape)} in the tensor file.");
+            if (!s.SequenceEqual(t.Sizes()))
+                throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"{src}: '{what}' is {Shapes.Format(s)} in the manifest but {Shapes.Format(t.Sizes())} in the tensor file.");
         }
         if (vn["dtype"] is JsonValue dv && dv.TryGetValue(out string? dtype) && dtype != SafeTensors.DTypeName(t.dtype))
             throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"{src}: '{what}' is {dtype} in the manifest but {SafeTensors.DTypeName(t.dtype)} in the tensor file.");

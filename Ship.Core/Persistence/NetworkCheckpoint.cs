@@ -165,7 +165,7 @@ public sealed partial class NetworkCheckpoint
             {
                 o["tensor"] = session.AddTensor($"groups/{tag}/{v.Name}", t);
                 o["dtype"] = SafeTensors.DTypeName(t.dtype);
-                o["shape"] = new JsonArray(t.shape.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray());
+                o["shape"] = new JsonArray(t.Sizes().Select(d => (JsonNode)JsonValue.Create(d)!).ToArray());
             }
             if (v is Parameter p)
             {

@@ -63,7 +63,7 @@ public static class SafeTensors
             ArgumentNullException.ThrowIfNull(t, name);
             long bytes = t.numel() * ElementSize(t.dtype);
             var shape = new JsonArray();
-            foreach (var d in t.shape) shape.Add(d);
+            foreach (var d in t.Sizes()) shape.Add(d);
             header[name] = new JsonObject { ["dtype"] = DTypeName(t.dtype), ["shape"] = shape, ["data_offsets"] = new JsonArray(offset, offset + bytes) };
             offset += bytes;
         }

@@ -12,7 +12,7 @@ namespace Ship.Datasets.Batching;
 public sealed record Batch(Tensor X, Tensor Y, Tensor Indices) : IDisposable
 {
     /// <summary>Number of samples in the batch (the last one can be smaller unless drop-last is set).</summary>
-    public long Size => Indices.shape[0];
+    public long Size => Indices.Sizes()[0];
 
     /// <summary>Frees the three tensors.</summary>
     public void Dispose()
@@ -41,8 +41,8 @@ public sealed class DenseLoader : IEnumerable<Batch>
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
         EpochSeeds.CheckBatchSize(batchSize);
-        if (x.dim() < 1 || y.dim() < 1 || x.shape[0] != y.shape[0] || x.shape[0] == 0)
-            throw new ArgumentException($"x [n, ...] and y [n, ...] must have the same n ≥ 1; got x {Shapes.Format(x.shape)} and y {Shapes.Format(y.shape)}.");
+        if (x.dim() < 1 || y.dim() < 1 || x.Sizes()[0] != y.Sizes()[0] || x.Sizes()[0] == 0)
+            throw new ArgumentException($"x [n, ...] and y [n, ...] must have the same n ≥ 1; got x {Shapes.Format(x.Sizes())} and y {Shapes.Format(y.Sizes())}.");
         _x = x;
         _y = y;
         BatchSize = batchSize;
@@ -56,7 +56,7 @@ public sealed class DenseLoader : IEnumerable<Batch>
         : this(data.Inputs, data.Labels, batchSize, shuffle, dropLast, seed) { }
 
     /// <summary>Number of samples.</summary>
-    public long Count => _x.shape[0];
+    public long Count => _x.Sizes()[0];
     /// <summary>Samples per batch.</summary>
     public int BatchSize { get; }
     /// <summary>Whether each epoch uses a fresh permutation.</summary>

@@ -26,7 +26,7 @@ public enum RaggedOrder
 public sealed record RaggedBatch(Tensor X, Tensor Lengths, Tensor? Y, Tensor Indices) : IDisposable
 {
     /// <summary>Number of samples in the batch.</summary>
-    public long Size => Indices.shape[0];
+    public long Size => Indices.Sizes()[0];
 
     /// <summary>Frees the tensors.</summary>
     public void Dispose()
@@ -69,18 +69,18 @@ public sealed class RaggedLoader : IEnumerable<RaggedBatch>
         for (int i = 0; i < trains.Count; i++)
         {
             var t = trains[i] ?? throw new ArgumentException($"Spike train {i} is null.", nameof(trains));
-            if (t.dim() != 2 || t.shape[1] != first.shape[1] || t.shape[0] < 1)
+            if (t.dim() != 2 || t.Sizes()[1] != first.Sizes()[1] || t.Sizes()[0] < 1)
                 throw new ArgumentException(
-                    $"Spike train {i} must be [steps ≥ 1, N = {first.shape[1]}] like train 0, got {Shapes.Format(t.shape)}.", nameof(trains));
+                    $"Spike train {i} must be [steps ≥ 1, N = {first.Sizes()[1]}] like train 0, got {Shapes.Format(t.Sizes())}.", nameof(trains));
             if (t.dtype != first.dtype || t.device.type != first.device.type)
                 throw new ArgumentException($"Spike train {i} is {t.dtype} on {t.device}, train 0 is {first.dtype} on {first.device}; convert them to one dtype and device.", nameof(trains));
         }
-        if (labels is not null && (labels.dim() < 1 || labels.shape[0] != trains.Count))
-            throw new ArgumentException($"labels must be [{trains.Count}, ...] (one per train), got {Shapes.Format(labels.shape)}.", nameof(labels));
+        if (labels is not null && (labels.dim() < 1 || labels.Sizes()[0] != trains.Count))
+            throw new ArgumentException($"labels must be [{trains.Count}, ...] (one per train), got {Shapes.Format(labels.Sizes())}.", nameof(labels));
         if (steps is < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "the fixed length must be >= 1 step.");
         _trains = trains;
         _labels = labels;
-        _lengths = trains.Select(t => t.shape[0]).ToArray();
+        _lengths = trains.Select(t => t.Sizes()[0]).ToArray();
         BatchSize = batchSize;
         Order = order;
         DropLast = dropLast;
@@ -173,9 +173,9 @@ public static class Padding
         ArgumentNullException.ThrowIfNull(sequences);
         if (sequences.Count == 0) throw new ArgumentException("Nothing to pad.", nameof(sequences));
         var first = sequences[0];
-        long t = steps ?? sequences.Max(s => s.shape[0]);
-        var lengths = sequences.Select(s => Math.Min(s.shape[0], t)).ToArray();
-        var x = torch.zeros(new long[] { sequences.Count, t, first.shape[1] }, first.dtype, first.device);
+        long t = steps ?? sequences.Max(s => s.Sizes()[0]);
+        var lengths = sequences.Select(s => Math.Min(s.Sizes()[0], t)).ToArray();
+        var x = torch.zeros(new long[] { sequences.Count, t, first.Sizes()[1] }, first.dtype, first.device);
         using (torch.no_grad())
             for (int i = 0; i < sequences.Count; i++)
             {

@@ -14,7 +14,7 @@ namespace Ship.Datasets.Batching;
 public sealed record ScheduledBatch(Tensor X, Schedule Schedule, Tensor? Y, Tensor Indices) : IDisposable
 {
     /// <summary>Number of samples in the batch.</summary>
-    public long Size => Indices.shape[0];
+    public long Size => Indices.Sizes()[0];
 
     /// <summary>Frees the tensors.</summary>
     public void Dispose()
@@ -49,17 +49,17 @@ public sealed class ScheduledLoader : IEnumerable<ScheduledBatch>
         if (inputs.Count == 0) throw new ArgumentException("The list of inputs is empty.", nameof(inputs));
         if (schedules.Count != inputs.Count)
             throw new ArgumentException($"Give one schedule per input: {inputs.Count} inputs, {schedules.Count} schedules.", nameof(schedules));
-        if (labels is not null && (labels.dim() < 1 || labels.shape[0] != inputs.Count))
-            throw new ArgumentException($"labels must be [{inputs.Count}, ...], got {Shapes.Format(labels.shape)}.", nameof(labels));
+        if (labels is not null && (labels.dim() < 1 || labels.Sizes()[0] != inputs.Count))
+            throw new ArgumentException($"labels must be [{inputs.Count}, ...], got {Shapes.Format(labels.Sizes())}.", nameof(labels));
         var first = inputs[0] ?? throw new ArgumentException("Input 0 is null.", nameof(inputs));
         var members = new List<List<long>>();
         for (int i = 0; i < inputs.Count; i++)
         {
             var x = inputs[i] ?? throw new ArgumentException($"Input {i} is null.", nameof(inputs));
             var s = schedules[i] ?? throw new ArgumentException($"Schedule {i} is null.", nameof(schedules));
-            if (x.dim() != 2 || x.shape[1] != first.shape[1] || x.shape[0] != s.TotalSteps)
+            if (x.dim() != 2 || x.Sizes()[1] != first.Sizes()[1] || x.Sizes()[0] != s.TotalSteps)
                 throw new ArgumentException(
-                    $"Input {i} must be [steps = {s.TotalSteps} (its schedule: {s}), N = {first.shape[1]}], got {Shapes.Format(x.shape)}.", nameof(inputs));
+                    $"Input {i} must be [steps = {s.TotalSteps} (its schedule: {s}), N = {first.Sizes()[1]}], got {Shapes.Format(x.Sizes())}.", nameof(inputs));
             if (x.dtype != first.dtype || x.device.type != first.device.type)
                 throw new ArgumentException($"Input {i} is {x.dtype} on {x.device}, input 0 is {first.dtype} on {first.device}.", nameof(inputs));
             int g = _groups.FindIndex(e => Schedules.SameSegments(e.Schedule, s));

@@ -24,8 +24,8 @@ internal static class EncoderChecks
         ArgumentNullException.ThrowIfNull(x);
         if (x.IsInvalid) throw new ParameterException(encoder, "x", "the input tensor is disposed.");
         if (x.dim() < 1 || x.numel() == 0)
-            throw new ParameterException(encoder, "x", $"expected a non-empty [batch, N] (or [N], or [batch, ...]) tensor, got {Shapes.Format(x.shape)}.");
-        var flat = (x.dim() == 1 ? x.unsqueeze(0) : x.reshape(x.shape[0], -1)).to_type(ScalarType.Float64);
+            throw new ParameterException(encoder, "x", $"expected a non-empty [batch, N] (or [N], or [batch, ...]) tensor, got {Shapes.Format(x.Sizes())}.");
+        var flat = (x.dim() == 1 ? x.unsqueeze(0) : x.reshape(x.Sizes()[0], -1)).to_type(ScalarType.Float64);
         using (var finite = flat.isfinite().all())
             if (!finite.item<bool>()) { flat.Dispose(); throw new ParameterException(encoder, "x", "contains NaN or infinite values."); }
         double lo, hi;

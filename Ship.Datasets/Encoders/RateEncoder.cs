@@ -52,7 +52,7 @@ public static class RateEncoder
         if (pMax > 1)
             throw new ParameterException(name, "maxRate",
                 $"the spike probability per step p = x·maxRate·dt reaches {pMax:g6} > 1 (x up to {pMax / (maxRate * dt):g6}, maxRate = {maxRate} Hz, dt = {dt} s); lower maxRate or dt, or normalize x.");
-        var u = Ship.Core.Networks.Draw.Rand(new long[] { p.shape[0], steps, p.shape[1] }, ScalarType.Float64, p.device, generator);
+        var u = Ship.Core.Networks.Draw.Rand(new long[] { p.Sizes()[0], steps, p.Sizes()[1] }, ScalarType.Float64, p.device, generator);
         return u.lt_(p.unsqueeze(1)).to_type(dtype).MoveToOuterDisposeScope();
     }
 }

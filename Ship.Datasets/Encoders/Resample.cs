@@ -18,10 +18,10 @@ public static class Resample
         ArgumentNullException.ThrowIfNull(signal);
         EncoderChecks.Positive(nameof(Resample), "sampleRate", sampleRate, " Hz");
         EncoderChecks.Positive(nameof(Resample), "dt", dt, " s");
-        if (signal.dim() is not (2 or 3) || signal.shape[^2] < 1)
-            throw new ParameterException(nameof(Resample), "signal", $"expected [samples, C] or [batch, samples, C], got {Shapes.Format(signal.shape)}.");
+        if (signal.dim() is not (2 or 3) || signal.Sizes()[^2] < 1)
+            throw new ParameterException(nameof(Resample), "signal", $"expected [samples, C] or [batch, samples, C], got {Shapes.Format(signal.Sizes())}.");
         using var scope = torch.NewDisposeScope();
-        long n = signal.shape[^2];
+        long n = signal.Sizes()[^2];
         double step = sampleRate * dt; // input samples per output step
         long outSteps = (long)Math.Floor((n - 1) / step + 1e-9) + 1;
         var pos = torch.arange(outSteps, ScalarType.Float64, signal.device).mul_(step).clamp_max_(n - 1);

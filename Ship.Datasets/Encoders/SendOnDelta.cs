@@ -89,12 +89,12 @@ public static class SendOnDelta
         ArgumentNullException.ThrowIfNull(spikes);
         EncoderChecks.Positive(Name, "delta", delta, " (signal units)");
         CheckBits(bits);
-        if (spikes.dim() is not (2 or 3) || spikes.shape[^1] % (2 * bits) != 0)
+        if (spikes.dim() is not (2 or 3) || spikes.Sizes()[^1] % (2 * bits) != 0)
             throw new ParameterException(Name, "spikes",
-                $"expected [steps, 2·bits·C] or [batch, steps, 2·bits·C] with bits = {bits}, got {Shapes.Format(spikes.shape)}.");
+                $"expected [steps, 2·bits·C] or [batch, steps, 2·bits·C] with bits = {bits}, got {Shapes.Format(spikes.Sizes())}.");
         using var scope = torch.NewDisposeScope();
-        long c = spikes.shape[^1] / (2 * bits);
-        var shape = spikes.shape.Take((int)spikes.dim() - 1).Concat(new[] { c, 2L, (long)bits }).ToArray();
+        long c = spikes.Sizes()[^1] / (2 * bits);
+        var shape = spikes.Sizes().Take((int)spikes.dim() - 1).Concat(new[] { c, 2L, (long)bits }).ToArray();
         var weights = torch.pow(2.0, torch.arange(bits, ScalarType.Float64, spikes.device));
         var digits = spikes.to_type(ScalarType.Float64).reshape(shape).mul(weights).sum(-1);
         var steps = digits.select(-1, 0).sub(digits.select(-1, 1)).mul_(delta);
@@ -115,11 +115,11 @@ public static class SendOnDelta
         CheckBits(bits);
         if (signal.IsInvalid) throw new ParameterException(Name, "signal", "the tensor is disposed.");
         if (signal.dim() is not (2 or 3) || signal.numel() == 0)
-            throw new ParameterException(Name, "signal", $"expected a non-empty [steps, C] or [batch, steps, C] tensor, got {Shapes.Format(signal.shape)}.");
+            throw new ParameterException(Name, "signal", $"expected a non-empty [steps, C] or [batch, steps, C] tensor, got {Shapes.Format(signal.Sizes())}.");
         bool batched = signal.dim() == 3;
-        int batch = batched ? (int)signal.shape[0] : 1;
-        int steps = (int)signal.shape[^2];
-        int channels = (int)signal.shape[^1];
+        int batch = batched ? (int)signal.Sizes()[0] : 1;
+        int steps = (int)signal.Sizes()[^2];
+        int channels = (int)signal.Sizes()[^1];
         double[] x;
         using (var d = signal.to(ScalarType.Float64, CPU).contiguous()) x = d.data<double>().ToArray();
         if (x.Any(v => !double.IsFinite(v))) throw new ParameterException(Name, "signal", "contains NaN or infinite values.");

@@ -108,8 +108,8 @@ public static class TimeToFirstSpike
         var inWindow = step.lt(k);
         var valid = late == LateSpikes.Drop ? fires.logical_and(inWindow) : fires;
         var index = torch.where(valid, step.clamp_max(k - 1), torch.zeros_like(step)).to_type(ScalarType.Int64);
-        var b = t.shape[0];
-        var n = t.shape[1];
+        var b = t.Sizes()[0];
+        var n = t.Sizes()[1];
         var raster = torch.zeros(new long[] { b, steps, n }, dtype, t.device);
         raster.scatter_(1, index.unsqueeze(1), valid.unsqueeze(1).to_type(dtype));
         return raster;

@@ -56,7 +56,7 @@ public sealed class TimeSeries : IDisposable
     public string Source { get; }
 
     /// <summary>Number of time steps (rows).</summary>
-    public long Steps => Values.shape[0];
+    public long Steps => Values.Sizes()[0];
 
     /// <summary>Frees the tensors.</summary>
     public void Dispose()

@@ -56,9 +56,9 @@ public static class Idx
         Tensor labels;
         try { labels = ReadLabels(labelsPath); }
         catch { images.Dispose(); throw; }
-        if (labels.shape[0] != images.shape[0])
+        if (labels.Sizes()[0] != images.Sizes()[0])
         {
-            long n = labels.shape[0], m = images.shape[0];
+            long n = labels.Sizes()[0], m = images.Sizes()[0];
             images.Dispose();
             labels.Dispose();
             throw DataFormatException.AtOffset(labelsPath, 4,

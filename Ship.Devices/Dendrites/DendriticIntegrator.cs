@@ -123,6 +123,6 @@ public static class DendriteFunctional
         var next = d.mul(beta);
         if (x is not null) next.Plus_(x);
         var y = Apply(next, f, gain, theta, power);
-        return (y.reshape(y.shape[0], -1, branches).sum(2), next);
+        return (y.reshape(y.Sizes()[0], -1, branches).sum(2), next);
     }
 }

@@ -307,7 +307,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             {
                 // Rows of the series: events, then (with readers) the binary flag and per reader operations and conductance.
                 int width = n.Readers.Count == 0 ? 1 : 2 + 2 * n.Readers.Count;
-                long steps = n.Series.Sum(t => t.shape[0]);
+                long steps = n.Series.Sum(t => t.Sizes()[0]);
                 var ev = _eventSeries.TryGetValue(n.Group.Tag, out var e0) ? e0 : _eventSeries[n.Group.Tag] = new List<double>();
                 for (long t = 0; t < steps; t++) ev.Add(values[k + t * width]);
                 foreach (var s in n.Readers)
@@ -367,7 +367,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
     private ScratchBuffers Scratch(SimulationContext ctx, int n)
     {
         long need = Math.Max(ScratchBuffers.Elements, (long)ctx.BatchSize * n);
-        if (_scratch is { } s && s.A.dtype == ctx.DType && s.A.device == ctx.Device && s.A.shape[0] >= need) return s;
+        if (_scratch is { } s && s.A.dtype == ctx.DType && s.A.device == ctx.Device && s.A.Sizes()[0] >= need) return s;
         _scratch?.Dispose();
         return _scratch = new ScratchBuffers(need, ctx.DType, ctx.Device);
     }
@@ -389,7 +389,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         /// <summary>A stepped group's per-step buffer [batch, steps, N], kept across runs (same reason as <see cref="A"/>).</summary>
         public Tensor StepBuffer(string tag, long[] shape)
         {
-            if (_stepBuffers.TryGetValue(tag, out var b) && b.shape.SequenceEqual(shape)) return b;
+            if (_stepBuffers.TryGetValue(tag, out var b) && b.Sizes().SequenceEqual(shape)) return b;
             b?.Dispose();
             return _stepBuffers[tag] = torch.empty(shape, dtype: A.dtype, device: A.device).DetachFromDisposeScope();
         }
@@ -545,13 +545,13 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         {
             if (Host is { } host)
             {
-                _hostSteps ??= EventCounts.CanCount(y) && y.dim() == 2 && y.shape[0] == _batch && y.shape[1] == Group.OutputSize;
+                _hostSteps ??= EventCounts.CanCount(y) && y.dim() == 2 && y.Sizes()[0] == _batch && y.Sizes()[1] == Group.OutputSize;
                 if (_hostSteps == true)
                 {
                     if (y.is_contiguous()) host.CountContiguous(y, 1);
                     else
                     {
-                        _stepCopy ??= torch.empty(y.shape, dtype: y.dtype).DetachFromDisposeScope();
+                        _stepCopy ??= torch.empty(y.Sizes(), dtype: y.dtype).DetachFromDisposeScope();
                         using (torch.no_grad()) _stepCopy.copy_(y);
                         host.CountContiguous(_stepCopy, 1);
                     }
@@ -591,7 +591,7 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
             using var noGrad = torch.no_grad();
             var v = Group.Variable(Membrane!).Value.detach();
             var slot = Acc.narrow(0, MembraneSlot, 1);
-            if (FirstStep || _prevMembrane is null || !_prevMembrane.shape.SequenceEqual(v.shape))
+            if (FirstStep || _prevMembrane is null || !_prevMembrane.Sizes().SequenceEqual(v.Sizes()))
             {
                 // Every neuron of every sample counts in the first step (a per-component state broadcasts to the batch).
                 slot.add_((double)_batch * Group.OutputSize);
@@ -607,11 +607,11 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
         /// <summary>Counts a block of outputs [batch, T, N] (a view; not kept), in chunks of steps that fit the scratch buffers.</summary>
         public void Count(Tensor y)
         {
-            long perStep = (long)y.shape[0] * y.shape[2];
-            int chunk = (int)Math.Max(1, _scratch.A.shape[0] / Math.Max(1, perStep));
-            for (long t0 = 0; t0 < y.shape[1]; t0 += chunk)
+            long perStep = (long)y.Sizes()[0] * y.Sizes()[2];
+            int chunk = (int)Math.Max(1, _scratch.A.Sizes()[0] / Math.Max(1, perStep));
+            for (long t0 = 0; t0 < y.Sizes()[1]; t0 += chunk)
             {
-                long len = Math.Min(chunk, y.shape[1] - t0);
+                long len = Math.Min(chunk, y.Sizes()[1] - t0);
                 using var scope = torch.NewDisposeScope();
                 CountChunk(y.narrow(1, t0, len));
             }
@@ -679,12 +679,12 @@ public sealed class HardwareLedger : IRunObserver, IDisposable
 
         private void CountChunk(Tensor y)
         {
-            AddSteps(y.shape[1]);
+            AddSteps(y.Sizes()[1]);
             // Few passes over the block, all in its own float dtype and into one reused buffer (comparisons to bool,
             // count_nonzero, casts and fresh blocks are several times slower on the CPU). In-place comparisons write
             // 0/1 in y's dtype.
             long elements = y.NumberOfElements;
-            var a = _scratch.A.narrow(0, 0, elements).view(y.shape).copy_(y).ne_(0); // 1 where y ≠ 0
+            var a = _scratch.A.narrow(0, 0, elements).view(y.Sizes()).copy_(y).ne_(0); // 1 where y ≠ 0
             if (Readers.Count == 0 && !_series)
             {
                 // A float32 sum of ones is exact below 2^24 elements.

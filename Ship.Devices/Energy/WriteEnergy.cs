@@ -50,23 +50,23 @@ public static class WriteEnergy
     internal static Tensor CountsOf(Tensor trace, Tensor? mask)
     {
         ArgumentNullException.ThrowIfNull(trace);
-        if (trace.dim() < 2 || trace.shape[0] < 1)
-            throw new ParameterException(nameof(WriteEnergy), "trace", $"expected [count + 1, devices…] with at least 2 dimensions, got [{string.Join(", ", trace.shape)}].");
-        if (mask is not null && !Shapes.BroadcastsTo(mask.shape, trace.shape[1..]))
+        if (trace.dim() < 2 || trace.Sizes()[0] < 1)
+            throw new ParameterException(nameof(WriteEnergy), "trace", $"expected [count + 1, devices…] with at least 2 dimensions, got [{string.Join(", ", trace.Sizes())}].");
+        if (mask is not null && !Shapes.BroadcastsTo(mask.Sizes(), trace.Sizes()[1..]))
             throw new ParameterException(nameof(WriteEnergy), "mask",
-                $"expected a shape that broadcasts to the devices [{string.Join(", ", trace.shape[1..])}] of the trace, got [{string.Join(", ", mask.shape)}].");
+                $"expected a shape that broadcasts to the devices [{string.Join(", ", trace.Sizes()[1..])}] of the trace, got [{string.Join(", ", mask.Sizes())}].");
         using var noGrad = torch.no_grad();
         var g = trace.detach().to(ScalarType.Float64);
-        long count = g.shape[0] - 1;
+        long count = g.Sizes()[0] - 1;
         if (count == 0) return torch.zeros(4, dtype: ScalarType.Float64, device: g.device);
         var before = g.narrow(0, 0, count);
         var after = g.narrow(0, 1, count);
         var pulsed = mask is null
             ? torch.ones_like(before)
-            : mask.to(ScalarType.Float64, g.device).expand(before.shape[1..]).unsqueeze(0).expand(before.shape);
+            : mask.to(ScalarType.Float64, g.device).expand(before.Sizes()[1..]).unsqueeze(0).expand(before.Sizes());
         var pulses = pulsed.sum();
         var mean = before.add(after).mul_(0.5).mul_(pulsed).sum();
-        var lineCells = pulses.mul(g.shape[^1]);
+        var lineCells = pulses.mul(g.Sizes()[^1]);
         // Row sum + column sum − 2·G of the pulsed cell: the cells that share its row or its column.
         var rowSum = before.sum(-1, keepdim: true);
         var colSum = g.dim() >= 3 ? before.sum(-2, keepdim: true) : before;

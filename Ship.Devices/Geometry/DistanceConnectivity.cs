@@ -30,14 +30,14 @@ public static class DistanceConnectivity
         ArgumentNullException.ThrowIfNull(rng);
         using var scope = torch.NewDisposeScope();
         var p = Probability(squaredDistances, k, lambda);
-        var u = Ship.Core.Networks.Draw.Rand(p.shape, p.dtype, p.device, rng);
+        var u = Ship.Core.Networks.Draw.Rand(p.Sizes(), p.dtype, p.device, rng);
         var mask = u.lt_(p);
         if (excludeSelf)
         {
-            if (p.dim() != 2 || p.shape[0] != p.shape[1])
+            if (p.dim() != 2 || p.Sizes()[0] != p.Sizes()[1])
                 throw new ParameterException(nameof(DistanceConnectivity), "excludeSelf",
-                    $"self-connections exist only for a square [N, N] map, got {Shapes.Format(p.shape)}.");
-            mask.mul_(torch.eye(p.shape[0], dtype: p.dtype, device: p.device).neg_().add_(1));
+                    $"self-connections exist only for a square [N, N] map, got {Shapes.Format(p.Sizes())}.");
+            mask.mul_(torch.eye(p.Sizes()[0], dtype: p.dtype, device: p.device).neg_().add_(1));
         }
         return mask.MoveToOuterDisposeScope();
     }

@@ -15,9 +15,9 @@ public sealed class Layout
     public Layout(Tensor positions, double[]? period = null)
     {
         ArgumentNullException.ThrowIfNull(positions);
-        if (positions.IsInvalid || positions.dim() != 2 || positions.shape[0] < 1 || positions.shape[1] < 1)
-            throw new ParameterException(nameof(Layout), "positions", $"expected a [N, D] tensor with N, D >= 1, got {(positions.IsInvalid ? "a disposed tensor" : Ship.Core.Parameters.Shapes.Format(positions.shape))}.");
-        int dims = (int)positions.shape[1];
+        if (positions.IsInvalid || positions.dim() != 2 || positions.Sizes()[0] < 1 || positions.Sizes()[1] < 1)
+            throw new ParameterException(nameof(Layout), "positions", $"expected a [N, D] tensor with N, D >= 1, got {(positions.IsInvalid ? "a disposed tensor" : Ship.Core.Parameters.Shapes.Format(positions.Sizes()))}.");
+        int dims = (int)positions.Sizes()[1];
         var p = period ?? Enumerable.Repeat(double.PositiveInfinity, dims).ToArray();
         if (p.Length != dims)
             throw new ParameterException(nameof(Layout), "period", $"needs one period per axis ({dims}), got {p.Length}.");
@@ -33,9 +33,9 @@ public sealed class Layout
     /// <summary>Per-axis period of the boundary; +∞ where the axis is open.</summary>
     public IReadOnlyList<double> Period { get; }
     /// <summary>Number of positions N.</summary>
-    public int Count => (int)Positions.shape[0];
+    public int Count => (int)Positions.Sizes()[0];
     /// <summary>Number of axes D.</summary>
-    public int Dimensions => (int)Positions.shape[1];
+    public int Dimensions => (int)Positions.Sizes()[1];
     /// <summary>Whether any axis wraps around.</summary>
     public bool IsPeriodic => Period.Any(double.IsFinite);
 

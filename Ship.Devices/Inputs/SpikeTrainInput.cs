@@ -42,7 +42,7 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
     public bool AdaptSteps { get; set; }
 
     /// <summary>Length of the longest train given to <see cref="Feed(IReadOnlyList{Tensor})"/>, or 0 if none was given.</summary>
-    public int LongestTrain => _staged is null ? 0 : (int)_staged.shape[1];
+    public int LongestTrain => _staged is null ? 0 : (int)_staged.Sizes()[1];
 
     /// <inheritdoc />
     public int RemainingSteps => _slices.Length - _cursor;
@@ -75,8 +75,8 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
         {
             var t = trains[k];
             if (t is null || t.IsInvalid) throw new InputException(DisplayName, $"spike train {k} is null or disposed.");
-            if (t.dim() != 2 || t.shape[1] != ComponentCount)
-                throw new InputException(DisplayName, $"spike train {k}: expected shape [steps, {ComponentCount}] (steps, N), got {Shapes.Format(t.shape)}.");
+            if (t.dim() != 2 || t.Sizes()[1] != ComponentCount)
+                throw new InputException(DisplayName, $"spike train {k}: expected shape [steps, {ComponentCount}] (steps, N), got {Shapes.Format(t.Sizes())}.");
             if (t.device.type != device.type || t.device.index != device.index)
                 throw new InputException(DisplayName, $"spike train {k} is on {t.device}, train 0 is on {device}: put all trains on one device.");
             if (t.dtype == ScalarType.ComplexFloat32 || t.dtype == ScalarType.ComplexFloat64)
@@ -87,14 +87,14 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
                 if (!finite.item<bool>()) throw new InputException(DisplayName, $"spike train {k} contains NaN or infinite values.");
             }
             dbl |= t.dtype == ScalarType.Float64;
-            longest = Math.Max(longest, t.shape[0]);
+            longest = Math.Max(longest, t.Sizes()[0]);
         }
         var dtype = dbl ? ScalarType.Float64 : ScalarType.Float32;
         var padded = torch.zeros(new long[] { trains.Count, longest, ComponentCount }, dtype: dtype, device: device);
         using (torch.no_grad())
             for (int k = 0; k < trains.Count; k++)
-                if (trains[k].shape[0] > 0)
-                    padded[k].narrow(0, 0, trains[k].shape[0]).copy_(trains[k].detach().to_type(dtype));
+                if (trains[k].Sizes()[0] > 0)
+                    padded[k].narrow(0, 0, trains[k].Sizes()[0]).copy_(trains[k].detach().to_type(dtype));
         return padded;
     }
 
@@ -109,8 +109,8 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
     Tensor? IInputGroup.StagedData => _staged;
 
     int? IInputGroup.PreferredSteps(Tensor data) =>
-        AdaptSteps && data is { IsInvalid: false } && data.dim() == 3 && data.shape[1] > 0 && data.shape[1] <= int.MaxValue
-            ? (int)data.shape[1]
+        AdaptSteps && data is { IsInvalid: false } && data.dim() == 3 && data.Sizes()[1] > 0 && data.Sizes()[1] <= int.MaxValue
+            ? (int)data.Sizes()[1]
             : null;
 
     void IInputGroup.CheckFeed(Tensor data, int stepsNeeded)
@@ -119,8 +119,8 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
         var ctx = Context;
         if (ReferenceEquals(data, _staged) && _trainCount != ctx.BatchSize)
             throw new InputException(DisplayName, $"got {_trainCount} spike trains for a batch of {ctx.BatchSize}: give one train per batch row.");
-        if (data.dim() != 3 || data.shape[0] != ctx.BatchSize || data.shape[2] != ComponentCount)
-            throw new InputException(DisplayName, $"expected shape [{ctx.BatchSize}, steps, {ComponentCount}] (batch, steps, N; shorter runs are zero-padded), got {Shapes.Format(data.shape)}.");
+        if (data.dim() != 3 || data.Sizes()[0] != ctx.BatchSize || data.Sizes()[2] != ComponentCount)
+            throw new InputException(DisplayName, $"expected shape [{ctx.BatchSize}, steps, {ComponentCount}] (batch, steps, N; shorter runs are zero-padded), got {Shapes.Format(data.Sizes())}.");
         if (data.device.type != ctx.Device.type)
             throw new InputException(DisplayName, $"the input is on {data.device}, the network runs on {ctx.Device}.");
         if (data.is_floating_point())
@@ -134,9 +134,9 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
     {
         var ctx = Context;
         using var converted = data.detach().to_type(ctx.DType, copy: true).contiguous(); // a copy: the caller may refill its tensor
-        long missing = stepsNeeded - converted.shape[1];
+        long missing = stepsNeeded - converted.Sizes()[1];
         var full = missing > 0
-            ? torch.cat(new[] { converted, torch.zeros(new long[] { converted.shape[0], missing, converted.shape[2] }, dtype: ctx.DType, device: converted.device) }, 1)
+            ? torch.cat(new[] { converted, torch.zeros(new long[] { converted.Sizes()[0], missing, converted.Sizes()[2] }, dtype: ctx.DType, device: converted.device) }, 1)
             : converted.alias();
         _full = Keep(full);
         _slices = full.unbind(1).Select(Keep).ToArray();
@@ -184,12 +184,12 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
         var staged = reader.GetNullableTensor("staged");
         var remaining = reader.GetNullableTensor("remaining");
         int count = reader.GetInt("train_count");
-        if (staged is not null && (staged.dim() != 3 || staged.shape[0] != count || staged.shape[2] != ComponentCount))
+        if (staged is not null && (staged.dim() != 3 || staged.Sizes()[0] != count || staged.Sizes()[2] != ComponentCount))
             throw new CheckpointException(CheckpointProblem.TopologyMismatch,
-                $"Input group '{DisplayName}': its saved trains are {Shapes.Format(staged.shape)}, expected [{count}, steps, {ComponentCount}].");
-        if (remaining is not null && (remaining.dim() != 3 || remaining.shape[0] != ctx.BatchSize || remaining.shape[2] != ComponentCount || remaining.dtype != ctx.DType))
+                $"Input group '{DisplayName}': its saved trains are {Shapes.Format(staged.Sizes())}, expected [{count}, steps, {ComponentCount}].");
+        if (remaining is not null && (remaining.dim() != 3 || remaining.Sizes()[0] != ctx.BatchSize || remaining.Sizes()[2] != ComponentCount || remaining.dtype != ctx.DType))
             throw new CheckpointException(CheckpointProblem.TopologyMismatch,
-                $"Input group '{DisplayName}': its saved data is {remaining.dtype} {Shapes.Format(remaining.shape)}, expected {ctx.DType} [{ctx.BatchSize}, steps, {ComponentCount}].");
+                $"Input group '{DisplayName}': its saved data is {remaining.dtype} {Shapes.Format(remaining.Sizes())}, expected {ctx.DType} [{ctx.BatchSize}, steps, {ComponentCount}].");
         _staged?.Dispose();
         _staged = staged;
         _trainCount = count;

@@ -38,7 +38,7 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
     public int RemainingSteps => _length - _cursor;
 
     /// <summary>A run without an explicit schedule lasts as long as the fed tensor (per run, per network).</summary>
-    public int? PreferredSteps(Tensor data) => data is { IsInvalid: false } && data.dim() == 3 ? (int)data.shape[1] : null;
+    public int? PreferredSteps(Tensor data) => data is { IsInvalid: false } && data.dim() == 3 ? (int)data.Sizes()[1] : null;
 
     /// <inheritdoc />
     public void CheckFeed(Tensor data, int stepsNeeded)
@@ -47,7 +47,7 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
         if (data.is_complex())
             throw new InputException(DisplayName, $"the input is complex ({data.dtype}); inputs are real, and the imaginary part would be dropped.");
         var ctx = Context;
-        var shape = data.shape; // one native call (each read of .shape is one, with a new array)
+        var shape = data.Sizes(); // read once: each read is a native call per dimension and a new array
         if (shape.Length != 3 || shape[0] != ctx.BatchSize || shape[2] != ComponentCount || shape[1] < stepsNeeded)
             throw new InputException(DisplayName, $"expected shape [{ctx.BatchSize}, >= {stepsNeeded}, {ComponentCount}] (batch, steps, N), got {Shapes.Format(shape)}.");
         if (data.device_type != ctx.Device.type)
@@ -127,11 +127,11 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
         // Detached only when it would otherwise link the copy to its graph (a plain tensor is copied as it is).
         var source = keepGraph || !requiresGrad ? data : data.detach();
         // The copy goes into a block of the network's pool: a run that feeds the same shape again reuses mapped pages.
-        var copy = ctx.Blocks.Empty(source.shape, ctx.DType, source.device);
+        var copy = ctx.Blocks.Empty(source.Sizes(), ctx.DType, source.device);
         copy.copy_(source);
         if (!ReferenceEquals(source, data)) source.Dispose();
         _data = Keep(copy);
-        _length = (int)_data.shape[1];
+        _length = (int)_data.Sizes()[1];
         _slices = null; // split lazily: a run that takes whole segments never needs per-step slices
         _cursor = 0;
     }
@@ -202,11 +202,11 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
     {
         var data = reader.GetNullableTensor("remaining");
         var ctx = Context;
-        if (data is not null && (data.dim() != 3 || data.shape[0] != ctx.BatchSize || data.shape[2] != ComponentCount || data.dtype != ctx.DType))
+        if (data is not null && (data.dim() != 3 || data.Sizes()[0] != ctx.BatchSize || data.Sizes()[2] != ComponentCount || data.dtype != ctx.DType))
             throw new CheckpointException(CheckpointProblem.TopologyMismatch,
-                $"Input group '{DisplayName}': its saved data is {data.dtype} {Shapes.Format(data.shape)}, expected {ctx.DType} [{ctx.BatchSize}, steps, {ComponentCount}].");
+                $"Input group '{DisplayName}': its saved data is {data.dtype} {Shapes.Format(data.Sizes())}, expected {ctx.DType} [{ctx.BatchSize}, steps, {ComponentCount}].");
         _data = data;
-        _length = (int)(data?.shape[1] ?? 0);
+        _length = (int)(data?.Sizes()[1] ?? 0);
         _cursor = 0;
         _slices = null;
     }

@@ -22,7 +22,7 @@ public static class DenseSequence
         if (y.dim() == 3) return y;
         // The [Nt, B·T] result seen as [B, T, Nt]. The view is made here, outside the autograd node: an output of a custom
         // node that is itself a view could not be changed in place (the bias is added in place).
-        var xs = x.shape;
+        var xs = x.Sizes();
         using (y)
         using (var y3 = y.view(y.size(0), xs[0], xs[1]))
             return y3.permute(1, 2, 0);
@@ -64,7 +64,7 @@ public static class DenseSequence
     internal static Tensor Into(Tensor x, Tensor w, BlockPool? blocks)
     {
         // Each shape read is a native call that allocates: read once.
-        var xs = x.shape;
+        var xs = x.Sizes();
         long b = xs[0], t = xs[1], ns = xs[2], nt = w.size(1);
         using var x2 = x.view(b * t, ns);
         if (Transposed(ns, nt))
@@ -118,7 +118,7 @@ internal sealed class DenseLink : Ship.Core.Groups.ChainLink
         // As the unfused synapse: an input that is not contiguous (a batch's input narrowed to one block) is copied first.
         _transposed = DenseSequence.Transposed(_ns, _nt);
         var xc = HostTensors.Contiguous(x, x.dtype, out bool owned);
-        var xs = xc.shape;
+        var xs = xc.Sizes();
         _b = xs[0];
         _t = xs[1];
         var y = DenseSequence.Into(xc, _w, _blocks);
@@ -247,7 +247,7 @@ public sealed class DenseSequenceFunction : torch.autograd.SingleTensorFunction<
         ctx.save_data("blocks", blocks!);
         ctx.save_data("dx", x.requires_grad);
         ctx.save_data("dw", w.requires_grad);
-        var xs = x.shape;
+        var xs = x.Sizes();
         ctx.save_data("b", xs[0]);
         ctx.save_data("t", xs[1]);
         return DenseSequence.Into(x, w, blocks);

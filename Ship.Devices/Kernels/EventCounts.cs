@@ -81,10 +81,10 @@ public sealed class EventCounts
     public void Count(Tensor y)
     {
         if (!CanCount(y)) throw new ArgumentException($"expected a float32 or float64 CPU tensor, got {y.dtype} on {y.device}.", nameof(y));
-        if (y.dim() is not (2 or 3) || y.shape[0] != Batch || y.shape[^1] != N)
-            throw new ArgumentException($"expected [{Batch}, T, {N}] or [{Batch}, {N}], got [{string.Join(", ", y.shape)}].", nameof(y));
+        if (y.dim() is not (2 or 3) || y.Sizes()[0] != Batch || y.Sizes()[^1] != N)
+            throw new ArgumentException($"expected [{Batch}, T, {N}] or [{Batch}, {N}], got [{string.Join(", ", y.Sizes())}].", nameof(y));
         using var c = y.is_contiguous() ? null : y.contiguous();
-        CountContiguous(c ?? y, y.dim() == 2 ? 1 : y.shape[1]);
+        CountContiguous(c ?? y, y.dim() == 2 ? 1 : y.Sizes()[1]);
     }
 
     /// <summary>
@@ -250,7 +250,7 @@ public sealed class EventCounts
     public static double[]? NonZerosPerRow(Tensor w)
     {
         if (!CanCount(w) || w.dim() != 2 || !w.is_contiguous()) return null;
-        int rows = (int)w.shape[0], cols = (int)w.shape[1];
+        int rows = (int)w.Sizes()[0], cols = (int)w.Sizes()[1];
         var result = new double[rows];
         if (rows == 0 || cols == 0) return result;
         if (w.dtype == ScalarType.Float32) NonZerosPerRow<float>(w.bytes, rows, cols, result);

@@ -38,7 +38,7 @@ internal static class HostTensors
         blocks is not null ? blocks.Empty(shape, dtype, device) : HostBuffers.Empty(shape, dtype, device);
 
     /// <summary><see cref="Block"/> shaped like <paramref name="like"/> (its shape, dtype and device).</summary>
-    public static Tensor BlockLike(BlockPool? blocks, Tensor like) => Block(blocks, like.shape, like.dtype, like.device);
+    public static Tensor BlockLike(BlockPool? blocks, Tensor like) => Block(blocks, like.Sizes(), like.dtype, like.device);
 
     /// <summary>Disposes <paramref name="t"/> when <paramref name="owned"/>.</summary>
     public static void Release(Tensor t, bool owned)

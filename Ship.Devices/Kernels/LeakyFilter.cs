@@ -31,7 +31,7 @@ public static class LeakyFilter
         var xc = x.detach().to(CPU).contiguous();
         var ac = a.to(CPU).contiguous();
         var f = torch.empty_like(xc);
-        long b = xc.shape[0], t = xc.shape[1], n = xc.shape[2];
+        long b = xc.Sizes()[0], t = xc.Sizes()[1], n = xc.Sizes()[2];
         if (xc.dtype != ScalarType.Float32 && xc.dtype != ScalarType.Float64)
             throw new NotSupportedException($"LeakyFilter supports float32 and float64, got {xc.dtype}.");
         LifSequence.ForEachRowRange(b, t * n, (from, to) =>

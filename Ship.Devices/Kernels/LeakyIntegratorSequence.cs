@@ -31,7 +31,7 @@ public static class LeakyIntegratorSequence
     {
         ArgumentNullException.ThrowIfNull(u0);
         ArgumentNullException.ThrowIfNull(beta);
-        var us = u0.shape;
+        var us = u0.Sizes();
         long b = us[0], n = us[1];
         var input = x ?? torch.zeros(new long[] { b, steps, n }, dtype: u0.dtype, device: u0.device);
         var be = KernelBeta(beta, b, n);
@@ -49,7 +49,7 @@ public static class LeakyIntegratorSequence
     internal static Tensor KernelBeta(Tensor beta, long b, long n)
     {
         int dim = (int)beta.dim();
-        bool asIs = beta.is_contiguous() && (dim == 0 || dim == 1 && beta.shape[0] == n || dim == 2 && beta.shape[0] == b && beta.shape[1] == n);
+        bool asIs = beta.is_contiguous() && (dim == 0 || dim == 1 && beta.Sizes()[0] == n || dim == 2 && beta.Sizes()[0] == b && beta.Sizes()[1] == n);
         return asIs ? beta : beta.expand(b, n).contiguous();
     }
 
@@ -61,10 +61,10 @@ public static class LeakyIntegratorSequence
         var xc = HostTensors.Contiguous(x, dtype, out bool ox);
         var uc = HostTensors.Contiguous(u0, dtype, out bool ou);
         var bc = HostTensors.Contiguous(beta, dtype, out bool ob);
-        var xs = x.shape;
+        var xs = x.Sizes();
         long b = xs[0], t = xs[1], n = xs[2];
-        var y = torch.empty(x.shape, dtype);
-        var mask = save ? torch.empty(x.shape, dtype) : null;
+        var y = torch.empty(x.Sizes(), dtype);
+        var mask = save ? torch.empty(x.Sizes(), dtype) : null;
         bool perRow = bc.dim() == 2;
         if (dtype == ScalarType.Float32) ForwardKernel<float>(xc, uc, bc, perRow, y, mask, b, t, n);
         else ForwardKernel<double>(xc, uc, bc, perRow, y, mask, b, t, n);
@@ -141,9 +141,9 @@ public static class LeakyIntegratorSequence
         var go = HostTensors.Contiguous(gradOut, dtype, out bool og);
         var mc = HostTensors.Contiguous(mask, dtype, out bool om);
         var bc = HostTensors.Contiguous(beta, dtype, out bool ob);
-        var ms = mask.shape;
+        var ms = mask.Sizes();
         long b = ms[0], t = ms[1], n = ms[2];
-        var dx = torch.empty(mc.shape, dtype);
+        var dx = torch.empty(mc.Sizes(), dtype);
         Tensor du0;
         if (gradU is null) du0 = torch.zeros(new long[] { b, n }, dtype);
         else

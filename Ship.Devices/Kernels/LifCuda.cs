@@ -90,7 +90,7 @@ public static class LifCuda
     {
         var module = Compiled.Value.Module ?? throw new InvalidOperationException($"LIF CUDA kernels unavailable: {Compiled.Value.Why}");
         x = x.detach().contiguous();
-        long b = x.shape[0], t = x.shape[1], n = x.shape[2];
+        long b = x.Sizes()[0], t = x.Sizes()[1], n = x.Sizes()[2];
         var spikes = torch.empty_like(x);
         var u = a.U0.detach().clone();
         var g = a.G0.detach().clone();
@@ -110,7 +110,7 @@ public static class LifCuda
         var sgc = sg.contiguous();
         var betac = beta.contiguous();
         var dx = torch.empty_like(mask);
-        long b = mask.shape[0], t = mask.shape[1], n = mask.shape[2];
+        long b = mask.Sizes()[0], t = mask.Sizes()[1], n = mask.Sizes()[2];
         var carry = gradU is null ? torch.zeros(new long[] { b, n }, dtype: mask.dtype, device: mask.device) : gradU.to_type(mask.dtype).contiguous().clone();
         string fn = mask.dtype == ScalarType.Float32 ? "lif_bwd_f32" : "lif_bwd_f64";
         module.Launch(fn, b * n, Block, go, sgc, mask, betac, dx, carry, b, checked((int)t), n);

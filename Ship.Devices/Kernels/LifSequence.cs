@@ -61,7 +61,7 @@ public static class LifSequence
             // gradient autograd fills for the unused parts, but TorchSharp 0.107 keeps a per-output cache in the
             // caller's dispose scope that it reads for an unused output.) Flat, every part is a contiguous view: the
             // kernel writes the spikes in place and the next synapse reads them as they are.
-            var xs = x.shape;
+            var xs = x.Sizes();
             long b = xs[0], t = xs[1], n = xs[2];
             long btn = b * t * n, bn = b * n;
             using var packed = LifSequenceFunction.apply(x, args.U0, args);
@@ -107,7 +107,7 @@ public static class LifSequence
         var device = x.device;
         // Host tensors that are already contiguous and of the dtype are read as they are (a native call each saved).
         x = HostTensors.Contiguous(x, x.dtype, out bool ownX);
-        var xs = x.shape;
+        var xs = x.Sizes();
         long b = xs[0], t = xs[1], n = xs[2];
         // The caller's contiguous host block for the spikes (the autograd node's packed output), else a block of the pool.
         var spikes = spikesInto is not null && device.type == DeviceType.CPU ? spikesInto : HostTensors.BlockLike(a.Blocks, x);
@@ -142,7 +142,7 @@ public static class LifSequence
         // A contiguous host tensor: a new tensor and a byte copy (one handle; a detached clone makes two).
         if (t.device_type == DeviceType.CPU && t.is_contiguous() && t.numel() * t.ElementSize <= int.MaxValue)
         {
-            var copy = torch.empty(t.shape, dtype: t.dtype);
+            var copy = torch.empty(t.Sizes(), dtype: t.dtype);
             t.bytes.CopyTo(copy.bytes);
             return copy;
         }
@@ -327,7 +327,7 @@ public static class LifSequence
         var thrc = HostTensors.Contiguous(thr, mask.dtype, out _);
         var betac = HostTensors.Contiguous(beta, beta.dtype, out _);
         var dx = HostTensors.BlockLike(blocks, mask);
-        var ms = mask.shape;
+        var ms = mask.Sizes();
         long b = ms[0], t = ms[1], n = ms[2];
         var carry = CarryStart(gradU, b, n, mask.dtype);
         ForEachRowRange(b, t * n, (from, to) =>
@@ -353,7 +353,7 @@ public static class LifSequence
         var u0c = HostTensors.Contiguous(u0, dtype, out _);
         var g0c = HostTensors.Contiguous(g0, dtype, out _);
         var dx = HostTensors.BlockLike(blocks, x);
-        var xs = x.shape;
+        var xs = x.Sizes();
         long b = xs[0], t = xs[1], n = xs[2];
         var carry = CarryStart(gradU, b, n, dtype);
         double slope = surrogate.Slope;
@@ -373,7 +373,7 @@ public static class LifSequence
     /// </summary>
     private static Tensor SpikeGradient(Tensor? gradOut, ScalarType dtype, out bool broadcast, out Tensor? temporary)
     {
-        broadcast = gradOut is null || gradOut.numel() > 0 && gradOut.stride().All(st => st == 0);
+        broadcast = gradOut is null || gradOut.numel() > 0 && gradOut.Strides().All(st => st == 0);
         temporary = gradOut is null ? torch.zeros(1, dtype: dtype) : broadcast ? gradOut.as_strided(new long[] { 1 }, new long[] { 1 }) : null;
         return HostTensors.Contiguous(broadcast ? temporary! : gradOut!, dtype, out _);
     }
@@ -529,7 +529,7 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var x = (Tensor)vars[0];
         var a = (LifSequence.Args)vars[2];
         // The packed output is a block of the pool; on the host the recurrence writes the spikes straight into it.
-        var xs = x.shape;
+        var xs = x.Sizes();
         long btn = xs[0] * xs[1] * xs[2], bn = xs[0] * xs[2];
         var shape = new[] { btn + 2 * bn };
         var packed = a.Blocks is { } pool ? pool.Empty(shape, x.dtype, x.device) : torch.empty(shape, dtype: x.dtype, device: x.device);
@@ -550,9 +550,9 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
             spikes.Dispose();
         }
         using (var pu = packed.narrow(0, btn, bn))
-        using (var u2 = pu.view(uFinal.shape)) u2.copy_(uFinal);
+        using (var u2 = pu.view(uFinal.Sizes())) u2.copy_(uFinal);
         using (var pg = packed.narrow(0, btn + bn, bn))
-        using (var g2 = pg.view(gFinal.shape)) g2.copy_(gFinal);
+        using (var g2 = pg.view(gFinal.Sizes())) g2.copy_(gFinal);
         uFinal.Dispose();
         gFinal.Dispose();
         return packed;
@@ -568,7 +568,7 @@ public sealed class LifSequenceFunction : torch.autograd.SingleTensorFunction<Li
         var blocks = ctx.get_data("blocks") as BlockPool;
         bool recompute = ctx.get_data("recompute") is true;
         // The membrane per step, or the input: either is [B, T, N].
-        var ms = saved[0].shape;
+        var ms = saved[0].Sizes();
         long bs = ms[0], t = ms[1], n = ms[2];
         var gradSpikes = gradOutput.narrow(0, 0, bs * t * n).reshape(bs, t, n);
         var gradU = gradOutput.narrow(0, bs * t * n, bs * n).reshape(bs, n);

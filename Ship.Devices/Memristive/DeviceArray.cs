@@ -130,7 +130,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         var w = weights.detach().to(ScalarType.Float64, device);
         if (!w.isfinite().all().item<bool>())
             throw new ParameterException(Name, "weights", "weights to program must be finite.");
-        var shape = new[] { (long)Mapping.DevicesPerWeight }.Concat(w.shape).ToArray();
+        var shape = new[] { (long)Mapping.DevicesPerWeight }.Concat(w.Sizes()).ToArray();
         if (_refabricate || _state is null || !_state.Shape.SequenceEqual(shape)
             || _state.Device.type != device.type || _state.Device.index != device.index)
         {
@@ -260,8 +260,8 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         var s = State;
         using var scope = torch.NewDisposeScope();
         var t = targets is null ? s.Target : targets.detach().to(ScalarType.Float64, s.Device);
-        if (!t.shape.SequenceEqual(s.Shape))
-            throw new ParameterException(Name, "targets", $"target conductances must have the devices' shape [{string.Join(", ", s.Shape)}], got [{string.Join(", ", t.shape)}].");
+        if (!t.Sizes().SequenceEqual(s.Shape))
+            throw new ParameterException(Name, "targets", $"target conductances must have the devices' shape [{string.Join(", ", s.Shape)}], got [{string.Join(", ", t.Sizes())}].");
         if (!t.isfinite().all().item<bool>())
             throw new ParameterException(Name, "targets", "target conductances must be finite (S).");
         _pulseDevices ??= response.DrawDevices(s.Shape, rng, s.Device);
@@ -310,8 +310,8 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var dw = deltaW.detach().to(ScalarType.Float64, s.Device);
-        if (!dw.shape.SequenceEqual(s.Shape[1..]))
-            throw new ParameterException(Name, "deltaW", $"a weight change must have the weights' shape [{string.Join(", ", s.Shape[1..])}], got [{string.Join(", ", dw.shape)}].");
+        if (!dw.Sizes().SequenceEqual(s.Shape[1..]))
+            throw new ParameterException(Name, "deltaW", $"a weight change must have the weights' shape [{string.Join(", ", s.Shape[1..])}], got [{string.Join(", ", dw.Sizes())}].");
         // Before any draw: a NaN or infinite change would silently become NaN (no pulse at all) or capped pulse counts.
         if (!dw.isfinite().all().item<bool>())
             throw new ParameterException(Name, "deltaW", "a weight change must be finite (weight units), got NaN or infinite entries.");
@@ -327,7 +327,7 @@ public sealed class DeviceArray : IWeightDevice, IDisposable, ICheckpointState, 
             probe[d].add_(h);
             sens.Add(Mapping.Decode(probe, _encoding).sub_(w0).div_(h));
         }
-        var uniform = Ship.Core.Networks.Draw.Rand(dw.shape, ScalarType.Float64, s.Device, rng);
+        var uniform = Ship.Core.Networks.Draw.Rand(dw.Sizes(), ScalarType.Float64, s.Device, rng);
         var (pulses, up) = WeightUpdatePulsesFunctional.Counts(dw, torch.stack(sens), g, response, uniform);
         long longest = (long)pulses.max().item<double>();
         if (longest == 0) return pulses.MoveToOuterDisposeScope();

@@ -108,8 +108,8 @@ public sealed class DeviceState : IDisposable
         using var scope = torch.NewDisposeScope();
         var p = pulses.detach().to(ScalarType.Float64, Device);
         // Checked before anything is added, so a refused count leaves the wear as it was.
-        if (!Shapes.BroadcastsTo(p.shape, Shape))
-            throw new ParameterException(Owner, "pulses", $"write counts must broadcast to the devices' shape [{string.Join(", ", Shape)}], got [{string.Join(", ", p.shape)}].");
+        if (!Shapes.BroadcastsTo(p.Sizes(), Shape))
+            throw new ParameterException(Owner, "pulses", $"write counts must broadcast to the devices' shape [{string.Join(", ", Shape)}], got [{string.Join(", ", p.Sizes())}].");
         if (!p.isfinite().all().item<bool>() || p.lt(0).any().item<bool>())
             throw new ParameterException(Owner, "pulses",
                 $"write counts must be finite and >= 0, got {(p.isfinite().all().item<bool>() ? $"a smallest count of {p.min().item<double>()}" : "a non-finite count")}.");
@@ -247,9 +247,9 @@ public sealed class DeviceState : IDisposable
         // Shape and dtype checked here: a wrong one would otherwise reach libtorch in the middle of a run.
         Tensor? Checked(Tensor? t, string what, ScalarType dtype)
         {
-            if (t is not null && (!t.shape.SequenceEqual(shape) || t.dtype != dtype))
+            if (t is not null && (!t.Sizes().SequenceEqual(shape) || t.dtype != dtype))
                 throw new CheckpointException(CheckpointProblem.TopologyMismatch,
-                    $"Device array '{owner}': saved {what} is {t.dtype} [{string.Join(", ", t.shape)}], the devices are {dtype} [{string.Join(", ", shape)}].");
+                    $"Device array '{owner}': saved {what} is {t.dtype} [{string.Join(", ", t.Sizes())}], the devices are {dtype} [{string.Join(", ", shape)}].");
             return t;
         }
         s._target = Checked(r.GetNullableTensor("target"), "target", ScalarType.Float64);
@@ -263,9 +263,9 @@ public sealed class DeviceState : IDisposable
         {
             if (!r.Has(key)) return null;
             var t = r.GetTensor(key);
-            if (t.dtype != ScalarType.Float64 || t.dim() != 1 || t.shape[0] != 4)
+            if (t.dtype != ScalarType.Float64 || t.dim() != 1 || t.Sizes()[0] != 4)
             {
-                var message = $"Device array '{owner}': saved {key.Replace('_', ' ')} are {t.dtype} [{string.Join(", ", t.shape)}], expected Float64 [4] (pulses, mean conductance, line cells, half-select conductance).";
+                var message = $"Device array '{owner}': saved {key.Replace('_', ' ')} are {t.dtype} [{string.Join(", ", t.Sizes())}], expected Float64 [4] (pulses, mean conductance, line cells, half-select conductance).";
                 t.Dispose();
                 throw new CheckpointException(CheckpointProblem.TopologyMismatch, message);
             }

@@ -91,7 +91,7 @@ public abstract class PlasticityBlock : NeuronGroup, IRollbackState
         long ns = Synapse.SourceCount, nt = Synapse.TargetCount;
         // The update is in place, so the weights must be a full [Ns, Nt] tensor of their own (a constant is stored as a scalar).
         var w = Synapse.W.Value;
-        if (w.dim() != 2 || w.shape[0] != ns || w.shape[1] != nt)
+        if (w.dim() != 2 || w.Sizes()[0] != ns || w.Sizes()[1] != nt)
             Synapse.W.Tensor = w.detach().expand(ns, nt).clone().DetachFromDisposeScope();
         ResetTraces(ns, nt);
         _seen = Tap.StepCount;

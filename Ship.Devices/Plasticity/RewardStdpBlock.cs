@@ -94,7 +94,7 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
         if (reward is not null && reward.is_complex())
             throw new InputException(DisplayName, $"the reward is complex ({reward.dtype}); rewards are real.");
         if (reward is not null && (reward.dim() is < 1 or > 2))
-            throw new InputException(DisplayName, $"reward must be [batch] or [batch, steps], got {Shapes.Format(reward.shape)}.");
+            throw new InputException(DisplayName, $"reward must be [batch] or [batch, steps], got {Shapes.Format(reward.Sizes())}.");
         _reward?.Dispose();
         _reward = reward?.detach().clone().DetachFromDisposeScope();
     }
@@ -109,11 +109,11 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
         var e = Eligibility.Tensor;
         if (e is null || e.dim() != 3)
             throw new NetworkConfigurationException($"{GetType().Name} '{DisplayName}': no eligibility yet; run the network before applying a reward.");
-        CheckReward(reward, e.shape[0]);
+        CheckReward(reward, e.Sizes()[0]);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var r = reward.detach().to(e.dtype).to(e.device).reshape(-1);
-        double eta = LearningRate.Value.ToDouble() / e.shape[0];
+        double eta = LearningRate.Value.ToDouble() / e.Sizes()[0];
         ChangeWeights(w => RewardStdpFunctional.Reward(w, e, r, eta, Bounds, WMin, WMax)); // pulses on a device-backed synapse
         Eligibility.Tensor = Keep(torch.zeros_like(e));
         e.Dispose();
@@ -142,8 +142,8 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
         if (_runReward is { } given)
         {
             long k = Context.Now.Index;
-            if (given.dim() == 2 && k >= given.shape[1])
-                throw new InputException(DisplayName, $"the reward has {given.shape[1]} steps, the run reached step {k + 1}.");
+            if (given.dim() == 2 && k >= given.Sizes()[1])
+                throw new InputException(DisplayName, $"the reward has {given.Sizes()[1]} steps, the run reached step {k + 1}.");
             r = given.dim() == 1 ? given : given.select(1, k);
         }
         var (xPre, xPost, e) = RewardStdpFunctional.Step(w, XPre.Value, XPost.Value, Eligibility.Value, pre, post, r,
@@ -188,8 +188,8 @@ public sealed class RewardStdpBlock : PlasticityBlock, ICheckpointState, IShipMo
 
     private void CheckReward(Tensor reward, long batch)
     {
-        if (reward.dim() is < 1 or > 2 || reward.shape[0] != batch)
-            throw new InputException(DisplayName, $"reward must be [{batch}] or [{batch}, steps] (one per sample), got {Shapes.Format(reward.shape)}.");
+        if (reward.dim() is < 1 or > 2 || reward.Sizes()[0] != batch)
+            throw new InputException(DisplayName, $"reward must be [{batch}] or [{batch}, steps] (one per sample), got {Shapes.Format(reward.Sizes())}.");
     }
 }
 
@@ -218,8 +218,8 @@ public static class RewardStdpFunctional
     /// <summary>W += η·Σ_b r_b·e_b [Ns, Nt] under the bounds, IN PLACE; <paramref name="eta"/> includes the 1/B of the batch average.</summary>
     public static Tensor Reward(Tensor w, Tensor eligibility, Tensor reward, double eta, StdpBounds bounds, double wMin, double wMax)
     {
-        long b = eligibility.shape[0];
-        var delta = torch.mm(reward.reshape(1, b), eligibility.reshape(b, -1)).view(w.shape).mul_(eta);
+        long b = eligibility.Sizes()[0];
+        var delta = torch.mm(reward.reshape(1, b), eligibility.reshape(b, -1)).view(w.Sizes()).mul_(eta);
         return PlasticityBounds.ApplySigned(w, delta, bounds, wMin, wMax);
     }
 }

@@ -127,12 +127,12 @@ public static class ConvFunctional
         w.t().reshape(new long[] { outChannels, inPerGroup }.Concat(kernel.Select(k => (long)k)).ToArray());
 
     /// <summary>Kernel [C_out, C_in/g, k...] → W [C_in/g·∏k, C_out].</summary>
-    public static Tensor FromKernel(Tensor kernel) => kernel.reshape(kernel.shape[0], -1).t().contiguous();
+    public static Tensor FromKernel(Tensor kernel) => kernel.reshape(kernel.Sizes()[0], -1).t().contiguous();
 
     /// <summary>x [batch, C_in·∏n] → y [batch, C_out·∏n_out] (no bias).</summary>
     public static Tensor Forward(Tensor x, Tensor kernel, int[] inputShape, int[] stride, int[] padding, int[] dilation, int groups)
     {
-        long batch = x.shape[0];
+        long batch = x.Sizes()[0];
         var map = x.reshape(new long[] { batch }.Concat(inputShape.Select(d => (long)d)).ToArray());
         var y = inputShape.Length == 2
             ? nn.functional.conv1d(map, kernel, null, stride[0], padding[0], dilation[0], groups)

@@ -50,7 +50,7 @@ public sealed class FirstOrder : WeightedSynapse, ISequenceGroup, IShipModel<Fir
     public string? SequenceRefusal =>
         ChangesDuringRun ? "the weights change within the run (plasticity or per-step device reads)"
         : Weights.dim() != 2 ? "the weights differ per batch row"
-        : !(Tau.Value.dim() == 0 || Tau.Value.shape[^1] == 1) ? "tau varies along targets: the filter-then-product form needs one decay per source"
+        : !(Tau.Value.dim() == 0 || Tau.Value.Sizes()[^1] == 1) ? "tau varies along targets: the filter-then-product form needs one decay per source"
         : Context.DType is not (ScalarType.Float32 or ScalarType.Float64) ? $"the leaky filter supports float32 and float64, not {Context.DType}"
         : null;
 

@@ -129,10 +129,10 @@ public sealed class HeterogeneousDelay : WeightedSynapse, IShipModel<Heterogeneo
     private void FitArrivals()
     {
         long max = MaxSteps;
-        if (Arrivals.Tensor is { } a && a.dim() == 3 && a.shape[1] < max + 1)
+        if (Arrivals.Tensor is { } a && a.dim() == 3 && a.Sizes()[1] < max + 1)
         {
             using var scope = torch.NewDisposeScope();
-            var grown = torch.cat(new[] { a, torch.zeros(a.shape[0], max + 1 - a.shape[1], a.shape[2], dtype: a.dtype, device: a.device) }, 1);
+            var grown = torch.cat(new[] { a, torch.zeros(a.Sizes()[0], max + 1 - a.Sizes()[1], a.Sizes()[2], dtype: a.dtype, device: a.device) }, 1);
             Arrivals.Tensor = Keep(grown.DetachFromDisposeScope());
             Context.ReleaseReplaced(a);
         }
@@ -195,7 +195,7 @@ public static class HeterogeneousDelayFunctional
     /// </summary>
     public static (Tensor Output, Tensor Arrivals) Step(Tensor arrivals, Tensor x, Tensor weights, Tensor index, Tensor pad)
     {
-        long b = arrivals.shape[0], c = arrivals.shape[1], nt = arrivals.shape[2];
+        long b = arrivals.Sizes()[0], c = arrivals.Sizes()[1], nt = arrivals.Sizes()[2];
         var contributions = x.unsqueeze(2).mul(weights).reshape(b, -1);
         var all = arrivals.reshape(b, c * nt).index_add(1, index, contributions, 1).view(b, c, nt);
         return (all.select(1, 0), torch.cat(new[] { all.narrow(1, 1, c - 1), pad }, 1));

@@ -83,7 +83,7 @@ public static class Pool2dFunctional
     /// <summary>x [batch, C·H·W] → [batch, C·H_out·W_out]; the sum divides by 1 instead of the window size.</summary>
     public static Tensor Forward(Tensor x, int[] inputShape, int[] kernel, int[] stride, int[] padding, PoolKind kind)
     {
-        long batch = x.shape[0];
+        long batch = x.Sizes()[0];
         var map = x.reshape(batch, inputShape[0], inputShape[1], inputShape[2]);
         var y = nn.functional.avg_pool2d(map, new long[] { kernel[0], kernel[1] }, new long[] { stride[0], stride[1] }, new long[] { padding[0], padding[1] },
             ceil_mode: false, count_include_pad: true, divisor_override: kind == PoolKind.Sum ? 1 : null);

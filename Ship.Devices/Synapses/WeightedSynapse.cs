@@ -115,7 +115,7 @@ public abstract class WeightedSynapse : SynapseGroup, ICheckpointState, IRollbac
     {
         var w = W.Value;
         var (rows, columns) = ConnectionShape;
-        if (w.dim() == 2 && w.shape[0] == rows && w.shape[1] == columns) return;
+        if (w.dim() == 2 && w.Sizes()[0] == rows && w.Sizes()[1] == columns) return;
         W.Tensor = Keep(w.expand(rows, columns).clone());
     }
 
@@ -158,9 +158,9 @@ public abstract class WeightedSynapse : SynapseGroup, ICheckpointState, IRollbac
         _read = null;
         if (reader.GetNullableTensor("read") is not { } read) return;
         var (rows, columns) = ConnectionShape;
-        if (read.dtype != Context.DType || read.dim() != 2 || read.shape[0] != rows || read.shape[1] != columns)
+        if (read.dtype != Context.DType || read.dim() != 2 || read.Sizes()[0] != rows || read.Sizes()[1] != columns)
         {
-            var message = $"the device read of synapse '{DisplayName}' is stored as {read.dtype} {Shapes.Format(read.shape)}, the synapse reads {Context.DType} [{rows}, {columns}].";
+            var message = $"the device read of synapse '{DisplayName}' is stored as {read.dtype} {Shapes.Format(read.Sizes())}, the synapse reads {Context.DType} [{rows}, {columns}].";
             read.Dispose();
             throw new CheckpointException(CheckpointProblem.TopologyMismatch, message);
         }

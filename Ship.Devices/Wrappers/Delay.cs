@@ -117,7 +117,7 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IRollbackState, IShi
         var q = Queue.Value;
         if (_steps.Value >= 1) return q[0];
         var next = Inner.PeekDelayedOutput();
-        return q.shape[0] > 0 ? next.Plus(q[0]) : next;
+        return q.Sizes()[0] > 0 ? next.Plus(q[0]) : next;
     }
 }
 
@@ -139,7 +139,7 @@ public static class DelayFunctional
     /// </summary>
     public static (Tensor Output, Tensor Queue) Step(Tensor queue, Tensor y, int steps, Tensor? slot)
     {
-        long capacity = queue.shape[0];
+        long capacity = queue.Sizes()[0];
         if (steps == 0)
             return capacity == 0 ? (y, queue) : (y.Plus(queue[0]), queue.narrow(0, 1, capacity - 1));
         var output = queue[0];
@@ -157,7 +157,7 @@ public static class DelayFunctional
     /// </summary>
     public static Tensor Remap(Tensor queue, int dim, double dtOld, double dtNew, int minSlots)
     {
-        long capacity = queue.shape[dim];
+        long capacity = queue.Sizes()[dim];
         var target = new long[capacity];
         long size = minSlots;
         for (long k = 0; k < capacity; k++)
@@ -165,7 +165,7 @@ public static class DelayFunctional
             target[k] = Math.Max(1, StepsFor((k + 1) * dtOld, dtNew)) - 1;
             size = Math.Max(size, target[k] + 1);
         }
-        var shape = queue.shape;
+        var shape = queue.Sizes();
         shape[dim] = size;
         var result = torch.zeros(shape, dtype: queue.dtype, device: queue.device);
         if (capacity == 0) return result;

@@ -64,8 +64,8 @@ public sealed class GlobalDriftCompensation : IWeightDevice, ICheckpointState, I
         ((ICheckpointState)Array).LoadState(reader.Child("array"));
         _m0 = reader.GetNullableDouble("m0");
         using var t = reader.GetTensor("alpha");
-        if (t.dtype != ScalarType.Float64 || t.dim() != 2 || t.shape[1] != 2)
-            throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"the drift calibration of '{Array.Name}' is stored as {t.dtype} [{string.Join(", ", t.shape)}], expected Float64 [k, 2].");
+        if (t.dtype != ScalarType.Float64 || t.dim() != 2 || t.Sizes()[1] != 2)
+            throw new CheckpointException(CheckpointProblem.TopologyMismatch, $"the drift calibration of '{Array.Name}' is stored as {t.dtype} [{string.Join(", ", t.Sizes())}], expected Float64 [k, 2].");
         var v = t.cpu().data<double>().ToArray();
         _alpha.Clear();
         for (int k = 0; k + 1 < v.Length; k += 2) _alpha[v[k]] = v[k + 1];

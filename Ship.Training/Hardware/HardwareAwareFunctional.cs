@@ -62,7 +62,7 @@ public static class HardwareAwareFunctional
         if (sigma == 0) return w.alias();
         using var scope = torch.NewDisposeScope();
         // Drawn on the host generator and moved: CUDA-side draws with a CPU generator fail (Draw explains why).
-        var xi = Ship.Core.Networks.Draw.Randn(w.shape, w.dtype, w.device, rng);
+        var xi = Ship.Core.Networks.Draw.Randn(w.Sizes(), w.dtype, w.device, rng);
         return w.Plus(xi.mul_(scale.detach().to_type(w.dtype)).mul_(sigma)).MoveToOuterDisposeScope();
     }
 

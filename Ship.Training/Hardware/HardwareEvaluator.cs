@@ -43,8 +43,8 @@ public sealed class HardwareEvaluator
         Readout = readout ?? throw new ArgumentNullException(nameof(readout));
         Inputs = inputs ?? throw new ArgumentNullException(nameof(inputs));
         Labels = labels ?? throw new ArgumentNullException(nameof(labels));
-        if (inputs.dim() != 3 || labels.dim() != 1 || inputs.shape[0] != labels.shape[0] || inputs.shape[0] == 0)
-            throw new ArgumentException($"The hardware evaluator needs inputs [n, steps, N] and labels [n] with the same n ≥ 1, got {Ship.Core.Parameters.Shapes.Format(inputs.shape)} and {Ship.Core.Parameters.Shapes.Format(labels.shape)}.");
+        if (inputs.dim() != 3 || labels.dim() != 1 || inputs.Sizes()[0] != labels.Sizes()[0] || inputs.Sizes()[0] == 0)
+            throw new ArgumentException($"The hardware evaluator needs inputs [n, steps, N] and labels [n] with the same n ≥ 1, got {Ship.Core.Parameters.Shapes.Format(inputs.Sizes())} and {Ship.Core.Parameters.Shapes.Format(labels.Sizes())}.");
     }
 
     /// <summary>How scores are read from a run.</summary>
@@ -97,9 +97,9 @@ public sealed class HardwareEvaluator
         var Readout = readout;
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        long n = Inputs.shape[0];
-        if (Labels.dim() != 1 || Labels.shape[0] != n)
-            throw new Losses.LossInputException("accuracy", "labels", $"[{n}] class indices (one per input sample)", $"{Labels.dtype} {Ship.Core.Parameters.Shapes.Format(Labels.shape)}");
+        long n = Inputs.Sizes()[0];
+        if (Labels.dim() != 1 || Labels.Sizes()[0] != n)
+            throw new Losses.LossInputException("accuracy", "labels", $"[{n}] class indices (one per input sample)", $"{Labels.dtype} {Ship.Core.Parameters.Shapes.Format(Labels.Sizes())}");
         int b = net.BatchSize;
         long correct = 0;
         IDisposable? freeing = null;
@@ -114,7 +114,7 @@ public sealed class HardwareEvaluator
             var x = Inputs.narrow(0, start, size);
             if (size < b)
             {
-                var pad = torch.zeros(new long[] { b - size, x.shape[1], x.shape[2] }, x.dtype, x.device);
+                var pad = torch.zeros(new long[] { b - size, x.Sizes()[1], x.Sizes()[2] }, x.dtype, x.device);
                 x = torch.cat(new[] { x, pad }, 0);
             }
             var result = net.Run(x.dtype == net.DType ? x : x.to(net.DType));
@@ -142,7 +142,7 @@ public sealed class HardwareEvaluator
             && scores.dtype is ScalarType.Float32 or ScalarType.Float64
             && labels.dim() == 1 && labels.dtype == ScalarType.Int64 && labels.device_type == DeviceType.CPU && labels.is_contiguous())
         {
-            int n = (int)scores.shape[1];
+            int n = (int)scores.Sizes()[1];
             var y = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(labels.bytes).Slice((int)start, (int)rows);
             return scores.dtype == ScalarType.Float32
                 ? Count(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(scores.bytes), n, y)

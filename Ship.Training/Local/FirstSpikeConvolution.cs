@@ -79,15 +79,15 @@ public sealed class FirstSpikeConvolution
     public FirstSpikeOutput Forward(Tensor inputTimes, int steps, bool pointwiseInhibition = true)
     {
         ArgumentNullException.ThrowIfNull(inputTimes);
-        if (inputTimes.dim() != 4 || inputTimes.shape[1] != InChannels)
-            throw new InputException(nameof(FirstSpikeConvolution), $"input times must be [batch, {InChannels}, H, W], got {Shapes.Format(inputTimes.shape)}.");
+        if (inputTimes.dim() != 4 || inputTimes.Sizes()[1] != InChannels)
+            throw new InputException(nameof(FirstSpikeConvolution), $"input times must be [batch, {InChannels}, H, W], got {Shapes.Format(inputTimes.Sizes())}.");
         if (steps < 1) throw new ParameterException(nameof(FirstSpikeConvolution), "steps", $"must be ≥ 1, got {steps}.");
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var input = inputTimes.to(Weight.dtype).to(Weight.device);
         // Small batches (STDP learns sample by sample) take all steps in one convolution, few native calls; large
         // batches go step by step, so memory stays [batch, F, H, W] whatever the window. Both give the same spikes.
-        var (times, potentials) = input.shape[0] * steps * Features * input.shape[2] * input.shape[3] <= AllStepsLimit
+        var (times, potentials) = input.Sizes()[0] * steps * Features * input.Sizes()[2] * input.Sizes()[3] <= AllStepsLimit
             ? AllSteps(input, steps) : StepByStep(input, steps);
         var output = new FirstSpikeOutput(times, potentials, steps);
         if (pointwiseInhibition) output = FirstSpike.PointwiseInhibition(output);
@@ -99,11 +99,11 @@ public sealed class FirstSpikeConvolution
 
     private (Tensor Times, Tensor Potentials) AllSteps(Tensor input, int steps)
     {
-        long b = input.shape[0], c = InChannels, h = input.shape[2], w = input.shape[3];
+        long b = input.Sizes()[0], c = InChannels, h = input.Sizes()[2], w = input.Sizes()[3];
         var t = torch.arange(steps, dtype: Weight.dtype, device: Weight.device).view(1, steps, 1, 1, 1);
         var wave = input.unsqueeze(1).le(t).to(Weight.dtype);                                          // S_t: [B, T, C, H, W]
         var v = torch.nn.functional.conv2d(wave.reshape(b * steps, c, h, w), Weight, padding: new long[] { Padding, Padding });
-        v = v.view(b, steps, Features, v.shape[2], v.shape[3]);
+        v = v.view(b, steps, Features, v.Sizes()[2], v.Sizes()[3]);
         var fired = v.ge(Threshold);
         var first = fired.to(ScalarType.Float32).argmax(1, keepdim: true);                              // first step at threshold
         var any = fired.any(1);
@@ -140,9 +140,9 @@ public static class FirstSpike
     public static Tensor TimesFromRaster(Tensor raster)
     {
         ArgumentNullException.ThrowIfNull(raster);
-        if (raster.dim() < 3) throw new InputException(nameof(FirstSpike), $"a raster must be [batch, steps, ...], got {Shapes.Format(raster.shape)}.");
+        if (raster.dim() < 3) throw new InputException(nameof(FirstSpike), $"a raster must be [batch, steps, ...], got {Shapes.Format(raster.Sizes())}.");
         using var scope = torch.NewDisposeScope();
-        long steps = raster.shape[1];
+        long steps = raster.Sizes()[1];
         var fired = raster.ne(0);
         var first = fired.to(ScalarType.Float32).argmax(1).to(ScalarType.Float32);
         return torch.where(fired.any(1), first, torch.tensor((float)steps)).MoveToOuterDisposeScope();
@@ -174,7 +174,7 @@ public static class FirstSpike
         if (k < 1) throw new ParameterException(nameof(FirstSpike), "k", $"must be ≥ 1, got {k}.");
         if (radius < 0) throw new ParameterException(nameof(FirstSpike), "radius", $"must be ≥ 0, got {radius}.");
         using var scope = torch.NewDisposeScope();
-        long b = output.Times.shape[0], f = output.Times.shape[1], h = output.Times.shape[2], w = output.Times.shape[3];
+        long b = output.Times.Sizes()[0], f = output.Times.Sizes()[1], h = output.Times.Sizes()[2], w = output.Times.Sizes()[3];
         var key = Rank(output).reshape(b, -1).clone();
         var dev = key.device;
         var fIdx = torch.arange(f, device: dev).view(1, f, 1, 1);

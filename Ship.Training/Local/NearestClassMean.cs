@@ -49,8 +49,8 @@ internal static class ReadoutChecks
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(labels);
         if (classes < 1) throw new ParameterException(name, "classes", $"must be ≥ 1, got {classes}.");
-        if (features.dim() < 2 || labels.dim() != 1 || features.shape[0] != labels.shape[0])
-            throw new InputException(name, $"features must be [n, ...] and labels [n]; got {Shapes.Format(features.shape)} and {Shapes.Format(labels.shape)}.");
+        if (features.dim() < 2 || labels.dim() != 1 || features.Sizes()[0] != labels.Sizes()[0])
+            throw new InputException(name, $"features must be [n, ...] and labels [n]; got {Shapes.Format(features.Sizes())} and {Shapes.Format(labels.Sizes())}.");
         var y = labels.to_type(ScalarType.Int64);
         if (y.numel() > 0 && (y.min().item<long>() < 0 || y.max().item<long>() >= classes))
             throw new InputException(name, $"labels must lie in 0..{classes - 1}.");

@@ -22,9 +22,9 @@ public sealed class RidgeClassifier
         if (!(lambda >= 0) || !double.IsFinite(lambda)) throw new ParameterException(nameof(RidgeClassifier), "lambda", $"must be ≥ 0 and finite, got {lambda}.");
         var (x, y) = ReadoutChecks.Check(nameof(RidgeClassifier), features, labels, classes);
         using var scope = torch.NewDisposeScope();
-        var xb = torch.cat(new[] { x, torch.ones(x.shape[0], 1, dtype: ScalarType.Float64) }, 1);
+        var xb = torch.cat(new[] { x, torch.ones(x.Sizes()[0], 1, dtype: ScalarType.Float64) }, 1);
         var target = torch.nn.functional.one_hot(y, classes).to_type(ScalarType.Float64);
-        long d = xb.shape[1];
+        long d = xb.Sizes()[1];
         var penalty = torch.eye(d, dtype: ScalarType.Float64).mul_(lambda);
         penalty[d - 1, d - 1] = 0.0;
         // A tiny jitter keeps the system solvable when λ = 0 and some features are constant.
@@ -38,7 +38,7 @@ public sealed class RidgeClassifier
     {
         using var scope = torch.NewDisposeScope();
         var x = features.to_type(ScalarType.Float64).flatten(1);
-        var xb = torch.cat(new[] { x, torch.ones(x.shape[0], 1, dtype: ScalarType.Float64) }, 1);
+        var xb = torch.cat(new[] { x, torch.ones(x.Sizes()[0], 1, dtype: ScalarType.Float64) }, 1);
         return xb.mm(Weights).argmax(1).MoveToOuterDisposeScope();
     }
 

@@ -76,10 +76,10 @@ public sealed class TrainableDelay : WeightedSynapse, IShipModel<TrainableDelay,
     {
         // Delays trained between a run and its continuation may now need more slots: pending arrivals stay where they are.
         long need = MaxSteps + 2;
-        if (Arrivals.Tensor is { } a && a.dim() == 3 && a.shape[1] < need)
+        if (Arrivals.Tensor is { } a && a.dim() == 3 && a.Sizes()[1] < need)
         {
             using var scope = torch.NewDisposeScope();
-            var grown = torch.cat(new[] { a, torch.zeros(a.shape[0], need - a.shape[1], a.shape[2], dtype: a.dtype, device: a.device) }, 1);
+            var grown = torch.cat(new[] { a, torch.zeros(a.Sizes()[0], need - a.Sizes()[1], a.Sizes()[2], dtype: a.dtype, device: a.device) }, 1);
             Arrivals.Tensor = Keep(grown.DetachFromDisposeScope());
             Context.ReleaseReplaced(a);
         }
@@ -133,7 +133,7 @@ public static class TrainableDelayFunctional
     /// </summary>
     public static (Tensor Output, Tensor Arrivals) Step(Tensor arrivals, Tensor x, Tensor weights, Tensor fraction, Tensor index, Tensor pad)
     {
-        long b = arrivals.shape[0], c = arrivals.shape[1], nt = arrivals.shape[2];
+        long b = arrivals.Sizes()[0], c = arrivals.Sizes()[1], nt = arrivals.Sizes()[2];
         var contributions = x.unsqueeze(2).mul(weights);
         var late = contributions.mul(fraction);
         var parts = torch.cat(new[] { contributions.sub(late).reshape(b, -1), late.reshape(b, -1) }, 1);

@@ -74,7 +74,7 @@ public sealed class WinnerStdp
         var output = Layer.Forward(inputTimes, steps, pointwiseInhibition: true);
         var (feature, row, column, valid) = FirstSpike.KWinners(output, Winners, InhibitionRadius);
         long learned = Update(inputTimes, output, feature, row, column, valid);
-        Advance(inputTimes.shape[0]);
+        Advance(inputTimes.Sizes()[0]);
         return learned;
     }
 
@@ -88,16 +88,16 @@ public sealed class WinnerStdp
         using var scope = torch.NewDisposeScope();
         var w = Layer.Weight;
         int kk = Layer.KernelSize, p = Layer.Padding;
-        long b = inputTimes.shape[0], c = Layer.InChannels, f = Layer.Features;
-        long wo = output.Times.shape[3];
+        long b = inputTimes.Sizes()[0], c = Layer.InChannels, f = Layer.Features;
+        long wo = output.Times.Sizes()[3];
         // Every receptive field as a column: [B, C·k·k, positions]; padding counts as "never fired" (after any post spike).
         var padded = torch.nn.functional.pad(inputTimes.to(w.dtype).to(w.device), new long[] { p, p, p, p }, value: output.Steps);
         var patches = torch.nn.functional.unfold(padded, kk);
-        long k = feature.shape[1];
+        long k = feature.Sizes()[1];
         var position = row.mul(wo).add(column);                                                  // [B, k]
         var pre = patches.gather(2, position.unsqueeze(1).expand(b, c * kk * kk, k)).transpose(1, 2); // [B, k, C·k·k]
         var flatTimes = output.Times.reshape(b, f, -1);
-        var post = flatTimes.gather(1, feature.unsqueeze(2).expand(b, k, flatTimes.shape[2]))
+        var post = flatTimes.gather(1, feature.unsqueeze(2).expand(b, k, flatTimes.Sizes()[2]))
             .gather(2, position.unsqueeze(2)).squeeze(2);                                        // [B, k]
         var causal = pre.le(post.unsqueeze(2));
         var rate = torch.where(causal, torch.tensor(APlus, w.dtype, w.device), torch.tensor(-AMinus, w.dtype, w.device))

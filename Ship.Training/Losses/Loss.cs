@@ -83,7 +83,7 @@ internal static class LossCheckExtensions
     public static Tensor? CheckThen(this ILoss loss, Tensor scores, Tensor target)
     {
         ArgumentNullException.ThrowIfNull(scores);
-        loss.Check(scores.shape, target);
+        loss.Check(scores.Sizes(), target);
         return null;
     }
 }

@@ -41,8 +41,8 @@ public static class LossChecks
         Real(loss, what, target);
         if (scores.Length != 2) throw new LossInputException(loss, "scores", "[batch, classes]", Shapes.Format(scores.ToArray()));
         long batch = scores[0], classes = scores[1];
-        if (target.dim() != 1 || target.shape[0] != batch)
-            throw new LossInputException(loss, what, $"[{batch}] class indices (one per sample)", $"{target.dtype} {Shapes.Format(target.shape)}");
+        if (target.dim() != 1 || target.Sizes()[0] != batch)
+            throw new LossInputException(loss, what, $"[{batch}] class indices (one per sample)", $"{target.dtype} {Shapes.Format(target.Sizes())}");
         if (target.numel() == 0) return;
         if (HostRange(target) is (long min0, long max0))
         {
@@ -105,8 +105,8 @@ public static class LossChecks
     {
         ArgumentNullException.ThrowIfNull(target);
         Real(loss, "target", target);
-        if (!target.shape.AsSpan().SequenceEqual(scores))
-            throw new LossInputException(loss, "target", $"the scores' shape {Shapes.Format(scores.ToArray())}", Shapes.Format(target.shape));
+        if (!target.Sizes().AsSpan().SequenceEqual(scores))
+            throw new LossInputException(loss, "target", $"the scores' shape {Shapes.Format(scores.ToArray())}", Shapes.Format(target.Sizes()));
     }
 
     /// <summary>Refuses complex tensors (the imaginary part would be dropped).</summary>

@@ -54,7 +54,7 @@ public sealed class SpikeCount(string? tag = null) : SequenceReadout(tag)
 public sealed class LastStep(string? tag = null) : SequenceReadout(tag)
 {
     /// <inheritdoc />
-    protected override Tensor Reduce(Tensor s) => s.select(1, s.shape[1] - 1);
+    protected override Tensor Reduce(Tensor s) => s.select(1, s.Sizes()[1] - 1);
     /// <inheritdoc />
     public override string Name => "last step";
 }

@@ -99,6 +99,6 @@ internal sealed class FiniteGuard : IRunObserver
         var parts = new List<string>();
         if (nan > 0) parts.Add($"{nan} NaN");
         if (inf > 0) parts.Add($"{inf} infinite");
-        return $"{string.Join(" and ", parts)} value(s) among {t.numel()} (shape {Shapes.Format(t.shape)})";
+        return $"{string.Join(" and ", parts)} value(s) among {t.numel()} (shape {Shapes.Format(t.Sizes())})";
     }
 }

@@ -157,7 +157,7 @@ internal sealed class ChainFunction : torch.autograd.SingleTensorFunction<ChainF
         }
         var y = call.Blocks[m - 1]!;
         call.Blocks[m - 1] = null;
-        var shape = y.shape;
+        var shape = y.Sizes();
         call.LastShape = shape;
         long btn = shape[0] * shape[1] * shape[2];
         long total = btn;
@@ -189,7 +189,7 @@ internal sealed class ChainFunction : torch.autograd.SingleTensorFunction<ChainF
             return;
         }
         using var slot = packed.narrow(0, offset, size);
-        using var view = slot.view(part.shape);
+        using var view = slot.view(part.Sizes());
         view.copy_(part);
     }
 

@@ -120,7 +120,7 @@ internal sealed class Stepper
     {
         var ctx = _state.Context;
         var g = plan.Graph.Groups[i];
-        var shape = y.shape; // one native call (each read of .shape is one, with a new array)
+        var shape = y.Sizes(); // read once: each read is a native call per dimension and a new array
         if (shape.Length != 3 || shape[0] != ctx.BatchSize || shape[1] != steps || shape[2] != g.OutputSize)
             throw new ShipException($"Group '{g.DisplayName}' ({g.GetType().Name}) returned {Shapes.Format(shape)} from {source}, expected [{ctx.BatchSize}, {steps}, {g.OutputSize}].");
         _block[i] = y.DetachFromDisposeScope();
@@ -239,8 +239,8 @@ internal sealed class Stepper
     private void CheckOutput(Group g, Tensor y)
     {
         var ctx = _state.Context;
-        if (y is null || y.dim() != 2 || y.shape[0] != ctx.BatchSize || y.shape[1] != g.OutputSize)
+        if (y is null || y.dim() != 2 || y.Sizes()[0] != ctx.BatchSize || y.Sizes()[1] != g.OutputSize)
             throw new ShipException(
-                $"Group '{g.DisplayName}' ({g.GetType().Name}) returned {(y is null ? "null" : Shapes.Format(y.shape))} from Step, expected [{ctx.BatchSize}, {g.OutputSize}].");
+                $"Group '{g.DisplayName}' ({g.GetType().Name}) returned {(y is null ? "null" : Shapes.Format(y.Sizes()))} from Step, expected [{ctx.BatchSize}, {g.OutputSize}].");
     }
 }

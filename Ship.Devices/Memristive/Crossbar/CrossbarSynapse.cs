@@ -105,9 +105,9 @@ public sealed class CrossbarLayout : IDisposable
     /// <summary>Nt: logical outputs.</summary>
     public long Targets { get; }
     /// <summary>Row tiles Tr.</summary>
-    public int RowTiles => (int)Conductances.shape[0];
+    public int RowTiles => (int)Conductances.Sizes()[0];
     /// <summary>Column tiles Tc.</summary>
-    public int ColumnTiles => (int)Conductances.shape[1];
+    public int ColumnTiles => (int)Conductances.Sizes()[1];
     /// <summary>Word-corrected conductances G∘α of the approximation [Tr, Tc, R, Cp] (S), or null when not used.</summary>
     public Tensor? WordCorrected { get; internal set; }
 
@@ -118,7 +118,7 @@ public sealed class CrossbarLayout : IDisposable
         using var scope = torch.NewDisposeScope();
         var all = Conductances.detach().to(ScalarType.Float64, CPU).contiguous();
         int tr = RowTiles, tc = ColumnTiles;
-        long per = all.shape[2] * all.shape[3];
+        long per = all.Sizes()[2] * all.Sizes()[3];
         var flat = all.data<double>().ToArray();
         _host = new double[tr * tc][];
         for (int t = 0; t < tr * tc; t++) _host[t] = flat.AsSpan((int)(t * per), (int)per).ToArray();
@@ -253,8 +253,8 @@ public sealed class CrossbarSynapse : WeightedSynapse, ISequenceGroup, IShipMode
     public Tensor StepSequence(Tensor? input, int steps)
     {
         var x = input!;
-        long b = x.shape[0], t = x.shape[1];
-        return Forward(x.reshape(b * t, x.shape[2])).reshape(b, t, TargetCount);
+        long b = x.Sizes()[0], t = x.Sizes()[1];
+        return Forward(x.reshape(b * t, x.Sizes()[2])).reshape(b, t, TargetCount);
     }
 
     /// <inheritdoc />
@@ -337,7 +337,7 @@ public static class CrossbarFunctional
         ArgumentNullException.ThrowIfNull(encoding);
         ArgumentNullException.ThrowIfNull(tile);
         using var scope = torch.NewDisposeScope();
-        long ns = g.shape[1], nt = g.shape[2];
+        long ns = g.Sizes()[1], nt = g.Sizes()[2];
         double m = encoding.Scale, width = encoding.Range.Width;
         if (encoding.Range.Gmin < 0)
             throw new ParameterException(owner, "mapping", $"conductances must be >= 0 S on a crossbar, the window starts at {encoding.Range.Gmin} S.");
@@ -354,7 +354,7 @@ public static class CrossbarFunctional
             }
             var p = TilingFunctional.Split(plus, tile.Rows, per);
             var n = TilingFunctional.Split(minus, tile.Rows, per);
-            physical = torch.stack(new[] { p, n }, -1).reshape(p.shape[0], p.shape[1], tile.Rows, 2 * per);
+            physical = torch.stack(new[] { p, n }, -1).reshape(p.Sizes()[0], p.Sizes()[1], tile.Rows, 2 * per);
             layout = new CrossbarLayout(physical, true, per, width / m, encoding.Range, ns, nt);
         }
         else
@@ -362,8 +362,8 @@ public static class CrossbarFunctional
             int per = tile.Columns - 1;
             var d = TilingFunctional.Split(g[0], tile.Rows, per);
             double reference = ((SingleDeviceMapping)mapping).Reference;
-            var used = torch.arange(d.shape[0] * tile.Rows, dtype: g.dtype, device: g.device).lt(ns).to_type(g.dtype).mul_(reference);
-            var refColumn = used.reshape(d.shape[0], 1, tile.Rows, 1).expand(d.shape[0], d.shape[1], tile.Rows, 1);
+            var used = torch.arange(d.Sizes()[0] * tile.Rows, dtype: g.dtype, device: g.device).lt(ns).to_type(g.dtype).mul_(reference);
+            var refColumn = used.reshape(d.Sizes()[0], 1, tile.Rows, 1).expand(d.Sizes()[0], d.Sizes()[1], tile.Rows, 1);
             physical = torch.cat(new[] { d, refColumn }, -1);
             layout = new CrossbarLayout(physical, false, per, width / (2 * m), encoding.Range, ns, nt);
         }
@@ -401,8 +401,8 @@ public static class CrossbarFunctional
             return IrDropFunctional.ApproximateTiles(v, gw, s.Lines, switched).MoveToOuterDisposeScope();
         }
         var tiles = layout.HostTiles();
-        int tr = layout.RowTiles, tc = layout.ColumnTiles, rows = (int)g.shape[2], cols = (int)g.shape[3];
-        long batch = v.shape[0];
+        int tr = layout.RowTiles, tc = layout.ColumnTiles, rows = (int)g.Sizes()[2], cols = (int)g.Sizes()[3];
+        long batch = v.Sizes()[0];
         var vh = v.detach().to(ScalarType.Float64, CPU).contiguous().data<double>().ToArray();
         var result = new double[batch * tr * tc * cols];
         var masked = new double[rows * cols];
@@ -433,7 +433,7 @@ public static class CrossbarFunctional
     public static double DefaultFullScale(CrossbarLayout layout, CrossbarSettings s)
     {
         double xmax = s.Dac is { } d ? Math.Max(Math.Abs(d.Min), Math.Abs(d.Max)) : 1.0;
-        double rows = layout.Conductances.shape[2];
+        double rows = layout.Conductances.Sizes()[2];
         double g = layout.Differential ? layout.Width : layout.Gmax;
         return rows * g * s.Read.Voltage * xmax;
     }
@@ -450,7 +450,7 @@ public static class CrossbarFunctional
         ArgumentNullException.ThrowIfNull(s);
         ArgumentNullException.ThrowIfNull(counts);
         using var scope = torch.NewDisposeScope();
-        long batch = x.shape[0], nt = layout.Targets;
+        long batch = x.Sizes()[0], nt = layout.Targets;
         int tr = layout.RowTiles, tc = layout.ColumnTiles, per = layout.LogicalPerTile;
         var input = x.to_type(layout.Conductances.dtype);
         if (s.Dac is { } dac)
@@ -462,7 +462,7 @@ public static class CrossbarFunctional
             counts.DacClipped = clipped.sum().MoveToOuterDisposeScope(); // a bool sum is int64 already
             counts.DacConversions = batch * layout.Sources * tc;
         }
-        var v = TilingFunctional.SplitRows(input.mul(s.Read.Voltage), (int)layout.Conductances.shape[2]);
+        var v = TilingFunctional.SplitRows(input.mul(s.Read.Voltage), (int)layout.Conductances.Sizes()[2]);
         var currents = Currents(v, layout, s);                       // [B, Tr, Tc, Cp]
         Tensor partial;                                              // [B, Tr, Nt] in amperes, after conversion
         if (layout.Differential)
@@ -498,7 +498,7 @@ public static class CrossbarFunctional
     private static Tensor Convert(Tensor current, AdcSettings adc, double fullScale, bool signed, bool straightThrough, torch.Generator rng, Counters counts)
     {
         var noisy = adc.NoiseSigma > 0
-            ? current.add(Draw.Randn(current.shape, current.dtype, current.device, rng).mul_(adc.NoiseSigma))
+            ? current.add(Draw.Randn(current.Sizes(), current.dtype, current.device, rng).mul_(adc.NoiseSigma))
             : current;
         Tensor clipped;
         var q = straightThrough

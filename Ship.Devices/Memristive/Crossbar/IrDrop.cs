@@ -122,10 +122,10 @@ public static class IrDropFunctional
     {
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(v);
-        int rows = (int)g.shape[0], cols = (int)g.shape[1];
+        int rows = (int)g.Sizes()[0], cols = (int)g.Sizes()[1];
         var gh = g.detach().to(ScalarType.Float64, CPU).contiguous().data<double>().ToArray();
         var vh = v.detach().to(ScalarType.Float64, CPU).contiguous();
-        long batch = vh.shape[0];
+        long batch = vh.Sizes()[0];
         var vd = vh.data<double>().ToArray();
         var result = new double[batch * cols];
         var masked = new double[gh.Length];
@@ -156,7 +156,7 @@ public static class IrDropFunctional
         ArgumentNullException.ThrowIfNull(lines);
         if (lines.WordIdeal) return torch.ones_like(g);
         using var scope = torch.NewDisposeScope();
-        int cols = (int)g.shape[^1];
+        int cols = (int)g.Sizes()[^1];
         double gw = 1 / lines.WordLine, gwe = 1 / (lines.Driver + lines.WordLine);
         var cells = g.unbind(-1);
         var upper = new Tensor[cols];
@@ -247,7 +247,7 @@ public static class IrDropFunctional
     {
         ArgumentNullException.ThrowIfNull(v);
         ArgumentNullException.ThrowIfNull(g);
-        long b = v.shape[0], tr = g.shape[0], tc = g.shape[1], r = g.shape[2], c = g.shape[3];
+        long b = v.Sizes()[0], tr = g.Sizes()[0], tc = g.Sizes()[1], r = g.Sizes()[2], c = g.Sizes()[3];
         if (tr == 1 && tc == 1) return v.squeeze(1).matmul(g[0, 0]).view(b, 1, 1, c);
         var flat = g.permute(0, 2, 1, 3).reshape(tr, r, tc * c);
         return v.transpose(0, 1).bmm(flat).view(tr, b, tc, c).transpose(0, 1);
@@ -269,7 +269,7 @@ public static class IrDropFunctional
         using var scope = torch.NewDisposeScope();
         var direct = TileProduct(v, gw);
         if (lines.BitIdeal) return direct.MoveToOuterDisposeScope();
-        int n = (int)gw.shape[2];
+        int n = (int)gw.Sizes()[2];
         var connected = rowsSwitched ? v.detach().ne(0).to_type(v.dtype) : torch.ones_like(v);
         Tensor psi;
         if (lines.BitLine > 0)

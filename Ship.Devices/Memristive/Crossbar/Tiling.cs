@@ -29,7 +29,7 @@ public static class TilingFunctional
     /// <summary>[Ns, N] → [Tr, Tc, R, L], zero-padded.</summary>
     public static Tensor Split(Tensor m, int rows, int columns)
     {
-        long ns = m.shape[0], n = m.shape[1];
+        long ns = m.Sizes()[0], n = m.Sizes()[1];
         int tr = Count(ns, rows), tc = Count(n, columns);
         var padded = torch.nn.functional.pad(m, new long[] { 0, tc * columns - n, 0, tr * rows - ns });
         return padded.reshape(tr, rows, tc, columns).permute(0, 2, 1, 3);
@@ -38,9 +38,9 @@ public static class TilingFunctional
     /// <summary>Input rows [B, Ns] → [B, Tr, R], zero-padded.</summary>
     public static Tensor SplitRows(Tensor x, int rows)
     {
-        long ns = x.shape[^1];
+        long ns = x.Sizes()[^1];
         int tr = Count(ns, rows);
-        return torch.nn.functional.pad(x, new long[] { 0, tr * rows - ns }).reshape(x.shape[0], tr, rows);
+        return torch.nn.functional.pad(x, new long[] { 0, tr * rows - ns }).reshape(x.Sizes()[0], tr, rows);
     }
 
     /// <summary>Digital combination of partial column sums [B, Tr, Tc·L] → [B, N]: the sum over row tiles, trimmed to N columns.</summary>

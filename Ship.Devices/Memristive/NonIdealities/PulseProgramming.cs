@@ -59,12 +59,12 @@ public sealed class PulseProgramming : INonIdeality, IShipModel<PulseProgramming
     public static Tensor PulseCounts(Tensor trajectory, Tensor targets)
     {
         var flat = targets.flatten().contiguous();
-        long last = trajectory.shape[0] - 1;
+        long last = trajectory.Sizes()[0] - 1;
         var hi = torch.searchsorted(trajectory, flat).clamp_(0, last);
         var lo = (hi - 1).clamp_(0, last);
         var dHi = (trajectory.index_select(0, hi) - flat).abs_();
         var dLo = (trajectory.index_select(0, lo) - flat).abs_();
-        return torch.where(dLo.le(dHi), lo, hi).reshape(targets.shape);
+        return torch.where(dLo.le(dHi), lo, hi).reshape(targets.Sizes());
     }
 
     /// <inheritdoc />

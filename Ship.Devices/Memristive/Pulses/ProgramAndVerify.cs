@@ -106,7 +106,7 @@ public static class ProgramAndVerifyFunctional
     {
         using var outer = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var shape = g0.shape;
+        var shape = g0.Sizes();
         using var nominal = settings.MaxPulsesPerVerify > 1 ? response.NominalDevices(shape, g0.device) : null;
         // Held outside every scope and replaced pulse by pulse, so memory stays at a few copies of the array.
         var g = g0.to(ScalarType.Float64).clone().DetachFromDisposeScope();

@@ -117,7 +117,7 @@ public abstract class PulseResponse
     {
         var dw = Increment(w, direction, devices);
         if (CycleNoise > 0)
-            dw = dw.mul(Ship.Core.Networks.Draw.Randn(w.shape, w.dtype, w.device, rng).mul_(CycleNoise).add_(1));
+            dw = dw.mul(Ship.Core.Networks.Draw.Randn(w.Sizes(), w.dtype, w.device, rng).mul_(CycleNoise).add_(1));
         return torch.minimum(torch.maximum(w + dw, devices.WMin), devices.WMax);
     }
 
@@ -144,10 +144,10 @@ public abstract class PulseResponse
         Tensor? m = null;
         if (mask is not null)
         {
-            try { m = mask.to_type(ScalarType.Bool).to(w0.device).expand(w0.shape); }
+            try { m = mask.to_type(ScalarType.Bool).to(w0.device).expand(w0.Sizes()); }
             catch (Exception e) when (e is not ShipException)
             {
-                throw new ParameterException(owner ?? GetType().Name, "mask", $"must broadcast to the device shape [{string.Join(", ", w0.shape)}], got [{string.Join(", ", mask.shape)}].");
+                throw new ParameterException(owner ?? GetType().Name, "mask", $"must broadcast to the device shape [{string.Join(", ", w0.Sizes())}], got [{string.Join(", ", mask.Sizes())}].");
             }
         }
         var trace = new List<Tensor>(count + 1) { w0.clone() };

@@ -33,7 +33,7 @@ public static class WeightUpdatePulsesFunctional
         var dg = deltaW.unsqueeze(0).div(s);
         dg = torch.where(s.eq(0), torch.zeros_like(dg), dg);
         var up = dg.gt(0);
-        using var nominal = response.NominalDevices(gBest.shape, gBest.device);
+        using var nominal = response.NominalDevices(gBest.Sizes(), gBest.device);
         var step = response.StepSize(gBest, up, nominal);
         double cap = Math.Ceiling((response.WMax - response.WMin) / response.DwMin);
         // A device at its bound has no step left: no pulse then (x = 0/0 or ΔG/0 → 0).
@@ -42,7 +42,7 @@ public static class WeightUpdatePulsesFunctional
         var whole = x.floor();
         var n = whole.add_(uniform.unsqueeze(0).lt(x - whole).to(ScalarType.Float64));
         var pulses = torch.zeros_like(g).scatter_(0, best, n);
-        var dir = torch.zeros(g.shape, dtype: ScalarType.Bool, device: g.device).scatter_(0, best, up);
+        var dir = torch.zeros(g.Sizes(), dtype: ScalarType.Bool, device: g.device).scatter_(0, best, up);
         return (pulses.MoveToOuterDisposeScope(), dir.MoveToOuterDisposeScope());
     }
 }
