@@ -159,11 +159,13 @@ public sealed class Trainer
 
     /// <summary>
     /// A young-generation garbage collection every <see cref="CollectEvery"/> batches. TorchSharp frees some native
-    /// objects only in finalizers (scalars made from numbers inside its ops and optimizers, autograd function nodes);
-    /// a training step allocates little managed memory, so the collector would run only every few hundred batches and
-    /// those small native blocks, spread between the batch's large freed ones, keep glibc's heap from being reused:
-    /// resident memory grew by about 20 MiB per epoch of the main job's training though live memory stayed flat
-    /// (docs/benchmarks.md, Training). A gen-0 collection of a step's few kilobytes costs microseconds.
+    /// objects only in finalizers, and a training step allocates little managed memory, so the collector alone would run
+    /// only every few hundred batches: first, small native blocks spread between a batch's large freed ones kept glibc's
+    /// heap from being reused (resident memory grew ~20 MiB per epoch of the main job); since the library stopped
+    /// leaving such objects (shape reads, scalars, item()), the young generation still grows to its budget between
+    /// collections (growth over idle 50 MiB without collections, 39 with). A forced gen-0 collection after a few
+    /// batches costs 0.1–0.5 ms (mostly fixed: suspension and the older generations' cards), hence every 32 batches, not
+    /// every 8 as before (docs/benchmarks.md, Training).
     /// </summary>
     private void CollectNativeGarbage()
     {
@@ -172,8 +174,8 @@ public sealed class Trainer
         GC.Collect(0, GCCollectionMode.Forced, blocking: false);
     }
 
-    /// <summary>Training batches between young-generation garbage collections (0: never; default 8); see docs/benchmarks.md, Training.</summary>
-    public int CollectEvery { get; set; } = 8;
+    /// <summary>Training batches between young-generation garbage collections (0: never; default 32); see docs/benchmarks.md, Training.</summary>
+    public int CollectEvery { get; set; } = 32;
 
     /// <summary>Trains on one input tensor for the network's only input group.</summary>
     public double TrainBatch(Tensor input, Tensor target, Ship.Core.Clocks.Schedule? schedule = null) =>
