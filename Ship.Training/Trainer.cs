@@ -107,23 +107,8 @@ public sealed class Trainer
             // One scope for the whole step: zero_grad's handles (one per parameter's gradient) included.
             using var scope = torch.NewDisposeScope();
             Optimizer.zero_grad();
-            var result = Network.Run(inputs, schedule);
-            var scores = Readout.Read(result);
-            Tensor loss;
-            try
-            {
-                loss = shape is not null && Loss is ICheckedLoss checkedLoss && scores.Sizes() is [var rows, var classes] && rows == shape[0] && classes == shape[1]
-                    ? checkedLoss.ComputeChecked(scores, target)
-                    : Loss.Compute(scores, target);
-            }
-            catch (System.Runtime.InteropServices.ExternalException e)
-            {
-                // A custom loss that libtorch refuses: name the loss and both shapes instead of the raw native message alone.
-                throw new LossInputException(Loss.Name, "target", $"a tensor the loss accepts with scores {Ship.Core.Parameters.Shapes.Format(scores.Sizes())}",
-                    $"{target.dtype} {Ship.Core.Parameters.Shapes.Format(target.Sizes())} ({e.Message.Split('\n')[0]})");
-            }
-            if (loss.numel() != 1) throw new ShipException($"Loss '{Loss.Name}' returned {loss.numel()} values; it must return a scalar.");
-            loss.backward();
+            // The run, the loss and its backward in one call: the network records its fused chains on a tape where it can.
+            var (result, loss) = Network.RunAndBackward(inputs, r => LossOf(Readout.Read(r), shape, target), schedule);
             Optimizer.step();
             value = ScalarValue(loss);
             foreach (var t in result.Outputs.Values) t.Dispose();
@@ -135,6 +120,25 @@ public sealed class Trainer
         _losses.Add(value);
         CollectNativeGarbage();
         return value;
+    }
+
+    /// <summary>The loss of <paramref name="scores"/>: the checked form when the scores have the checked shape, a native refusal named.</summary>
+    private Tensor LossOf(Tensor scores, long[]? shape, Tensor target)
+    {
+        try
+        {
+            var loss = shape is not null && Loss is ICheckedLoss checkedLoss && scores.Sizes() is [var rows, var classes] && rows == shape[0] && classes == shape[1]
+                ? checkedLoss.ComputeChecked(scores, target)
+                : Loss.Compute(scores, target);
+            if (loss.numel() != 1) throw new ShipException($"Loss '{Loss.Name}' returned {loss.numel()} values; it must return a scalar.");
+            return loss;
+        }
+        catch (System.Runtime.InteropServices.ExternalException e)
+        {
+            // A custom loss that libtorch refuses: name the loss and both shapes instead of the raw native message alone.
+            throw new LossInputException(Loss.Name, "target", $"a tensor the loss accepts with scores {Ship.Core.Parameters.Shapes.Format(scores.Sizes())}",
+                $"{target.dtype} {Ship.Core.Parameters.Shapes.Format(target.Sizes())} ({e.Message.Split('\n')[0]})");
+        }
     }
 
     private int _sinceCollect;

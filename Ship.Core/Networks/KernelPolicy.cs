@@ -37,6 +37,12 @@ public sealed record KernelPolicy
     /// autograd node (<see cref="ExecutionPlan.Chains"/>); the same numbers either way (off: one node per group, to compare).
     /// </summary>
     public bool FusedChains { get; init; } = true;
+    /// <summary>
+    /// Whether <see cref="Network.RunAndBackward"/> may have fused chains write their calls on a tape instead of recording
+    /// an autograd node each (<see cref="Network.TapeRefusal"/> says when it can); the same gradients either way (off: the
+    /// autograd nodes, to compare).
+    /// </summary>
+    public bool ChainTape { get; init; } = true;
     /// <summary>Largest batch × width for which a network on a GPU runs a recurrence on the host (measured crossover on an H100).</summary>
     public long HostRecurrenceLimit { get; init; } = 16384;
 

@@ -369,8 +369,67 @@ public sealed partial class Network : IDisposable
         return true;
     }
 
-    private RunResult Execute(Schedule? schedule, IReadOnlyDictionary<string, Tensor>? inputs, bool reset)
+    /// <summary>
+    /// One training step's forward and backward: resets and runs with gradients (as <see cref="Run(IReadOnlyDictionary{string, Tensor}?, Schedule?)"/>
+    /// with <see cref="TrackGradients"/> on for this call), takes the scalar <paramref name="loss"/> of the result and
+    /// back-propagates it, so every tensor that records a gradient (the trained parameters) holds ∂loss/∂it in its
+    /// <c>grad</c>, accumulated as <c>loss.backward()</c> accumulates. Where <see cref="TapeRefusal"/> allows, the fused
+    /// chains write their calls on a tape instead of recording an autograd node each: the same gradients, bit for bit,
+    /// with less overhead per call (docs/architecture.md, "Chain tape"). Returns the run's result and the loss; a call the
+    /// run rejects changes nothing.
+    /// </summary>
+    public (RunResult Result, Tensor Loss) RunAndBackward(IReadOnlyDictionary<string, Tensor>? inputs, Func<RunResult, Tensor> loss, Schedule? schedule = null)
     {
+        ArgumentNullException.ThrowIfNull(loss);
+        bool track = TrackGradients;
+        TrackGradients = true;
+        ChainTape? tape = null;
+        try
+        {
+            var result = Execute(schedule, inputs, reset: true, tapeWanted: true, out tape);
+            var value = loss(result) ?? throw new ShipException($"Network '{Name}': the loss function returned null; it must return a scalar tensor.");
+            if (value.numel() != 1) throw new ShipException($"Network '{Name}': the loss function returned {value.numel()} values; it must return a scalar.");
+            if (!value.requires_grad) throw new ShipException($"Network '{Name}': the loss records no gradient: no tensor that records one (a trained parameter, an input) reaches it.");
+            value.backward();
+            tape?.Backward();
+            return (result, value);
+        }
+        finally
+        {
+            tape?.Dispose();
+            TrackGradients = track;
+        }
+    }
+
+    /// <summary>
+    /// Why <see cref="RunAndBackward"/> with these inputs and schedule would record the fused chains as autograd nodes
+    /// rather than on the chain tape, or null when it uses the tape. Validates the call like a run (a bad call throws
+    /// as <see cref="Run(IReadOnlyDictionary{string, Tensor}?, Schedule?)"/> would) and changes nothing.
+    /// </summary>
+    public string? TapeRefusal(IReadOnlyDictionary<string, Tensor>? inputs = null, Schedule? schedule = null)
+    {
+        if (_dirty) Initialize();
+        CheckSettings();
+        return RefusalOfTape(RunCall.Prepare(this, _state!, schedule, inputs, reset: true));
+    }
+
+    private string? RefusalOfTape(RunCall call)
+    {
+        if (!_state!.Context.Kernels.ChainTape) return "the chain tape is off (kernel policy)";
+        if (call.Plans.Values.All(p => p.Chains.Length == 0)) return "the plan has no fused chain";
+        // One block per chain: the tape carries no gradient from a block's final states into the next block.
+        if (call.Schedule.Segments.Count > 1) return $"the schedule has {call.Schedule.Segments.Count} segments, and the tape covers runs of one block";
+        if (call.Schedule.TotalSteps > SequenceBlockSteps)
+            return $"the run's {call.Schedule.TotalSteps} steps take more than one block of {SequenceBlockSteps} (SequenceBlockSteps), and the tape covers runs of one block";
+        return null;
+    }
+
+    private RunResult Execute(Schedule? schedule, IReadOnlyDictionary<string, Tensor>? inputs, bool reset) =>
+        Execute(schedule, inputs, reset, tapeWanted: false, out _);
+
+    private RunResult Execute(Schedule? schedule, IReadOnlyDictionary<string, Tensor>? inputs, bool reset, bool tapeWanted, out ChainTape? tape)
+    {
+        tape = null;
         if (_dirty) Initialize();
         CheckSettings();
         var call = RunCall.Prepare(this, _state!, schedule, inputs, reset);
@@ -380,7 +439,18 @@ public sealed partial class Network : IDisposable
             SequenceGroups = _groups.Where(g => call.Plans.Values.Any(p => p.IsSequence(g))).Select(g => g.Tag).ToArray();
             _sequencePlans = call.Plans.Values.ToArray();
         }
-        var result = call.Execute();
+        if (tapeWanted && RefusalOfTape(call) is null) tape = new ChainTape();
+        RunResult result;
+        try
+        {
+            result = call.Execute(tape);
+        }
+        catch
+        {
+            tape?.Dispose();
+            tape = null;
+            throw;
+        }
         // A network that runs again reuses its blocks from then on; one that runs once allocates as libtorch does, so a
         // network made per call does not keep memory that only the collector would return.
         _state!.Context.Blocks.Engage();

@@ -55,7 +55,7 @@ internal static class FusedChain
     /// Runs <paramref name="links"/> over <paramref name="x"/> and commits their final states; returns each link's block
     /// [B, T, N]. The last one is the autograd output (a view of the node's packed output) when gradients are recorded.
     /// </summary>
-    public static Tensor[] Run(ChainLink[] links, Tensor x)
+    public static Tensor[] Run(ChainLink[] links, Tensor x, ChainTape? tape = null)
     {
         bool record = torch.is_grad_enabled() && (x.requires_grad || links.Any(l => l.Inputs.Any(t => t.requires_grad)));
         var blocks = new Tensor[links.Length];
@@ -66,6 +66,9 @@ internal static class FusedChain
             foreach (var l in links) l.Commit(l.FinalGradStates);
             return blocks;
         }
+        // On a tape when what the chain hands gradients to is a leaf (a parameter, a fresh state): a chain fed by a graph
+        // (its input records a gradient) is an autograd node, so that graph is walked once, by the loss's backward.
+        if (tape is not null && !x.requires_grad && links.All(l => l.Inputs.All(t => !t.requires_grad || t.is_leaf))) return RunOnTape(links, x, tape);
         var call = new ChainCall(links);
         var vars = new List<object> { x };
         foreach (var l in links) vars.AddRange(l.Inputs);
@@ -102,6 +105,102 @@ internal static class FusedChain
         return blocks;
     }
 
+    /// <summary>
+    /// The recording path without an autograd node (<see cref="ChainTape"/>): the forward of <see cref="ChainFunction"/>
+    /// run directly, the last block made a leaf that records a gradient (what follows the chain records its own graph
+    /// from it), the final states committed plain (the tape is used for one block per chain), and the call, with what
+    /// the links saved, written on the tape for <see cref="ChainTape.Backward"/>.
+    /// </summary>
+    private static Tensor[] RunOnTape(ChainLink[] links, Tensor x, ChainTape tape)
+    {
+        var call = new ChainCall(links);
+        var saved = new List<Tensor>();
+        Tensor y;
+        // As inside an autograd node's forward: the links compute plain tensors.
+        using (torch.no_grad()) y = Forward(call, x, saved);
+        var blocks = new Tensor[links.Length];
+        for (int k = 0; k < links.Length - 1; k++) blocks[k] = call.Blocks[k]!;
+        call.Blocks[links.Length - 1] = null;
+        y.requires_grad_(true);
+        blocks[^1] = y;
+        // The final states of a link with something trained at or before it are leaves that record a gradient too (as the
+        // packed output's states would carry one): a loss that reads them reaches the chain through the tape.
+        var states = new Tensor[links.Length][];
+        for (int k = 0; k < links.Length; k++)
+        {
+            bool grads = call.InputNeedsGrad[k] || call.InputGrad[k].Contains(true);
+            states[k] = links[k].FinalGradStates.ToArray();
+            if (grads) foreach (var s in states[k]) s.requires_grad_(true);
+            links[k].Commit(states[k]);
+        }
+        tape.Record(call, saved, y, states);
+        return blocks;
+    }
+
+    /// <summary>
+    /// The links' forwards one after the other over <paramref name="x"/>, appending what each saves for its backward to
+    /// <paramref name="saved"/> and noting on <paramref name="call"/> which gradients the backward will be asked for;
+    /// returns the last link's block (the blocks between links stay on the call).
+    /// </summary>
+    internal static Tensor Forward(ChainCall call, Tensor x, List<Tensor> saved)
+    {
+        var links = call.Links;
+        int m = links.Length;
+        call.InputNeedsGrad = new bool[m];
+        call.InputGrad = new bool[m][];
+        bool upstream = x.requires_grad;
+        for (int k = 0; k < m; k++)
+        {
+            call.InputNeedsGrad[k] = upstream;
+            var inputs = links[k].Inputs;
+            call.InputGrad[k] = new bool[inputs.Count];
+            for (int j = 0; j < inputs.Count; j++) upstream |= call.InputGrad[k][j] = inputs[j].requires_grad;
+        }
+        call.SavedCounts = new int[m];
+        call.Blocks = new Tensor?[m];
+        var cur = x;
+        for (int k = 0; k < m; k++)
+        {
+            int before = saved.Count;
+            cur = call.Blocks[k] = links[k].Forward(cur, saved, call.InputNeedsGrad[k]);
+            call.SavedCounts[k] = saved.Count - before;
+        }
+        call.LastShape = cur.Sizes();
+        return cur;
+    }
+
+    /// <summary>
+    /// The links' backwards from the last to the first: ∂L/∂(last block) <paramref name="dy"/> and ∂L/∂(each link's
+    /// gradient-carrying final states) <paramref name="stateGrads"/> in; ∂L/∂x (null when not asked) and per link
+    /// ∂L/∂(each of its inputs) (null where the input records no gradient) out.
+    /// </summary>
+    internal static (Tensor? Dx, Tensor?[]?[] DInputs) Backward(ChainCall call, IReadOnlyList<Tensor> saved, Tensor dy, Tensor[][] stateGrads)
+    {
+        var links = call.Links;
+        int m = links.Length;
+        var savedStart = new int[m];
+        for (int k = 1; k < m; k++) savedStart[k] = savedStart[k - 1] + call.SavedCounts[k - 1];
+        var dInputs = new Tensor?[]?[m];
+        Tensor? dx0 = null;
+        for (int k = m - 1; k >= 0; k--)
+        {
+            // Nothing from here back records a gradient: the links before have nothing to compute.
+            if (!call.InputNeedsGrad[k] && !call.InputGrad[k].Contains(true)) break;
+            var mine = new Tensor?[links[k].Inputs.Count];
+            dInputs[k] = mine;
+            var own = new Tensor[call.SavedCounts[k]];
+            for (int j = 0; j < own.Length; j++) own[j] = saved[savedStart[k] + j];
+            var dx = links[k].Backward(dy, stateGrads[k], own, call.InputNeedsGrad[k], mine!);
+            for (int j = 0; j < mine.Length; j++)
+                if (!call.InputGrad[k][j]) mine[j] = null;
+            // No ∂L/∂x asked: nothing before this link records a gradient.
+            if (dx is null) break;
+            if (k == 0) dx0 = dx;
+            dy = dx;
+        }
+        return (dx0, dInputs);
+    }
+
     /// <summary>What one recorded chain call hands between its forward, its unpacking and its backward (no tensor it owns).</summary>
     internal sealed class ChainCall
     {
@@ -134,31 +233,10 @@ internal sealed class ChainFunction : torch.autograd.SingleTensorFunction<ChainF
         var x = (Tensor)vars[0];
         var call = (FusedChain.ChainCall)vars[^1];
         var links = call.Links;
-        int m = links.Length;
-        call.InputNeedsGrad = new bool[m];
-        call.InputGrad = new bool[m][];
-        bool upstream = x.requires_grad;
-        for (int k = 0; k < m; k++)
-        {
-            call.InputNeedsGrad[k] = upstream;
-            var inputs = links[k].Inputs;
-            call.InputGrad[k] = new bool[inputs.Count];
-            for (int j = 0; j < inputs.Count; j++) upstream |= call.InputGrad[k][j] = inputs[j].requires_grad;
-        }
         var saved = new List<Tensor>();
-        call.SavedCounts = new int[m];
-        call.Blocks = new Tensor?[m];
-        var cur = x;
-        for (int k = 0; k < m; k++)
-        {
-            int before = saved.Count;
-            cur = call.Blocks[k] = links[k].Forward(cur, saved, call.InputNeedsGrad[k]);
-            call.SavedCounts[k] = saved.Count - before;
-        }
-        var y = call.Blocks[m - 1]!;
-        call.Blocks[m - 1] = null;
-        var shape = y.Sizes();
-        call.LastShape = shape;
+        var y = FusedChain.Forward(call, x, saved);
+        call.Blocks[links.Length - 1] = null;
+        var shape = call.LastShape;
         long btn = shape[0] * shape[1] * shape[2];
         long total = btn;
         foreach (var l in links) foreach (var s in l.FinalGradStates) total += s.numel();
@@ -205,9 +283,7 @@ internal sealed class ChainFunction : torch.autograd.SingleTensorFunction<ChainF
         var shape = call.LastShape;
         long btn = shape[0] * shape[1] * shape[2];
         var dy = gradOutput.narrow(0, 0, btn).view(shape);
-        // Each link's slice of the saved tensors and of the state gradients.
-        var savedStart = new int[m];
-        for (int k = 1; k < m; k++) savedStart[k] = savedStart[k - 1] + call.SavedCounts[k - 1];
+        // Each link's slice of the state gradients.
         var stateGrads = new Tensor[m][];
         long offset = btn;
         for (int k = 0; k < m; k++)
@@ -220,22 +296,7 @@ internal sealed class ChainFunction : torch.autograd.SingleTensorFunction<ChainF
                 offset += size;
             }
         }
-        var dInputs = new Tensor?[m][];
-        Tensor? dx0 = null;
-        for (int k = m - 1; k >= 0; k--)
-        {
-            // Nothing from here back records a gradient: the links before have nothing to compute.
-            if (!call.InputNeedsGrad[k] && !call.InputGrad[k].Contains(true)) break;
-            dInputs[k] = new Tensor?[links[k].Inputs.Count];
-            var mine = saved.GetRange(savedStart[k], call.SavedCounts[k]);
-            var dx = links[k].Backward(dy, stateGrads[k], mine, call.InputNeedsGrad[k], dInputs[k]);
-            for (int j = 0; j < dInputs[k].Length; j++)
-                if (!call.InputGrad[k][j]) dInputs[k][j] = null;
-            // No ∂L/∂x asked: nothing before this link records a gradient.
-            if (dx is null) break;
-            if (k == 0) dx0 = dx;
-            dy = dx;
-        }
+        var (dx0, dInputs) = FusedChain.Backward(call, saved, dy, stateGrads);
         var grads = new List<Tensor> { dx0 is null ? null! : b.Return(dx0) };
         for (int k = 0; k < m; k++)
             foreach (var d in dInputs[k] ?? new Tensor?[links[k].Inputs.Count]) grads.Add(d is null ? null! : b.Return(d));

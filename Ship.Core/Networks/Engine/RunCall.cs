@@ -38,6 +38,12 @@ internal sealed class RunCall
         Plans = plans;
     }
 
+    /// <summary>The call's schedule (the given one, or the network's dt and steps).</summary>
+    public Schedule Schedule => _schedule;
+
+    /// <summary>The input groups fed by the call and their data.</summary>
+    public IReadOnlyList<(IInputGroup Group, Tensor Data)> Feeds => _feeds;
+
     /// <summary>The plan of every distinct dt of the call.</summary>
     public Dictionary<double, ExecutionPlan> Plans { get; }
 
@@ -107,8 +113,8 @@ internal sealed class RunCall
         return false;
     }
 
-    /// <summary>Feeds, resets (for a Run) and steps the whole schedule; returns the outputs.</summary>
-    public RunResult Execute()
+    /// <summary>Feeds, resets (for a Run) and steps the whole schedule; returns the outputs. With a <paramref name="tape"/>, recording fused chains write their calls on it.</summary>
+    public RunResult Execute(ChainTape? tape = null)
     {
         using var gradGuard = _net.TrackGradients ? null : torch.no_grad();
         using var tf32 = _net.Precision.EnterTf32(); // a process-wide libtorch flag: set for this call, restored after
@@ -117,7 +123,7 @@ internal sealed class RunCall
         var saved = _state.Snapshot(_reset, _net.Monitors);
         bool completed = false, heard = false;
         var lifetime = new TensorLifetime(_state, _recorder, _net.DisposeScopeBytes, _net.StepsPerDisposeScope);
-        var stepper = new Stepper(_state, _observers, lifetime, _net.SequenceBlockSteps);
+        var stepper = new Stepper(_state, _observers, lifetime, _net.SequenceBlockSteps, tape);
         try
         {
             foreach (var (g, d) in _feeds) g.Feed(d, _schedule.TotalSteps);

@@ -26,10 +26,14 @@ internal sealed class Stepper
     private readonly BlockView _blockView;
     private bool _checkShapes = true;
     private readonly Precision _precision;
+    private readonly ChainTape? _tape;
+    private int _tapedBlocks;
 
-    public Stepper(RunState state, IReadOnlyList<IRunObserver> observers, TensorLifetime lifetime, int blockSteps)
+    /// <summary>A stepper for one call; with a <paramref name="tape"/>, fused chains that record gradients write their calls on it (<see cref="Network.RunAndBackward"/>).</summary>
+    public Stepper(RunState state, IReadOnlyList<IRunObserver> observers, TensorLifetime lifetime, int blockSteps, ChainTape? tape = null)
     {
         _state = state;
+        _tape = tape;
         _observers = observers;
         _lifetime = lifetime;
         _blockSteps = Math.Max(1, blockSteps);
@@ -52,6 +56,9 @@ internal sealed class Stepper
         {
             int length = Math.Min(chunk, steps - start);
             long first = ctx.StepIndex;
+            // The tape carries no gradient from one block's final states to the next: Network.TapeRefusal admits one block.
+            if (_tape is not null && plan.HasSequence && ++_tapedBlocks > 1)
+                throw new ShipException("Internal error: a run on a chain tape reached a second block; TapeRefusal admits one.");
             if (plan.HasSequence) ComputeBlock(plan, length);
             for (int done = 0; done < length;)
             {
@@ -144,7 +151,7 @@ internal sealed class Stepper
             before[k] = _lifetime.StatesOf(chain[k]);
             links[k] = ((IChainGroup)graph.Groups[chain[k]]).OpenLink();
         }
-        var blocks = FusedChain.Run(links, _block[graph.Sources[chain[0]][0]]!);
+        var blocks = FusedChain.Run(links, _block[graph.Sources[chain[0]][0]]!, _tape);
         for (int k = 0; k < chain.Length; k++) KeepBlock(plan, chain[k], blocks[k], steps, before[k], "its fused-chain link");
     }
 
