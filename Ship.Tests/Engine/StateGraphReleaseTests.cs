@@ -112,4 +112,30 @@ public class StateGraphReleaseTests
         Assert.That(net.SequenceGroups, Has.Count.EqualTo(5), "precondition: every group whole-block");
         Assert.That(Live() - before, Is.EqualTo(0), "tensors left by 20 runs");
     }
+
+    [Test]
+    public void RepeatedRunsOfADeviceBackedSynapseFreeEachRunsDeviceRead()
+    {
+        // A device whose reads do not vary is read once per run (the reset) and that read replaced the previous one
+        // without freeing it: one [Ns, Nt] tensor per run left to the finalizer (in a training loop with device-backed
+        // weights, a weight matrix per batch). A completed call now frees the replaced read; a failed call still puts it back.
+        var net = new Network("device read") { Dt = 1e-3, BatchSize = 2, Seed = 3, DType = ScalarType.Float64 };
+        net.Add("I", new TensorInput(3));
+        var syn = new Dense(Ship.Core.Parameters.Init.Uniform(0, 1)).WithDevice(Ship.Devices.Memristive.MemristivePresets.ShipRram(elapsedTime: 100));
+        net.Add("S", syn, "I", "N");
+        net.Add("N", new Lif(4, tau: 5e-3, threshold: 0.5));
+        net.MarkOutput("N");
+        net.Initialize();
+        Assert.That(syn.WeightDevice!.ReadsVary, Is.False, "precondition: one read per run");
+        var x = torch.ones(new long[] { 2, 6, 3 }, dtype: ScalarType.Float64);
+        long Live() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        using var freeing = net.FreeingReplacedStates();
+        void Once() { foreach (var t in net.Run(x).Outputs.Values) t.Dispose(); }
+        for (int k = 0; k < 3; k++) Once();
+        var reference = net.Run(x)["N"].clone();
+        long before = Live();
+        for (int k = 0; k < 20; k++) Once();
+        Assert.That(Live() - before, Is.EqualTo(0), "tensors left by 20 runs");
+        Assert.That(net.Run(x)["N"].eq(reference).all().item<bool>(), "the read is the same device read as before");
+    }
 }
