@@ -44,8 +44,11 @@ public sealed class PoissonSource : NeuronGroup, ISequenceGroup, ISourceGroup, I
     /// <inheritdoc />
     public override void ValidateTimeStep(double dt)
     {
-        using var p = Rate.Value.to_type(ScalarType.Float64).MulNumber(dt);
-        double max = p.max().item<double>();
+        // Every intermediate freed here: this runs at every call's validation (two tensors per call were left to the finalizer).
+        using var wide = Rate.Value.to_type(ScalarType.Float64);
+        using var p = wide.MulNumber(dt);
+        using var top = p.max();
+        double max = top.item<double>();
         if (max > 1)
             throw new ParameterException(DisplayName, "rate",
                 $"rate·dt must be <= 1 (at most one spike per step); the highest rate gives {max} at dt = {dt} s: lower the rate or the time step.");

@@ -197,6 +197,27 @@ public class FailedCallRollbackTests
         Same(net, twin, net.Continue(Data(5, 1)), b2, "Continue after the refused call");
     }
 
+    [Test]
+    public void ACaptureThatFailsFreesTheContinuesCopies()
+    {
+        // Before a Continue the states and latest outputs are copied; a capture that then failed left those copies to the
+        // finalizer (one per state and per group each time), and the Poisson source's rate check left two tensors per call
+        // (every call). Live handles of this thread stay flat over ten refusals.
+        var net = Build(batching: false);
+        net.Add("Z", new BadCapture(5));
+        net.Connect("L", "Z");
+        net.Run(Data(7, 0));
+        var bad = (BadCapture)net["Z"];
+        long Live() => TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var data = Data(5, 2);
+        bad.Armed = true;
+        Assert.Throws<InsufficientMemoryException>(() => net.Continue(data));
+        long before = Live();
+        for (int k = 0; k < 10; k++) Assert.Throws<InsufficientMemoryException>(() => net.Continue(data));
+        bad.Armed = false;
+        Assert.That(Live() - before, Is.EqualTo(0), "tensors left by ten refused Continues");
+    }
+
     [TestCase(MonitorFileFormat.SafeTensors)]
     [TestCase(MonitorFileFormat.Csv)]
     public void AStreamedMonitorForgetsTheFailedContinuesRecords(MonitorFileFormat format)

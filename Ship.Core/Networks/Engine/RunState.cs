@@ -141,7 +141,13 @@ internal sealed class RunState
         {
             // A capture that fails (out of memory copying weights) leaves nothing half-held: the call has not started.
             for (int k = points.Count - 1; k >= 0; k--) points[k].Restore();
-            for (int i = 0; i < Latest.Length; i++) if (reset) LatestOwned[i] = latest[i].Item2;
+            if (reset) for (int i = 0; i < Latest.Length; i++) LatestOwned[i] = latest[i].Item2;
+            else
+            {
+                // A Continue's copies are the snapshot's own: freed with it.
+                foreach (var (_, copy) in states) copy?.Dispose();
+                foreach (var (copy, _) in latest) copy?.Dispose();
+            }
             Context.HeldForRollback = null;
             throw;
         }
