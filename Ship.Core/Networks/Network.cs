@@ -390,6 +390,7 @@ public sealed partial class Network : IDisposable
             var value = loss(result) ?? throw new ShipException($"Network '{Name}': the loss function returned null; it must return a scalar tensor.");
             if (value.numel() != 1) throw new ShipException($"Network '{Name}': the loss function returned {value.numel()} values; it must return a scalar.");
             if (!value.requires_grad) throw new ShipException($"Network '{Name}': the loss records no gradient: no tensor that records one (a trained parameter, an input) reaches it.");
+            tape?.HoldGradients();
             value.backward();
             tape?.Backward();
             return (result, value);

@@ -1,0 +1,64 @@
+using NUnit.Framework;
+using Ship.Core.Groups;
+using Ship.Core.Networks;
+using Ship.Core.Parameters;
+using Ship.Core.Spikes;
+using Ship.Devices.Inputs;
+using Ship.Devices.Neurons;
+using Ship.Devices.Synapses;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Tests.Engine;
+
+/// <summary>
+/// The chain tape against the autograd nodes (<see cref="KernelPolicy.ChainTape"/> off) where a training step is not
+/// alone: gradients accumulated over steps with a loss that also reads the weights. Same numbers on both paths, bit for bit.
+/// </summary>
+public class ChainTapeReviewTests
+{
+    /// <summary>I → S → N → S2 → R, one chain of four, both dense weights trained.</summary>
+    private static (Network Net, Tensor W, Tensor W2) Build(bool tape)
+    {
+        var net = new Network("tape review") { Dt = 1e-3, BatchSize = 3, Seed = 4 };
+        net.UseKernels(new KernelPolicy { ChainTape = tape });
+        net.Add("I", new TensorInput(6));
+        net.Add("S", new Dense(Init.Uniform(0, 0.9)), "I", "N");
+        net.Add("N", new Lif(8, tau: 5e-3, threshold: 0.5));
+        net.Add("S2", new Dense(Init.Uniform(-0.3, 0.9)), "N", "R");
+        net.Add("R", new LeakyIntegrator(3, tau: 4e-3));
+        net.MarkOutput("R");
+        net.Initialize();
+        Tensor Train(string tag)
+        {
+            var p = net[tag].AllVariables.OfType<Parameter>().Single(v => v.Name == "w");
+            p.Tensor = new TorchSharp.Modules.Parameter(p.Tensor!.detach().clone(), requires_grad: true);
+            return p.Tensor;
+        }
+        var (w, w2) = (Train("S"), Train("S2"));
+        net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(5));
+        return (net, w, w2);
+    }
+
+    private static Dictionary<string, Tensor> Input(int seed) =>
+        new() { ["I"] = torch.rand(new long[] { 3, 10, 6 }, generator: new torch.Generator((ulong)seed)).lt(0.5).to_type(ScalarType.Float32) };
+
+    [Test]
+    public void GradientsAccumulatedOverStepsWithALossThatReadsTheWeightsAreTheNodes()
+    {
+        // A weight decay in the loss: each weight gets two gradients per backward (the decay's and the chain's). libtorch
+        // adds their sum to the gradient held from the step before; adding them one after the other rounds differently.
+        var (a, wa, w2a) = Build(tape: true);
+        var (b, wb, w2b) = Build(tape: false);
+        Assert.That(a.TapeRefusal(Input(0)), Is.Null, "the tape is used");
+        Func<RunResult, Tensor> Loss(Tensor w, Tensor w2) => r =>
+            FusedChainTests.Loss(r.Outputs.Values) + w.pow(2).sum().to_type(ScalarType.Float64) * 0.37 + w2.pow(2).sum().to_type(ScalarType.Float64) * 0.11;
+        for (int i = 0; i < 4; i++)
+        {
+            a.RunAndBackward(Input(i), Loss(wa, w2a));
+            b.RunAndBackward(Input(i), Loss(wb, w2b));
+            FusedChainTests.Same(wa.grad!, wb.grad!, $"S.w's gradient after {i + 1} steps");
+            FusedChainTests.Same(w2a.grad!, w2b.grad!, $"S2.w's gradient after {i + 1} steps");
+        }
+    }
+}
