@@ -13,7 +13,8 @@ namespace Ship.Tests.Engine;
 
 /// <summary>
 /// The chain tape against the autograd nodes (<see cref="KernelPolicy.ChainTape"/> off) where a training step is not
-/// alone: gradients accumulated over steps with a loss that also reads the weights. Same numbers on both paths, bit for bit.
+/// alone: gradients accumulated over steps with a loss that also reads the weights, and a Continue with gradients after
+/// the step. Same numbers on both paths, bit for bit.
 /// </summary>
 public class ChainTapeReviewTests
 {
@@ -60,5 +61,34 @@ public class ChainTapeReviewTests
             FusedChainTests.Same(wa.grad!, wb.grad!, $"S.w's gradient after {i + 1} steps");
             FusedChainTests.Same(w2a.grad!, w2b.grad!, $"S2.w's gradient after {i + 1} steps");
         }
+    }
+
+    [Test]
+    public void AContinueWithGradientsAfterRunAndBackwardGivesTheNodesGradients()
+    {
+        var grads = new List<(Tensor W, Tensor W2)>();
+        foreach (var tape in new[] { true, false })
+        {
+            var (net, w, w2) = Build(tape);
+            Assert.That(net.TapeRefusal(Input(1)) is null, Is.EqualTo(tape));
+            // A loss that reads N's final membrane too: on the tape that state is a leaf that receives a gradient.
+            net.RunAndBackward(Input(1), r => FusedChainTests.Loss(r.Outputs.Values) + net["N"].Get("u").sum().to_type(ScalarType.Float64));
+            foreach (var tag in new[] { "N", "R" })
+            {
+                var u = net[tag].Get("u");
+                Assert.That(u.requires_grad, Is.False, $"tape {tape}: {tag}.u after the step carries no graph");
+                Assert.That(u.grad, Is.Null, $"tape {tape}: {tag}.u holds no gradient");
+            }
+            w.grad!.zero_();
+            w2.grad!.zero_();
+            // Then a Continue with gradients and its own loss: the same gradients whichever path the step took.
+            net.TrackGradients = true;
+            var r2 = net.Continue(Input(2));
+            FusedChainTests.Loss(r2.Outputs.Values).backward();
+            net.TrackGradients = false;
+            grads.Add((w.grad!, w2.grad!));
+        }
+        FusedChainTests.Same(grads[0].W, grads[1].W, "S.w's gradient from the Continue");
+        FusedChainTests.Same(grads[0].W2, grads[1].W2, "S2.w's gradient from the Continue");
     }
 }

@@ -153,7 +153,12 @@ internal sealed class ChainTape : IDisposable
         else current.Plus_(gradient);
     }
 
-    /// <summary>Releases the tape's references (the saved tensors, the last blocks, the inputs) and gives back gradients still held (a backward that failed).</summary>
+    /// <summary>
+    /// Releases the tape's references (the saved tensors, the last blocks, the inputs), gives back gradients still held
+    /// (a backward that failed), and leaves the final states plain and the last blocks without gradient: as the
+    /// autograd nodes' states once <see cref="Network.RunAndBackward"/> drops their graph, a later call reads them as
+    /// constants, and nothing keeps a gradient of theirs alive.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed) return;
@@ -162,8 +167,15 @@ internal sealed class ChainTape : IDisposable
         foreach (var e in _calls)
         {
             foreach (var t in e.Saved) t.Dispose();
+            e.Last.grad = null!;
             e.Last.Dispose();
-            foreach (var row in e.States) foreach (var t in row) t.Dispose();
+            foreach (var row in e.States)
+                foreach (var t in row)
+                {
+                    t.grad = null!;
+                    t.requires_grad_(false);
+                    t.Dispose();
+                }
             foreach (var row in e.Inputs) foreach (var t in row) t?.Dispose();
         }
         _calls.Clear();
