@@ -137,7 +137,16 @@ public abstract class WeightedSynapse : SynapseGroup, ICheckpointState, IRollbac
     protected virtual RollbackPoint CaptureRollback(bool reset)
     {
         var read = _read;
-        return new(() => _read = read);
+        // A failed call frees the read it made and puts the old one back; a completed call frees the read it replaced (a
+        // Run reads anew at its reset): only this point still held it.
+        return new(() =>
+        {
+            if (_read is not null && !ReferenceEquals(_read, read)) _read.Dispose();
+            _read = read;
+        }, () =>
+        {
+            if (read is not null && !ReferenceEquals(read, _read)) read.Dispose();
+        });
     }
 
     void ICheckpointState.LoadState(CheckpointReader reader) => LoadCheckpoint(reader);

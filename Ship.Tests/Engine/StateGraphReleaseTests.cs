@@ -112,4 +112,83 @@ public class StateGraphReleaseTests
         Assert.That(net.SequenceGroups, Has.Count.EqualTo(5), "precondition: every group whole-block");
         Assert.That(Live() - before, Is.EqualTo(0), "tensors left by 20 runs");
     }
+
+    [Test]
+    public void RepeatedRunsOfADeviceBackedSynapseFreeEachRunsDeviceRead()
+    {
+        // A device whose reads do not vary is read once per run (the reset) and that read replaced the previous one
+        // without freeing it: one [Ns, Nt] tensor per run left to the finalizer (in a training loop with device-backed
+        // weights, a weight matrix per batch). A completed call now frees the replaced read; a failed call still puts it back.
+        var net = new Network("device read") { Dt = 1e-3, BatchSize = 2, Seed = 3, DType = ScalarType.Float64 };
+        net.Add("I", new TensorInput(3));
+        var syn = new Dense(Ship.Core.Parameters.Init.Uniform(0, 1)).WithDevice(Ship.Devices.Memristive.MemristivePresets.ShipRram(elapsedTime: 100));
+        net.Add("S", syn, "I", "N");
+        net.Add("N", new Lif(4, tau: 5e-3, threshold: 0.5));
+        net.MarkOutput("N");
+        net.Initialize();
+        Assert.That(syn.WeightDevice!.ReadsVary, Is.False, "precondition: one read per run");
+        var x = torch.ones(new long[] { 2, 6, 3 }, dtype: ScalarType.Float64);
+        long Live() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        using var freeing = net.FreeingReplacedStates();
+        void Once() { foreach (var t in net.Run(x).Outputs.Values) t.Dispose(); }
+        for (int k = 0; k < 3; k++) Once();
+        var reference = net.Run(x)["N"].clone();
+        long before = Live();
+        for (int k = 0; k < 20; k++) Once();
+        Assert.That(Live() - before, Is.EqualTo(0), "tensors left by 20 runs");
+        Assert.That(net.Run(x)["N"].eq(reference).all().item<bool>(), "the read is the same device read as before");
+    }
+
+    /// <summary>Throws at its second step or first block end once armed, so the failed run has already reset the states.</summary>
+    private sealed class FailPartWay : Ship.Core.Networks.Observers.IRunObserver
+    {
+        private int _seen;
+        public bool Armed { get; set; }
+        public bool NeedsStepOutput(Ship.Core.Groups.Group group) => false;
+        public void OnRunStart(Ship.Core.Networks.Observers.RunStartView run) => _seen = 0;
+        public void OnStep(Ship.Core.Networks.Observers.StepView step) => Maybe(2);
+        public void OnBlockEnd(Ship.Core.Networks.Observers.BlockView block) => Maybe(1);
+        public void OnRunEnd(bool completed) { }
+        private void Maybe(int after) { if (Armed && ++_seen >= after) throw new InvalidOperationException("injected failure"); }
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void AFailedRunPutsTheStatesValuesBackButNotTheirGraph(bool timeBatching)
+    {
+        // Run with gradients → a Run that fails part-way → Continue: the values are exactly those of a twin without the
+        // failed Run, but the reset already released the replaced states' graph (so a training loop's blocks return to
+        // the pool before the next run; BlockPoolTests), so the Continue's backward stops at the restored states — as a
+        // twin whose states were detached after its Run (docs/architecture.md, "Not put back").
+        (Network Net, Tensor W, FailPartWay Fail) Make()
+        {
+            var net = Small(timeBatching);
+            net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(10));
+            var fail = new FailPartWay();
+            net.AddObserver(fail);
+            net.Initialize();
+            var w = net["W"].Get("w").requires_grad_(true);
+            net.TrackGradients = true;
+            return (net, w, fail);
+        }
+        var x = torch.rand(new long[] { 2, 6, 3 }, generator: new torch.Generator(5), dtype: ScalarType.Float64);
+        var y = torch.rand(new long[] { 2, 6, 3 }, generator: new torch.Generator(6), dtype: ScalarType.Float64);
+        var (a, wa, fail) = Make();
+        var (b, wb, _) = Make();
+        a.Run(x);
+        fail.Armed = true;
+        Assert.Throws<InvalidOperationException>(() => a.Run(y));
+        fail.Armed = false;
+        var outA = a.Continue(x)["R"];
+        b.Run(x);
+        foreach (var g in b.Groups)
+            foreach (var v in g.AllVariables.OfType<Ship.Core.Parameters.StateVariable>())
+                v.Tensor?.detach_();
+        var outB = b.Continue(x)["R"];
+        FusedChainTests.Same(outA, outB, "the Continue's output");
+        FusedChainTests.Loss(new[] { outA }).backward();
+        FusedChainTests.Loss(new[] { outB }).backward();
+        Assert.That(wb.grad, Is.Not.Null, "precondition: the Continue's loss reaches W");
+        FusedChainTests.Same(wa.grad!, wb.grad!, "gradient of W: the Continue's part only");
+    }
 }
