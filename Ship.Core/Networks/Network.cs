@@ -390,7 +390,18 @@ public sealed partial class Network : IDisposable
         {
             var result = Execute(schedule, inputs, reset: true, tapeWanted: true, out tape);
             ran = true;
-            var value = loss(result) ?? throw new ShipException($"Network '{Name}': the loss function returned null; it must return a scalar tensor.");
+            Tensor? computed;
+            try
+            {
+                computed = loss(result);
+            }
+            catch (System.Runtime.InteropServices.ExternalException e) when (tape is { Count: > 0 } && e.Message.Contains("leaf Variable that requires grad is being used in an in-place operation", StringComparison.Ordinal))
+            {
+                // The one thing the tape allows less than the nodes: their output is a view of a node's output, which
+                // libtorch lets change in place; the tape's last blocks and final states are leaves, which it does not.
+                throw new ShipException($"Network '{Name}': the loss changed a run output or a final state in place; on the chain tape a fused chain's last block and final states are leaves that record a gradient, which libtorch does not let change in place: compute the loss out of place, or turn the tape off (KernelPolicy.ChainTape = false). ({e.Message.Split('\n')[0]})", e);
+            }
+            var value = computed ?? throw new ShipException($"Network '{Name}': the loss function returned null; it must return a scalar tensor.");
             if (value.numel() != 1) throw new ShipException($"Network '{Name}': the loss function returned {value.numel()} values; it must return a scalar.");
             if (!value.requires_grad) throw new ShipException($"Network '{Name}': the loss records no gradient: no tensor that records one (a trained parameter, an input) reaches it.");
             tape?.HoldGradients();

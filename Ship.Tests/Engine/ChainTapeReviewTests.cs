@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Ship.Core.Errors;
 using Ship.Core.Groups;
 using Ship.Core.Networks;
 using Ship.Core.Parameters;
@@ -90,5 +91,24 @@ public class ChainTapeReviewTests
         }
         FusedChainTests.Same(grads[0].W, grads[1].W, "S.w's gradient from the Continue");
         FusedChainTests.Same(grads[0].W2, grads[1].W2, "S2.w's gradient from the Continue");
+    }
+
+    [Test]
+    public void ALossThatChangesAnOutputInPlaceOnTheTapeGetsANamedRefusalAndTheNetworkTrainsOn()
+    {
+        // With autograd nodes the output is a view of the node's output, which libtorch lets change in place.
+        var (b, wb, _) = Build(tape: false);
+        var (_, lb) = b.RunAndBackward(Input(1), r => r["R"].mul_(2.0).sum());
+        Assert.That(wb.grad, Is.Not.Null, "the nodes' step back-propagates");
+        // On the tape the last block is a leaf that records a gradient: libtorch refuses the in-place change; the call
+        // names it instead of passing libtorch's message on alone, and leaves the network as it was.
+        var (a, wa, _) = Build(tape: true);
+        var e = Assert.Throws<ShipException>(() => a.RunAndBackward(Input(1), r => r["R"].mul_(2.0).sum()));
+        Assert.That(e!.Message, Does.Contain("Network 'tape review'").And.Contain("in place").And.Contain("KernelPolicy.ChainTape"));
+        Assert.That(a.TrackGradients, Is.False);
+        Assert.That(wa.grad, Is.Null, "nothing was back-propagated");
+        var (_, la) = a.RunAndBackward(Input(1), r => r["R"].mul(2.0).sum());
+        FusedChainTests.Same(la, lb, "the same step written out of place");
+        FusedChainTests.Same(wa.grad!, wb.grad!, "its gradient");
     }
 }
