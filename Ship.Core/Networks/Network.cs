@@ -376,7 +376,8 @@ public sealed partial class Network : IDisposable
     /// <c>grad</c>, accumulated as <c>loss.backward()</c> accumulates. Where <see cref="TapeRefusal"/> allows, the fused
     /// chains write their calls on a tape instead of recording an autograd node each: the same gradients, bit for bit,
     /// with less overhead per call (docs/architecture.md, "Chain tape"). Returns the run's result and the loss; a call the
-    /// run rejects changes nothing.
+    /// run rejects changes nothing. Afterwards the states and latest outputs carry no graph (the backward has used it):
+    /// a <see cref="Continue(IReadOnlyDictionary{string, Tensor}?, Schedule?)"/> with gradients starts from them as constants.
     /// </summary>
     public (RunResult Result, Tensor Loss) RunAndBackward(IReadOnlyDictionary<string, Tensor>? inputs, Func<RunResult, Tensor> loss, Schedule? schedule = null)
     {
@@ -384,12 +385,26 @@ public sealed partial class Network : IDisposable
         bool track = TrackGradients;
         TrackGradients = true;
         ChainTape? tape = null;
+        bool ran = false;
         try
         {
             var result = Execute(schedule, inputs, reset: true, tapeWanted: true, out tape);
-            var value = loss(result) ?? throw new ShipException($"Network '{Name}': the loss function returned null; it must return a scalar tensor.");
+            ran = true;
+            Tensor? computed;
+            try
+            {
+                computed = loss(result);
+            }
+            catch (System.Runtime.InteropServices.ExternalException e) when (tape is { Count: > 0 } && e.Message.Contains("leaf Variable that requires grad is being used in an in-place operation", StringComparison.Ordinal))
+            {
+                // The one thing the tape allows less than the nodes: their output is a view of a node's output, which
+                // libtorch lets change in place; the tape's last blocks and final states are leaves, which it does not.
+                throw new ShipException($"Network '{Name}': the loss changed a run output or a final state in place; on the chain tape a fused chain's last block and final states are leaves that record a gradient, which libtorch does not let change in place: compute the loss out of place, or turn the tape off (KernelPolicy.ChainTape = false). ({e.Message.Split('\n')[0]})", e);
+            }
+            var value = computed ?? throw new ShipException($"Network '{Name}': the loss function returned null; it must return a scalar tensor.");
             if (value.numel() != 1) throw new ShipException($"Network '{Name}': the loss function returned {value.numel()} values; it must return a scalar.");
             if (!value.requires_grad) throw new ShipException($"Network '{Name}': the loss records no gradient: no tensor that records one (a trained parameter, an input) reaches it.");
+            tape?.HoldGradients();
             value.backward();
             tape?.Backward();
             return (result, value);
@@ -397,6 +412,8 @@ public sealed partial class Network : IDisposable
         finally
         {
             tape?.Dispose();
+            // The step's graph is used: states and latest outputs go on as constants on both paths (the tape's are leaves).
+            if (ran) _state!.ReleaseGraphs();
             TrackGradients = track;
         }
     }

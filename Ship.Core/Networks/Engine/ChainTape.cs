@@ -54,6 +54,42 @@ internal sealed class ChainTape : IDisposable
 
     private static Tensor Keep(Tensor t) => t.alias().DetachFromDisposeScope();
 
+    private readonly List<(Tensor Leaf, Tensor Gradient)> _held = new();
+
+    /// <summary>
+    /// Takes the gradients the tape's trained inputs hold from earlier backwards out of them, until <see cref="Backward"/>
+    /// (or <see cref="Dispose"/>) adds this backward's to them in one go: libtorch sums all of a leaf's gradients of one
+    /// backward first and adds that sum to the held one (a weight read by the loss too, with gradients accumulated
+    /// over calls, would otherwise round differently). Call it just before the loss's backward.
+    /// </summary>
+    public void HoldGradients()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        foreach (var e in _calls)
+            foreach (var row in e.Inputs)
+                foreach (var t in row)
+                {
+                    // The same leaf read twice is held once: its gradient is undefined from the first time on.
+                    if (t is null || t.grad is not { } g) continue;
+                    _held.Add((t, g.DetachFromDisposeScope()));
+                    t.grad = null!;
+                }
+    }
+
+    /// <summary>Adds each held gradient back under this backward's (as AccumulateGrad: held += new, in place).</summary>
+    private void ReturnHeld()
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (t, held) in _held)
+        {
+            using (var now = t.grad)
+                if (now is not null) held.add_(now);
+            t.grad = held;
+            held.Dispose();
+        }
+        _held.Clear();
+    }
+
     /// <summary>
     /// Runs the written calls' backwards, last call first, from the gradients their last blocks received (a call whose
     /// last block received none adds nothing, as a node autograd never reaches), and hands on the gradients of their
@@ -93,6 +129,7 @@ internal sealed class ChainTape : IDisposable
                     for (int j = 0; j < d.Length; j++)
                         if (e.Inputs[k][j] is { } input) HandOn(input, d[j]);
         }
+        ReturnHeld();
     }
 
     /// <summary>∂L/∂<paramref name="t"/> into the leaf's gradient (the tape holds only calls whose trained inputs are leaves).</summary>
@@ -116,16 +153,29 @@ internal sealed class ChainTape : IDisposable
         else current.Plus_(gradient);
     }
 
-    /// <summary>Releases the tape's references (the saved tensors, the last blocks, the inputs).</summary>
+    /// <summary>
+    /// Releases the tape's references (the saved tensors, the last blocks, the inputs), gives back gradients still held
+    /// (a backward that failed), and leaves the final states plain and the last blocks without gradient: as the
+    /// autograd nodes' states once <see cref="Network.RunAndBackward"/> drops their graph, a later call reads them as
+    /// constants, and nothing keeps a gradient of theirs alive.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        ReturnHeld();
         foreach (var e in _calls)
         {
             foreach (var t in e.Saved) t.Dispose();
+            e.Last.grad = null!;
             e.Last.Dispose();
-            foreach (var row in e.States) foreach (var t in row) t.Dispose();
+            foreach (var row in e.States)
+                foreach (var t in row)
+                {
+                    t.grad = null!;
+                    t.requires_grad_(false);
+                    t.Dispose();
+                }
             foreach (var row in e.Inputs) foreach (var t in row) t?.Dispose();
         }
         _calls.Clear();

@@ -68,6 +68,20 @@ internal sealed class RunState
     }
 
     /// <summary>
+    /// Drops the autograd graph every state and latest output holds (<see cref="Network.RunAndBackward"/>, after the
+    /// backward used it): a later call starts from them as constants on both paths, the chain tape's (whose states are
+    /// leaves) and the autograd nodes' (whose states would otherwise lead a later backward into a graph already walked).
+    /// </summary>
+    public void ReleaseGraphs()
+    {
+        foreach (var group in States)
+            foreach (var v in group)
+                if (v.Tensor is { } t) ReleaseGraph(t);
+        foreach (var y in Latest)
+            if (y is not null) ReleaseGraph(y);
+    }
+
+    /// <summary>
     /// A state replaced by a reset keeps its value but drops the autograd graph of the run that made it: the caller may
     /// still hold the tensor (Get), so it is not freed; but its graph — with every tensor saved for the backward —
     /// would otherwise stay alive until the garbage collector finalizes the wrapper, which in a training loop is a whole
