@@ -8,7 +8,8 @@ namespace Ship.Core.Native;
 /// <c>stride()</c> return their array through a pinned allocation whose wrapper is always finalized: about 30 such
 /// reads per training batch of the main job left 30 finalizable objects, each pinned until its finalizer ran, and made
 /// every young-generation collection promote them. A few plain native reads cost less (docs/benchmarks.md, Training).
-/// The library reads shapes only through these; <c>ShapeReadTests</c> keeps it so.
+/// Ship.Core, Ship.Devices, Ship.Training and Ship.Datasets (the run and training paths) read shapes only through these;
+/// <c>ShapeReadTests</c> keeps it so.
 /// </summary>
 public static class TensorShape
 {

@@ -83,7 +83,7 @@ internal sealed class ChainTape : IDisposable
         foreach (var (t, held) in _held)
         {
             using (var now = t.grad)
-                if (now is not null) held.add_(now);
+                if (now is not null) held.Plus_(now); // the held α = 1: a temporary Scalar could be finalized mid-call
             t.grad = held;
             held.Dispose();
         }
