@@ -53,18 +53,24 @@ internal static partial class Npy
     /// Reads an .npy file written by <see cref="Write"/> or numpy.save (C order, the dtypes above).
     public static Tensor Read(string path)
     {
-        var all = File.ReadAllBytes(path);
-        if (all.Length < 10 || !all.AsSpan(0, 6).SequenceEqual(Magic)) throw new InvalidDataException($"{path}: not an .npy file");
-        int major = all[6];
-        int len = major == 1 ? all[8] | all[9] << 8 : BitConverter.ToInt32(all, 8);
+        // Header first, then the data straight into the tensor: no managed copy of the whole file (a 2 MB array per
+        // epoch's spikes went to the large-object heap, whose committed memory showed up in the training's peak RSS).
+        using var f = File.OpenRead(path);
+        Span<byte> head = stackalloc byte[12];
+        if (f.ReadAtLeast(head, 10, throwOnEndOfStream: false) < 10 || !head[..6].SequenceEqual(Magic)) throw new InvalidDataException($"{path}: not an .npy file");
+        int major = head[6];
+        int len = major == 1 ? head[8] | head[9] << 8 : BitConverter.ToInt32(head[8..12]);
         int start = major == 1 ? 10 : 12;
-        var header = Encoding.ASCII.GetString(all, start, len);
+        var headerBytes = new byte[len];
+        f.Position = start;
+        f.ReadExactly(headerBytes);
+        var header = Encoding.ASCII.GetString(headerBytes);
         var descr = DescrRegex().Match(header).Groups[1].Value;
         if (header.Contains("'fortran_order': True")) throw new InvalidDataException($"{path}: Fortran order is not read");
         var dims = ShapeRegex().Match(header).Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(long.Parse).ToArray();
         var t = torch.empty(dims, FromDescr(descr));
-        all.AsSpan(start + len).CopyTo(t.bytes);
+        f.ReadExactly(t.bytes);
         return t;
     }
 
