@@ -270,7 +270,8 @@ internal static class TrainingBench
         Tensor Load(string name) => Npy.Read(Path.Combine(dir, name));
         var trainY = Load("train_y.npy");
         var testY = Load("test_y.npy");
-        var testSpikes = Load("test_spikes.npy").to_type(ScalarType.Float32);
+        Tensor testSpikes;
+        using (var raw = Load("test_spikes.npy")) testSpikes = raw.to_type(ScalarType.Float32);
         var net = Build((int)testSpikes.shape[2], Digits.Classes, Load("w0_in_hidden.npy"), Load("w0_hidden_out.npy"));
         var trainer = TrainerFor(net);
         var readout = trainer.Readout;
@@ -285,7 +286,9 @@ internal static class TrainingBench
         for (int e = 0; e < epochs; e++)
         {
             using var es = torch.NewDisposeScope();
-            var xs = Load($"epoch{e:D3}_spikes.npy").to_type(ScalarType.Float32);
+            // The uint8 file data freed once converted, as the peer's temporary numpy array is.
+            Tensor xs;
+            using (var raw = Load($"epoch{e:D3}_spikes.npy")) xs = raw.to_type(ScalarType.Float32);
             var ys = trainY.index_select(0, Load($"epoch{e:D3}_idx.npy").flatten()).view(xs.shape[0], xs.shape[1]);
             var xb = xs.unbind(0);
             var yb = ys.unbind(0);
