@@ -138,11 +138,20 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
 
     private void ReleaseData()
     {
-        // Per-step slices may have been handed out as outputs: they stay (a view keeps its storage on its own).
+        // During a call the data from before it (and its slices) belongs to the rollback point (a failed call puts it back).
+        if (!_held)
+        {
+            Free(_slices);
+            _data?.Dispose();
+        }
         _slices = null;
-        // During a call the data from before it belongs to the rollback point (a failed call puts it back).
-        if (!_held) _data?.Dispose();
         _data = null;
+    }
+
+    /// <summary>Frees per-step slices: this group's own (what it handed out were aliases, which the engine owns).</summary>
+    private static void Free(Tensor[]? slices)
+    {
+        if (slices is not null) foreach (var t in slices) t.Dispose();
     }
 
     private bool _held;
@@ -161,15 +170,23 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
         {
             _held = false;
             bool same = ReferenceEquals(_data, data);
-            if (!same) _data?.Dispose();
-            // Slices the failed call consumed are freed with its outputs (after this): split again when next needed.
-            _slices = !same && keep ? slices : null;
+            if (!same)
+            {
+                // The failed call's own feed: its data and slices go (what it handed out were aliases, the engine's).
+                if (!ReferenceEquals(_slices, slices)) Free(_slices);
+                _data?.Dispose();
+                _slices = keep ? slices : null;
+            }
             if (same || keep) (_data, _cursor, _length) = (data, cursor, length);
             else (_data, _cursor, _length) = (null, 0, 0); // nothing was left to continue with before the call either
         }, () =>
         {
             _held = false;
-            if (keep && !ReferenceEquals(_data, data)) data?.Dispose();
+            if (keep && !ReferenceEquals(_data, data))
+            {
+                if (!ReferenceEquals(_slices, slices)) Free(slices);
+                data?.Dispose();
+            }
         });
     }
 
@@ -191,8 +208,11 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
     {
         if (_cursor >= _length)
             throw new InputException(DisplayName, $"ran out of data after {_length} steps.");
+        // Split once (one autograd node for all steps when the data records a gradient, not one per step); each step hands
+        // out an alias in the step's dispose scope, whose lifetime the engine manages as any step output's, while the
+        // slices stay this group's and are freed with its data.
         _slices ??= _data!.unbind(1).Select(Keep).ToArray();
-        return _slices[_cursor++];
+        return _slices[_cursor++].alias();
     }
 
     void ICheckpointState.SaveState(CheckpointWriter writer) =>
@@ -205,6 +225,7 @@ public sealed class TensorInput : NeuronGroup, IInputGroup, ISequenceGroup, IChe
         if (data is not null && (data.dim() != 3 || data.Sizes()[0] != ctx.BatchSize || data.Sizes()[2] != ComponentCount || data.dtype != ctx.DType))
             throw new CheckpointException(CheckpointProblem.TopologyMismatch,
                 $"Input group '{DisplayName}': its saved data is {data.dtype} {Shapes.Format(data.Sizes())}, expected {ctx.DType} [{ctx.BatchSize}, steps, {ComponentCount}].");
+        Free(_slices);
         _data = data;
         _length = (int)(data?.Sizes()[1] ?? 0);
         _cursor = 0;

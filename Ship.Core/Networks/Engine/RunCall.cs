@@ -145,6 +145,7 @@ internal sealed class RunCall
                 first = false;
             }
             var outputs = _recorder.Finish(lifetime.Live());
+            lifetime.AdoptStepMade(outputs.Values);
             _state.HasRun = true;
             _state.MadeStates = lifetime.MadeStates();
             completed = true;

@@ -20,6 +20,7 @@ internal sealed class TensorLifetime
     private readonly HashSet<Tensor> _survivors = new(ReferenceEqualityComparer.Instance);
     private readonly List<Tensor> _temporaries = new();
     private readonly HashSet<Tensor> _ownStates = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<Tensor> _stepMade = new(ReferenceEqualityComparer.Instance);
     private int? _stepsPerScope;
 
     public TensorLifetime(RunState state, OutputRecorder recorder, long scopeBytes, int maxStepsPerScope)
@@ -60,17 +61,37 @@ internal sealed class TensorLifetime
             foreach (var v in group)
                 if (v.Tensor is { } t)
                 {
-                    if (v is Parameters.StateVariable && scope.Contains(t) && !_recorder.Holds(t)) _survivors.Add(t);
+                    if (v is Parameters.StateVariable && scope.Contains(t))
+                    {
+                        _stepMade.Add(t);
+                        if (!_recorder.Holds(t)) _survivors.Add(t);
+                    }
                     t.DetachFromDisposeScope();
                 }
         var latest = _state.Latest;
         for (int i = 0; i < latest.Length; i++)
             if (latest[i] is { } y)
             {
-                if (!sequence[i] && scope.Contains(y) && !_recorder.Holds(y)) _survivors.Add(y);
+                if (!sequence[i] && scope.Contains(y))
+                {
+                    _stepMade.Add(y);
+                    if (!_recorder.Holds(y)) _survivors.Add(y);
+                }
                 y.DetachFromDisposeScope();
             }
         foreach (var t in _recorder.Held) t.DetachFromDisposeScope();
+        // The reset's states (this call's own, made outside every step scope) that the steps have replaced: freed now,
+        // under the same conditions as a whole-block pass frees them (StatesReplaced), not left to the finalizer.
+        if (_ownStates.Count > 0)
+        {
+            var live = Live();
+            _ownStates.RemoveWhere(t =>
+            {
+                if (live.Contains(t) || _recorder.Holds(t)) return false;
+                t.Dispose();
+                return true;
+            });
+        }
     }
 
     /// <summary>
@@ -107,6 +128,28 @@ internal sealed class TensorLifetime
                 old.Dispose();
             _ownStates.Add(now);
         }
+    }
+
+    /// <summary>
+    /// After a completed call, before <see cref="MadeStates"/>: the states and latest outputs its steps made and the
+    /// network still holds are this call's own, as those of a reset or a whole-block pass are — a state is freed when a
+    /// later Run replaces it (<see cref="Network.FreeReplacedStates"/>), a latest output when it is replaced (owned) —
+    /// unless it is a variable of the network or an output handed to the caller. Stepped networks otherwise left their
+    /// final states and latest outputs to the finalizer at every run.
+    /// </summary>
+    public void AdoptStepMade(IEnumerable<Tensor> handedOut)
+    {
+        if (_stepMade.Count == 0) return;
+        var handed = new HashSet<Tensor>(handedOut, ReferenceEqualityComparer.Instance);
+        foreach (var group in _state.States)
+            foreach (var v in group)
+                if (v.Tensor is { } t && _stepMade.Contains(t)) _ownStates.Add(t);
+        var latest = _state.Latest;
+        var owned = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < latest.Length; i++)
+            if (latest[i] is { } y && !_state.LatestOwned[i] && _stepMade.Contains(y) && !handed.Contains(y) && !IsVariable(y) && owned.Add(y))
+                _state.LatestOwned[i] = true;
+        _stepMade.Clear();
     }
 
     /// <summary>The states this call made (reset or a whole-block pass) that are still the groups' states.</summary>
