@@ -135,6 +135,7 @@ internal sealed class RunCall
                 lifetime.AdoptResetStates();
                 foreach (var m in _net.Monitors) m.Clear();
             }
+            else lifetime.TakeOverOwnedLatest();
             int firstStep = _state.Timeline.Count;
             var start = new RunStartView(_net, _reset, firstStep, _schedule.TotalSteps);
             foreach (var o in _observers) o.OnRunStart(start);
@@ -146,6 +147,7 @@ internal sealed class RunCall
             }
             var outputs = _recorder.Finish(lifetime.Live());
             lifetime.AdoptStepMade(outputs.Values);
+            lifetime.FreePriorLatest(end: true);
             _state.HasRun = true;
             _state.MadeStates = lifetime.MadeStates();
             completed = true;
@@ -164,6 +166,7 @@ internal sealed class RunCall
             {
                 saved.Restore(_state);
                 _recorder.Release(lifetime.Live());
+                lifetime.FreePriorLatest(end: true);
             }
             throw;
         }

@@ -21,6 +21,7 @@ internal sealed class TensorLifetime
     private readonly List<Tensor> _temporaries = new();
     private readonly HashSet<Tensor> _ownStates = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<Tensor> _stepMade = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<Tensor> _priorLatest = new(ReferenceEqualityComparer.Instance);
     private int? _stepsPerScope;
 
     public TensorLifetime(RunState state, OutputRecorder recorder, long scopeBytes, int maxStepsPerScope)
@@ -80,6 +81,7 @@ internal sealed class TensorLifetime
                 y.DetachFromDisposeScope();
             }
         foreach (var t in _recorder.Held) t.DetachFromDisposeScope();
+        FreePriorLatest(end: false);
         // The reset's states (this call's own, made outside every step scope) that the steps have replaced: freed now,
         // under the same conditions as a whole-block pass frees them (StatesReplaced), not left to the finalizer.
         if (_ownStates.Count > 0)
@@ -150,6 +152,45 @@ internal sealed class TensorLifetime
             if (latest[i] is { } y && !_state.LatestOwned[i] && _stepMade.Contains(y) && !handed.Contains(y) && !IsVariable(y) && owned.Add(y))
                 _state.LatestOwned[i] = true;
         _stepMade.Clear();
+    }
+
+    /// <summary>
+    /// Before a Continue's first step: the latest outputs the engine owns from before the call (a previous call's, a
+    /// checkpoint's) are freed by this lifetime once nothing holds them, not when their group replaces them — a group
+    /// that passes its input on as it is (Identity, Relay) read through a lagging edge makes such a tensor its own
+    /// latest output and a recorded output before the owner's group replaces it.
+    /// </summary>
+    public void TakeOverOwnedLatest()
+    {
+        for (int i = 0; i < _state.Latest.Length; i++)
+            if (_state.LatestOwned[i])
+            {
+                if (_state.Latest[i] is { } y) _priorLatest.Add(y);
+                _state.LatestOwned[i] = false;
+            }
+    }
+
+    /// <summary>
+    /// Frees the latest outputs taken over by <see cref="TakeOverOwnedLatest"/> that are neither live nor held by the
+    /// recorder; at the end of the call (<paramref name="end"/>, completed or rolled back) one still live is owned again
+    /// (by one group: several may share it).
+    /// </summary>
+    public void FreePriorLatest(bool end)
+    {
+        if (_priorLatest.Count == 0) return;
+        var live = Live();
+        _priorLatest.RemoveWhere(t =>
+        {
+            if (live.Contains(t))
+            {
+                if (!end) return false;
+                _state.LatestOwned[Array.FindIndex(_state.Latest, y => ReferenceEquals(y, t))] = true;
+                return true;
+            }
+            if (_recorder.Holds(t)) return false;
+            t.Dispose();
+            return true;
+        });
     }
 
     /// <summary>The states this call made (reset or a whole-block pass) that are still the groups' states.</summary>

@@ -1,0 +1,112 @@
+using NUnit.Framework;
+using Ship.Core.Groups;
+using Ship.Core.Networks;
+using Ship.Core.Networks.Observers;
+using Ship.Core.Persistence;
+using Ship.Core.Parameters;
+using Ship.Devices.Inputs;
+using Ship.Devices.Neurons;
+using Ship.Devices.Synapses;
+using Ship.Tests.Datasets;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ship.Tests.Engine;
+
+/// <summary>
+/// Latest outputs shared by several groups (an Identity synapse and a Relay pass their input on as it is) after a run
+/// whose final latest outputs the engine owns: a Continue must not free the shared tensor while another group still
+/// holds it as its latest output. Reference: a twin network that runs the same input in one call.
+/// </summary>
+public class LatestAliasLifetimeTests
+{
+    private static double[] D(Tensor t) => t.detach().cpu().to_type(ScalarType.Float64).contiguous().data<double>().ToArray();
+
+    private static Tensor Currents(int steps, long seed) =>
+        torch.rand(new long[] { 2, steps, 3 }, ScalarType.Float64, generator: new torch.Generator((ulong)seed)).mul(1.4);
+
+    // A loop A → AB (Identity) → B (Relay) → BA → A: A, AB and B share one output tensor at every step; one edge of the
+    // loop lags (reads the previous step's value), so some of them are read before A replaces that tensor.
+    private static Network Loop(string a, string b)
+    {
+        var net = new Network { Dt = 1e-3, BatchSize = 2, Seed = 3, DType = ScalarType.Float64, TimeBatching = false };
+        net.Add("I", new TensorInput(3));
+        net.Add("I" + a, new Dense(Init.Uniform(0.3, 0.9)), "I", a);
+        net.Add(a, new Lif(3, tau: 5e-3, threshold: 0.5));
+        net.Add(a + b, new Identity(), a, b);
+        net.Add(b, new Relay(3));
+        net.Add(b + a, new Dense(0.4), b, a);
+        net.MarkOutput(a, a + b, b);
+        return net;
+    }
+
+    [TestCase("A", "B")]
+    [TestCase("B", "A")]
+    [TestCase("M", "C")]
+    public void ARunThenContinuesThroughSharedLatestOutputsEqualsOneRun(string a, string b)
+    {
+        var x = Currents(24, seed: 7);
+        var whole = Loop(a, b).Run(new Dictionary<string, Tensor> { ["I"] = x }).Outputs;
+        var net = Loop(a, b);
+        var parts = new List<Dictionary<string, Tensor>>
+        {
+            new(net.Run(new Dictionary<string, Tensor> { ["I"] = x.narrow(1, 0, 8) }).Outputs),
+            new(net.Continue(new Dictionary<string, Tensor> { ["I"] = x.narrow(1, 8, 8) }).Outputs),
+            new(net.Continue(new Dictionary<string, Tensor> { ["I"] = x.narrow(1, 16, 8) }).Outputs),
+        };
+        foreach (var tag in new[] { a, a + b, b })
+            Assert.That(D(torch.cat(parts.Select(p => p[tag]).ToArray(), 1)), Is.EqualTo(D(whole[tag])), tag);
+    }
+
+    /// <summary>Throws at the given step of a call while armed.</summary>
+    private sealed class FailAt : IRunObserver
+    {
+        private int _seen;
+        public int? Step { get; set; }
+        public bool NeedsStepOutput(Group group) => false;
+        public void OnRunStart(RunStartView run) => _seen = 0;
+        public void OnStep(StepView step) { if (++_seen == Step) throw new InvalidOperationException("observer failure"); }
+        public void OnBlockEnd(BlockView block) { }
+        public void OnRunEnd(bool completed) { }
+    }
+
+    private static Dictionary<string, Tensor> Feed(Tensor x, int from, int steps) => new() { ["I"] = x.narrow(1, from, steps) };
+
+    [TestCase(1)]
+    [TestCase(3)]
+    public void AFailedContinueThroughSharedLatestOutputsChangesNothing(int failAt)
+    {
+        var x = Currents(16, seed: 9);
+        var twin = Loop("B", "A");
+        twin.Run(Feed(x, 0, 8));
+        var expected = twin.Continue(Feed(x, 8, 8)).Outputs;
+        var net = Loop("B", "A");
+        var fail = new FailAt();
+        net.AddObserver(fail);
+        net.Run(Feed(x, 0, 8));
+        fail.Step = failAt;
+        Assert.Throws<InvalidOperationException>(() => net.Continue(Feed(x, 8, 8)));
+        fail.Step = null;
+        var got = net.Continue(Feed(x, 8, 8)).Outputs;
+        foreach (var tag in new[] { "B", "BA", "A" }) Assert.That(D(got[tag]), Is.EqualTo(D(expected[tag])), tag);
+    }
+
+    [Test]
+    public void AContinueAfterLoadingACheckpointThroughSharedLatestOutputsEqualsTheTwin()
+    {
+        var x = Currents(16, seed: 11);
+        var twin = Loop("B", "A");
+        twin.Run(Feed(x, 0, 8));
+        var expected = twin.Continue(Feed(x, 8, 8)).Outputs;
+        var net = Loop("B", "A");
+        net.Run(Feed(x, 0, 8));
+        using var dir = new TempDir();
+        var cp = new NetworkCheckpoint(new ModelRegistry());
+        cp.Save(net, dir.File("cp"));
+        var back = cp.Load(dir.File("cp"));
+        var first = back.Continue(Feed(x, 8, 4)).Outputs;
+        var second = back.Continue(Feed(x, 12, 4)).Outputs;
+        foreach (var tag in new[] { "B", "BA", "A" })
+            Assert.That(D(torch.cat(new[] { first[tag], second[tag] }, 1)), Is.EqualTo(D(expected[tag])), tag);
+    }
+}
