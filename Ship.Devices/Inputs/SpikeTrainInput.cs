@@ -83,7 +83,8 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
                 throw new InputException(DisplayName, $"spike train {k}: complex values are not supported (got {t.dtype}).");
             if (t.is_floating_point())
             {
-                using var finite = t.isfinite().all();
+                using var each = t.isfinite();
+                using var finite = each.all();
                 if (!finite.item<bool>()) throw new InputException(DisplayName, $"spike train {k} contains NaN or infinite values.");
             }
             dbl |= t.dtype == ScalarType.Float64;
@@ -125,7 +126,8 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
             throw new InputException(DisplayName, $"the input is on {data.device}, the network runs on {ctx.Device}.");
         if (data.is_floating_point())
         {
-            using var finite = data.isfinite().all();
+            using var each = data.isfinite();
+            using var finite = each.all();
             if (!finite.item<bool>()) throw new InputException(DisplayName, "the input contains NaN or infinite values.");
         }
     }
@@ -133,11 +135,18 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
     void IInputGroup.Feed(Tensor data, int stepsNeeded)
     {
         var ctx = Context;
-        using var converted = data.detach().to_type(ctx.DType, copy: true).contiguous(); // a copy: the caller may refill its tensor
+        // A copy: the caller may refill its tensor. Every intermediate is freed here (three per run were left to the finalizer).
+        using var plain = data.detach();
+        using var copied = plain.to_type(ctx.DType, copy: true);
+        using var converted = copied.contiguous();
         long missing = stepsNeeded - converted.Sizes()[1];
-        var full = missing > 0
-            ? torch.cat(new[] { converted, torch.zeros(new long[] { converted.Sizes()[0], missing, converted.Sizes()[2] }, dtype: ctx.DType, device: converted.device) }, 1)
-            : converted.alias();
+        Tensor full;
+        if (missing > 0)
+        {
+            using var pad = torch.zeros(new long[] { converted.Sizes()[0], missing, converted.Sizes()[2] }, dtype: ctx.DType, device: converted.device);
+            full = torch.cat(new[] { converted, pad }, 1);
+        }
+        else full = converted.alias();
         _full = Keep(full);
         _slices = full.unbind(1).Select(Keep).ToArray();
         _cursor = 0;
@@ -151,15 +160,20 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
         return new(() =>
         {
             bool same = ReferenceEquals(_full, full);
-            int consumed = _cursor;
-            if (!same) _full?.Dispose();
+            if (!same)
+            {
+                // The failed call's own feed: its data and slices go (what it handed out were aliases, the engine's).
+                if (!ReferenceEquals(_slices, slices)) Free(_slices);
+                _full?.Dispose();
+            }
             (_slices, _cursor, _full) = (slices, cursor, full);
-            // Slices the failed call consumed are freed with its outputs (after this): taken again from the data they view.
-            if (same)
-                for (int k = cursor; k < consumed; k++) _slices[k] = Keep(_full!.select(1, k));
         }, () =>
         {
-            if (!ReferenceEquals(_full, full)) full?.Dispose();
+            if (!ReferenceEquals(_full, full))
+            {
+                if (!ReferenceEquals(_slices, slices)) Free(slices);
+                full?.Dispose();
+            }
         });
     }
 
@@ -168,7 +182,15 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
     {
         if (_cursor >= _slices.Length)
             throw new InputException(DisplayName, $"ran out of data after {_slices.Length} steps.");
-        return _slices[_cursor++];
+        // An alias in the step's dispose scope, whose lifetime the engine manages as any step output's; the slices stay
+        // this group's and are freed with its data (they were left to the finalizer at every run before).
+        return _slices[_cursor++].alias();
+    }
+
+    /// <summary>Frees per-step slices: this group's own (what it handed out were aliases).</summary>
+    private static void Free(Tensor[]? slices)
+    {
+        if (slices is not null) foreach (var t in slices) t.Dispose();
     }
 
     void ICheckpointState.SaveState(CheckpointWriter writer)
@@ -193,6 +215,7 @@ public sealed class SpikeTrainInput : NeuronGroup, IInputGroup, ICheckpointState
         _staged?.Dispose();
         _staged = staged;
         _trainCount = count;
+        Free(_slices);
         _full?.Dispose();
         _full = remaining is null ? null : Keep(remaining);
         _slices = remaining is null ? Array.Empty<Tensor>() : remaining.unbind(1).Select(Keep).ToArray();

@@ -141,6 +141,8 @@ internal sealed class TensorLifetime
     /// </summary>
     public void AdoptStepMade(IEnumerable<Tensor> handedOut)
     {
+        foreach (var t in _temporaries) _stepMade.Add(t);
+        _temporaries.Clear();
         if (_stepMade.Count == 0) return;
         var handed = new HashSet<Tensor>(handedOut, ReferenceEqualityComparer.Instance);
         foreach (var group in _state.States)
@@ -220,14 +222,22 @@ internal sealed class TensorLifetime
     /// <summary>A whole-block tensor (a sequence output or one of its slices) to free when its block ends unless kept.</summary>
     public void AddTemporary(Tensor t) => _temporaries.Add(t);
 
-    /// <summary>Frees the block's temporaries that are neither live (variable, latest output) nor held by the recorder.</summary>
+    /// <summary>
+    /// Frees the block's temporaries that are neither live (variable, latest output) nor held by the recorder. A live one
+    /// (a per-step slice that is a stepped group's latest output, as an identity synapse's) stays on the list, so a later
+    /// block frees it once replaced, and is this call's own at its end (<see cref="AdoptStepMade"/>): it was left to the
+    /// finalizer at every block before.
+    /// </summary>
     public void EndBlock()
     {
         if (_temporaries.Count == 0) return;
         var live = Live();
-        foreach (var t in _temporaries)
-            if (!live.Contains(t) && !_recorder.Holds(t)) t.Dispose();
-        _temporaries.Clear();
+        _temporaries.RemoveAll(t =>
+        {
+            if (live.Contains(t)) return false;
+            if (!_recorder.Holds(t)) t.Dispose();
+            return true;
+        });
     }
 
     /// <summary>Tensors the network still holds: variables and latest outputs (one set, refilled at each call).</summary>
