@@ -109,4 +109,46 @@ public class LatestAliasLifetimeTests
         foreach (var tag in new[] { "B", "BA", "A" })
             Assert.That(D(torch.cat(new[] { first[tag], second[tag] }, 1)), Is.EqualTo(D(expected[tag])), tag);
     }
+
+    // I → A (whole-block where time batching allows) → AR (Identity) → R (Relay): R's latest output is A's per-step
+    // slice or A's output itself; a schedule of two dt, monitors on both, Run + Continues against one Run.
+    private static Network Chain(bool batching)
+    {
+        var net = new Network { Dt = 1e-3, BatchSize = 2, Seed = 3, DType = ScalarType.Float64, TimeBatching = batching };
+        net.Add("I", new TensorInput(3));
+        net.Add("IA", new Dense(Init.Uniform(0.3, 0.9)), "I", "A");
+        net.Add("A", new LeakyIntegrator(3, tau: 4e-3));
+        net.Add("AR", new Identity(), "A", "R");
+        net.Add("R", new Relay(3));
+        net.Add("RL", new Dense(0.5), "R", "L");
+        net.Add("L", new Lif(3, tau: 5e-3, threshold: 0.3));
+        net.MarkOutput("A", "R", "L");
+        return net;
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void AMixedScheduleRunAndContinuesThroughSharedLatestOutputsEqualOneRun(bool batching)
+    {
+        var x = Currents(24, seed: 17);
+        var schedule = new Ship.Core.Clocks.Schedule((1e-3, 4), (2e-3, 4));
+        var twin = Chain(batching);
+        var all = new Ship.Core.Clocks.Schedule((1e-3, 4), (2e-3, 4), (1e-3, 4), (2e-3, 4), (1e-3, 4), (2e-3, 4));
+        var tm = twin.Monitor("R");
+        var whole = twin.Run(Feed(x, 0, 24), all).Outputs;
+        var net = Chain(batching);
+        var m = net.Monitor("R");
+        var parts = new[]
+        {
+            net.Run(Feed(x, 0, 8), schedule).Outputs,
+            net.Continue(Feed(x, 8, 8), schedule).Outputs,
+            net.Continue(Feed(x, 16, 8), schedule).Outputs,
+        };
+        foreach (var tag in new[] { "A", "R", "L" })
+            Assert.That(D(torch.cat(parts.Select(p => p[tag]).ToArray(), 1)), Is.EqualTo(D(whole[tag])), tag);
+        Assert.That(D(m.Values), Is.EqualTo(D(tm.Values)), "monitor of R");
+        // And a Run after them starts afresh as the twin's first run.
+        var again = net.Run(Feed(x, 0, 8), schedule).Outputs;
+        Assert.That(D(again["L"]), Is.EqualTo(D(parts[0]["L"])), "a Run after the Continues");
+    }
 }
