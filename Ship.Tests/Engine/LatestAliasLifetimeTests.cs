@@ -7,6 +7,7 @@ using Ship.Core.Parameters;
 using Ship.Devices.Inputs;
 using Ship.Devices.Neurons;
 using Ship.Devices.Synapses;
+using Ship.Devices.Wrappers;
 using Ship.Tests.Datasets;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -150,5 +151,41 @@ public class LatestAliasLifetimeTests
         // And a Run after them starts afresh as the twin's first run.
         var again = net.Run(Feed(x, 0, 8), schedule).Outputs;
         Assert.That(D(again["L"]), Is.EqualTo(D(parts[0]["L"])), "a Run after the Continues");
+    }
+
+    // A loop through a delay whose output is published before each step (prefetched), passed on by an Identity and a
+    // Relay (sharing the delay's output tensor) back into A.
+    private static Network DelayLoop(bool batching)
+    {
+        var net = new Network { Dt = 1e-3, BatchSize = 2, Seed = 3, DType = ScalarType.Float64, TimeBatching = batching };
+        net.Add("I", new TensorInput(3));
+        net.Add("IA", new Dense(Init.Uniform(0.3, 0.9)), "I", "A");
+        net.Add("A", new Lif(3, tau: 5e-3, threshold: 0.5));
+        net.Add("AD", new Dense(Init.Uniform(0, 1)), "A", "D");
+        net.Add("D", new Delay(new Lif(3, tau: 5e-3, threshold: 0.4), 2e-3));
+        net.Add("DR", new Identity(), "D", "R");
+        net.Add("R", new Relay(3));
+        net.Add("RA", new Dense(0.4), "R", "A");
+        net.MarkOutput("A", "D", "R");
+        return net;
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void ADelayLoopThroughSharedLatestOutputsContinuesAsOneRun(bool batching)
+    {
+        var x = Currents(24, seed: 19);
+        var whole = DelayLoop(batching).Run(Feed(x, 0, 24)).Outputs;
+        var net = DelayLoop(batching);
+        var fail = new FailAt();
+        net.AddObserver(fail);
+        var parts = new List<IReadOnlyDictionary<string, Tensor>> { net.Run(Feed(x, 0, 8)).Outputs };
+        fail.Step = 2;
+        Assert.Throws<InvalidOperationException>(() => net.Continue(Feed(x, 8, 8)));
+        fail.Step = null;
+        parts.Add(net.Continue(Feed(x, 8, 8)).Outputs);
+        parts.Add(net.Continue(Feed(x, 16, 8)).Outputs);
+        foreach (var tag in new[] { "A", "D", "R" })
+            Assert.That(D(torch.cat(parts.Select(p => p[tag]).ToArray(), 1)), Is.EqualTo(D(whole[tag])), tag);
     }
 }
