@@ -188,4 +188,25 @@ public class LatestAliasLifetimeTests
         foreach (var tag in new[] { "A", "D", "R" })
             Assert.That(D(torch.cat(parts.Select(p => p[tag]).ToArray(), 1)), Is.EqualTo(D(whole[tag])), tag);
     }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void AStateReadAfterARunKeepsItsValuesThroughContinuesAndAFailedCall(bool batching)
+    {
+        var x = Currents(24, seed: 23);
+        var net = Chain(batching);
+        var fail = new FailAt();
+        net.AddObserver(fail);
+        net.Run(Feed(x, 0, 8));
+        var u = net["L"].Get("u");
+        var a = net["A"].Get(net["A"].States.First().Name);
+        double[] uBefore = D(u), aBefore = D(a);
+        net.Continue(Feed(x, 8, 8));
+        fail.Step = 3;
+        Assert.Throws<InvalidOperationException>(() => net.Continue(Feed(x, 16, 8)));
+        fail.Step = null;
+        net.Continue(Feed(x, 16, 8));
+        Assert.That(D(u), Is.EqualTo(uBefore), "L.u read after the run");
+        Assert.That(D(a), Is.EqualTo(aBefore), "A's state read after the run");
+    }
 }
