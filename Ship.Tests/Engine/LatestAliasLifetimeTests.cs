@@ -209,4 +209,43 @@ public class LatestAliasLifetimeTests
         Assert.That(D(u), Is.EqualTo(uBefore), "L.u read after the run");
         Assert.That(D(a), Is.EqualTo(aBefore), "A's state read after the run");
     }
+
+    /// <summary>Keeps the input it read as its state "last" (the tensor itself) and outputs the state of the step before.</summary>
+    private sealed class KeepsInput : NeuronGroup
+    {
+        public KeepsInput(int n) : base(n) => Last = State("last", Extent.Batch | Extent.Component, 0.0);
+        public StateVariable Last { get; }
+        public override Tensor Step(Tensor? input)
+        {
+            var before = Last.Value.mul(1.0);
+            Last.Tensor = input!;
+            return before;
+        }
+    }
+
+    // Also in a loop (B → BA → A → AB → B), where A may read BA's output through the lagging edge; Continues of one step.
+    [TestCase(false)]
+    [TestCase(true)]
+    public void AGroupThatKeepsItsInputAsAStateContinuesAsOneRun(bool loop)
+    {
+        Network Build()
+        {
+            var net = new Network { Dt = 1e-3, BatchSize = 2, Seed = 3, DType = ScalarType.Float64, TimeBatching = false };
+            net.Add("I", new TensorInput(3));
+            net.Add("IB", new Dense(Init.Uniform(0.3, 0.9)), "I", "B");
+            net.Add("B", new Lif(3, tau: 5e-3, threshold: 0.5));
+            net.Add("BA", new Dense(0.5), "B", "A");
+            net.Add("A", new KeepsInput(3));
+            if (loop) net.Add("AB", new Dense(0.4), "A", "B");
+            net.MarkOutput("A", "B");
+            return net;
+        }
+        var x = Currents(12, seed: 29);
+        var whole = Build().Run(Feed(x, 0, 12)).Outputs;
+        var net = Build();
+        var parts = new List<IReadOnlyDictionary<string, Tensor>> { net.Run(Feed(x, 0, 8)).Outputs };
+        for (int k = 8; k < 12; k++) parts.Add(net.Continue(Feed(x, k, 1)).Outputs);
+        foreach (var tag in new[] { "A", "B" })
+            Assert.That(D(torch.cat(parts.Select(p => p[tag]).ToArray(), 1)), Is.EqualTo(D(whole[tag])), tag);
+    }
 }

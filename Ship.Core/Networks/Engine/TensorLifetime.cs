@@ -186,7 +186,9 @@ internal sealed class TensorLifetime
             if (live.Contains(t))
             {
                 if (!end) return false;
-                _state.LatestOwned[Array.FindIndex(_state.Latest, y => ReferenceEquals(y, t))] = true;
+                // A group that kept it as a state holds it now: that group's, not the engine's, to free.
+                int i = Array.FindIndex(_state.Latest, y => ReferenceEquals(y, t));
+                if (i >= 0 && !IsVariable(t)) _state.LatestOwned[i] = true;
                 return true;
             }
             if (_recorder.Holds(t)) return false;
