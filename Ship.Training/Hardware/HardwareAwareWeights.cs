@@ -118,7 +118,9 @@ public sealed class HardwareAwareWeights : IWeightDevice, IShipModel<HardwareAwa
     public Tensor Read(SimulationContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        return Transform(Synapse.W.Value.to(ctx.DType), Options, ctx.Stream("hardware-noise"));
+        // The dtype view is this call's own (an alias when W already has the dtype): freed here, not by the finalizer.
+        using var w = Synapse.W.Value.to(ctx.DType);
+        return Transform(w, Options, ctx.Stream("hardware-noise"));
     }
 
     /// <summary>The forward transform of <paramref name="options"/> applied to weights w (differentiable, straight-through).</summary>
