@@ -97,6 +97,9 @@ public sealed class Delay : GroupWrapper, IUndelayedOutput, IRollbackState, IShi
     {
         base.OnReset();
         var ctx = Context;
+        // The reset just materialized the queue from its declaration; its shape follows the delay in steps: replaced, and
+        // the fresh tensor freed (it was left to the finalizer at every run).
+        Queue.Tensor?.Dispose();
         Queue.Tensor = Keep(torch.zeros(new long[] { _steps.Value, ctx.BatchSize, OutputSize }, dtype: ctx.DType, device: ctx.Device));
         _queueDt = _steps.Dt;
     }

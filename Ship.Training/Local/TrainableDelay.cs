@@ -106,6 +106,9 @@ public sealed class TrainableDelay : WeightedSynapse, IShipModel<TrainableDelay,
     {
         base.OnReset();
         var ctx = Context;
+        // The reset just materialized the queue from its declaration; its shape follows the delays in steps: replaced, and
+        // the fresh tensor freed (it was left to the finalizer at every run).
+        Arrivals.Tensor?.Dispose();
         Arrivals.Tensor = Keep(torch.zeros(new long[] { ctx.BatchSize, MaxSteps + 2, TargetCount }, dtype: ctx.DType, device: ctx.Device));
         _pad?.Dispose();
         _pad = Keep(torch.zeros(new long[] { ctx.BatchSize, 1, TargetCount }, dtype: ctx.DType, device: ctx.Device));
