@@ -120,9 +120,16 @@ public abstract class Variable
             throw new ParameterException(Owner.DisplayName, Name, $"complex tensors are not supported (got {t.dtype}).");
         if (Constraint is { } k && t.numel() > 0 && t.dtype != ScalarType.Bool)
         {
-            using var d = t.detach().to_type(ScalarType.Float64);
-            double min = d.min().item<double>(), max = d.max().item<double>();
-            bool nan = d.isnan().any().item<bool>();
+            // Every intermediate freed here: a generated initial state is checked at every reset (five tensors per run
+            // were left to the finalizer).
+            using var plain = t.detach();
+            using var d = plain.to_type(ScalarType.Float64);
+            using var lo = d.min();
+            using var hi = d.max();
+            using var isNan = d.isnan();
+            using var anyNan = isNan.any();
+            double min = lo.item<double>(), max = hi.item<double>();
+            bool nan = anyNan.item<bool>();
             if (nan || !k.Admits(min) || !k.Admits(max))
                 throw new ParameterException(Owner.DisplayName, Name,
                     $"values must be {k.Description}; the {origin} tensor spans [{min}, {max}]{(nan ? " and contains NaN" : "")}.");

@@ -62,8 +62,16 @@ public sealed class AdaptiveLif : NeuronGroup, IIntegrationGate, IShipModel<Adap
     public StateVariable Integrate { get; }
 
     /// <inheritdoc />
-    protected override void OnReset() =>
-        Threshold.Tensor = Keep(Adaptation.Value.mul(A.Value).Plus_(BaseThreshold.Value).expand_as(A.Value).clone());
+    protected override void OnReset()
+    {
+        // thr = a·adaptation + base, replacing the value the reset just materialized; intermediates and that value freed
+        // here (three tensors per run were left to the finalizer).
+        using var scaled = Adaptation.Value.mul(A.Value).Plus_(BaseThreshold.Value);
+        using var full = scaled.expand_as(A.Value);
+        var fresh = Threshold.Tensor;
+        Threshold.Tensor = Keep(full.clone());
+        fresh?.Dispose();
+    }
 
     /// <inheritdoc />
     public override Tensor Step(Tensor? input)

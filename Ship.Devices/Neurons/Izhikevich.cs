@@ -79,7 +79,14 @@ public sealed class Izhikevich : NeuronGroup, IShipModel<Izhikevich, Izhikevich.
     /// <inheritdoc />
     protected override void OnReset()
     {
-        if (ReferenceEquals(U.Spec, RecoveryFromB)) U.Tensor = Keep(B.Value.mul(V.Value).expand_as(V.Value).clone());
+        if (!ReferenceEquals(U.Spec, RecoveryFromB)) return;
+        // u = b·v, replacing the value the reset just materialized; intermediates and that value freed here (three tensors
+        // per run were left to the finalizer).
+        using var bv = B.Value.mul(V.Value);
+        using var full = bv.expand_as(V.Value);
+        var fresh = U.Tensor;
+        U.Tensor = Keep(full.clone());
+        fresh?.Dispose();
     }
 
     /// <inheritdoc />
