@@ -103,18 +103,29 @@ public class FusedChainTests
     [Test]
     public void RandomChainsAreBitIdenticalFusedAndUnfused()
     {
+        int fusedCases = EverySeed(24, CheckRandomChain, "FusedChainTests.CheckRandomChain(seed)");
+        Assert.That(fusedCases, Is.GreaterThanOrEqualTo(20), "most random compositions form a chain");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="check"/> for seeds 1 … <paramref name="count"/>, collecting every failing seed (an assertion or
+    /// an engine error) instead of stopping at the first; fails listing them with how to reproduce one; returns how many
+    /// seeds the check reported as covering its case.
+    /// </summary>
+    internal static int EverySeed(int count, Func<long, bool> check, string reproduce)
+    {
         var failures = new List<string>();
-        int fusedCases = 0;
-        for (long seed = 1; seed <= 24; seed++)
+        int covered = 0;
+        for (long seed = 1; seed <= count; seed++)
         {
-            try { fusedCases += CheckRandomChain(seed) ? 1 : 0; }
+            try { covered += check(seed) ? 1 : 0; }
             catch (Exception e) when (e is AssertionException or ShipException or InvalidOperationException or ArgumentException or ExternalException)
             {
                 failures.Add($"seed {seed}: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
             }
         }
-        Assert.That(failures, Is.Empty, "reproduce with FusedChainTests.CheckRandomChain(seed)");
-        Assert.That(fusedCases, Is.GreaterThanOrEqualTo(20), "most random compositions form a chain");
+        Assert.That(failures, Is.Empty, $"reproduce with {reproduce}");
+        return covered;
     }
 
     /// <summary>
@@ -375,15 +386,7 @@ public class FusedChainTests
 
     private static List<(string What, Tensor T)> Record(Network net)
     {
-        net.Initialize();
-        var targets = new List<(string, Tensor)>();
-        foreach (var g in net.Groups.OrderBy(g => g.Tag, StringComparer.Ordinal))
-            if (g.AllVariables.OfType<Parameter>().FirstOrDefault(v => v.Name == "w") is { Tensor: { } w } p && w.is_floating_point())
-            {
-                p.Tensor = new TorchSharp.Modules.Parameter(w.detach().clone(), requires_grad: true);
-                targets.Add(($"{g.Tag}.w", p.Tensor));
-            }
-        net.SpikeFunction = new SurrogateSpikes(new FastSigmoid(5));
+        var targets = ChainTapeTests.TrainWeights(net);
         net.TrackGradients = true;
         return targets;
     }
